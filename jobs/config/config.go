@@ -1,0 +1,710 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/robfig/cron/v3"
+
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/sinks"
+)
+
+// Defaults applied when the file and the environment say nothing.
+const (
+	DefaultListen        = "127.0.0.1:9464"
+	DefaultStateDriver   = "sqlite"
+	DefaultStateDSN      = "exporter.db"
+	DefaultLookerTimeout = 120 * time.Second
+	DefaultJobTimeout    = 6 * time.Hour
+)
+
+// Config is a loaded, validated configuration.
+type Config struct {
+	Path   string // the file it was loaded from
+	Looker Looker
+	State  State
+	Server Server
+	GCS    GCS
+	Jobs   []*Job
+}
+
+// Looker holds the connection settings of the Looker instance.
+type Looker struct {
+	BaseURL      string
+	ClientID     string
+	ClientSecret Secret
+	Timeout      time.Duration
+	VerifySSL    bool
+}
+
+// ClientConfig returns the lookerapi configuration.
+func (l Looker) ClientConfig() lookerapi.Config {
+	return lookerapi.Config{
+		BaseURL:      l.BaseURL,
+		ClientID:     l.ClientID,
+		ClientSecret: l.ClientSecret.Reveal(),
+		Timeout:      l.Timeout,
+		VerifySSL:    l.VerifySSL,
+	}
+}
+
+// State selects the run-state store.
+type State struct {
+	Driver string // "sqlite"
+	DSN    string
+}
+
+// Server holds the HTTP listener settings.
+type Server struct {
+	Listen string
+}
+
+// GCS holds Google Cloud Storage settings.
+type GCS struct {
+	CredentialsFile string // empty: Application Default Credentials
+}
+
+// Job is one validated export job.
+type Job struct {
+	Name         string
+	Description  string
+	Schedule     cron.Schedule // in Location
+	ScheduleSpec string        // as written
+	Location     *time.Location
+	Source       lookerapi.Source
+	Run          lookerapi.RunOptions // ResultFormat and Limit filled in
+	Format       formats.Format
+	Compression  formats.Compression
+	Destination  *Template
+	IfExists     sinks.IfExists
+	ColumnNames  string // "underscore" (default), "field", "label"
+	CSVHeader    string // "labels" (Looker's header, byte-true), "names", "none"
+	Timeout      time.Duration
+	Line         int // line of the job in the config file
+}
+
+// Job returns the job with the given name, or nil.
+func (c *Config) Job(name string) *Job {
+	for _, j := range c.Jobs {
+		if j.Name == name {
+			return j
+		}
+	}
+	return nil
+}
+
+// JobNames lists the job names in file order.
+func (c *Config) JobNames() []string {
+	names := make([]string, len(c.Jobs))
+	for i, j := range c.Jobs {
+		names[i] = j.Name
+	}
+	return names
+}
+
+// Problem is one configuration error, located in the file.
+type Problem struct {
+	File string
+	Line int    // 0 when unknown
+	Job  string // empty when not inside a job
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(p.Line))
+	}
+	b.WriteString(": ")
+	if p.Job != "" {
+		b.WriteString(`job "` + p.Job + `": `)
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems is every error found in a config file. Error() lists them one
+// per line.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Options adjust Load.
+type Options struct {
+	// LookupEnv reads environment variables; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads, expands, decodes and validates the config file at path.
+// On failure the error is a Problems listing everything found, or an
+// error reading the file.
+func Load(path string, opts Options) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, opts)
+}
+
+// Parse is Load on bytes already read; name is used in messages.
+func Parse(name string, data []byte, opts Options) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	l := &loader{file: name, env: opts.LookupEnv}
+	cfg := l.load(data)
+	if len(l.problems) > 0 {
+		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
+		return nil, l.problems
+	}
+	cfg.Path = name
+	return cfg, nil
+}
+
+type loader struct {
+	file     string
+	env      func(string) (string, bool)
+	ast      *ast.File
+	problems Problems
+	unset    map[int]bool // lines holding an unset ${VAR}, already reported
+}
+
+func (l *loader) add(line int, job, format string, args ...any) {
+	l.problems = append(l.problems, Problem{File: l.file, Line: line, Job: job, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line returns the line of the value at a YAML path like "$.jobs[0].schedule",
+// falling back to the nearest parent that exists.
+func (l *loader) line(path string) int {
+	for path != "$" && path != "" {
+		if p, err := yaml.PathString(path); err == nil {
+			if n, err := p.FilterFile(l.ast); err == nil && n != nil && n.GetToken() != nil {
+				return n.GetToken().Position.Line
+			}
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+func (l *loader) load(data []byte) *Config {
+	if strings.TrimSpace(string(data)) == "" {
+		l.add(0, "", "config is empty; see config.example.yaml for a starting point")
+		return nil
+	}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		l.addYAMLError(err, "")
+		return nil
+	}
+	l.ast = f
+	if len(f.Docs) != 1 || f.Docs[0].Body == nil {
+		l.add(0, "", "config must hold exactly one YAML document, found %d", len(f.Docs))
+		return nil
+	}
+	root := f.Docs[0].Body
+	if _, ok := root.(*ast.MappingNode); !ok {
+		l.add(nodeLine(root), "", "config must be a mapping with keys looker, state, server, defaults, jobs")
+		return nil
+	}
+	l.expandEnv(root)
+	checkKeys(root, typeOf[rawFile](), "", func(line int, path, msg string) {
+		l.add(line, l.jobAt(path), "%s", msg)
+	})
+
+	var raw rawFile
+	// Decode section by section so one bad value does not hide the rest.
+	l.decodeSection(root, "looker", &raw.Looker)
+	l.decodeSection(root, "state", &raw.State)
+	l.decodeSection(root, "server", &raw.Server)
+	l.decodeSection(root, "gcs", &raw.GCS)
+	l.decodeSection(root, "defaults", &raw.Defaults)
+	jobNodes := l.jobNodes(root)
+	raw.Jobs = make([]rawJob, len(jobNodes))
+	for i, n := range jobNodes {
+		raw.Jobs[i] = raw.Defaults.clone()
+		if err := yaml.NodeToValue(n, &raw.Jobs[i]); err != nil {
+			l.addYAMLError(err, jobName(n, i))
+		}
+	}
+	return l.validate(&raw)
+}
+
+func (l *loader) decodeSection(root ast.Node, key string, dst any) {
+	n := mappingValue(root, key)
+	if n == nil {
+		return
+	}
+	if err := yaml.NodeToValue(n, dst); err != nil {
+		l.addYAMLError(err, "")
+	}
+}
+
+func (l *loader) jobNodes(root ast.Node) []ast.Node {
+	n := mappingValue(root, "jobs")
+	if n == nil {
+		return nil
+	}
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		if n.Type() != ast.NullType {
+			l.add(nodeLine(n), "", "jobs must be a list of jobs (each item starting with \"- name: ...\")")
+		}
+		return nil
+	}
+	out := make([]ast.Node, 0, len(seq.Values))
+	for i, v := range seq.Values {
+		if _, ok := v.(*ast.MappingNode); !ok {
+			l.add(nodeLine(v), "", "jobs[%d] must be a mapping with name, schedule, source, format and destination", i)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// jobAt names the job a YAML path like "jobs[2].source" points into.
+func (l *loader) jobAt(path string) string {
+	rest, ok := strings.CutPrefix(path, "jobs[")
+	if !ok {
+		return ""
+	}
+	idx, _, _ := strings.Cut(rest, "]")
+	i, err := strconv.Atoi(idx)
+	if err != nil {
+		return ""
+	}
+	p, err := yaml.PathString(fmt.Sprintf("$.jobs[%d].name", i))
+	if err != nil {
+		return ""
+	}
+	if n, err := p.FilterFile(l.ast); err == nil && n != nil {
+		if s, ok := n.(*ast.StringNode); ok {
+			return s.Value
+		}
+	}
+	return fmt.Sprintf("#%d", i+1)
+}
+
+func jobName(n ast.Node, i int) string {
+	if v, ok := mappingValue(n, "name").(*ast.StringNode); ok {
+		return v.Value
+	}
+	return fmt.Sprintf("#%d", i+1)
+}
+
+func (l *loader) addYAMLError(err error, job string) {
+	var ye yaml.Error
+	if errors.As(err, &ye) && ye.GetToken() != nil {
+		l.add(ye.GetToken().Position.Line, job, "%s", ye.GetMessage())
+		return
+	}
+	l.add(0, job, "%v", err)
+}
+
+// expandEnv replaces ${VAR} in every string scalar of the tree, in place.
+func (l *loader) expandEnv(root ast.Node) {
+	ast.Walk(visitor(func(n ast.Node) {
+		s, ok := n.(*ast.StringNode)
+		if !ok {
+			return
+		}
+		v, missing, err := expandEnv(s.Value, l.env)
+		line := nodeLine(s)
+		if err != nil {
+			l.add(line, "", "%v", err)
+			return
+		}
+		for _, name := range missing {
+			if l.unset == nil {
+				l.unset = map[int]bool{}
+			}
+			l.unset[line] = true
+			l.add(line, "", "environment variable %s is not set; export it, or write ${%s:-default} to give a default", name, name)
+		}
+		s.Value = v
+	}), root)
+}
+
+type visitor func(ast.Node)
+
+func (v visitor) Visit(n ast.Node) ast.Visitor {
+	v(n)
+	return v
+}
+
+func mappingValue(n ast.Node, key string) ast.Node {
+	m, ok := n.(*ast.MappingNode)
+	if !ok {
+		return nil
+	}
+	for _, mv := range m.Values {
+		if mv.Key != nil && keyString(mv.Key) == key {
+			return mv.Value
+		}
+	}
+	return nil
+}
+
+func keyString(k ast.MapKeyNode) string {
+	if s, ok := k.(*ast.StringNode); ok {
+		return s.Value
+	}
+	return k.String()
+}
+
+func nodeLine(n ast.Node) int {
+	if n == nil || n.GetToken() == nil {
+		return 0
+	}
+	return n.GetToken().Position.Line
+}
+
+var jobNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSchedule parses a 5-field cron expression, a 6-field one with
+// seconds first, or a descriptor (@daily, @hourly, @every 15m), in loc.
+func ParseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, errors.New("put the time zone in the job's timezone key, not in the schedule")
+	}
+	s, err := cronParser.Parse("CRON_TZ=" + loc.String() + " " + spec)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (l *loader) validate(raw *rawFile) *Config {
+	cfg := &Config{}
+	l.validateLooker(raw.Looker, &cfg.Looker)
+
+	cfg.State = State{Driver: raw.State.Driver, DSN: raw.State.DSN}
+	if cfg.State.Driver == "" {
+		cfg.State.Driver = DefaultStateDriver
+	}
+	switch cfg.State.Driver {
+	case "sqlite":
+		if cfg.State.DSN == "" {
+			cfg.State.DSN = DefaultStateDSN
+		}
+	default:
+		l.add(l.line("$.state.driver"), "", "state.driver %q is not supported; use sqlite", cfg.State.Driver)
+	}
+
+	cfg.Server.Listen = raw.Server.Listen
+	if cfg.Server.Listen == "" {
+		cfg.Server.Listen = DefaultListen
+	}
+	cfg.GCS.CredentialsFile = raw.GCS.CredentialsFile
+
+	if len(raw.Jobs) == 0 {
+		l.add(l.line("$.jobs"), "", "no jobs: add at least one under jobs:")
+	}
+	seen := map[string]int{}
+	for i := range raw.Jobs {
+		j := l.validateJob(i, &raw.Jobs[i])
+		if j == nil {
+			continue
+		}
+		if prev, dup := seen[j.Name]; dup {
+			l.add(j.Line, j.Name, "duplicate job name; the first is on line %d", prev)
+			continue
+		}
+		seen[j.Name] = j.Line
+		cfg.Jobs = append(cfg.Jobs, j)
+	}
+	return cfg
+}
+
+func (l *loader) validateLooker(raw rawLooker, out *Looker) {
+	env := func(name string) string {
+		v, _ := l.env(name)
+		return v
+	}
+	out.BaseURL = firstNonEmpty(raw.BaseURL, env("LOOKERSDK_BASE_URL"))
+	out.ClientID = firstNonEmpty(raw.ClientID, env("LOOKERSDK_CLIENT_ID"))
+	out.ClientSecret = Secret(firstNonEmpty(raw.ClientSecret.Reveal(), env("LOOKERSDK_CLIENT_SECRET")))
+	out.VerifySSL = true
+	if raw.VerifySSL != nil {
+		out.VerifySSL = *raw.VerifySSL
+	} else if v := env("LOOKERSDK_VERIFY_SSL"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			l.add(0, "", "LOOKERSDK_VERIFY_SSL=%q is not a boolean; use true or false", v)
+		}
+		out.VerifySSL = b
+	}
+	out.Timeout = DefaultLookerTimeout
+	if t := firstNonEmpty(raw.Timeout, env("LOOKERSDK_TIMEOUT")); t != "" {
+		d, err := parseDuration(t)
+		if err != nil {
+			l.add(l.line("$.looker.timeout"), "", "looker.timeout: %v", err)
+		}
+		out.Timeout = d
+	}
+	if out.BaseURL == "" {
+		l.add(l.line("$.looker"), "", "looker.base_url is required (or set LOOKERSDK_BASE_URL), e.g. https://example.cloud.looker.com")
+	} else if !strings.HasPrefix(out.BaseURL, "https://") && !strings.HasPrefix(out.BaseURL, "http://") {
+		l.add(l.line("$.looker.base_url"), "", "looker.base_url %q must start with https:// (or http://)", out.BaseURL)
+	}
+	out.BaseURL = strings.TrimSuffix(strings.TrimSuffix(out.BaseURL, "/"), "/api/4.0")
+	if line := l.line("$.looker.client_id"); out.ClientID == "" && !l.unset[line] {
+		l.add(line, "", "looker.client_id is required (or set LOOKERSDK_CLIENT_ID)")
+	}
+	if line := l.line("$.looker.client_secret"); out.ClientSecret == "" && !l.unset[line] {
+		l.add(line, "", "looker.client_secret is required (or set LOOKERSDK_CLIENT_SECRET)")
+	}
+}
+
+// parseDuration accepts Go durations ("90s", "2h") and plain seconds ("120").
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration; write e.g. 90s, 15m or 2h", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be positive", s)
+	}
+	return d, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (l *loader) validateJob(i int, r *rawJob) *Job {
+	p := fmt.Sprintf("$.jobs[%d]", i)
+	line := l.line(p)
+	name := r.Name
+	bad := func(key, format string, args ...any) {
+		l.add(l.line(p+"."+key), name, format, args...)
+	}
+	if name == "" {
+		name = fmt.Sprintf("#%d", i+1)
+		bad("name", "name is required ([a-z0-9_-], starting with a letter or digit)")
+	} else if !jobNameRE.MatchString(name) {
+		bad("name", "name %q must match [a-z0-9][a-z0-9_-]* (lower case, digits, _ and -; at most 63 characters)", name)
+	}
+	j := &Job{Name: name, Description: r.Description, Line: line, ScheduleSpec: r.Schedule}
+
+	tz := r.Timezone
+	if tz == "" {
+		tz = "UTC"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "Local" {
+		bad("timezone", "timezone %q is not an IANA time zone name such as UTC, Europe/Berlin or America/New_York", tz)
+		loc = time.UTC
+	}
+	j.Location = loc
+
+	if r.Schedule == "" {
+		bad("schedule", `schedule is required: 5 cron fields ("0 6 * * *"), 6 with seconds, or @daily / @every 15m`)
+	} else if s, err := ParseSchedule(r.Schedule, loc); err != nil {
+		bad("schedule", "schedule %q is not a valid cron expression: %v", r.Schedule, err)
+	} else {
+		j.Schedule = s
+	}
+
+	l.validateSource(p, name, r, j)
+
+	j.Format = formats.Format(r.Format)
+	if j.Format == "" {
+		bad("format", "format is required: csv, jsonl, parquet or raw")
+	}
+	j.Compression = formats.Compression(r.Compression)
+	switch j.Format {
+	case formats.CSV, formats.JSONL, formats.Raw:
+		if j.Compression == "" {
+			j.Compression = formats.None
+		}
+		if j.Compression != formats.None && j.Compression != formats.Gzip && j.Compression != formats.Zstd {
+			bad("compression", "compression %q does not apply to %s; use none, gzip or zstd", r.Compression, j.Format)
+		}
+	case formats.Parquet:
+		if j.Compression == "" {
+			j.Compression = formats.Snappy
+		}
+		switch j.Compression {
+		case formats.None, formats.Snappy, formats.Gzip, formats.Zstd:
+		default:
+			bad("compression", "compression %q does not apply to parquet; use snappy, zstd, gzip or none", r.Compression)
+		}
+	case "":
+	default:
+		bad("format", "format %q is not supported; use csv, jsonl, parquet or raw", r.Format)
+	}
+
+	j.Run = lookerapi.RunOptions{
+		Limit: -1, ApplyFormatting: r.ApplyFormatting, ApplyVis: r.ApplyVis, Cache: r.Cache,
+		ForceProduction: r.ForceProduction, ServerTableCalcs: r.ServerTableCalcs, RebuildPDTs: r.RebuildPDTs,
+	}
+	if r.Limit != nil {
+		if *r.Limit == 0 || *r.Limit < -1 {
+			bad("limit", "limit %d is not valid: use -1 for all rows or a positive row count", *r.Limit)
+		}
+		j.Run.Limit = *r.Limit
+	}
+	j.Run.ResultFormat = r.ResultFormat
+	switch j.Format {
+	case formats.CSV:
+		if j.Run.ResultFormat == "" {
+			j.Run.ResultFormat = "csv"
+		}
+		if j.Run.ResultFormat != "csv" {
+			bad("result_format", "format csv reads Looker csv; remove result_format or use format raw")
+		}
+	case formats.JSONL:
+		if j.Run.ResultFormat == "" {
+			j.Run.ResultFormat = "json_bi"
+		}
+		if j.Run.ResultFormat != "json" && j.Run.ResultFormat != "json_bi" {
+			bad("result_format", "format jsonl reads Looker json or json_bi, not %q", j.Run.ResultFormat)
+		}
+	case formats.Parquet:
+		if j.Run.ResultFormat == "" {
+			j.Run.ResultFormat = "json_bi"
+		}
+		if j.Run.ResultFormat != "json_bi" {
+			bad("result_format", "format parquet needs Looker json_bi (it carries the field types); remove result_format")
+		}
+	case formats.Raw:
+		if j.Run.ResultFormat == "" {
+			bad("result_format", "format raw needs result_format: the Looker format to save as is (csv, json, json_bi, txt, xlsx, html, md, ...)")
+		}
+	}
+
+	j.ColumnNames = r.ColumnNames
+	if j.ColumnNames == "" {
+		j.ColumnNames = "underscore"
+	}
+	switch j.ColumnNames {
+	case "underscore", "field", "label":
+	default:
+		bad("column_names", "column_names %q is not one of underscore, field, label", r.ColumnNames)
+	}
+	j.CSVHeader = r.CSVHeader
+	if j.CSVHeader == "" {
+		j.CSVHeader = "labels"
+	}
+	switch j.CSVHeader {
+	case "labels", "names", "none":
+	default:
+		bad("csv_header", "csv_header %q is not one of labels (Looker's header, file passed through byte for byte), names, none", r.CSVHeader)
+	}
+
+	j.IfExists = sinks.IfExists(r.IfExists)
+	switch j.IfExists {
+	case "":
+		j.IfExists = sinks.Overwrite
+	case sinks.Overwrite, sinks.Skip, sinks.Fail:
+	default:
+		bad("if_exists", "if_exists %q is not one of overwrite, skip, fail", r.IfExists)
+	}
+
+	j.Timeout = DefaultJobTimeout
+	if r.Timeout != "" {
+		d, err := parseDuration(r.Timeout)
+		if err != nil {
+			bad("timeout", "timeout: %v", err)
+		}
+		j.Timeout = d
+	}
+
+	if r.Destination == "" {
+		bad("destination", "destination is required: gs://bucket/path/file or a local path, e.g. exports/{{ .Job }}/{{ date \"2006-01-02\" }}.csv")
+	} else if t, err := ParseTemplate(r.Destination); err != nil {
+		bad("destination", "%v", err)
+	} else {
+		j.Destination = t
+		if _, err := t.Render(SampleData(j)); err != nil {
+			bad("destination", "%v", err)
+		}
+	}
+	return j
+}
+
+func (l *loader) validateSource(p, name string, r *rawJob, j *Job) {
+	s := r.Source
+	src := lookerapi.Source{LookID: string(s.LookID), QueryID: string(s.QueryID), QuerySlug: s.QuerySlug, Query: s.Query, SQL: s.SQL}
+	set := 0
+	for _, ok := range []bool{src.LookID != "", src.QueryID != "", src.QuerySlug != "", src.Query != nil, src.SQL != nil} {
+		if ok {
+			set++
+		}
+	}
+	bad := func(key, format string, args ...any) {
+		l.add(l.line(p+".source"+key), name, format, args...)
+	}
+	switch {
+	case set == 0:
+		bad("", "source needs exactly one of look_id, query_id, query_slug, query, sql")
+	case set > 1:
+		bad("", "source has %d of look_id, query_id, query_slug, query, sql; keep exactly one", set)
+	case src.Query != nil:
+		if src.Query.Model == "" || src.Query.View == "" {
+			bad(".query", "source.query needs model and view (the explore name)")
+		}
+		if len(src.Query.Fields) == 0 {
+			bad(".query", "source.query needs fields, e.g. [orders.id, orders.created_date]")
+		}
+	case src.SQL != nil:
+		switch {
+		case src.SQL.Slug != "" && src.SQL.SQL != "":
+			bad(".sql", "source.sql takes either slug (an existing SQL Runner query) or sql text, not both")
+		case src.SQL.Slug == "" && src.SQL.SQL == "":
+			bad(".sql", "source.sql needs sql (with connection or model) or slug")
+		case src.SQL.SQL != "" && src.SQL.Connection == "" && src.SQL.Model == "":
+			bad(".sql", "source.sql needs connection (a Looker connection name) or model to run the SQL on")
+		}
+	}
+	j.Source = src
+}
+
+// clone copies a rawJob deeply enough that decoding a job over the copy
+// never writes into the defaults.
+func (r rawJob) clone() rawJob {
+	c := r
+	if r.Source.Query != nil {
+		q := *r.Source.Query
+		c.Source.Query = &q
+	}
+	if r.Source.SQL != nil {
+		q := *r.Source.SQL
+		c.Source.SQL = &q
+	}
+	return c
+}

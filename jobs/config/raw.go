@@ -1,0 +1,100 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/lookerexport/exporter/lookerapi"
+)
+
+// The raw* types mirror the YAML file one to one. Values stay as written
+// (strings for durations, schedules, zones) so validation can report each
+// problem with its line; Load turns them into Config.
+
+type rawFile struct {
+	Looker   rawLooker `yaml:"looker"`
+	State    rawState  `yaml:"state"`
+	Server   rawServer `yaml:"server"`
+	GCS      rawGCS    `yaml:"gcs"`
+	Defaults rawJob    `yaml:"defaults"`
+	Jobs     []rawJob  `yaml:"jobs"`
+}
+
+type rawLooker struct {
+	BaseURL      string `yaml:"base_url"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	Timeout      string `yaml:"timeout"`
+	VerifySSL    *bool  `yaml:"verify_ssl"`
+}
+
+type rawState struct {
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+}
+
+type rawServer struct {
+	Listen string `yaml:"listen"`
+}
+
+type rawGCS struct {
+	CredentialsFile string `yaml:"credentials_file"`
+}
+
+type rawJob struct {
+	Name             string    `yaml:"name"`
+	Description      string    `yaml:"description"`
+	Schedule         string    `yaml:"schedule"`
+	Timezone         string    `yaml:"timezone"`
+	Source           rawSource `yaml:"source"`
+	Limit            *int64    `yaml:"limit"`
+	ResultFormat     string    `yaml:"result_format"`
+	Format           string    `yaml:"format"`
+	Compression      string    `yaml:"compression"`
+	Destination      string    `yaml:"destination"`
+	IfExists         string    `yaml:"if_exists"`
+	ColumnNames      string    `yaml:"column_names"`
+	CSVHeader        string    `yaml:"csv_header"`
+	Timeout          string    `yaml:"timeout"`
+	ApplyFormatting  *bool     `yaml:"apply_formatting"`
+	ApplyVis         *bool     `yaml:"apply_vis"`
+	Cache            *bool     `yaml:"cache"`
+	ForceProduction  *bool     `yaml:"force_production"`
+	ServerTableCalcs *bool     `yaml:"server_table_calcs"`
+	RebuildPDTs      *bool     `yaml:"rebuild_pdts"`
+}
+
+type rawSource struct {
+	LookID    ID                  `yaml:"look_id"`
+	QueryID   ID                  `yaml:"query_id"`
+	QuerySlug string              `yaml:"query_slug"`
+	Query     *lookerapi.Query    `yaml:"query"`
+	SQL       *lookerapi.SQLQuery `yaml:"sql"`
+}
+
+// ID is a Looker id. Looker ids are strings in API 4.0; users often write
+// them as YAML numbers (look_id: 42), which is accepted.
+type ID string
+
+// UnmarshalYAML accepts a string or an integer.
+func (id *ID) UnmarshalYAML(b []byte) error {
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case nil:
+		*id = ""
+	case string:
+		*id = ID(x)
+	case uint64:
+		*id = ID(strconv.FormatUint(x, 10))
+	case int64:
+		*id = ID(strconv.FormatInt(x, 10))
+	default:
+		return fmt.Errorf("a Looker id must be a string or an integer, not %T", v)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+// Package sinks writes export files to their destinations atomically.
+//
+// A Sink hands out Writers. Nothing written to a Writer is visible at its
+// destination until Close returns nil; Abort, a failed Close, or cancelling
+// the context given to Create discards everything. Callers write:
+//
+//	w, err := sink.Create(ctx, uri, opts)
+//	if err != nil { return err }
+//	defer w.Abort()
+//	... write ...
+//	return w.Close()
+//
+// Implementations: sinks/localfs (local paths and file:// URIs) and
+// sinks/gcs (gs:// URIs). sinks/sinktest is the conformance suite every
+// implementation passes.
+package sinks
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// Sink creates atomic writers for destination URIs of one scheme.
+type Sink interface {
+	// Create starts a new object at uri. The object becomes visible only
+	// when the returned Writer's Close succeeds. Create is safe for
+	// concurrent use; each Writer is used by one goroutine.
+	Create(ctx context.Context, uri string, opts WriteOptions) (Writer, error)
+}
+
+// Writer is an object being written.
+type Writer interface {
+	io.Writer
+	// Close commits the object: after it returns nil the object is
+	// visible in full under its URI. After a failed Close nothing is.
+	Close() error
+	// Abort discards the object. It is safe to call after Close (then it
+	// does nothing) and more than once.
+	Abort() error
+	// URI is the canonical URI of the object ("gs://b/o", "file:///p").
+	URI() string
+}
+
+// IfExists says what Create/Close do when the object already exists.
+type IfExists string
+
+// Policies for an existing object.
+const (
+	Overwrite IfExists = "overwrite" // replace it (the default)
+	Skip      IfExists = "skip"      // leave it, discard ours, Close returns ErrSkipped
+	Fail      IfExists = "fail"      // leave it, discard ours, Close returns ErrExists
+)
+
+// WriteOptions are per-object settings.
+type WriteOptions struct {
+	ContentType     string            // e.g. "text/csv"
+	ContentEncoding string            // e.g. "gzip"; empty for none
+	Metadata        map[string]string // custom metadata (GCS object metadata)
+	IfExists        IfExists          // empty means Overwrite
+}
+
+// Sentinel errors.
+var (
+	ErrExists  = errors.New("destination object already exists")
+	ErrSkipped = errors.New("destination object already exists; skipped")
+)
+
+// Retryable reports whether err, as returned by Create, Write or Close, is a
+// transient failure that a new attempt of the whole write may cure: a GCS
+// 408/429/5xx, a timeout, a reset connection. It is false for nil, for
+// ErrExists and ErrSkipped, for context cancellation, and for failures a
+// retry cannot fix (permission denied, missing bucket, disk full). A retry
+// must start a new Writer with a fresh stream: a Writer that failed is done.
+//
+// Implementations mark transient errors by wrapping them in a
+// *RetryableError; callers use Retryable.
+func Retryable(err error) bool {
+	var re *RetryableError
+	return errors.As(err, &re)
+}
+
+// RetryableError marks Err as transient; see Retryable.
+type RetryableError struct{ Err error }
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
