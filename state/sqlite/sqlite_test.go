@@ -1,0 +1,216 @@
+package sqlite
+
+import (
+	"bytes"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/statetest"
+)
+
+var t0 = time.Date(2025, time.June, 1, 6, 0, 0, 0, time.UTC)
+
+func openPath(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestConformanceFile(t *testing.T) {
+	t.Parallel()
+	statetest.Run(t, func(t *testing.T) state.Store {
+		return openPath(t, filepath.Join(t.TempDir(), "state.db"))
+	})
+}
+
+func TestConformanceMemory(t *testing.T) {
+	t.Parallel()
+	statetest.Run(t, func(t *testing.T) state.Store {
+		return openPath(t, Memory)
+	})
+}
+
+func TestOpenConfiguresConnections(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "nested", "dirs", "state.db")
+	s := openPath(t, path)
+
+	_, err := os.Stat(path)
+	require.NoError(t, err, "Open creates the parent directories and the file")
+
+	var mode string
+	require.NoError(t, s.rdb.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
+	require.Equal(t, "wal", mode)
+
+	for name, db := range map[string]*sql.DB{"writer": s.wdb, "reader": s.rdb} {
+		var timeout, fk, queryOnly int
+		require.NoError(t, db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&timeout), name)
+		require.Equal(t, 5000, timeout, name)
+		require.NoError(t, db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk), name)
+		require.Equal(t, 1, fk, name)
+		require.NoError(t, db.QueryRowContext(ctx, `PRAGMA query_only`).Scan(&queryOnly), name)
+		require.Equal(t, name == "reader", queryOnly == 1, name)
+	}
+}
+
+func TestOpenRejectsBadDSN(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(notDir, bytes.Repeat([]byte("not a database\n"), 512), 0o600))
+
+	tests := []struct {
+		name    string
+		dsn     string
+		wantErr string
+	}{
+		{"empty", "", "empty database path"},
+		{"query string", filepath.Join(dir, "s.db?_pragma=x"), "plain file path"},
+		{"file URI", "file:" + filepath.Join(dir, "s.db"), "plain file path"},
+		{"parent is a file", filepath.Join(notDir, "s.db"), "create parent directory"},
+		{"not a database", notDir, "file is not a database"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(t.Context(), tt.dsn)
+			require.ErrorContains(t, err, tt.wantErr)
+			require.Nil(t, s)
+		})
+	}
+}
+
+func TestReopenKeepsRunsAndMigratesOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	r, err := s.StartRun(ctx, "daily", t0, t0)
+	require.NoError(t, err)
+	require.NoError(t, s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded, Rows: 3, URIs: []string{"gs://b/o"}}, t0.Add(time.Minute)))
+	want, err := s.GetRun(ctx, r.ID)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	for range 2 {
+		s = openPath(t, path)
+		got, err := s.GetRun(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+
+		var versions []int
+		rows, err := s.rdb.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+		require.NoError(t, err)
+		for rows.Next() {
+			var v int
+			require.NoError(t, rows.Scan(&v))
+			versions = append(versions, v)
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, rows.Close())
+		var wantVersions []int
+		for v := range migrations {
+			wantVersions = append(wantVersions, v+1)
+		}
+		require.Equal(t, wantVersions, versions)
+	}
+	next, err := s.StartRun(ctx, "daily", t0, t0)
+	require.NoError(t, err)
+	require.Equal(t, 2, next.Attempt)
+}
+
+func TestOpenRejectsNewerSchema(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	_, err = s.wdb.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, len(migrations)+1)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = Open(ctx, path)
+	require.ErrorContains(t, err, "run a newer exporter")
+	require.Nil(t, s)
+}
+
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	const n = 8
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(t.Context(), path) })
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		t.Cleanup(func() { require.NoError(t, stores[i].Close()) })
+	}
+	var count int
+	require.NoError(t, stores[0].rdb.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM schema_migrations`).Scan(&count))
+	require.Equal(t, len(migrations), count)
+}
+
+// Two Stores on one file stand in for two processes: they share nothing but
+// SQLite's file locks.
+func TestStoresSharingAFileAssignDistinctAttempts(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	a := openPath(t, path)
+	b := openPath(t, path)
+
+	const n = 40
+	attempts := make([]int, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			<-start
+			r, err := s.StartRun(t.Context(), "shared", t0, t0)
+			attempts[i], errs[i] = r.Attempt, err
+		})
+	}
+	close(start)
+	wg.Wait()
+	seen := map[int]bool{}
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.False(t, seen[attempts[i]], "attempt %d assigned twice", attempts[i])
+		seen[attempts[i]] = true
+	}
+	for want := 1; want <= n; want++ {
+		require.True(t, seen[want], "attempt %d missing", want)
+	}
+
+	runs, err := b.ListRuns(t.Context(), state.ListOptions{Job: "shared"})
+	require.NoError(t, err)
+	require.Len(t, runs, n, "each Store sees the other's runs")
+}
+
+func TestCloseTwice(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "state.db"))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+}
