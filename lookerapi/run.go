@@ -1,0 +1,284 @@
+package lookerapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// SavedQuery is a saved Looker query as GET /queries/... returns it.
+type SavedQuery struct {
+	ID    string // Looker query id
+	Slug  string
+	Query Query
+}
+
+// Look is the part of a Look the exporter uses.
+type Look struct {
+	ID      string
+	Title   string
+	QueryID string
+}
+
+var formatRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// Run runs src and returns its result body as a stream:
+//
+//	LookID     GET  /looks/{id}/run/{fmt}
+//	QueryID    GET  /queries/{id}/run/{fmt}
+//	QuerySlug  GET  /queries/slug/{slug}, then GET /queries/{id}/run/{fmt}
+//	Query      POST /queries/run/{fmt} with the query as JSON
+//	SQL.Slug   POST /sql_queries/{slug}/run/{fmt}
+//	SQL text   POST /sql_queries, then POST /sql_queries/{slug}/run/{fmt}
+//
+// The limit parameter is always sent (opts.Limit, with 0 meaning -1, all
+// rows), so Looker's silent 5,000-row default never applies; SQL Runner
+// runs take no run options (the SQL's own LIMIT rules). The caller must
+// close Result.Body; reading it fails with a retryable *Error (wrapping
+// io.ErrUnexpectedEOF or the network error) if the connection drops before
+// the body is complete.
+func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result, error) {
+	if n := countSet(src); n != 1 {
+		return nil, &Error{Op: "run", Message: fmt.Sprintf("the source must set exactly one of look id, query id, query slug, query or sql; %d are set", n)}
+	}
+	switch {
+	case src.LookID != "":
+		return c.RunLook(ctx, src.LookID, opts)
+	case src.QueryID != "":
+		return c.RunQuery(ctx, src.QueryID, opts)
+	case src.QuerySlug != "":
+		q, err := c.QueryForSlug(ctx, src.QuerySlug)
+		if err != nil {
+			return nil, err
+		}
+		return c.RunQuery(ctx, q.ID, opts)
+	case src.Query != nil:
+		return c.RunInlineQuery(ctx, *src.Query, opts)
+	default:
+		slug := src.SQL.Slug
+		if slug == "" {
+			var err error
+			if slug, err = c.CreateSQLQuery(ctx, *src.SQL); err != nil {
+				return nil, err
+			}
+		}
+		return c.RunSQLQuery(ctx, slug, opts)
+	}
+}
+
+func countSet(s Source) int {
+	n := 0
+	for _, set := range []bool{s.LookID != "", s.QueryID != "", s.QuerySlug != "", s.Query != nil, s.SQL != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+// RunLook runs a Look: GET /looks/{look_id}/run/{result_format}.
+func (c *Client) RunLook(ctx context.Context, lookID string, opts RunOptions) (*Result, error) {
+	r, err := runRequest("run_look", http.MethodGet, "/looks/%s/run/%s", lookID, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.run(ctx, r, "")
+}
+
+// RunQuery runs a saved query: GET /queries/{query_id}/run/{result_format}.
+func (c *Client) RunQuery(ctx context.Context, queryID string, opts RunOptions) (*Result, error) {
+	r, err := runRequest("run_query", http.MethodGet, "/queries/%s/run/%s", queryID, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.run(ctx, r, queryID)
+}
+
+// RunInlineQuery runs q without saving it: POST /queries/run/{result_format}.
+func (c *Client) RunInlineQuery(ctx context.Context, q Query, opts RunOptions) (*Result, error) {
+	body, err := json.Marshal(q)
+	if err != nil {
+		return nil, &Error{Op: "run_inline_query", Message: "encoding the query", Err: err}
+	}
+	if err := checkFormat("run_inline_query", opts.ResultFormat); err != nil {
+		return nil, err
+	}
+	r := &request{op: "run_inline_query", method: http.MethodPost, path: "/queries/run/" + opts.ResultFormat,
+		query: runParams(opts), body: body, contentType: "application/json"}
+	return c.run(ctx, r, "")
+}
+
+// RunSQLQuery runs a SQL Runner query:
+// POST /sql_queries/{slug}/run/{result_format}. Only opts.ResultFormat is
+// used: the endpoint takes no run options.
+func (c *Client) RunSQLQuery(ctx context.Context, slug string, opts RunOptions) (*Result, error) {
+	r, err := runRequest("run_sql_query", http.MethodPost, "/sql_queries/%s/run/%s", slug, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.query = nil
+	return c.run(ctx, r, "")
+}
+
+// QueryForSlug looks a saved query up by its slug: GET /queries/slug/{slug}.
+func (c *Client) QueryForSlug(ctx context.Context, slug string) (*SavedQuery, error) {
+	if slug == "" {
+		return nil, &Error{Op: "query_for_slug", Message: "the query slug is empty"}
+	}
+	return c.getQuery(ctx, &request{op: "query_for_slug", method: http.MethodGet, path: "/queries/slug/" + url.PathEscape(slug)})
+}
+
+func (c *Client) getQuery(ctx context.Context, r *request) (*SavedQuery, error) {
+	var raw struct {
+		ID   json.RawMessage `json:"id"`
+		Slug string          `json:"slug"`
+		Query
+	}
+	if err := c.getJSON(ctx, r, &raw); err != nil {
+		return nil, err
+	}
+	id := idString(raw.ID)
+	if id == "" {
+		return nil, &Error{Op: r.op, Method: r.method, Path: r.fullPath(), Message: "Looker returned a query without an id"}
+	}
+	return &SavedQuery{ID: id, Slug: raw.Slug, Query: raw.Query}, nil
+}
+
+// Look fetches a Look's id, title and query id: GET /looks/{look_id}.
+func (c *Client) Look(ctx context.Context, lookID string) (*Look, error) {
+	if lookID == "" {
+		return nil, &Error{Op: "look", Message: "the look id is empty"}
+	}
+	r := &request{op: "look", method: http.MethodGet, path: "/looks/" + url.PathEscape(lookID),
+		query: url.Values{"fields": {"id,title,query_id"}}}
+	var raw struct {
+		ID      json.RawMessage `json:"id"`
+		Title   string          `json:"title"`
+		QueryID json.RawMessage `json:"query_id"`
+	}
+	if err := c.getJSON(ctx, r, &raw); err != nil {
+		return nil, err
+	}
+	return &Look{ID: idString(raw.ID), Title: raw.Title, QueryID: idString(raw.QueryID)}, nil
+}
+
+// SavedQuery fetches a saved query by id: GET /queries/{query_id}.
+func (c *Client) SavedQuery(ctx context.Context, queryID string) (*SavedQuery, error) {
+	if queryID == "" {
+		return nil, &Error{Op: "query", Message: "the query id is empty"}
+	}
+	return c.getQuery(ctx, &request{op: "query", method: http.MethodGet, path: "/queries/" + url.PathEscape(queryID)})
+}
+
+// idString reads a Looker id sent as a JSON string or number.
+func idString(raw json.RawMessage) string {
+	s := strings.Trim(string(raw), `"`)
+	if s == "null" {
+		return ""
+	}
+	return s
+}
+
+// CreateSQLQuery creates a SQL Runner query (POST /sql_queries) from
+// q.Connection or q.Model and q.SQL, and returns its slug.
+func (c *Client) CreateSQLQuery(ctx context.Context, q SQLQuery) (string, error) {
+	if q.Connection == "" && q.Model == "" {
+		return "", &Error{Op: "create_sql_query", Message: "the SQL query needs a connection or a model"}
+	}
+	if strings.TrimSpace(q.SQL) == "" {
+		return "", &Error{Op: "create_sql_query", Message: "the SQL query has no SQL text"}
+	}
+	body, err := json.Marshal(struct {
+		ConnectionName string `json:"connection_name,omitempty"`
+		ModelName      string `json:"model_name,omitempty"`
+		SQL            string `json:"sql"`
+	}{q.Connection, q.Model, q.SQL})
+	if err != nil {
+		return "", &Error{Op: "create_sql_query", Message: "encoding the query", Err: err}
+	}
+	r := &request{op: "create_sql_query", method: http.MethodPost, path: "/sql_queries", body: body, contentType: "application/json"}
+	var out struct {
+		Slug string `json:"slug"`
+	}
+	if err := c.getJSON(ctx, r, &out); err != nil {
+		return "", err
+	}
+	if out.Slug == "" {
+		return "", &Error{Op: r.op, Method: r.method, Path: r.fullPath(), Message: "Looker returned a SQL query without a slug"}
+	}
+	return out.Slug, nil
+}
+
+// getJSON sends r and decodes a JSON answer (at most 16 MiB) into v.
+func (c *Client) getJSON(ctx context.Context, r *request, v any) error {
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return &Error{Op: r.op, Method: r.method, Path: r.fullPath(), StatusCode: 0,
+			Message: "decoding Looker's answer", Err: err}
+	}
+	return nil
+}
+
+func (c *Client) run(ctx context.Context, r *request, queryID string) (*Result, error) {
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Body: resp.Body, ContentType: resp.Header.Get("Content-Type"), QueryID: queryID}, nil
+}
+
+// runRequest builds a run request whose path has one id and the format.
+func runRequest(op, method, pathFmt, id string, opts RunOptions) (*request, error) {
+	if id == "" {
+		return nil, &Error{Op: op, Message: "the id is empty"}
+	}
+	if err := checkFormat(op, opts.ResultFormat); err != nil {
+		return nil, err
+	}
+	return &request{op: op, method: method, path: fmt.Sprintf(pathFmt, url.PathEscape(id), opts.ResultFormat),
+		query: runParams(opts)}, nil
+}
+
+func checkFormat(op, format string) error {
+	if !formatRE.MatchString(format) {
+		return &Error{Op: op, Message: fmt.Sprintf("the result format %q is not a Looker result format such as csv, json or json_bi", format)}
+	}
+	return nil
+}
+
+// runParams encodes the run options; nil switches are left out.
+func runParams(o RunOptions) url.Values {
+	limit := o.Limit
+	if limit == 0 {
+		limit = -1
+	}
+	v := url.Values{"limit": {strconv.FormatInt(limit, 10)}}
+	for name, b := range map[string]*bool{
+		"apply_formatting":   o.ApplyFormatting,
+		"apply_vis":          o.ApplyVis,
+		"cache":              o.Cache,
+		"force_production":   o.ForceProduction,
+		"server_table_calcs": o.ServerTableCalcs,
+		"rebuild_pdts":       o.RebuildPDTs,
+	} {
+		if b != nil {
+			v.Set(name, strconv.FormatBool(*b))
+		}
+	}
+	return v
+}
