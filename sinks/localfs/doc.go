@@ -1,0 +1,32 @@
+// Package localfs is the sinks.Sink for local files: plain paths (relative
+// paths are resolved against the working directory) and file:// URIs with an
+// absolute path ("file:///data/out.csv"). The path is taken verbatim: URIs
+// are not percent-decoded, so "file:///data/a b#1.csv" names the file
+// "a b#1.csv".
+//
+// # Atomicity
+//
+// Create makes the missing parent directories (mode 0755) and opens a temp
+// file in the target directory itself, so the final rename never crosses a
+// filesystem. Temp files are hidden and recognisable:
+// ".<name>.exporter-tmp-<16 hex digits>". Close flushes, fsyncs the file,
+// renames (or links) it into place and fsyncs the directory, and the parents
+// of any directories Create made. Abort, a failed Close, or a cancelled
+// context removes the temp file. After a crash, CleanupTemp removes the
+// leftovers.
+//
+// # Existing files
+//
+// IfExists=overwrite renames over the old file (readers see the old or the
+// new content, never a mix). fail and skip hard-link the temp file to the
+// final name, which fails if the name exists, so they hold even against a
+// concurrent writer or another process; the filesystem must support hard
+// links for them. Create already returns ErrExists/ErrSkipped when the file
+// exists at that time; Close checks again atomically.
+//
+// WriteOptions.ContentType, ContentEncoding and Metadata have no meaning for
+// local files and are ignored. Files are created with mode 0644, less the
+// umask. Writes are buffered (256 KiB per Writer). No error from this
+// package is sinks.Retryable: local failures (permissions, a full disk) are
+// not cured by retrying.
+package localfs

@@ -1,0 +1,403 @@
+package localfs
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/lookerexport/exporter/sinks"
+)
+
+const (
+	// tempMarker sits between the target's name and the random suffix of a
+	// temp file; CleanupTemp recognises our files by it.
+	tempMarker = ".exporter-tmp-"
+	// randomHexLen is the length of the random suffix of a temp file.
+	randomHexLen = 16
+	// maxTempNameBase bounds the part of the target's name copied into the
+	// temp file's name, so that a long (but legal) target name does not make
+	// the temp name exceed the usual 255-byte limit.
+	maxTempNameBase = 200
+	bufferSize      = 256 << 10
+	fileMode        = 0o644
+	dirMode         = 0o755
+)
+
+// Sink writes local files. It holds no state besides its logger and is safe
+// for concurrent use.
+type Sink struct {
+	log *zap.Logger
+}
+
+var _ sinks.Sink = (*Sink)(nil)
+
+// New returns a local file sink.
+func New(log *zap.Logger) *Sink {
+	return &Sink{log: log.Named("localfs")}
+}
+
+// Path returns the absolute, cleaned local path that uri names: a plain
+// path (relative to the working directory) or a file:// URI with an
+// absolute path. It rejects other schemes and names ending in "/".
+func Path(uri string) (string, error) {
+	p := uri
+	switch {
+	case strings.HasPrefix(uri, "file://"):
+		p = strings.TrimPrefix(uri, "file://")
+		if strings.HasPrefix(p, "localhost/") {
+			p = p[len("localhost"):]
+		}
+		if !strings.HasPrefix(p, "/") {
+			return "", fmt.Errorf("localfs: %q: a file URI needs an absolute path, as in file:///data/out.csv", uri)
+		}
+	case strings.Contains(uri, "://"):
+		return "", fmt.Errorf("localfs: %q is neither a local path nor a file:// URI", uri)
+	}
+	if p == "" {
+		return "", errors.New("localfs: empty path")
+	}
+	if strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") || p == "." || p == ".." {
+		return "", fmt.Errorf("localfs: %q names a directory, not a file", uri)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("localfs: resolve %q against the working directory: %w", uri, err)
+	}
+	return abs, nil
+}
+
+// URI returns the canonical URI of an absolute path: "file://" + path.
+func URI(path string) string { return "file://" + path }
+
+// Create starts a file at uri. It makes missing parent directories and the
+// temp file right away, so permission problems show up here rather than at
+// Close. With IfExists fail or skip it returns an error wrapping
+// sinks.ErrExists or sinks.ErrSkipped if the file already exists.
+func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) (sinks.Writer, error) {
+	path, err := Path(uri)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctxErr(ctx); err != nil {
+		return nil, fmt.Errorf("localfs: create %s: %w", path, err)
+	}
+	policy, err := policyOf(opts.IfExists)
+	if err != nil {
+		return nil, err
+	}
+	if policy != sinks.Overwrite {
+		// An early answer spares the caller producing data that Close
+		// would discard; Close checks again, atomically.
+		if _, err := os.Lstat(path); err == nil {
+			return nil, existsError(path, policy)
+		}
+	}
+	dir, name := filepath.Split(path)
+	dir = filepath.Clean(dir)
+	newDirs, err := mkdirAll(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, tmp, err := createTemp(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{
+		ctx:     ctx,
+		log:     s.log.With(zap.String("path", path)),
+		path:    path,
+		dir:     dir,
+		tmp:     tmp,
+		newDirs: newDirs,
+		policy:  policy,
+		f:       f,
+		bw:      bufio.NewWriterSize(f, bufferSize),
+	}, nil
+}
+
+func policyOf(p sinks.IfExists) (sinks.IfExists, error) {
+	switch p {
+	case "", sinks.Overwrite:
+		return sinks.Overwrite, nil
+	case sinks.Fail, sinks.Skip:
+		return p, nil
+	}
+	return "", fmt.Errorf("localfs: unknown if_exists policy %q (want overwrite, skip or fail)", p)
+}
+
+func existsError(path string, policy sinks.IfExists) error {
+	if policy == sinks.Skip {
+		return fmt.Errorf("localfs: %s: %w", path, sinks.ErrSkipped)
+	}
+	return fmt.Errorf("localfs: %s: %w (if_exists: fail)", path, sinks.ErrExists)
+}
+
+// mkdirAll is os.MkdirAll that also reports which directories it made, so
+// that Close can fsync their parents: a new file in a new directory is only
+// durable once every new directory entry on the way is.
+func mkdirAll(dir string) (created []string, err error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return nil, fmt.Errorf("localfs: %s is not a directory; choose a destination path whose parents are directories", d)
+			}
+			break
+		}
+		// ENOTDIR: an ancestor is a file; walking up finds and reports it.
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return nil, fileError("inspect directory", d, err)
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		err := os.Mkdir(missing[i], dirMode)
+		switch {
+		case err == nil:
+			created = append(created, missing[i])
+		case errors.Is(err, fs.ErrExist): // made concurrently by another writer
+		default:
+			return created, fileError("create directory", missing[i], err)
+		}
+	}
+	return created, nil
+}
+
+func createTemp(dir, name string) (*os.File, string, error) {
+	base := name
+	if len(base) > maxTempNameBase {
+		base = base[:maxTempNameBase]
+		for !utf8.ValidString(base) {
+			base = base[:len(base)-1]
+		}
+	}
+	for range 10 {
+		var b [randomHexLen / 2]byte
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
+		tmp := filepath.Join(dir, "."+base+tempMarker+hex.EncodeToString(b[:]))
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fileError("create temp file for", filepath.Join(dir, name), err)
+		}
+		return f, tmp, nil
+	}
+	return nil, "", fmt.Errorf("localfs: create temp file for %s: ten random names were taken", filepath.Join(dir, name))
+}
+
+// isTempName reports whether a file name is one of our temp files.
+func isTempName(name string) bool {
+	if !strings.HasPrefix(name, ".") {
+		return false
+	}
+	i := strings.LastIndex(name, tempMarker)
+	if i < 1 {
+		return false
+	}
+	suffix := name[i+len(tempMarker):]
+	if len(suffix) != randomHexLen {
+		return false
+	}
+	for _, c := range suffix {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// writer is one file being written. It is used by one goroutine.
+type writer struct {
+	// ctx is the context given to Create. io.Writer has no context, so the
+	// writer keeps it to refuse writes and the commit once it is cancelled.
+	ctx     context.Context
+	log     *zap.Logger
+	path    string   // final path
+	dir     string   // its directory
+	tmp     string   // temp file in dir
+	newDirs []string // directories Create made, outermost first
+	policy  sinks.IfExists
+	f       *os.File // nil once closed
+	bw      *bufio.Writer
+	err     error // first write error; the writer is then unusable
+	done    bool  // Close or Abort ran
+}
+
+func (w *writer) URI() string { return URI(w.path) }
+
+// Write buffers p for the temp file. It fails once the context given to
+// Create is cancelled.
+func (w *writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, fmt.Errorf("localfs: write %s: writer already closed or aborted", w.path)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if err := ctxErr(w.ctx); err != nil {
+		return 0, fmt.Errorf("localfs: write %s: %w", w.path, err)
+	}
+	n, err := w.bw.Write(p)
+	if err != nil {
+		w.err = fileError("write temp file for", w.path, err)
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Close commits: flush, fsync, (re)check the context, then rename (or link,
+// for fail/skip) the temp file into place and fsync the directories. If
+// anything before the rename fails, the temp file is removed and nothing
+// is visible. Once the file is in place Close returns nil: a failure to
+// fsync the directory afterwards is logged, because the file is already
+// visible and a failed Close must mean nothing is.
+func (w *writer) Close() error {
+	if w.done {
+		return fmt.Errorf("localfs: close %s: writer already closed or aborted", w.path)
+	}
+	w.done = true
+	if err := w.closeTemp(); err != nil {
+		return w.discard(err)
+	}
+	// fsync of a large file can take long; honour a cancellation that
+	// arrived meanwhile.
+	if err := ctxErr(w.ctx); err != nil {
+		return w.discard(fmt.Errorf("localfs: not committing %s: %w", w.path, err))
+	}
+	if err := w.commit(); err != nil {
+		return err
+	}
+	w.syncDirs()
+	return nil
+}
+
+// closeTemp flushes, fsyncs and closes the temp file.
+func (w *writer) closeTemp() error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := ctxErr(w.ctx); err != nil {
+		return fmt.Errorf("localfs: not committing %s: %w", w.path, err)
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fileError("write temp file for", w.path, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fileError("fsync temp file for", w.path, err)
+	}
+	f := w.f
+	w.f = nil
+	if err := f.Close(); err != nil {
+		return fileError("close temp file for", w.path, err)
+	}
+	return nil
+}
+
+func (w *writer) commit() error {
+	if w.policy == sinks.Overwrite {
+		if err := os.Rename(w.tmp, w.path); err != nil {
+			return w.discard(fileError("rename temp file to", w.path, err))
+		}
+		return nil
+	}
+	// link(2) fails with EEXIST if the name exists, atomically, even
+	// against another process; rename(2) would silently replace it.
+	if err := os.Link(w.tmp, w.path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return w.discard(existsError(w.path, w.policy))
+		}
+		return w.discard(fmt.Errorf("localfs: link temp file to %s: %w; if_exists %s needs a filesystem with hard links: use if_exists: overwrite or another destination",
+			w.path, err, w.policy))
+	}
+	if err := os.Remove(w.tmp); err != nil {
+		// The file is committed; the stray temp name is harmless and
+		// CleanupTemp removes it.
+		w.log.Warn("remove temp file after commit", zap.String("temp_path", w.tmp), zap.Error(err))
+	}
+	return nil
+}
+
+// syncDirs fsyncs the target directory and the parents of the directories
+// Create made, so that the new entries survive a crash.
+func (w *writer) syncDirs() {
+	dirs := []string{w.dir}
+	for _, d := range w.newDirs {
+		dirs = append(dirs, filepath.Dir(d))
+	}
+	seen := make(map[string]bool, len(dirs))
+	for _, d := range dirs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if err := syncDir(d); err != nil {
+			w.log.Warn("fsync directory after commit; the file is visible but may not survive a crash",
+				zap.String("dir", d), zap.Error(err))
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Abort removes the temp file. It does nothing after Close or Abort.
+func (w *writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return w.discard(nil)
+}
+
+// discard closes and removes the temp file and returns cause, joined with
+// any failure to remove the temp file.
+func (w *writer) discard(cause error) error {
+	if w.f != nil {
+		_ = w.f.Close() // the data is being thrown away
+		w.f = nil
+	}
+	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		rerr := fmt.Errorf("localfs: remove temp file %s: %w; CleanupTemp removes it later", w.tmp, err)
+		return errors.Join(cause, rerr)
+	}
+	return cause
+}
+
+// ctxErr returns ctx.Err(), joined with the cancellation cause when one
+// was given, so errors.Is works for both.
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
+}
