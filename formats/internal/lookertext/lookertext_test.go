@@ -1,0 +1,144 @@
+package lookertext
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseTimestamp(t *testing.T) {
+	t.Parallel()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	newYork, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	tests := []struct {
+		in   string
+		loc  *time.Location
+		want string // RFC 3339 in UTC, or "" for an error
+	}{
+		{"2026-03-01 10:15:00", nil, "2026-03-01T10:15:00Z"},
+		{"2026-03-01 10:15", nil, "2026-03-01T10:15:00Z"},
+		{"2026-03-01", nil, "2026-03-01T00:00:00Z"},
+		{"2026-03-01 10:15:00.123456789", nil, "2026-03-01T10:15:00.123456Z"},
+		{"2026-03-01 10:15:00.5", nil, "2026-03-01T10:15:00.5Z"},
+		{"2026-03-01T10:15:00Z", berlin, "2026-03-01T10:15:00Z"},
+		{"2026-03-01T10:15:00+05:30", nil, "2026-03-01T04:45:00Z"},
+		{"2026-03-01T10:15:00-0800", nil, "2026-03-01T18:15:00Z"},
+		{"1969-12-31 23:59:59.999999", nil, "1969-12-31T23:59:59.999999Z"},
+		{"2024-02-29 00:00:00", nil, "2024-02-29T00:00:00Z"},
+		{"2026-01-15 12:00:00", berlin, "2026-01-15T11:00:00Z"},
+		{"2026-07-15 12:00:00", berlin, "2026-07-15T10:00:00Z"},
+		// Skipped hour: read with the offset before the change (CET, +01).
+		{"2026-03-29 02:30:00", berlin, "2026-03-29T01:30:00Z"},
+		{"2026-03-08 02:30:00", newYork, "2026-03-08T07:30:00Z"},
+		// Repeated hour: the earlier instant (summer time).
+		{"2026-10-25 02:30:00", berlin, "2026-10-25T00:30:00Z"},
+		{"2026-11-01 01:30:00", newYork, "2026-11-01T05:30:00Z"},
+		// Right around the changes.
+		{"2026-03-29 01:59:59", berlin, "2026-03-29T00:59:59Z"},
+		{"2026-03-29 03:00:00", berlin, "2026-03-29T01:00:00Z"},
+		{"2026-10-25 03:00:00", berlin, "2026-10-25T02:00:00Z"},
+		{"2023-02-29 00:00:00", nil, ""},
+		{"2026-13-01 00:00:00", nil, ""},
+		{"2026-03-01 24:00:00", nil, ""},
+		{"2026-03-01 10:15:60", nil, ""},
+		{"2026-03-01 10:15:00.", nil, ""},
+		{"2026-03-01 10:15:00.1234567890", nil, ""},
+		{"2026-03-01 10:15:00 UTC", nil, ""},
+		{"2026-03-01X10:15:00", nil, ""},
+		{"03/01/2026", nil, ""},
+		{"", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			us, err := NewTimestamps(tt.loc).Parse([]byte(tt.in))
+			if tt.want == "" {
+				require.ErrorIs(t, err, ErrTimestamp)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, string(FormatTimestamp(nil, us)))
+		})
+	}
+}
+
+func TestTimestampsCacheAcrossChanges(t *testing.T) {
+	t.Parallel()
+	// One parser walking every 30 minutes through a year must agree with a
+	// fresh parser each time (the zone cache must never return a stale
+	// offset), and with time.Date outside the change hours.
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	p := NewTimestamps(berlin)
+	for wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC); wall.Year() == 2026; wall = wall.Add(30 * time.Minute) {
+		b := []byte(wall.Format(time.DateTime))
+		got, err := p.Parse(b)
+		require.NoError(t, err)
+		fresh, err := NewTimestamps(berlin).Parse(b)
+		require.NoError(t, err)
+		require.Equal(t, fresh, got, string(b))
+		if wall.Hour() != 2 {
+			want := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), 0, 0, berlin)
+			require.Equal(t, want.UnixMicro(), got, string(b))
+		}
+	}
+}
+
+func TestParseDate(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int32{"1970-01-01": 0, "1970-01-02": 1, "1969-12-31": -1, "2026-03-01": 20513, "2000-02-29": 11016, "0001-01-01": -719162} {
+		got, err := ParseDate([]byte(in))
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+		require.Equal(t, in, string(FormatDate(nil, got)))
+	}
+	for _, in := range []string{"2026-02-29", "2026-3-01", "2026-03-01 00:00:00", "", "20260301xx", "2026-00-10", "2026-04-31"} {
+		_, err := ParseDate([]byte(in))
+		require.ErrorIs(t, err, ErrDate, in)
+	}
+}
+
+func TestParseIntBoolFloat(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"0": 0, "-12": -12, "+7": 7, "9223372036854775807": 1<<63 - 1, "-9223372036854775808": -1 << 63, "007": 7} {
+		got, err := ParseInt([]byte(in))
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "-", "1.0", "1e3", "9223372036854775808", "-9223372036854775809", "99999999999999999999", " 1", "1,000"} {
+		_, err := ParseInt([]byte(in))
+		require.Error(t, err, in)
+	}
+	for in, want := range map[string]bool{"Yes": true, "No": false, "yes": true, "NO": false, "true": true, "FALSE": false, "1": true, "0": false} {
+		got, err := ParseBool([]byte(in))
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "y", "2", "yes ", "nope"} {
+		_, err := ParseBool([]byte(in))
+		require.ErrorIs(t, err, ErrBool, in)
+	}
+	f, err := ParseFloat([]byte("-12.5e1"))
+	require.NoError(t, err)
+	require.Equal(t, -125.0, f)
+	_, err = ParseFloat([]byte("1,5"))
+	require.ErrorIs(t, err, ErrFloat)
+	_, err = ParseFloat(nil)
+	require.ErrorIs(t, err, ErrFloat)
+}
+
+func TestValidJSONNumber(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"0", "-0", "12", "-1.5", "1e9", "1E+9", "2.5e-3"} {
+		require.True(t, ValidJSONNumber([]byte(in)), in)
+	}
+	for _, in := range []string{"", "-", "01", "+1", ".5", "1.", "1e", "NaN", "Inf", "0x10", "1_0", "1.5.5"} {
+		require.False(t, ValidJSONNumber([]byte(in)), in)
+	}
+	require.True(t, IsIntLiteral([]byte("-12")))
+	require.False(t, IsIntLiteral([]byte("12.0")))
+	require.False(t, IsIntLiteral([]byte("1e2")))
+}

@@ -1,0 +1,244 @@
+// Package jsonl encodes rows as JSON lines: one object per line, keys in
+// schema order, values typed by the schema.
+package jsonl
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/formats/internal/lookertext"
+)
+
+// Options configures the encoder. The zero value is valid.
+type Options struct {
+	// Columns are the output keys, one per schema field; nil means
+	// formats.ColumnNames(schema, formats.NameUnderscore).
+	Columns []string
+	// Location is where Looker's zone-less times are read; nil means UTC.
+	Location *time.Location
+}
+
+// New returns a JSON lines encoder writing to w.
+//
+// Values by column type:
+//   - Int64: the integer, as a number (a valid integer literal is copied,
+//     "+7" or "007" are normalised); anything else is an error.
+//   - Double: the literal when it is a JSON number; other text that
+//     strconv.ParseFloat accepts (".5", "1e3", "+2") is rewritten; NaN,
+//     infinities and non-numbers are errors.
+//   - Bool: Yes/No, true/false (any case), 1/0 -> true/false.
+//   - Date: "YYYY-MM-DD" checked and written as that string.
+//   - Timestamp: an RFC 3339 string in UTC ("2026-03-01T10:15:00Z", with
+//     microseconds when non-zero), read from Looker's
+//     "YYYY-MM-DD HH:MM:SS[.ffffff]" in Options.Location or from a value
+//     with an offset (see lookertext.Timestamps for the DST rule).
+//   - String: a JSON string; invalid UTF-8 becomes U+FFFD.
+//   - null cells: null, whatever the type.
+//
+// Errors name the row, the column and the value. Invalid options are
+// reported by the first WriteRow or Close. Output goes through a
+// bufio.Writer; Close flushes it and never closes w.
+func New(w io.Writer, schema formats.Schema, opts Options) formats.RowWriter {
+	e := &encoder{w: bufio.NewWriterSize(w, 64<<10), types: make([]formats.Type, len(schema.Fields)),
+		ts: lookertext.NewTimestamps(opts.Location)}
+	cols := opts.Columns
+	if cols == nil {
+		cols = formats.ColumnNames(schema, formats.NameUnderscore)
+	}
+	if len(cols) != len(schema.Fields) {
+		e.err = fmt.Errorf("jsonl encoder: %d column names for %d fields", len(cols), len(schema.Fields))
+		return e
+	}
+	e.cols = cols
+	e.keys = make([][]byte, len(cols))
+	for i, c := range cols {
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
+		}
+		e.keys[i] = append(appendString([]byte{sep}, []byte(c)), ':')
+		e.types[i] = schema.Fields[i].Type
+	}
+	return e
+}
+
+type encoder struct {
+	w      *bufio.Writer
+	cols   []string
+	keys   [][]byte // `{"name":` or `,"name":`
+	types  []formats.Type
+	ts     *lookertext.Timestamps
+	line   []byte
+	rows   int
+	err    error
+	closed bool
+}
+
+// WriteRow encodes one row. The line is built in memory and written only if
+// every value is valid, so a failed row leaves no partial line.
+func (e *encoder) WriteRow(row formats.Row) error {
+	if e.err != nil {
+		return e.err
+	}
+	if e.closed {
+		return fmt.Errorf("jsonl encoder: WriteRow after Close")
+	}
+	e.rows++
+	if len(row) != len(e.types) {
+		e.err = fmt.Errorf("jsonl encoder: row %d has %d cells, the schema has %d columns", e.rows, len(row), len(e.types))
+		return e.err
+	}
+	b := e.line[:0]
+	if len(row) == 0 {
+		b = append(b, '{')
+	}
+	for i, c := range row {
+		b = append(b, e.keys[i]...)
+		if c.Null {
+			b = append(b, "null"...)
+			continue
+		}
+		var err error
+		if b, err = e.value(b, e.types[i], c.Value); err != nil {
+			e.err = fmt.Errorf("jsonl encoder: row %d, column %q: value %q: %w", e.rows, e.cols[i], truncate(c.Value), err)
+			return e.err
+		}
+	}
+	b = append(b, '}', '\n')
+	e.line = b
+	if _, err := e.w.Write(b); err != nil {
+		e.err = fmt.Errorf("jsonl encoder: write row %d: %w", e.rows, err)
+	}
+	return e.err
+}
+
+func (e *encoder) value(b []byte, t formats.Type, v []byte) ([]byte, error) {
+	switch t {
+	case formats.Int64:
+		if lookertext.IsIntLiteral(v) {
+			return append(b, v...), nil
+		}
+		n, err := lookertext.ParseInt(v)
+		if err != nil {
+			return b, err
+		}
+		return strconv.AppendInt(b, n, 10), nil
+	case formats.Double:
+		if lookertext.ValidJSONNumber(v) {
+			return append(b, v...), nil
+		}
+		f, err := lookertext.ParseFloat(v)
+		if err != nil {
+			return b, err
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return b, fmt.Errorf("NaN and infinities have no JSON form")
+		}
+		return strconv.AppendFloat(b, f, 'g', -1, 64), nil
+	case formats.Bool:
+		x, err := lookertext.ParseBool(v)
+		if err != nil {
+			return b, err
+		}
+		return strconv.AppendBool(b, x), nil
+	case formats.Date:
+		if _, err := lookertext.ParseDate(v); err != nil {
+			return b, err
+		}
+		b = append(b, '"')
+		b = append(b, v...)
+		return append(b, '"'), nil
+	case formats.Timestamp:
+		us, err := e.ts.Parse(v)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, '"')
+		b = lookertext.FormatTimestamp(b, us)
+		return append(b, '"'), nil
+	}
+	return appendString(b, v), nil
+}
+
+// Close flushes buffered output. It never closes the underlying writer.
+// Calling it again returns nil.
+func (e *encoder) Close() error {
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	if e.err != nil {
+		return e.err
+	}
+	if err := e.w.Flush(); err != nil {
+		e.err = fmt.Errorf("jsonl encoder: flush: %w", err)
+		return e.err
+	}
+	return nil
+}
+
+func truncate(v []byte) string {
+	if len(v) > 64 {
+		return string(v[:64]) + "..."
+	}
+	return string(v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends v as a JSON string. Control characters, quotes and
+// backslashes are escaped, and U+2028/U+2029 too so the output is safe to
+// embed in JavaScript; invalid UTF-8 becomes U+FFFD.
+func appendString(b, v []byte) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, v[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(v[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, v[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, v[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, v[start:]...)
+	return append(b, '"')
+}

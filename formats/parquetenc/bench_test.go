@@ -1,0 +1,142 @@
+package parquetenc
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/formats/internal/fixture"
+	"github.com/lookerexport/exporter/formats/lookerdec"
+)
+
+// heapPeak samples the live heap until stop is called and returns the
+// peak above the heap in use when it started.
+func heapPeak() (stop func() uint64) {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	base := read()
+	var peak uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := read(); v > peak {
+				peak = v
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		if peak < base {
+			return 0
+		}
+		return peak - base
+	}
+}
+
+// BenchmarkCSVToParquet converts a 100k-row Looker-shaped CSV (12 columns,
+// see fixture.LookerCSV) to snappy Parquet on one goroutine and reports
+// rows/s and the peak live heap above the input.
+func BenchmarkCSVToParquet(b *testing.B) {
+	const rows = 100_000
+	input := fixture.LookerCSV(rows)
+	schema := fixture.LookerSchema()
+	b.SetBytes(int64(len(input)))
+	b.ReportAllocs()
+	var peak uint64
+	var out int64
+	b.ResetTimer()
+	for range b.N {
+		stop := heapPeak()
+		n, err := convert(bytes.NewReader(input), io.Discard, schema)
+		if p := stop(); p > peak {
+			peak = p
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = n
+	}
+	if out != rows {
+		b.Fatalf("converted %d rows, want %d", out, rows)
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+}
+
+func convert(in io.Reader, out io.Writer, schema formats.Schema) (int64, error) {
+	r, err := lookerdec.NewCSV(in)
+	if err != nil {
+		return 0, err
+	}
+	w, err := New(out, schema, Options{})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for {
+		row, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+		if err := w.WriteRow(row); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, w.Close()
+}
+
+// TestLookerCSVToParquet converts the benchmark's input end to end and
+// checks the row count and a few values, so the benchmark measures a
+// working path.
+func TestLookerCSVToParquet(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	n, err := convert(bytes.NewReader(fixture.LookerCSV(2000)), &buf, fixture.LookerSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, names, got := readBack(t, buf.Bytes())
+	if n != 2000 || rdr.NumRows() != 2000 || len(names) != 12 || names[0] != "orders_id" || names[11] != "orders_note" {
+		t.Fatalf("rows %d/%d, names %v", n, rdr.NumRows(), names)
+	}
+	if got[0][0] != int64(1) || got[1999][0] != int64(2000) {
+		t.Fatalf("ids %v %v", got[0][0], got[1999][0])
+	}
+	var nullNotes, nullDiscount int
+	for _, row := range got {
+		if row[11] == nil {
+			nullNotes++
+		}
+		if row[10] == nil {
+			nullDiscount++
+		}
+	}
+	if nullNotes < 400 || nullNotes > 800 || nullDiscount < 100 || nullDiscount > 300 {
+		t.Fatalf("null notes %d, null discounts %d: fixture proportions off", nullNotes, nullDiscount)
+	}
+}

@@ -1,0 +1,298 @@
+package parquetenc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/schema"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/formats/internal/fixture"
+)
+
+// encode writes rows with the encoder and returns the file.
+func encode(t *testing.T, c fixture.Case, opts Options) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := New(&buf, c.Schema, opts)
+	require.NoError(t, err)
+	for _, row := range c.Rows {
+		require.NoError(t, w.WriteRow(row))
+	}
+	require.NoError(t, w.Close())
+	require.NoError(t, w.Close(), "Close twice")
+	return buf.Bytes()
+}
+
+// readBack reads a file with arrow-go, an independent implementation, and
+// returns the column names, the file reader and the values as the fixture
+// expects them.
+func readBack(t *testing.T, data []byte) (*file.Reader, []string, [][]any) {
+	t.Helper()
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	require.NoError(t, err)
+	t.Cleanup(func() { rdr.Close() })
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, memory.DefaultAllocator)
+	require.NoError(t, err)
+	tbl, err := fr.ReadTable(context.Background())
+	require.NoError(t, err)
+	defer tbl.Release()
+	names := make([]string, tbl.NumCols())
+	rows := make([][]any, tbl.NumRows())
+	for i := range rows {
+		rows[i] = make([]any, tbl.NumCols())
+	}
+	for c := 0; c < int(tbl.NumCols()); c++ {
+		col := tbl.Column(c)
+		names[c] = col.Name()
+		r := 0
+		for _, chunk := range col.Data().Chunks() {
+			for i := 0; i < chunk.Len(); i++ {
+				if chunk.IsNull(i) {
+					rows[r][c] = nil
+					r++
+					continue
+				}
+				switch a := chunk.(type) {
+				case *array.String:
+					rows[r][c] = a.Value(i)
+				case *array.Int64:
+					rows[r][c] = a.Value(i)
+				case *array.Float64:
+					rows[r][c] = a.Value(i)
+				case *array.Boolean:
+					rows[r][c] = a.Value(i)
+				case *array.Date32:
+					d := a.Value(i).ToTime()
+					rows[r][c] = fixture.Date{Y: d.Year(), M: int(d.Month()), D: d.Day()}
+				case *array.Timestamp:
+					unit := a.DataType().(*arrow.TimestampType).Unit
+					require.Equal(t, arrow.Microsecond, unit)
+					rows[r][c] = a.Value(i).ToTime(unit).UTC()
+				default:
+					t.Fatalf("column %s: unexpected arrow type %T", col.Name(), chunk)
+				}
+				r++
+			}
+		}
+		require.Equal(t, len(rows), r)
+	}
+	return rdr, names, rows
+}
+
+func requireValues(t *testing.T, want, got [][]any) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for r := range want {
+		for c := range want[r] {
+			w, g := want[r][c], got[r][c]
+			if wt, ok := w.(time.Time); ok {
+				gt, ok := g.(time.Time)
+				require.True(t, ok, "row %d col %d: got %v, want time %v", r+1, c, g, w)
+				require.True(t, wt.Equal(gt), "row %d col %d: got %v, want %v", r+1, c, gt, wt)
+				continue
+			}
+			require.Equal(t, w, g, "row %d col %d", r+1, c)
+		}
+	}
+}
+
+func TestRoundTripTyped(t *testing.T) {
+	t.Parallel()
+	for _, codec := range []formats.Compression{"", formats.Snappy, formats.Zstd, formats.Gzip, formats.None} {
+		t.Run(string(codec), func(t *testing.T) {
+			t.Parallel()
+			c := fixture.Typed()
+			data := encode(t, c, Options{Location: c.Location, Compression: codec})
+			rdr, names, got := readBack(t, data)
+			require.Equal(t, []string{"orders_id", "orders_amount", "orders_is_paid", "orders_created_date", "orders_created_time", "users_name"}, names)
+			requireValues(t, c.Want, got)
+
+			sc := rdr.MetaData().Schema
+			for i := range sc.NumColumns() {
+				col := sc.Column(i)
+				require.Equal(t, names[i], col.Name(), "file schema order")
+				require.Equal(t, 1, int(col.MaxDefinitionLevel()), "column %s is optional", col.Name())
+			}
+			require.IsType(t, schema.StringLogicalType{}, sc.Column(5).LogicalType())
+			require.IsType(t, schema.DateLogicalType{}, sc.Column(3).LogicalType())
+			ts, ok := sc.Column(4).LogicalType().(schema.TimestampLogicalType)
+			require.True(t, ok, "%T", sc.Column(4).LogicalType())
+			require.True(t, ts.IsAdjustedToUTC())
+			require.Equal(t, schema.TimeUnitMicros, ts.TimeUnit())
+
+			wantCodec := map[formats.Compression]compress.Compression{"": compress.Codecs.Snappy, formats.Snappy: compress.Codecs.Snappy,
+				formats.Zstd: compress.Codecs.Zstd, formats.Gzip: compress.Codecs.Gzip, formats.None: compress.Codecs.Uncompressed}[codec]
+			cc, err := rdr.MetaData().RowGroup(0).ColumnChunk(0)
+			require.NoError(t, err)
+			require.Equal(t, wantCodec, cc.Compression())
+			ok, err = cc.StatsSet()
+			require.NoError(t, err)
+			require.True(t, ok, "statistics are written")
+			stats, err := cc.Statistics()
+			require.NoError(t, err)
+			require.Equal(t, int64(2), stats.NullCount())
+		})
+	}
+}
+
+func TestColumnOrderIsSchemaOrder(t *testing.T) {
+	t.Parallel()
+	c := fixture.Case{Schema: formats.Schema{Fields: []formats.Field{
+		{Name: "z.last", Type: formats.String}, {Name: "a.first", Type: formats.Int64}, {Name: "m.middle", Type: formats.Bool},
+	}}, Rows: []formats.Row{{{Value: []byte("z")}, {Value: []byte("1")}, {Value: []byte("Yes")}}}}
+	_, names, got := readBack(t, encode(t, c, Options{}))
+	require.Equal(t, []string{"z_last", "a_first", "m_middle"}, names)
+	require.Equal(t, [][]any{{"z", int64(1), true}}, got)
+
+	_, names, _ = readBack(t, encode(t, c, Options{Columns: []string{"Zed", "Ay", "Em"}}))
+	require.Equal(t, []string{"Zed", "Ay", "Em"}, names)
+}
+
+func TestZeroAndOneRow(t *testing.T) {
+	t.Parallel()
+	c := fixture.Typed()
+	for _, n := range []int{0, 1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			c := c
+			c.Rows, c.Want = c.Rows[:n], c.Want[:n]
+			rdr, names, got := readBack(t, encode(t, c, Options{Location: c.Location}))
+			require.Len(t, names, 6)
+			require.Equal(t, int64(n), rdr.NumRows())
+			requireValues(t, c.Want, got)
+		})
+	}
+}
+
+func TestWideRow(t *testing.T) {
+	t.Parallel()
+	c := fixture.Wide(200, 300)
+	_, names, got := readBack(t, encode(t, c, Options{}))
+	require.Len(t, names, 200)
+	require.Equal(t, "view_field_000", names[0])
+	require.Equal(t, "view_field_199", names[199])
+	requireValues(t, c.Want, got)
+}
+
+func TestMultipleRowGroups(t *testing.T) {
+	t.Parallel()
+	c := fixture.Wide(12, 20000)
+	data := encode(t, c, Options{RowGroupBytes: 128 << 10})
+	rdr, _, got := readBack(t, data)
+	require.Greater(t, rdr.NumRowGroups(), 3)
+	var total int64
+	for i := range rdr.NumRowGroups() {
+		n := rdr.MetaData().RowGroup(i).NumRows()
+		require.Positive(t, n)
+		total += n
+	}
+	require.Equal(t, int64(20000), total)
+	requireValues(t, c.Want, got)
+}
+
+func TestBadValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		typ   formats.Type
+		value string
+		msg   string
+	}{
+		{formats.Int64, "12.5", "not an integer"},
+		{formats.Int64, "1,000", "not an integer"},
+		{formats.Int64, "99999999999999999999", "out of int64 range"},
+		{formats.Double, "abc", "not a number"},
+		{formats.Bool, "maybe", "not a boolean"},
+		{formats.Date, "2026-02-30", "not a date"},
+		{formats.Date, "01/02/2026", "not a date"},
+		{formats.Timestamp, "2026-03-01 25:00:00", "not a timestamp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ.String()+"/"+tt.value, func(t *testing.T) {
+			t.Parallel()
+			sch := formats.Schema{Fields: []formats.Field{{Name: "v.ok", Type: formats.String}, {Name: "v.bad", Type: tt.typ}}}
+			w, err := New(io.Discard, sch, Options{})
+			require.NoError(t, err)
+			require.NoError(t, w.WriteRow(formats.Row{{Value: []byte("a")}, {Null: true}}))
+			err = w.WriteRow(formats.Row{{Value: []byte("b")}, {Value: []byte(tt.value)}})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "row 2")
+			require.Contains(t, err.Error(), `column "v_bad"`)
+			require.Contains(t, err.Error(), fmt.Sprintf("%q", tt.value))
+			require.Contains(t, err.Error(), tt.msg)
+			require.Equal(t, err, w.WriteRow(formats.Row{{Value: []byte("c")}, {Null: true}}), "errors are sticky")
+			require.Equal(t, err, w.Close())
+		})
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	t.Parallel()
+	sch := formats.Schema{Fields: []formats.Field{{Name: "a.b", Type: formats.String}, {Name: "a.c", Type: formats.String}}}
+	_, err := New(io.Discard, sch, Options{Columns: []string{"x"}})
+	require.ErrorContains(t, err, "1 column names for 2 fields")
+	_, err = New(io.Discard, sch, Options{Columns: []string{"x", "x"}})
+	require.ErrorContains(t, err, `"x" is used twice`)
+	_, err = New(io.Discard, sch, Options{Compression: "lz4"})
+	require.ErrorContains(t, err, `unknown compression "lz4"`)
+	w, err := New(io.Discard, sch, Options{})
+	require.NoError(t, err)
+	require.ErrorContains(t, w.WriteRow(formats.Row{{Null: true}}), "row 1 has 1 cells")
+}
+
+// The encoder must not retain the row: callers reuse its buffers.
+func TestRowBuffersReused(t *testing.T) {
+	t.Parallel()
+	sch := formats.Schema{Fields: []formats.Field{{Name: "a", Type: formats.String}}}
+	var buf bytes.Buffer
+	w, err := New(&buf, sch, Options{})
+	require.NoError(t, err)
+	val := []byte("xxxx")
+	row := formats.Row{{Value: val}}
+	var want [][]any
+	for i := range 3000 {
+		copy(val, fmt.Sprintf("%04d", i%10000))
+		require.NoError(t, w.WriteRow(row))
+		want = append(want, []any{fmt.Sprintf("%04d", i)})
+	}
+	require.NoError(t, w.Close())
+	_, _, got := readBack(t, buf.Bytes())
+	require.Equal(t, want, got)
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n -= len(p); f.n < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+func TestWriteErrorSurfaces(t *testing.T) {
+	t.Parallel()
+	c := fixture.Wide(12, 5000)
+	w, err := New(&failWriter{n: 1000}, c.Schema, Options{RowGroupBytes: 64 << 10})
+	require.NoError(t, err)
+	for _, row := range c.Rows {
+		if err = w.WriteRow(row); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	require.ErrorContains(t, err, "disk full")
+}
