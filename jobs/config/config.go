@@ -583,9 +583,15 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	case formats.CSV:
 		if j.Run.ResultFormat == "" {
 			j.Run.ResultFormat = "csv"
+			if r.CSVHeader == "names" {
+				j.Run.ResultFormat = "json_bi" // field names come with json_bi only
+			}
 		}
-		if j.Run.ResultFormat != "csv" {
-			bad("result_format", "format csv reads Looker csv; remove result_format or use format raw")
+		switch {
+		case j.Run.ResultFormat != "csv" && j.Run.ResultFormat != "json_bi":
+			bad("result_format", "format csv reads Looker csv (or json_bi for csv_header: names), not %q; use format raw to save other formats", j.Run.ResultFormat)
+		case r.CSVHeader == "names" && j.Run.ResultFormat != "json_bi":
+			bad("csv_header", "csv_header names needs field names, which Looker csv does not carry; remove result_format")
 		}
 	case formats.JSONL:
 		if j.Run.ResultFormat == "" {

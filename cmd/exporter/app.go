@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"cloud.google.com/go/storage"
+	"go.uber.org/zap"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/sinks"
+	"github.com/lookerexport/exporter/sinks/gcs"
+	"github.com/lookerexport/exporter/sinks/localfs"
+	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/sqlite"
+)
+
+// app is everything a command needs, built from a config.
+type app struct {
+	cfg    *config.Config
+	log    *zap.Logger
+	store  state.Store
+	looker *lookerapi.Client
+	runner *jobs.Runner
+
+	gcsOnce   sync.Once
+	gcsClient *storage.Client
+	gcsErr    error
+}
+
+// loadConfig loads and validates a config; problems exit with code.
+func loadConfig(path string, code int) (*config.Config, error) {
+	if path == "" {
+		return nil, usageErr("--config is required (a YAML file; see config.example.yaml)")
+	}
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		return nil, &exitError{code: code, err: fmt.Errorf("invalid config:\n%w", err)}
+	}
+	return cfg, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (state.Store, error) {
+	switch cfg.State.Driver {
+	case "sqlite":
+		s, err := sqlite.Open(ctx, cfg.State.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("open state store %s: %w", cfg.State.DSN, err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("state driver %q is not supported", cfg.State.Driver)
+}
+
+func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, error) {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"))
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("looker client: %w", err)
+	}
+	a := &app{cfg: cfg, log: log, store: store, looker: client}
+	local := localfs.New(log.Named("localfs"))
+	a.runner = &jobs.Runner{
+		Looker: client,
+		Sinks:  jobs.SinkForScheme(a.gcsSink, local),
+		Store:  store,
+		Log:    log.Named("run"),
+	}
+	return a, nil
+}
+
+// gcsSink creates the GCS client on first use, so configs that only write
+// local files need no Google credentials.
+func (a *app) gcsSink(ctx context.Context) (sinks.Sink, error) {
+	a.gcsOnce.Do(func() {
+		a.gcsClient, a.gcsErr = gcs.NewClient(context.WithoutCancel(ctx), a.cfg.GCS.CredentialsFile)
+	})
+	if a.gcsErr != nil {
+		return nil, fmt.Errorf("GCS client (set gcs.credentials_file, GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`): %w", a.gcsErr)
+	}
+	return gcs.New(a.gcsClient, a.log.Named("gcs"), gcs.Options{}), nil
+}
+
+// openApp builds the logger and the app for a command.
+func (g *globals) openApp(ctx context.Context, cfg *config.Config) (*app, error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, err
+	}
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close logs out of Looker, closes the store and the GCS client, and
+// flushes the log.
+func (a *app) Close(ctx context.Context) error {
+	defer a.log.Sync() //nolint:errcheck
+	var errs []error
+	if err := a.looker.Close(context.WithoutCancel(ctx)); err != nil {
+		errs = append(errs, fmt.Errorf("looker logout: %w", err))
+	}
+	if a.gcsClient != nil {
+		errs = append(errs, a.gcsClient.Close())
+	}
+	errs = append(errs, a.store.Close())
+	return errors.Join(errs...)
+}

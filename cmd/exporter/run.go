@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/state"
+)
+
+func runCmd(g *globals) *cobra.Command {
+	var path, at string
+	cmd := &cobra.Command{
+		Use:   "run --config FILE JOB [--at TIME]",
+		Short: "Run one job once, now, and exit with its outcome",
+		Long: `run performs one run of JOB and records it in the state store, like a scheduled
+run would. The scheduled time (which destination templates use) is --at, or now.
+On a terminal it shows rows, bytes and rate as the result streams.
+
+Exit codes: 0 succeeded; 1 failed (fix the job or its query first); 2 bad
+config, flags or arguments; 75 failed with a retryable error (Looker busy, rate
+limited, network): try again later; 130 interrupted.`,
+		Example: `  exporter run --config jobs.yaml orders_daily
+  exporter run --config jobs.yaml orders_daily --at 2026-11-27T06:00:00Z   # re-run a past partition`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(path, exitUsage)
+			if err != nil {
+				return err
+			}
+			job := cfg.Job(args[0])
+			if job == nil {
+				return usageErr("no job %q in %s; jobs: %v", args[0], cfg.Path, cfg.JobNames())
+			}
+			scheduled := time.Now().Truncate(time.Second)
+			if at != "" {
+				if scheduled, err = time.Parse(time.RFC3339, at); err != nil {
+					return usageErr("--at %q: use RFC 3339, e.g. 2026-11-27T06:00:00Z", at)
+				}
+			}
+			a, err := g.openApp(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer a.Close(ctx) //nolint:errcheck
+			run, err := runOnce(ctx, g.stderr, a.runner, job, scheduled)
+			printRun(g.stdout, run)
+			return runExit(run, err)
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
+	cmd.Flags().StringVar(&at, "at", "", "scheduled time of the run, RFC 3339 (default now)")
+	return cmd
+}
+
+// runOnce runs a job, showing progress on a terminal.
+func runOnce(ctx context.Context, progressTo io.Writer, r *jobs.Runner, job *config.Job, scheduled time.Time) (state.Run, error) {
+	p := &jobs.Progress{}
+	stop := showProgress(progressTo, job.Name, p)
+	run, err := r.Run(ctx, job, scheduled, jobs.RunOptions{Progress: p})
+	stop()
+	return run, err
+}
+
+// showProgress prints rows, bytes and rate every half second while a run
+// streams, when w is a terminal. The returned func stops it.
+func showProgress(w io.Writer, name string, p *jobs.Progress) func() {
+	f, ok := w.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				rows, bytes := p.Rows.Load(), p.Bytes.Load()
+				secs := time.Since(start).Seconds()
+				fmt.Fprintf(w, "\r\033[K%s: %s rows  %s  %s rows/s  %s", name, humanize.Comma(rows), humanize.IBytes(uint64(bytes)),
+					humanize.Comma(int64(float64(rows)/secs)), time.Since(start).Truncate(time.Second))
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func printRun(w io.Writer, run state.Run) {
+	if run.ID == "" {
+		return
+	}
+	fmt.Fprintf(w, "job %s run %s attempt %d: %s, %s rows, %s, %s\n", run.Job, run.ID, run.Attempt, run.Status,
+		humanize.Comma(run.Rows), humanize.IBytes(uint64(run.Bytes)), run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond))
+	for _, u := range run.URIs {
+		fmt.Fprintf(w, "  wrote %s\n", u)
+	}
+}
+
+// runExit maps a run's outcome to an exit code.
+func runExit(run state.Run, err error) error {
+	if err == nil {
+		return nil
+	}
+	code := exitFailed
+	switch {
+	case run.Status == state.Interrupted, errors.Is(err, context.Canceled) && run.ErrorClass == jobs.ClassCancelled:
+		code = exitInterrupted
+	case run.ErrorClass == jobs.ClassRetryable:
+		code = exitTempFail
+	}
+	return &exitError{code: code, err: err}
+}
+
+// format names a job's output, e.g. "parquet/zstd".
+func format(j *config.Job) string {
+	if j.Compression == "" || j.Compression == "none" {
+		return string(j.Format)
+	}
+	return string(j.Format) + "/" + string(j.Compression)
+}

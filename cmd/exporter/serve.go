@@ -1,0 +1,48 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/lookerexport/exporter/jobs"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	var path string
+	var drain time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run the daemon: fire every job on its cron schedule",
+		Long: `serve fires each job on its schedule, in its time zone, and records every run in
+the state store. On SIGINT or SIGTERM it stops firing, lets runs in flight
+finish for --drain-timeout, then interrupts them (recorded as interrupted) and
+exits.`,
+		Example: `  exporter serve --config jobs.yaml
+  exporter serve --config jobs.yaml --log-format json --drain-timeout 10m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(path, exitUsage)
+			if err != nil {
+				return err
+			}
+			a, err := g.openApp(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer a.Close(ctx) //nolint:errcheck
+			return serve(cmd, a, drain)
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
+	cmd.Flags().DurationVar(&drain, "drain-timeout", 5*time.Minute, "on shutdown, how long runs in flight may take to finish before they are interrupted")
+	return cmd
+}
+
+func serve(cmd *cobra.Command, a *app, drain time.Duration) error {
+	a.log.Info("exporter serving", zap.String("config", a.cfg.Path), zap.Strings("jobs", a.cfg.JobNames()), zap.String("state", a.cfg.State.Driver))
+	s := &jobs.Scheduler{Runner: a.runner, Jobs: a.cfg.Jobs, Log: a.log.Named("scheduler"), DrainTimeout: drain}
+	return s.Run(cmd.Context())
+}

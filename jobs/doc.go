@@ -1,0 +1,10 @@
+// Package jobs runs export jobs: one run at a time (Runner) and on their
+// cron schedules (Scheduler).
+//
+// A run goes source → format → sink → state: the Looker result body is
+// streamed through a decoder and an encoder (or copied as is when Looker
+// already sends the target format) into an atomic sink writer, which
+// commits only when everything succeeded. The run is recorded in the state
+// store before it starts and when it ends; every log line of a run carries
+// job, run_id and attempt.
+package jobs

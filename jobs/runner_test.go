@@ -1,0 +1,135 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/state"
+)
+
+var scheduled = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+
+func TestRunSucceedsAndRecords(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 500)
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ .Job }}/{{ date \"2006-01-02\" }}/{{ .Attempt }}.csv'")
+	run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+	require.NoError(t, err)
+	path := filepath.Join(b.dir, "orders", "2026-11-27", "1.csv")
+	require.Equal(t, state.Succeeded, run.Status)
+	require.Equal(t, int64(500), run.Rows)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, fi.Size(), run.Bytes)
+	require.Equal(t, []string{"file://" + path}, run.URIs)
+	require.True(t, run.ScheduledTime.Equal(scheduled))
+	require.Empty(t, run.Error)
+
+	// A second run of the same key is attempt 2 and names its own file.
+	run2, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 2, run2.Attempt)
+	require.Equal(t, []string{"file://" + filepath.Join(b.dir, "orders", "2026-11-27", "2.csv")}, run2.URIs)
+}
+
+// TestFailedRunPublishesNothing injects a connection drop mid-stream and a
+// context cancel mid-stream, for each sink and several formats: the
+// destination stays empty (no partial file, no temp file, no object) and
+// the run is recorded as failed with the reason.
+func TestFailedRunPublishesNothing(t *testing.T) {
+	t.Parallel()
+	dests := map[string]string{
+		"local": "$DIR/{{ .Job }}/data.%s",
+		"gcs":   "gs://" + bucket + "/{{ .Job }}/data.%s",
+	}
+	formats := map[string]string{
+		"csv":     "format: csv",
+		"csv.gz":  "format: csv\ncompression: gzip",
+		"jsonl":   "format: jsonl",
+		"parquet": "format: parquet",
+	}
+	for sinkName, dest := range dests {
+		for ext, keys := range formats {
+			for _, fault := range []string{"drop", "cancel"} {
+				t.Run(fmt.Sprintf("%s/%s/%s", sinkName, ext, fault), func(t *testing.T) {
+					t.Parallel()
+					rows := 5000
+					if fault == "cancel" {
+						rows = 2_000_000 // long enough to cancel while streaming
+					}
+					b := setup(t, rows)
+					job := b.job(t, "orders", fmt.Sprintf("source: {look_id: '42'}\n%s\ndestination: '%s'", keys, fmt.Sprintf(dest, ext)))
+					ctx, cancel := context.WithCancelCause(context.Background())
+					defer cancel(nil)
+					p := &jobs.Progress{}
+					if fault == "drop" {
+						b.srv.DropNextRun(1234)
+					} else {
+						go func() {
+							eventually(t, "rows to stream", func() bool { return p.Rows.Load() > 0 })
+							cancel(errors.New("operator pressed ctrl-c"))
+						}()
+					}
+					run, err := b.runner.Run(ctx, job, scheduled, jobs.RunOptions{Progress: p})
+					require.Error(t, err)
+					require.Equal(t, state.Failed, run.Status)
+					require.NotZero(t, run.FinishedAt)
+					require.Empty(t, run.URIs)
+					if fault == "drop" {
+						require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+						require.Equal(t, jobs.ClassRetryable, run.ErrorClass)
+						require.Contains(t, run.Error, "unexpected EOF")
+					} else {
+						require.Equal(t, jobs.ClassCancelled, run.ErrorClass)
+						require.Contains(t, run.Error, "operator pressed ctrl-c")
+						require.Less(t, run.Rows, int64(rows))
+					}
+					require.Contains(t, run.Error, run.ID, "the error names the run")
+
+					stored, err := b.store.GetRun(context.Background(), run.ID)
+					require.NoError(t, err)
+					require.Equal(t, run.Error, stored.Error)
+					require.Empty(t, b.localFiles(t), "no file, not even a temp file")
+					require.Empty(t, b.objects(t), "no GCS object")
+				})
+			}
+		}
+	}
+}
+
+func TestPermanentErrorsAreClassified(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 10)
+	job := b.job(t, "missing", "source: {look_id: '999'}\nformat: csv\ndestination: '$DIR/x.csv'")
+	run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+	require.Error(t, err)
+	require.Equal(t, state.Failed, run.Status)
+	require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
+	require.Contains(t, run.Error, "404")
+	require.Contains(t, run.Error, "looks/999")
+	require.Empty(t, b.localFiles(t))
+}
+
+func TestTimeoutFailsTheRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 10)
+	job := b.job(t, "slow", "source: {look_id: '42'}\nformat: csv\ntimeout: 50ms\ndestination: '$DIR/x.csv'")
+	release := make(chan struct{})
+	defer close(release)
+	b.srv.StallNextRun(release, true)
+	run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+	require.Error(t, err)
+	require.Equal(t, state.Failed, run.Status)
+	require.Equal(t, jobs.ClassCancelled, run.ErrorClass)
+	require.Contains(t, run.Error, "timed out after 50ms")
+	require.Empty(t, b.localFiles(t))
+}

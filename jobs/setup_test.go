@@ -1,0 +1,125 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/lookerapi/lookertest"
+	"github.com/lookerexport/exporter/sinks"
+	"github.com/lookerexport/exporter/sinks/gcs"
+	"github.com/lookerexport/exporter/sinks/localfs"
+	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/sqlite"
+)
+
+const bucket = "exports"
+
+// bundle is a fresh set of real parts: the Looker sandbox, a real client,
+// a SQLite store, the local sink and GCS on fake-gcs-server.
+type bundle struct {
+	srv    *lookertest.Server
+	client *lookerapi.Client
+	store  state.Store
+	gcs    *fakestorage.Server
+	dir    string
+	runner *jobs.Runner
+	log    *zap.Logger
+}
+
+func setup(t *testing.T, rows int) *bundle {
+	t.Helper()
+	srv := lookertest.NewServer(lookertest.Options{Rows: rows})
+	t.Cleanup(srv.Close)
+	log := zaptest.NewLogger(t)
+	client, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true}, log)
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close(context.Background()) })
+	dir := t.TempDir()
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "state.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	fake, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
+	require.NoError(t, err)
+	t.Cleanup(fake.Stop)
+	fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
+	gsink := gcs.New(fake.Client(), log, gcs.Options{})
+	b := &bundle{srv: srv, client: client, store: store, gcs: fake, dir: filepath.Join(dir, "out"), log: log}
+	b.runner = &jobs.Runner{
+		Looker: client,
+		Sinks:  jobs.SinkForScheme(func(context.Context) (sinks.Sink, error) { return gsink, nil }, localfs.New(log)),
+		Store:  store,
+		Log:    log,
+	}
+	return b
+}
+
+// job builds a validated job through the config loader, as users write it.
+func (b *bundle) job(t *testing.T, name, keys string) *config.Job {
+	t.Helper()
+	y := fmt.Sprintf("looker: {base_url: %s, client_id: x, client_secret: y}\ndefaults: {schedule: '* * * * *'}\njobs:\n  - name: %s\n%s\n",
+		b.srv.URL(), name, indent(strings.ReplaceAll(keys, "$DIR", b.dir)))
+	cfg, err := config.Parse("test.yaml", []byte(y), config.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+	require.NoError(t, err)
+	return cfg.Jobs[0]
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = "    " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// localFiles lists every file under the output dir, temp files included.
+func (b *bundle) localFiles(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(b.dir, func(p string, info os.FileInfo, err error) error {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if err == nil && !info.IsDir() {
+			out = append(out, p)
+		}
+		return err
+	})
+	require.NoError(t, err)
+	return out
+}
+
+func (b *bundle) objects(t *testing.T) []string {
+	t.Helper()
+	objs, _, err := b.gcs.ListObjectsWithOptions(bucket, fakestorage.ListOptions{})
+	require.NoError(t, err)
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.Name)
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
