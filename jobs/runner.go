@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,13 +45,42 @@ type Progress struct {
 	Bytes atomic.Int64 // bytes written to the destination so far
 }
 
-// Runner executes single runs.
+// Observer is told about runs as they start and end: metrics, alerts and
+// the status page hang off it. Calls are made synchronously from the run's
+// goroutine, so implementations must be quick and safe for concurrent use.
+type Observer interface {
+	RunStarted(run state.Run)
+	// RunFinished gets the run as recorded; err is the run's failure.
+	RunFinished(run state.Run, err error)
+}
+
+// InFlightRun is a run in progress.
+type InFlightRun struct {
+	Run      state.Run
+	Progress *Progress
+}
+
+// Runner executes single runs. It is safe for concurrent use.
 type Runner struct {
-	Looker Looker
-	Sinks  SinkFor
-	Store  state.Store
-	Log    *zap.Logger
-	Now    func() time.Time // nil means time.Now
+	Looker    Looker
+	Sinks     SinkFor
+	Store     state.Store
+	Log       *zap.Logger
+	Now       func() time.Time // nil means time.Now
+	Observers []Observer
+
+	inFlight sync.Map // run id -> InFlightRun
+}
+
+// InFlight lists the runs in progress, oldest first.
+func (r *Runner) InFlight() []InFlightRun {
+	var out []InFlightRun
+	r.inFlight.Range(func(_, v any) bool {
+		out = append(out, v.(InFlightRun))
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Run.StartedAt.Before(out[j].Run.StartedAt) })
+	return out
 }
 
 func (r *Runner) now() time.Time {
@@ -75,14 +106,18 @@ func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, 
 	}
 	log := r.Log.With(zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("attempt", run.Attempt))
 	log.Info("run started", zap.Time("scheduled_time", scheduled), zap.Stringer("source", job.Source))
+	if opts.Progress == nil {
+		opts.Progress = &Progress{}
+	}
+	r.inFlight.Store(run.ID, InFlightRun{Run: run, Progress: opts.Progress})
+	for _, o := range r.Observers {
+		o.RunStarted(run)
+	}
 
 	if job.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("run timed out after %s (the job's timeout)", job.Timeout))
 		defer cancel()
-	}
-	if opts.Progress == nil {
-		opts.Progress = &Progress{}
 	}
 	uri, err := r.export(ctx, log, job, run, scheduled, opts.Progress)
 
@@ -109,6 +144,10 @@ func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, 
 	}
 	if done, gerr := r.Store.GetRun(fctx, run.ID); gerr == nil {
 		run = done
+	}
+	r.inFlight.Delete(run.ID)
+	for _, o := range r.Observers {
+		o.RunFinished(run, err)
 	}
 	fields := []zap.Field{zap.String("status", string(res.Status)), zap.Int64("rows", res.Rows), zap.Int64("bytes", res.Bytes), zap.Duration("duration", run.FinishedAt.Sub(run.StartedAt))}
 	if err != nil {

@@ -133,3 +133,38 @@ func TestTimeoutFailsTheRun(t *testing.T) {
 	require.Contains(t, run.Error, "timed out after 50ms")
 	require.Empty(t, b.localFiles(t))
 }
+
+type recorder struct {
+	started, finished chan state.Run
+}
+
+func (r *recorder) RunStarted(run state.Run)             { r.started <- run }
+func (r *recorder) RunFinished(run state.Run, err error) { r.finished <- run }
+
+func TestObserversAndInFlight(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 30)
+	rec := &recorder{started: make(chan state.Run, 1), finished: make(chan state.Run, 1)}
+	b.runner.Observers = []jobs.Observer{rec}
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/x.csv'")
+	release := make(chan struct{})
+	arrived := b.srv.StallNextRun(release, true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+		done <- err
+	}()
+	started := <-rec.started
+	require.Equal(t, state.Running, started.Status)
+	<-arrived
+	inflight := b.runner.InFlight()
+	require.Len(t, inflight, 1)
+	require.Equal(t, started.ID, inflight[0].Run.ID)
+	close(release)
+	require.NoError(t, <-done)
+	finished := <-rec.finished
+	require.Equal(t, started.ID, finished.ID)
+	require.Equal(t, state.Succeeded, finished.Status)
+	require.Equal(t, int64(30), finished.Rows)
+	require.Empty(t, b.runner.InFlight())
+}
