@@ -85,3 +85,22 @@ type RetryableError struct{ Err error }
 
 func (e *RetryableError) Error() string { return e.Err.Error() }
 func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Remover is implemented by sinks that can delete committed objects:
+// package sinks/publish uses it to withdraw the success marker of an
+// earlier run before overwriting its files, and to delete the files of a
+// run that failed half way. Removing an object that does not exist is not
+// an error. Both localfs.Sink and gcs.Sink implement it.
+type Remover interface {
+	Remove(ctx context.Context, uri string) error
+}
+
+// LateMetadata is implemented by Writers that can attach metadata only
+// known once all data is written, such as the row count. Call SetMetadata
+// before Close; the values are applied after the commit, best-effort: a
+// failure to apply them is logged and never fails Close (which would claim
+// that nothing is visible). gcs writers implement it; local files have no
+// metadata and do not.
+type LateMetadata interface {
+	SetLateMetadata(md map[string]string)
+}

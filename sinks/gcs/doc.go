@@ -25,6 +25,27 @@
 // Overwrite replaces the object in one step: readers see the old or the new
 // generation, never a mix.
 //
+// A process killed mid-upload (kill -9) never finalizes: no object
+// appears, however many chunks GCS had accepted (TestCrashLeavesNoObject
+// kills a child process uploading to fake-gcs-server to show it). What it
+// leaves is an unfinished resumable upload session: not an object, not
+// listed, and deleted by GCS one week after it began. There is nothing to
+// clean at the next start.
+//
+// # Metadata
+//
+// WriteOptions.ContentType and ContentEncoding become the object's
+// Content-Type and Content-Encoding, and WriteOptions.Metadata its custom
+// metadata; the client sends them when the upload starts, so they must
+// be known before the first Write. Values known only at the end (the
+// exporter's "exporter-rows") go through the writer's SetLateMetadata
+// (sinks.LateMetadata): right after the commit, a metadata update
+// conditioned on the generation and metageneration just written adds
+// them. A reader can see the object without them for that moment, and
+// keeps seeing it without them if the update fails (logged, Close still
+// succeeds); the run's manifest always has the rows. Remove deletes an
+// object (sinks.Remover), for sinks/publish.
+//
 // # Existing objects
 //
 // IfExists fail and skip upload with the precondition ifGenerationMatch=0

@@ -46,7 +46,10 @@ type Sink struct {
 	opts   Options
 }
 
-var _ sinks.Sink = (*Sink)(nil)
+var (
+	_ sinks.Sink    = (*Sink)(nil)
+	_ sinks.Remover = (*Sink)(nil)
+)
 
 // New returns a GCS sink using client, which the caller keeps and closes.
 func New(client *storage.Client, log *zap.Logger, opts Options) *Sink {
@@ -122,7 +125,29 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		uri:    uri,
 		bucket: bucket,
 		policy: policy,
+		log:    log,
 	}, nil
+}
+
+// Remove deletes the object at uri (its live generation). An object that
+// does not exist is not an error. It implements sinks.Remover.
+func (s *Sink) Remove(ctx context.Context, uri string) error {
+	bucket, name, err := ParseURI(uri)
+	if err != nil {
+		return err
+	}
+	err = s.client.Bucket(bucket).Object(name).Delete(ctx)
+	if err == nil || errors.Is(err, storage.ErrObjectNotExist) {
+		return nil
+	}
+	if cerr := ctxErr(ctx); cerr != nil {
+		return fmt.Errorf("gcs: delete %s: %w", uri, cerr)
+	}
+	wrapped := fmt.Errorf("gcs: delete %s: %w%s", uri, err, hint(err, bucket, sinks.Overwrite))
+	if retryable(err) {
+		return &sinks.RetryableError{Err: wrapped}
+	}
+	return wrapped
 }
 
 func policyOf(p sinks.IfExists) (sinks.IfExists, error) {
@@ -158,6 +183,24 @@ type writer struct {
 	crc    uint32 // CRC32C of everything written
 	size   int64
 	done   bool // Close or Abort ran
+	log    *zap.Logger
+	late   map[string]string // metadata to add after the commit
+}
+
+var _ sinks.LateMetadata = (*writer)(nil)
+
+// SetLateMetadata adds md to the object's custom metadata once it is
+// committed. The client sends the object's metadata when the upload
+// starts, before the row count is known, so these values go in a
+// metadata update right after the commit, conditioned on the generation
+// and metageneration just written: it never touches a newer object. If it
+// fails, Close still succeeds (the data is committed) and a warning is
+// logged.
+func (w *writer) SetLateMetadata(md map[string]string) {
+	if w.late == nil {
+		w.late = map[string]string{}
+	}
+	maps.Copy(w.late, md)
 }
 
 func (w *writer) URI() string { return w.uri }
@@ -205,7 +248,32 @@ func (w *writer) Close() error {
 		}
 		return w.uploadError("finish upload", err)
 	}
-	return w.verify(w.sw.Attrs())
+	attrs := w.sw.Attrs()
+	if err := w.verify(attrs); err != nil {
+		return err
+	}
+	w.applyLate(attrs)
+	return nil
+}
+
+// applyLate patches the metadata set with SetLateMetadata onto the
+// generation just committed.
+func (w *writer) applyLate(attrs *storage.ObjectAttrs) {
+	if len(w.late) == 0 || attrs == nil {
+		return
+	}
+	md := maps.Clone(attrs.Metadata)
+	if md == nil {
+		md = map[string]string{}
+	}
+	maps.Copy(md, w.late)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), cleanupTimeout)
+	defer cancel()
+	_, err := w.obj.If(storage.Conditions{GenerationMatch: attrs.Generation, MetagenerationMatch: attrs.Metageneration}).
+		Update(ctx, storage.ObjectAttrsToUpdate{Metadata: md})
+	if err != nil {
+		w.log.Warn("add metadata after upload; the object is committed without it", zap.Any("metadata", w.late), zap.Error(err))
+	}
 }
 
 // verify compares the committed object with what was written and deletes

@@ -31,3 +31,20 @@ func BenchmarkLocalfs1GiB(b *testing.B) {
 			}
 		})
 }
+
+// BenchmarkLocalfs2GiB is the conformance suite's 2 GiB stream: one file
+// of 2 GiB, to show that nothing in the write path grows with the size.
+func BenchmarkLocalfs2GiB(b *testing.B) {
+	dir := b.TempDir()
+	s := localfs.New(zap.NewNop())
+	sinktest.Benchmark(b, s, func(i int) string { return filepath.Join(dir, fmt.Sprintf("bench-%d.bin", i)) }, 2<<30,
+		func(uri string) {
+			path, err := localfs.Path(uri)
+			if err == nil {
+				err = os.Remove(path)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+}

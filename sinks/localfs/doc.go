@@ -12,8 +12,19 @@
 // ".<name>.exporter-tmp-<16 hex digits>". Close flushes, fsyncs the file,
 // renames (or links) it into place and fsyncs the directory, and the parents
 // of any directories Create made. Abort, a failed Close, or a cancelled
-// context removes the temp file. After a crash, CleanupTemp removes the
-// leftovers.
+// context removes the temp file.
+//
+// # Crashes
+//
+// A process killed mid-write (kill -9, a power cut) leaves its temp file
+// and never a partial file under the final name (TestCrashLeavesNothingVisible
+// kills a child process to show it). A Writer holds an exclusive flock(2)
+// on its temp file until it is renamed, which the kernel drops when the
+// process dies; CleanupTemp removes the unlocked temp files under a
+// directory, so it can run at any time, even while other writers work
+// there. The exporter runs it at start-up under each local job's root.
+//
+// Remove deletes a committed file (sinks.Remover), for sinks/publish.
 //
 // # Existing files
 //

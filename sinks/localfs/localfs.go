@@ -40,7 +40,10 @@ type Sink struct {
 	log *zap.Logger
 }
 
-var _ sinks.Sink = (*Sink)(nil)
+var (
+	_ sinks.Sink    = (*Sink)(nil)
+	_ sinks.Remover = (*Sink)(nil)
+)
 
 // New returns a local file sink.
 func New(log *zap.Logger) *Sink {
@@ -197,9 +200,25 @@ func createTemp(dir, name string) (*os.File, string, error) {
 		if err != nil {
 			return nil, "", fileError("create temp file for", filepath.Join(dir, name), err)
 		}
+		if err := lockTemp(f); err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+			return nil, "", fileError("lock temp file for", filepath.Join(dir, name), err)
+		}
+		// A CleanupTemp may have removed the file between its creation and
+		// the lock; then start again with a new name.
+		if fi, err := os.Lstat(tmp); err != nil || !sameFile(f, fi) {
+			_ = f.Close()
+			continue
+		}
 		return f, tmp, nil
 	}
 	return nil, "", fmt.Errorf("localfs: create temp file for %s: ten random names were taken", filepath.Join(dir, name))
+}
+
+func sameFile(f *os.File, fi fs.FileInfo) bool {
+	ofi, err := f.Stat()
+	return err == nil && os.SameFile(ofi, fi)
 }
 
 // isTempName reports whether a file name is one of our temp files.
@@ -234,7 +253,7 @@ type writer struct {
 	tmp     string   // temp file in dir
 	newDirs []string // directories Create made, outermost first
 	policy  sinks.IfExists
-	f       *os.File // nil once closed
+	f       *os.File // holds the temp file's lock; nil once closed
 	bw      *bufio.Writer
 	err     error // first write error; the writer is then unusable
 	done    bool  // Close or Abort ran
@@ -284,11 +303,18 @@ func (w *writer) Close() error {
 	if err := w.commit(); err != nil {
 		return err
 	}
+	// Closed only now: the open file holds the lock that keeps
+	// CleanupTemp away from the temp file until it has its final name.
+	f := w.f
+	w.f = nil
+	if err := f.Close(); err != nil {
+		w.log.Warn("close committed file", zap.Error(err)) // fsynced already; nothing is lost
+	}
 	w.syncDirs()
 	return nil
 }
 
-// closeTemp flushes, fsyncs and closes the temp file.
+// closeTemp flushes and fsyncs the temp file, which stays open.
 func (w *writer) closeTemp() error {
 	if w.err != nil {
 		return w.err
@@ -301,11 +327,6 @@ func (w *writer) closeTemp() error {
 	}
 	if err := w.f.Sync(); err != nil {
 		return fileError("fsync temp file for", w.path, err)
-	}
-	f := w.f
-	w.f = nil
-	if err := f.Close(); err != nil {
-		return fileError("close temp file for", w.path, err)
 	}
 	return nil
 }
@@ -400,4 +421,26 @@ func ctxErr(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", err, cause)
 	}
 	return err
+}
+
+// Remove deletes the file at uri and fsyncs its directory. A file that
+// does not exist is not an error. It implements sinks.Remover.
+func (s *Sink) Remove(ctx context.Context, uri string) error {
+	path, err := Path(uri)
+	if err != nil {
+		return err
+	}
+	if err := ctxErr(ctx); err != nil {
+		return fmt.Errorf("localfs: remove %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fileError("remove", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		s.log.Warn("fsync directory after remove; the removal may not survive a crash", zap.String("path", path), zap.Error(err))
+	}
+	return nil
 }

@@ -234,14 +234,15 @@ func TestCleanupTemp(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
 	}
-	// A leftover of a real writer: Create then forget it, as a crash does.
-	w, err := s.Create(t.Context(), filepath.Join(dir, "c", "crashed.csv"), sinks.WriteOptions{})
+	// A live writer's temp file is locked and survives the cleanup; the
+	// crash test (TestCrashLeavesNothingVisible) covers a dead writer's.
+	w, err := s.Create(t.Context(), filepath.Join(dir, "c", "live.csv"), sinks.WriteOptions{})
 	require.NoError(t, err)
 	_, err = w.Write([]byte("half"))
 	require.NoError(t, err)
-	crashed := tempFiles(t, filepath.Join(dir, "c"))
-	require.Len(t, crashed, 1)
-	leftovers = append(leftovers, filepath.Join(dir, "c", crashed[0]))
+	live := tempFiles(t, filepath.Join(dir, "c"))
+	require.Len(t, live, 1)
+	keep = append(keep, filepath.Join(dir, "c", live[0]))
 
 	removed, err := s.CleanupTemp(dir)
 	require.NoError(t, err)
@@ -252,6 +253,8 @@ func TestCleanupTemp(t *testing.T) {
 	for _, p := range keep {
 		require.FileExists(t, p)
 	}
+	require.NoError(t, w.Close(), "the cleanup did not disturb the live writer")
+	require.FileExists(t, filepath.Join(dir, "c", "live.csv"))
 
 	removed, err = s.CleanupTemp(filepath.Join(dir, "does-not-exist"))
 	require.NoError(t, err)

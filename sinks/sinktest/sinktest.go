@@ -58,6 +58,8 @@ func Run(t *testing.T, h Harness) {
 		{"EmptyObject", testEmpty},
 		{"LargeObjectSmallWrites", testLarge},
 		{"OddNames", testOddNames},
+		{"OddNestedNames", testOddNestedNames},
+		{"EmptyObjectIfExistsFail", testEmptyFail},
 		{"NestedName", testNested},
 	}
 	for _, c := range cases {
@@ -443,5 +445,38 @@ func testNested(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	requireContent(t, h, uri, []byte("nested\n"))
+	require.Equal(t, []string{uri}, h.List(t, base))
+}
+
+// testOddNestedNames: non-ASCII, emoji, a decomposed accent (NFD, kept
+// as is, not normalised), spaces and "=" in directory names as well.
+func testOddNestedNames(t *testing.T, h Harness) {
+	s, base := h.New(t)
+	names := []string{
+		"dt=2026-01-02/région=Île-de-France/😀 données.csv",
+		"dt=2026-01-02/re\u0301gion=nfd/x.csv",
+		"a b/c=d/e#f/g h.jsonl",
+	}
+	var want []string
+	for i, name := range names {
+		uri := base + "/" + name
+		put(t, s, uri, []byte(fmt.Sprint(i)), sinks.WriteOptions{})
+		want = append(want, uri)
+	}
+	for i, name := range names {
+		requireContent(t, h, base+"/"+name, []byte(fmt.Sprint(i)))
+	}
+	require.ElementsMatch(t, want, h.List(t, base))
+}
+
+// testEmptyFail: a 0-byte object commits under IfExists=fail, and a second
+// one is refused, leaving the first.
+func testEmptyFail(t *testing.T, h Harness) {
+	s, base := h.New(t)
+	uri := base + "/empty-once.csv"
+	require.NoError(t, createOrClose(t, s, uri, nil, sinks.Fail))
+	requireContent(t, h, uri, []byte{})
+	require.ErrorIs(t, createOrClose(t, s, uri, nil, sinks.Fail), sinks.ErrExists)
+	requireContent(t, h, uri, []byte{})
 	require.Equal(t, []string{uri}, h.List(t, base))
 }

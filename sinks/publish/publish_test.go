@@ -1,0 +1,449 @@
+package publish_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/lookerexport/exporter/sinks"
+	"github.com/lookerexport/exporter/sinks/gcs"
+	"github.com/lookerexport/exporter/sinks/localfs"
+	"github.com/lookerexport/exporter/sinks/publish"
+)
+
+// lineEncoder is a minimal restartable encoder: a header line, then one
+// line per row. failAt > 0 fails that (1-based, per encoder) row.
+type lineEncoder struct {
+	w      io.Writer
+	n      int
+	failAt int
+}
+
+func (e *lineEncoder) WriteRow(row string) error {
+	if e.n == 0 {
+		if _, err := io.WriteString(e.w, "id\n"); err != nil {
+			return err
+		}
+	}
+	e.n++
+	if e.n == e.failAt {
+		return errors.New("encoder broke")
+	}
+	_, err := io.WriteString(e.w, row+"\n")
+	return err
+}
+
+func (e *lineEncoder) Close() error {
+	if e.n == 0 {
+		_, err := io.WriteString(e.w, "id\n")
+		return err
+	}
+	return nil
+}
+
+func lines(failAt int) publish.NewEncoder[string] {
+	return func(w io.Writer) (publish.Encoder[string], error) {
+		return &lineEncoder{w: w, failAt: failAt}, nil
+	}
+}
+
+var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// env is one sink with a way to read and list what it holds.
+type env struct {
+	name string
+	sink sinks.Sink
+	base string // URI prefix, ends in "/"
+	read func(t *testing.T, uri string) ([]byte, bool)
+	list func(t *testing.T) []string // every object or file, temp files included
+	gcs  *storage.Client             // for gcsEnv
+}
+
+func localEnv(t *testing.T) env {
+	dir := t.TempDir()
+	return env{
+		name: "localfs",
+		sink: localfs.New(zaptest.NewLogger(t)),
+		base: localfs.URI(dir) + "/",
+		read: func(t *testing.T, uri string) ([]byte, bool) {
+			p, err := localfs.Path(uri)
+			require.NoError(t, err)
+			data, err := os.ReadFile(p)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, false
+			}
+			require.NoError(t, err)
+			return data, true
+		},
+		list: func(t *testing.T) []string {
+			var out []string
+			require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					out = append(out, localfs.URI(p))
+				}
+				return err
+			}))
+			sort.Strings(out)
+			return out
+		},
+	}
+}
+
+func gcsEnv(t *testing.T) env {
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "b"})
+	client := srv.Client()
+	return env{
+		gcs:  client,
+		name: "gcs",
+		sink: gcs.New(client, zaptest.NewLogger(t), gcs.Options{}),
+		base: "gs://b/orders/",
+		read: func(t *testing.T, uri string) ([]byte, bool) {
+			_, name, err := gcs.ParseURI(uri)
+			require.NoError(t, err)
+			o, err := srv.GetObject("b", name)
+			if err != nil {
+				return nil, false
+			}
+			return o.Content, true
+		},
+		list: func(t *testing.T) []string {
+			objs, _, err := srv.ListObjectsWithOptions("b", fakestorage.ListOptions{})
+			require.NoError(t, err)
+			var out []string
+			for _, o := range objs {
+				out = append(out, "gs://b/"+o.Name)
+			}
+			sort.Strings(out)
+			return out
+		},
+	}
+}
+
+func envs(t *testing.T) []env { return []env{localEnv(t), gcsEnv(t)} }
+
+func opts(e env, split bool) publish.Options {
+	return publish.Options{
+		Dest: e.base + "orders.csv.gz", Split: split, Manifest: true,
+		WriteOptions: sinks.WriteOptions{ContentType: "text/csv"},
+		Now:          func() time.Time { return fixedNow },
+	}
+}
+
+// run writes rows through a Splitter and commits, returning the first
+// error.
+func run(ctx context.Context, e env, o publish.Options, lim publish.Limits, newEnc publish.NewEncoder[string], rows int) (*publish.Set, error) {
+	set, err := publish.Begin(ctx, e.sink, o)
+	if err != nil {
+		return nil, err
+	}
+	defer set.Abort() //nolint:errcheck // a no-op after Commit
+	sp := publish.NewSplitter(ctx, set, lim, newEnc)
+	for i := range rows {
+		if err := sp.WriteRow(fmt.Sprint(i)); err != nil {
+			return set, err
+		}
+	}
+	if err := sp.Close(); err != nil {
+		return set, err
+	}
+	return set, set.Commit(ctx, &publish.Manifest{Job: "orders", RunID: "r1", Format: "csv"})
+}
+
+func readManifest(t *testing.T, e env, uri string) publish.Manifest {
+	t.Helper()
+	data, ok := e.read(t, uri)
+	require.True(t, ok, "manifest %s missing", uri)
+	var m publish.Manifest
+	require.NoError(t, json.Unmarshal(data, &m))
+	return m
+}
+
+func TestPartURI(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		dest string
+		n    int
+		want string
+	}{
+		{"gs://b/dt=2026-01-02/orders.csv.gz", 0, "gs://b/dt=2026-01-02/orders-part-00000.csv.gz"},
+		{"/data/orders.parquet", 12, "/data/orders-part-00012.parquet"},
+		{"/data/orders", 3, "/data/orders-part-00003"},
+		{"orders.jsonl", 123456, "orders-part-123456.jsonl"},
+		{"/data/.hidden.csv", 1, "/data/.hidden-part-00001.csv"},
+		{"file:///d/ü n=1/a b.csv", 0, "file:///d/ü n=1/a b-part-00000.csv"},
+	}
+	for _, c := range cases {
+		t.Run(c.dest, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, c.want, publish.PartURI(c.dest, c.n))
+		})
+	}
+}
+
+// TestSplitCommitsPartsThenManifest: 7 rows at 3 per file make three
+// complete files, and the manifest's rows, sizes and checksums match the
+// files as read back.
+func TestSplitCommitsPartsThenManifest(t *testing.T) {
+	t.Parallel()
+	for _, e := range envs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			set, err := run(t.Context(), e, opts(e, true), publish.Limits{MaxRows: 3}, lines(0), 7)
+			require.NoError(t, err)
+			parts := []string{e.base + "orders-part-00000.csv.gz", e.base + "orders-part-00001.csv.gz", e.base + "orders-part-00002.csv.gz"}
+			require.Equal(t, parts, set.URIs())
+			require.Equal(t, append(append([]string{}, parts...), e.base+"_SUCCESS", e.base+"_manifest.json"), sortedWithMarkers(e.list(t)))
+
+			m := readManifest(t, e, e.base+"_manifest.json")
+			require.Equal(t, publish.ManifestVersion, m.Version)
+			require.Equal(t, "orders", m.Job)
+			require.Equal(t, int64(7), m.Rows)
+			require.True(t, m.FinishedAt.Equal(fixedNow))
+			require.Len(t, m.Files, 3)
+			wantRows := []int64{3, 3, 1}
+			wantBody := []string{"id\n0\n1\n2\n", "id\n3\n4\n5\n", "id\n6\n"}
+			var total int64
+			for i, f := range m.Files {
+				data, ok := e.read(t, f.URI)
+				require.True(t, ok)
+				require.Equal(t, wantBody[i], string(data), "every part is complete, header included")
+				require.Equal(t, parts[i], f.URI)
+				require.Equal(t, parts[i][len(e.base):], f.Name)
+				require.Equal(t, wantRows[i], f.Rows)
+				require.Equal(t, int64(len(data)), f.Size)
+				crc := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
+				require.Equal(t, fmt.Sprintf("%08x", crc), f.CRC32C)
+				sum := sha256.Sum256(data)
+				require.Equal(t, hex.EncodeToString(sum[:]), f.SHA256)
+				total += f.Size
+			}
+			require.Equal(t, total, m.Bytes)
+			success, ok := e.read(t, e.base+"_SUCCESS")
+			require.True(t, ok)
+			require.Empty(t, success)
+		})
+	}
+}
+
+// sortedWithMarkers sorts so that the markers come last, in a fixed order.
+func sortedWithMarkers(uris []string) []string {
+	sort.SliceStable(uris, func(i, j int) bool {
+		mi, mj := strings.Contains(uris[i], "/_"), strings.Contains(uris[j], "/_")
+		if mi != mj {
+			return !mi
+		}
+		return uris[i] < uris[j]
+	})
+	return uris
+}
+
+func TestMaxBytes(t *testing.T) {
+	t.Parallel()
+	e := localEnv(t)
+	// Rows "0".."9" are 2 bytes each after a 3-byte header: at 7 bytes a
+	// file holds the header and two rows.
+	set, err := run(t.Context(), e, opts(e, true), publish.Limits{MaxBytes: 7}, lines(0), 5)
+	require.NoError(t, err)
+	require.Len(t, set.Files(), 3)
+	for i, want := range []int64{2, 2, 1} {
+		require.Equal(t, want, set.Files()[i].Rows)
+	}
+}
+
+func TestNoRowsStillWritesOneCompleteFile(t *testing.T) {
+	t.Parallel()
+	for _, split := range []bool{false, true} {
+		t.Run(fmt.Sprint("split=", split), func(t *testing.T) {
+			t.Parallel()
+			e := localEnv(t)
+			set, err := run(t.Context(), e, opts(e, split), publish.Limits{MaxRows: 3}, lines(0), 0)
+			require.NoError(t, err)
+			require.Len(t, set.Files(), 1)
+			data, ok := e.read(t, set.URIs()[0])
+			require.True(t, ok)
+			require.Equal(t, "id\n", string(data))
+			require.Equal(t, int64(0), readManifest(t, e, e.base+"_manifest.json").Rows)
+		})
+	}
+}
+
+// TestExactMultipleMakesNoEmptyPart: 6 rows at 3 per file are two parts,
+// not two and an empty third.
+func TestExactMultipleMakesNoEmptyPart(t *testing.T) {
+	t.Parallel()
+	e := localEnv(t)
+	set, err := run(t.Context(), e, opts(e, true), publish.Limits{MaxRows: 3}, lines(0), 6)
+	require.NoError(t, err)
+	require.Len(t, set.Files(), 2)
+}
+
+// TestFailureAnnouncesNothing: the encoder fails in the third part; the
+// two committed parts are removed and no manifest or _SUCCESS appears.
+func TestFailureAnnouncesNothing(t *testing.T) {
+	t.Parallel()
+	for _, e := range envs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			enc := func(w io.Writer) (publish.Encoder[string], error) {
+				return &lineEncoder{w: w, failAt: 2}, nil
+			}
+			calls := 0
+			newEnc := func(w io.Writer) (publish.Encoder[string], error) {
+				calls++
+				if calls == 3 {
+					return enc(w)
+				}
+				return lines(0)(w)
+			}
+			_, err := run(t.Context(), e, opts(e, true), publish.Limits{MaxRows: 3}, newEnc, 9)
+			require.ErrorContains(t, err, "encoder broke")
+			require.Empty(t, e.list(t), "parts removed, nothing announced, no temp files")
+		})
+	}
+}
+
+// TestCancelMidPart: a cancelled context fails the open part; the parts
+// already committed are removed all the same.
+func TestCancelMidPart(t *testing.T) {
+	t.Parallel()
+	for _, e := range envs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			set, err := publish.Begin(ctx, e.sink, opts(e, true))
+			require.NoError(t, err)
+			sp := publish.NewSplitter(ctx, set, publish.Limits{MaxRows: 2}, lines(0))
+			for i := range 5 {
+				require.NoError(t, sp.WriteRow(fmt.Sprint(i)))
+			}
+			cancel()
+			require.ErrorIs(t, sp.Close(), context.Canceled)
+			require.NoError(t, set.Abort())
+			require.Empty(t, e.list(t))
+		})
+	}
+}
+
+// failingSink fails Create for one name, to break the commit sequence.
+type failingSink struct {
+	sinks.Sink
+	failName string
+}
+
+func (f failingSink) Create(ctx context.Context, uri string, o sinks.WriteOptions) (sinks.Writer, error) {
+	if strings.HasSuffix(uri, "/"+f.failName) {
+		return nil, errors.New("injected failure")
+	}
+	return f.Sink.Create(ctx, uri, o)
+}
+
+func (f failingSink) Remove(ctx context.Context, uri string) error {
+	return f.Sink.(sinks.Remover).Remove(ctx, uri)
+}
+
+// TestMarkerFailureWithdrawsManifest: if _SUCCESS cannot be written, the
+// manifest already written is withdrawn before the files are removed.
+func TestMarkerFailureWithdrawsManifest(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{publish.ManifestName, publish.SuccessName} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := localEnv(t)
+			e.sink = failingSink{Sink: e.sink, failName: name}
+			_, err := run(t.Context(), e, opts(e, true), publish.Limits{MaxRows: 3}, lines(0), 5)
+			require.ErrorContains(t, err, "injected failure")
+			require.Empty(t, e.list(t))
+		})
+	}
+}
+
+// TestBeginWithdrawsEarlierMarkers: overwriting withdraws the earlier
+// run's _SUCCESS and manifest before anything is written; fail and skip
+// replace nothing, so they leave them.
+func TestBeginWithdrawsEarlierMarkers(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []sinks.IfExists{"", sinks.Overwrite, sinks.Fail, sinks.Skip} {
+		t.Run(fmt.Sprintf("%q", policy), func(t *testing.T) {
+			t.Parallel()
+			e := localEnv(t)
+			_, err := run(t.Context(), e, opts(e, false), publish.Limits{}, lines(0), 2)
+			require.NoError(t, err)
+			o := opts(e, false)
+			o.WriteOptions.IfExists = policy
+			set, err := publish.Begin(t.Context(), e.sink, o)
+			require.NoError(t, err)
+			_, successLeft := e.read(t, set.SuccessURI())
+			_, manifestLeft := e.read(t, set.ManifestURI())
+			keep := policy == sinks.Fail || policy == sinks.Skip
+			require.Equal(t, keep, successLeft)
+			require.Equal(t, keep, manifestLeft)
+			require.NoError(t, set.Abort())
+		})
+	}
+}
+
+// TestUnsplitWithoutManifest keeps the plain behaviour: one file under the
+// destination's own name, nothing else.
+func TestUnsplitWithoutManifest(t *testing.T) {
+	t.Parallel()
+	e := localEnv(t)
+	o := opts(e, false)
+	o.Manifest = false
+	set, err := run(t.Context(), e, o, publish.Limits{}, lines(0), 4)
+	require.NoError(t, err)
+	require.Equal(t, []string{e.base + "orders.csv.gz"}, set.URIs())
+	require.Equal(t, []string{e.base + "orders.csv.gz"}, e.list(t))
+}
+
+// TestSecondFileNeedsSplit: an unsplit Set refuses a second file.
+func TestSecondFileNeedsSplit(t *testing.T) {
+	t.Parallel()
+	e := localEnv(t)
+	set, err := publish.Begin(t.Context(), e.sink, opts(e, false))
+	require.NoError(t, err)
+	defer set.Abort() //nolint:errcheck
+	f, err := set.Next(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, f.Commit(0))
+	_, err = set.Next(t.Context())
+	require.ErrorContains(t, err, "a second file needs a split run")
+}
+
+// TestGCSRowsMetadata: on GCS each data file carries its row count in
+// custom metadata, added after the commit.
+func TestGCSRowsMetadata(t *testing.T) {
+	t.Parallel()
+	e := gcsEnv(t)
+	client := e.gcs
+	o := opts(e, true)
+	o.WriteOptions.Metadata = map[string]string{"exporter-job": "orders"}
+	_, err := run(t.Context(), e, o, publish.Limits{MaxRows: 3}, lines(0), 5)
+	require.NoError(t, err)
+	for i, want := range []string{"3", "2"} {
+		attrs, err := client.Bucket("b").Object(fmt.Sprintf("orders/orders-part-%05d.csv.gz", i)).Attrs(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, want, attrs.Metadata[publish.RowsMetadataKey])
+		require.Equal(t, "orders", attrs.Metadata["exporter-job"], "metadata given at Create stays")
+		require.Equal(t, "text/csv", attrs.ContentType)
+	}
+}
