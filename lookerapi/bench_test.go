@@ -49,7 +49,11 @@ func BenchmarkRunLook5M(b *testing.B) {
 	b.StopTimer()
 	b.SetBytes(total / int64(b.N))
 	b.ReportMetric(float64(rows)*float64(b.N)/elapsed.Seconds(), "rows/s")
-	b.ReportMetric(float64(peak())/(1<<20), "peak_heap_MiB")
+	peakBytes := peak()
+	b.ReportMetric(float64(peakBytes)/(1<<20), "peak_heap_MiB")
+	if peakBytes > 32<<20 {
+		b.Fatalf("peak heap %.1f MiB is over the 32 MiB bar: the result is being buffered", float64(peakBytes)/(1<<20))
+	}
 }
 
 // sampleHeap samples the heap bytes in use every millisecond until the

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,26 +61,55 @@ func WithClock(clk Clock) Option {
 
 // Client is a Looker API 4.0 client. It is safe for concurrent use, except
 // that Close must be called once every other call has returned (result
-// bodies included: Close revokes the token they were fetched with).
+// bodies included: Close revokes the tokens they were fetched with).
 //
-// The Client does not retry, apart from logging in again once when Looker
-// answers 401; callers retry whole runs on errors IsRetryable reports.
+// Tokens: the Client logs in itself (POST /login), logs in again before a
+// token expires, and once more when Looker answers 401; a run with
+// RunOptions.RunAs uses a token of that user (POST /login/{user_id} with
+// the API user's token), one per user, cached and renewed the same way.
+// At most one login per identity is in flight: concurrent callers wait for
+// it and share its token. Close logs every token out.
+//
+// Retries: the Client sends one API call up to Config.MaxAttempts times
+// when Looker answers 429 or 503, that is before any result body was read,
+// waiting Retry-After when Looker gives one (up to MaxRetryWait; a longer
+// Retry-After fails the call at once, so the caller can reschedule) and
+// otherwise 1s, 2s, 4s... . It never retries a body that broke mid-stream
+// or any other status: those come back as *Error, marked Retryable when a
+// whole new run could help (IsRetryable); package jobs owns run retries.
+//
+// Concurrency: runs (sync runs and query tasks, from the first request to
+// the result body's Close) take one of Config.MaxConcurrentQueries slots;
+// metadata calls (looks, queries, explores) do not.
 type Client struct {
-	api     string // base URL + "/api/4.0"
-	id      string
-	secret  string
-	timeout time.Duration
-	hc      *http.Client
-	clock   Clock
-	log     *zap.Logger
+	api         string // base URL + "/api/4.0"
+	id          string
+	secret      string
+	timeout     time.Duration
+	maxAttempts int
+	hc          *http.Client
+	clock       Clock
+	log         *zap.Logger
+	observer    RequestObserver // optional; see WithRequestObserver
+	slots       chan struct{}   // one value per run in flight
 
+	mu       sync.Mutex
+	sessions map[string]*session // by identity: "" is the API user, else a sudo user id
+	closed   bool
+}
+
+// session holds the token of one identity.
+type session struct {
+	user     string        // "" for the API user
 	loginSem chan struct{} // holds one value while a login is in flight
-
-	mu      sync.Mutex
+	// tok and renewAt are guarded by Client.mu.
 	tok     string
 	renewAt time.Time
-	closed  bool
 }
+
+// MaxRetryWait is the longest the Client waits before sending a call again
+// after a 429 or 503.
+const MaxRetryWait = 30 * time.Second
 
 // New validates cfg and returns a Client. It does not contact Looker; the
 // first call logs in.
@@ -100,18 +130,33 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Client, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("lookerapi: the request timeout %s is negative", cfg.Timeout)
 	}
+	if cfg.MaxConcurrentQueries < 0 {
+		return nil, fmt.Errorf("lookerapi: max concurrent queries %d is negative", cfg.MaxConcurrentQueries)
+	}
+	if cfg.MaxAttempts < 0 {
+		return nil, fmt.Errorf("lookerapi: max attempts %d is negative", cfg.MaxAttempts)
+	}
 	c := &Client{
-		api:      base + "/api/4.0",
-		id:       cfg.ClientID,
-		secret:   cfg.ClientSecret,
-		timeout:  cfg.Timeout,
-		clock:    realClock{},
-		log:      log,
-		loginSem: make(chan struct{}, 1),
+		api:         base + "/api/4.0",
+		id:          cfg.ClientID,
+		secret:      cfg.ClientSecret,
+		timeout:     cfg.Timeout,
+		maxAttempts: cfg.MaxAttempts,
+		clock:       realClock{},
+		log:         log,
+		sessions:    map[string]*session{},
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
+	if c.maxAttempts == 0 {
+		c.maxAttempts = DefaultMaxAttempts
+	}
+	slots := cfg.MaxConcurrentQueries
+	if slots == 0 {
+		slots = DefaultMaxConcurrentQueries
+	}
+	c.slots = make(chan struct{}, slots)
 	for _, o := range opts {
 		o(c)
 	}
@@ -162,35 +207,85 @@ type request struct {
 	query            url.Values
 	body             []byte
 	contentType      string
+	as               string // identity whose token is used: "" the API user, else a sudo user id
+	source           string // what is being run, for errors; "" outside runs
 }
 
 func (r *request) fullPath() string { return "/api/4.0" + r.path }
 
-// do sends r with the current token, logs in again and resends once on a
-// 401, and turns any non-2xx answer into an *Error. The caller closes the
-// body of the returned response.
+// do sends r with the current token of r.as, logs in again and resends once
+// on a 401, resends on 429/503 (see Client), and turns any other non-2xx
+// answer into an *Error. The caller closes the body of the returned
+// response.
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		tok, err := c.token(ctx)
+	relogged := false
+	for attempt := 1; ; {
+		tok, err := c.token(ctx, r.as)
 		if err != nil {
-			return nil, err
+			return nil, withSource(err, r.source)
 		}
 		resp, err := c.send(ctx, r, tok)
 		if err != nil {
-			return nil, err
+			return nil, withSource(err, r.source)
 		}
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
+		if resp.StatusCode == http.StatusUnauthorized && !relogged {
+			relogged = true
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 			_ = resp.Body.Close()
-			c.invalidate(tok)
-			c.log.Info("token rejected, logging in again", zap.String("op", r.op))
+			c.invalidate(r.as, tok)
+			c.log.Info("token rejected, logging in again", zap.String("op", r.op), zap.Bool("sudo", r.as != ""))
 			continue
 		}
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return nil, c.responseError(r, resp, tok)
+		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+			return resp, nil
 		}
-		return resp, nil
+		e := c.responseError(r, resp, tok)
+		if e.StatusCode != http.StatusTooManyRequests && e.StatusCode != http.StatusServiceUnavailable {
+			return nil, e
+		}
+		wait := backoff(attempt, e.RetryAfter)
+		if attempt >= c.maxAttempts || wait > MaxRetryWait {
+			return nil, e
+		}
+		c.log.Info("looker busy, sending again",
+			zap.String("op", r.op), zap.Int("status", e.StatusCode), zap.Int("attempt", attempt),
+			zap.Duration("wait", wait), zap.Duration("retry_after", e.RetryAfter))
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, withSource(transportError(ctx, r.op, r.method, r.fullPath(), "waiting to send again after "+strconv.Itoa(e.StatusCode), err), r.source)
+		}
+		attempt++
 	}
+}
+
+// backoff is the wait before attempt+1: Retry-After when Looker sent one,
+// else 1s doubling per attempt.
+func backoff(attempt int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		return retryAfter
+	}
+	return time.Second << min(attempt-1, 10)
+}
+
+// sleep waits d on the Client's clock, or until ctx ends.
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	done := make(chan struct{})
+	t := c.clock.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	}
+}
+
+// withSource records src in err when it is an *Error without one.
+func withSource(err error, src string) error {
+	var e *Error
+	if src != "" && errors.As(err, &e) && e.Source == "" {
+		e.Source = src
+	}
+	return err
 }
 
 // send makes one HTTP request. Config.Timeout covers the wait for the
@@ -222,6 +317,7 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*http.Respon
 	start := c.clock.Now()
 	timer := c.clock.AfterFunc(c.timeout, func() { cancel(ErrTimeout) })
 	resp, err := c.hc.Do(req)
+	c.observe(r.op, resp, err, start)
 	stopped := timer.Stop()
 	timedOut := !stopped && errors.Is(context.Cause(reqCtx), ErrTimeout)
 	if err == nil && timedOut {
@@ -243,7 +339,7 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*http.Respon
 	c.log.Debug("looker response",
 		zap.String("op", r.op), zap.String("method", r.method), zap.String("path", r.fullPath()),
 		zap.Int("status", resp.StatusCode), zap.Duration("header_wait", c.clock.Now().Sub(start)))
-	resp.Body = &streamBody{rc: resp.Body, cancel: cancel, ctx: ctx, op: r.op, method: r.method, path: r.fullPath()}
+	resp.Body = &streamBody{rc: resp.Body, cancel: cancel, ctx: ctx, op: r.op, method: r.method, path: r.fullPath(), source: r.source}
 	return resp, nil
 }
 
@@ -257,6 +353,7 @@ type streamBody struct {
 	op     string
 	method string
 	path   string
+	source string
 }
 
 func (b *streamBody) Read(p []byte) (int, error) {
@@ -266,6 +363,7 @@ func (b *streamBody) Read(p []byte) (int, error) {
 		if !errors.As(err, &e) {
 			err = transportError(b.ctx, b.op, b.method, b.path, "reading the response body", err)
 		}
+		err = withSource(err, b.source)
 	}
 	return n, err
 }
@@ -283,7 +381,7 @@ func (c *Client) responseError(r *request, resp *http.Response, tok string) *Err
 	_ = resp.Body.Close()
 	msg, doc := parseErrorBody(raw)
 	e := &Error{
-		Op: r.op, Method: r.method, Path: r.fullPath(), StatusCode: resp.StatusCode,
+		Source: r.source, Op: r.op, Method: r.method, Path: r.fullPath(), StatusCode: resp.StatusCode,
 		Message: c.redact(msg, tok), DocumentationURL: c.redact(doc, tok),
 		Retryable:  retryableStatus(resp.StatusCode),
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now()),
@@ -303,62 +401,131 @@ func (c *Client) redact(s, tok string) string {
 
 // ---- token management ----
 
-// token returns a token valid for a while, logging in when there is none
-// or it is close to expiry. Only one login runs at a time; callers that
-// wait for it reuse its token.
-func (c *Client) token(ctx context.Context) (string, error) {
-	if tok, err := c.currentToken(); tok != "" || err != nil {
+// session returns the session of identity as, creating it.
+func (c *Client) session(as string) (*session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, &Error{Op: "login", Message: "the Looker client was used after Close", Err: ErrClosed}
+	}
+	s, ok := c.sessions[as]
+	if !ok {
+		s = &session{user: as, loginSem: make(chan struct{}, 1)}
+		c.sessions[as] = s
+	}
+	return s, nil
+}
+
+// token returns a token of identity as that is valid for a while, logging
+// in when there is none or it is close to expiry. Only one login per
+// identity runs at a time; callers that wait for it reuse its token.
+func (c *Client) token(ctx context.Context, as string) (string, error) {
+	s, err := c.session(as)
+	if err != nil {
+		return "", err
+	}
+	if tok, err := c.currentToken(s); tok != "" || err != nil {
 		return tok, err
 	}
 	select {
-	case c.loginSem <- struct{}{}:
+	case s.loginSem <- struct{}{}:
 	case <-ctx.Done():
 		return "", transportError(ctx, "login", http.MethodPost, "/api/4.0/login", "waiting for a login in progress", ctx.Err())
 	}
-	defer func() { <-c.loginSem }()
-	if tok, err := c.currentToken(); tok != "" || err != nil {
+	defer func() { <-s.loginSem }()
+	if tok, err := c.currentToken(s); tok != "" || err != nil {
 		return tok, err // logged in by the call we waited for
 	}
-	tok, ttl, err := c.login(ctx)
+	var tok string
+	var ttl time.Duration
+	if as == "" {
+		tok, ttl, err = c.login(ctx)
+	} else {
+		tok, ttl, err = c.loginUser(ctx, as)
+	}
 	if err != nil {
 		return "", err
 	}
 	margin := min(ttl/10, maxRenewMargin)
 	c.mu.Lock()
-	c.tok = tok
-	c.renewAt = c.clock.Now().Add(ttl - margin)
+	if c.closed {
+		// Close ran while we logged in: give the token back.
+		c.mu.Unlock()
+		_ = c.logout(context.WithoutCancel(ctx), &request{op: "logout", method: http.MethodDelete, path: "/logout"}, tok)
+		return "", &Error{Op: "login", Message: "the Looker client was used after Close", Err: ErrClosed}
+	}
+	s.tok = tok
+	s.renewAt = c.clock.Now().Add(ttl - margin)
 	c.mu.Unlock()
 	return tok, nil
 }
 
-// currentToken returns the held token if it is not due for renewal.
-func (c *Client) currentToken() (string, error) {
+// currentToken returns the token of s if it is not due for renewal.
+func (c *Client) currentToken(s *session) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return "", &Error{Op: "login", Message: "the Looker client was used after Close", Err: ErrClosed}
 	}
-	if c.tok != "" && c.clock.Now().Before(c.renewAt) {
-		return c.tok, nil
+	if s.tok != "" && c.clock.Now().Before(s.renewAt) {
+		return s.tok, nil
 	}
 	return "", nil
 }
 
-// invalidate drops tok if it is still the held token.
-func (c *Client) invalidate(tok string) {
+// invalidate drops tok if it is still the token of identity as.
+func (c *Client) invalidate(as, tok string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.tok == tok {
-		c.tok = ""
+	if s, ok := c.sessions[as]; ok && s.tok == tok {
+		s.tok = ""
 	}
 }
 
-// Login makes sure the client holds a valid token, logging in if needed.
-// `exporter check` uses it to verify the credentials; other calls log in
-// by themselves.
+// Login makes sure the client holds a valid token of the API user, logging
+// in if needed. `exporter check` uses it to verify the credentials; other
+// calls log in by themselves.
 func (c *Client) Login(ctx context.Context) error {
-	_, err := c.token(ctx)
+	_, err := c.token(ctx, "")
 	return err
+}
+
+// LoginAs makes sure the client holds a valid token of Looker user userID
+// (sudo: POST /login/{user_id} with the API user's token, which must be an
+// admin's). Runs with RunOptions.RunAs log in by themselves.
+func (c *Client) LoginAs(ctx context.Context, userID string) error {
+	if userID == "" {
+		return &Error{Op: "login_user", Message: "the user id to run as is empty"}
+	}
+	_, err := c.token(ctx, userID)
+	return err
+}
+
+// loginUser gets a token acting as userID: POST /login/{user_id}, sent
+// with the API user's token (through do, so a 401 re-logs the API user in
+// and a 429 waits like any call).
+func (c *Client) loginUser(ctx context.Context, userID string) (string, time.Duration, error) {
+	r := &request{op: "login_user", method: http.MethodPost, path: "/login/" + url.PathEscape(userID)}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			switch e.StatusCode {
+			case http.StatusNotFound:
+				e.Message = fmt.Sprintf("there is no Looker user %s to run as (%s); run_as takes a user id (Admin > Users)", userID, nonEmpty(e.Message, "Not found"))
+			case http.StatusForbidden:
+				e.Message = fmt.Sprintf("the API user may not run as user %s (%s); run_as needs an admin's API key (on Looker (Google Cloud core), only for Embed users)", userID, nonEmpty(e.Message, "Permission Denied"))
+			}
+		}
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	at, err := c.readToken(ctx, r, resp)
+	if err != nil {
+		return "", 0, err
+	}
+	c.log.Info("logged in to looker as user", zap.String("user_id", userID), zap.Int64("expires_in_s", at.ExpiresIn))
+	return at.AccessToken, time.Duration(max(at.ExpiresIn, 0)) * time.Second, nil
 }
 
 // accessToken is Looker's AccessToken.
@@ -374,9 +541,25 @@ func (c *Client) login(ctx context.Context) (string, time.Duration, error) {
 	form := url.Values{"client_id": {c.id}, "client_secret": {c.secret}}
 	r := &request{op: "login", method: http.MethodPost, path: "/login", body: []byte(form.Encode()),
 		contentType: "application/x-www-form-urlencoded"}
-	resp, err := c.send(ctx, r, "")
-	if err != nil {
-		return "", 0, err
+	var resp *http.Response
+	for attempt := 1; ; attempt++ {
+		var err error
+		if resp, err = c.send(ctx, r, ""); err != nil {
+			return "", 0, err
+		}
+		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+			break
+		}
+		e := c.responseError(r, resp, "")
+		wait := backoff(attempt, e.RetryAfter)
+		if attempt >= c.maxAttempts || wait > MaxRetryWait {
+			return "", 0, e
+		}
+		c.log.Info("looker busy, sending again", zap.String("op", r.op), zap.Int("status", e.StatusCode),
+			zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Duration("retry_after", e.RetryAfter))
+		if err := c.sleep(ctx, wait); err != nil {
+			return "", 0, transportError(ctx, r.op, r.method, r.fullPath(), "waiting to log in again after "+strconv.Itoa(e.StatusCode), err)
+		}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -387,21 +570,31 @@ func (c *Client) login(ctx context.Context) (string, time.Duration, error) {
 		}
 		return "", 0, e
 	}
-	var at accessToken
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&at); err != nil {
-		return "", 0, transportError(ctx, r.op, r.method, r.fullPath(), "decoding the login response", err)
-	}
-	if at.AccessToken == "" {
-		return "", 0, &Error{Op: r.op, Method: r.method, Path: r.fullPath(), StatusCode: resp.StatusCode,
-			Message: "the login response has no access_token; is the base URL a Looker instance?"}
+	at, err := c.readToken(ctx, r, resp)
+	if err != nil {
+		return "", 0, err
 	}
 	ttl := time.Duration(max(at.ExpiresIn, 0)) * time.Second
 	c.log.Info("logged in to looker", zap.Int64("expires_in_s", at.ExpiresIn))
 	return at.AccessToken, ttl, nil
 }
 
-// Close logs out (revoking the token) if logged in. Later calls fail with
-// ErrClosed. Calling Close again does nothing.
+// readToken decodes an AccessToken answer.
+func (c *Client) readToken(ctx context.Context, r *request, resp *http.Response) (*accessToken, error) {
+	var at accessToken
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&at); err != nil {
+		return nil, transportError(ctx, r.op, r.method, r.fullPath(), "decoding the login response", err)
+	}
+	if at.AccessToken == "" {
+		return nil, &Error{Op: r.op, Method: r.method, Path: r.fullPath(), StatusCode: resp.StatusCode,
+			Message: "the login response has no access_token; is the base URL a Looker instance?"}
+	}
+	return &at, nil
+}
+
+// Close logs out every token it holds (the API user's and those of run_as
+// users). Later calls fail with ErrClosed. Calling Close again does
+// nothing.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
@@ -409,13 +602,29 @@ func (c *Client) Close(ctx context.Context) error {
 		return nil
 	}
 	c.closed = true
-	tok := c.tok
-	c.tok = ""
-	c.mu.Unlock()
-	if tok == "" {
-		return nil
+	var toks []string
+	// Sudo tokens first: logging out the API user may end them too.
+	for as, s := range c.sessions {
+		if s.tok != "" && as != "" {
+			toks = append(toks, s.tok)
+		}
 	}
-	r := &request{op: "logout", method: http.MethodDelete, path: "/logout"}
+	if s, ok := c.sessions[""]; ok && s.tok != "" {
+		toks = append(toks, s.tok)
+	}
+	for _, s := range c.sessions {
+		s.tok = ""
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, tok := range toks {
+		errs = append(errs, c.logout(ctx, &request{op: "logout", method: http.MethodDelete, path: "/logout"}, tok))
+	}
+	return errors.Join(errs...)
+}
+
+// logout revokes tok: DELETE /logout.
+func (c *Client) logout(ctx context.Context, r *request, tok string) error {
 	resp, err := c.send(ctx, r, tok)
 	if err != nil {
 		return err
@@ -431,4 +640,36 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	c.log.Info("logged out of looker")
 	return nil
+}
+
+// ---- run slots ----
+
+// acquire takes a run slot, waiting in line until one frees or ctx ends.
+// The returned release gives it back; calling it more than once is safe.
+func (c *Client) acquire(ctx context.Context, source string) (func(), error) {
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		c.log.Debug("waiting for a free query slot", zap.String("source", source), zap.Int("max_concurrent_queries", cap(c.slots)))
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, &Error{Source: source, Op: "run", Err: ctx.Err(), Retryable: errors.Is(ctx.Err(), context.DeadlineExceeded),
+				Message: fmt.Sprintf("waiting for one of %d query slots (looker.max_concurrent_queries)", cap(c.slots))}
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-c.slots }) }, nil
+}
+
+// releasingBody gives the run slot back when the body is closed.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
 }

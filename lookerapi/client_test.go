@@ -266,7 +266,7 @@ func TestPermanentErrors(t *testing.T) {
 	}{
 		{
 			name: "unknown look", src: lookerapi.Source{LookID: "999"}, opts: csv, status: 404, msg: "Not found",
-			errText: "run_look GET /api/4.0/looks/999/run/csv: 404 Not found (https://cloud.google.com/looker/docs/r/err/4.0/404/get/looks/:look_id/run/:result_format)",
+			errText: "look 999: run_look GET /api/4.0/looks/999/run/csv: 404 Not found (https://cloud.google.com/looker/docs/r/err/4.0/404/get/looks/:look_id/run/:result_format)",
 		},
 		{name: "unknown query", src: lookerapi.Source{QueryID: "777"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/:query_id/run/:result_format"},
 		{name: "unknown slug", src: lookerapi.Source{QuerySlug: "nope"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/slug/:slug"},
@@ -351,6 +351,10 @@ func TestRetryableErrors(t *testing.T) {
 			f := setup(t, setupOpts{})
 			if tt.fault.PathPrefix == "" {
 				tt.fault.PathPrefix = "/looks/"
+			}
+			if (tt.fault.Status == 429 || tt.fault.Status == 503) && tt.retryAfter <= lookerapi.MaxRetryWait {
+				// The client sends these up to DefaultMaxAttempts times itself.
+				tt.fault.Count = lookerapi.DefaultMaxAttempts
 			}
 			f.srv.FailNext(tt.fault)
 			_, err := f.client.RunLook(context.Background(), lookertest.LookID, lookerapi.RunOptions{ResultFormat: "csv"})
@@ -594,6 +598,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core))
 	clock := newFakeClock()
+	clock.autoFire = time.Minute
 	newClient := func(secret string) *lookerapi.Client {
 		c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: secret, VerifySSL: true},
 			log, lookerapi.WithClock(clock))
@@ -627,8 +632,11 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	clock.Advance(2 * time.Hour)
 	for _, st := range []int{401, 429, 500, 502, 503} {
 		count := 1
-		if st == 401 {
+		switch st {
+		case 401:
 			count = 2 // one for the request, one for the retry after logging in again
+		case 429, 503:
+			count = lookerapi.DefaultMaxAttempts // the client sends these again itself
 		}
 		srv.FailNext(lookertest.Fault{Status: st, Count: count, PathPrefix: "/queries/"})
 		_, err = c.Run(ctx, lookerapi.Source{QueryID: lookertest.QueryID}, opts)
@@ -668,7 +676,12 @@ func TestMetadataCalls(t *testing.T) {
 
 	look, err := f.client.Look(ctx, lookertest.LookID)
 	require.NoError(t, err)
-	require.Equal(t, &lookerapi.Look{ID: lookertest.LookID, Title: lookertest.LookTitle, QueryID: lookertest.QueryID}, look)
+	require.Equal(t, lookertest.LookID, look.ID)
+	require.Equal(t, lookertest.LookTitle, look.Title)
+	require.Equal(t, lookertest.QueryID, look.QueryID)
+	require.NotNil(t, look.Query, "the Look comes with its query")
+	require.Equal(t, lookertest.QueryID, look.Query.ID)
+	require.Equal(t, lookertest.QueryFields, look.Query.Query.Fields)
 
 	q, err := f.client.SavedQuery(ctx, lookertest.QueryID)
 	require.NoError(t, err)

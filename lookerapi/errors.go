@@ -21,6 +21,17 @@ var (
 	ErrTimeout = errors.New("no response headers before the request timeout")
 	// ErrBadCredentials means Looker rejected the client id/secret at login.
 	ErrBadCredentials = errors.New("client id/secret rejected")
+	// ErrQueryFailed means a query task ended with status "error" (a SQL
+	// or database error; permanent).
+	ErrQueryFailed = errors.New("the query failed")
+	// ErrQueryKilled means a query task ended with status "killed":
+	// someone stopped it in Looker (Admin > Queries). Permanent, so a run
+	// an admin killed is not started again behind their back.
+	ErrQueryKilled = errors.New("the query was killed in Looker")
+	// ErrResultsExpired means a query task's results expired before they
+	// were fetched (status "expired", or 404 from the results endpoint).
+	// Retryable: a new run runs the query again.
+	ErrResultsExpired = errors.New("the query results expired")
 )
 
 // Error is a failed Looker API call.
@@ -29,6 +40,7 @@ var (
 // connection failures (before or during the body) are retryable; other
 // 4xx, bad credentials and a cancelled context are not.
 type Error struct {
+	Source           string // what was being run, e.g. "look 42"; "" for calls outside a run
 	Op               string // API operation, e.g. "run_look"
 	Method           string // HTTP method
 	Path             string // request path without the query string, e.g. "/api/4.0/looks/42/run/csv"
@@ -41,9 +53,12 @@ type Error struct {
 }
 
 // Error reads like
-// "run_look GET /api/4.0/looks/42/run/csv: 404 Not found (https://…)".
+// "look 42: run_look GET /api/4.0/looks/42/run/csv: 404 Not found (https://…)".
 func (e *Error) Error() string {
 	var b strings.Builder
+	if e.Source != "" {
+		b.WriteString(e.Source + ": ")
+	}
 	b.WriteString(e.Op)
 	if e.Method != "" {
 		b.WriteString(" " + e.Method)

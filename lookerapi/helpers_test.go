@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -20,11 +22,17 @@ import (
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 )
 
-// fakeClock is a manual lookerapi.Clock: time moves only on Advance.
+// fakeClock is a manual lookerapi.Clock: time moves only on Advance, and
+// when a timer shorter than autoFire is armed: such a timer (the client's
+// retry backoff and query task polling; request timeouts are longer) moves
+// the clock forward by its duration and fires at once, and its duration is
+// recorded in waits.
 type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
+	mu       sync.Mutex
+	now      time.Time
+	timers   []*fakeTimer
+	autoFire time.Duration
+	waits    []time.Duration
 }
 
 type fakeTimer struct {
@@ -47,6 +55,12 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) AfterFunc(d time.Duration, f func()) lookerapi.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if d < c.autoFire {
+		c.now = c.now.Add(d)
+		c.waits = append(c.waits, d)
+		go f()
+		return &fakeTimer{c: c, done: true}
+	}
 	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
 	c.timers = append(c.timers, t)
 	return t
@@ -60,6 +74,13 @@ func (t *fakeTimer) Stop() bool {
 	}
 	t.done = true
 	return true
+}
+
+// Waits returns the durations of the auto-fired timers so far.
+func (c *fakeClock) Waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.waits...)
 }
 
 // Advance moves time forward and runs the timers that came due.
@@ -101,6 +122,10 @@ func setup(t *testing.T, o setupOpts) *fixture {
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core))
 	f := &fixture{srv: srv, clock: newFakeClock(), logs: logs, log: log}
+	f.clock.autoFire = lookerapi.DefaultTimeout
+	if o.timeout > 0 {
+		f.clock.autoFire = o.timeout
+	}
 	f.client = f.newClient(t, srv.ClientSecret(), o.timeout)
 	t.Cleanup(func() { requireNoSecrets(t, f.srv, f.logs, nil) })
 	return f
@@ -296,3 +321,11 @@ func checkBody(t *testing.T, format string, body []byte, fields []lookertest.Fie
 }
 
 func countLines(b []byte) int { return strings.Count(string(b), "\n") }
+
+// newHTTPServer starts an httptest server for h and returns its URL.
+func newHTTPServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}

@@ -1,10 +1,16 @@
 // Package lookerapi is a streaming client for the Looker API 4.0.
 //
 // It runs Looks, saved queries (by id or slug), inline queries and SQL
-// Runner queries and hands back the result body as a stream. It manages its
-// own token: it logs in with client_id/client_secret, logs in again before
-// the token expires, re-logs in once and retries on a 401, and logs out on
-// Close. Errors are *Error values that say whether a retry could help.
+// Runner queries, in one streaming request (ModeSync) or as query tasks
+// (ModeAsync, killed in Looker when the run is cancelled), optionally as
+// another Looker user (RunOptions.RunAs), and hands back the result body as
+// a stream. It manages its own tokens: it logs in with
+// client_id/client_secret, logs in again before a token expires, re-logs in
+// once and retries on a 401, and logs every token out on Close. It sends a
+// call again on 429/503 (bounded, honouring Retry-After), bounds the runs
+// in flight per instance, and resolves sources without running them
+// (Resolve: a Look's query, field types, whether the result streams).
+// Errors are *Error values that say whether a retry could help.
 //
 // lookerapi/lookertest is an in-process Looker-compatible server used by the
 // tests and by `exporter demo`.
@@ -23,7 +29,28 @@ type Config struct {
 	ClientSecret string        // API3 client secret; never logged or put in errors
 	Timeout      time.Duration // per request, up to the response headers; 0 means 120s
 	VerifySSL    bool          // verify TLS certificates (true unless the user turned it off)
+	// MaxConcurrentQueries bounds the runs (sync runs and query tasks)
+	// in flight at once on this instance; further runs queue in call order
+	// until a slot frees or their ctx ends. 0 means
+	// DefaultMaxConcurrentQueries, below Looker's 15 queries per user.
+	MaxConcurrentQueries int
+	// MaxAttempts bounds how often one API call is sent when Looker answers
+	// 429 or 503 before any body was read (see Client). 0 means
+	// DefaultMaxAttempts; 1 turns these retries off.
+	MaxAttempts int
 }
+
+// Defaults for Config.
+const (
+	DefaultMaxConcurrentQueries = 10
+	DefaultMaxAttempts          = 3
+)
+
+// DefaultRowLimit is the row cap Looker applies silently: to runs without a
+// limit, and to results that do not stream (table calculations, pivots,
+// totals) whatever the limit. A run that returns exactly this many rows was
+// most likely cut short.
+const DefaultRowLimit = 5000
 
 // Query is an inline query (the Query schema of the API, writable part).
 type Query struct {
@@ -39,6 +66,7 @@ type Query struct {
 	ColumnLimit      string            `json:"column_limit,omitempty" yaml:"column_limit"`
 	Total            bool              `json:"total,omitempty" yaml:"total"`
 	RowTotal         string            `json:"row_total,omitempty" yaml:"row_total"`
+	Subtotals        []string          `json:"subtotals,omitempty" yaml:"subtotals"`
 	DynamicFields    string            `json:"dynamic_fields,omitempty" yaml:"dynamic_fields"`
 	QueryTimezone    string            `json:"query_timezone,omitempty" yaml:"query_timezone"`
 }
@@ -83,11 +111,29 @@ func (s Source) String() string {
 	return "empty source"
 }
 
+// Mode says how a run is executed.
+type Mode string
+
+// Run modes.
+const (
+	// ModeSync runs the query in one request and streams the rows as Looker
+	// produces them (GET /looks/{id}/run/{fmt} and friends). The default.
+	ModeSync Mode = "sync"
+	// ModeAsync runs the query as a query task: POST /query_tasks, poll
+	// GET /query_tasks/{id} with backoff, then GET /query_tasks/{id}/results.
+	// No connection is held open while the warehouse works, and a run that
+	// is cancelled or times out kills the query in Looker. SQL Runner
+	// sources always run sync (Looker has no SQL Runner query tasks).
+	ModeAsync Mode = "async"
+)
+
 // RunOptions are the run parameters of a source. Nil booleans are not sent,
 // so Looker's own default applies.
 type RunOptions struct {
 	ResultFormat     string // "csv", "json", "json_bi", "xlsx", ...
 	Limit            int64  // rows; -1 means all results; 0 means -1
+	Mode             Mode   // "" means ModeSync
+	RunAs            string // Looker user id to run as (sudo via POST /login/{user_id}); "" runs as the API user
 	ApplyFormatting  *bool
 	ApplyVis         *bool
 	Cache            *bool

@@ -25,11 +25,13 @@ type Look struct {
 	ID      string
 	Title   string
 	QueryID string
+	Query   *SavedQuery // the Look's query, when Looker sent it
 }
 
 var formatRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
-// Run runs src and returns its result body as a stream:
+// Run runs src and returns its result body as a stream. With opts.Mode
+// ModeSync (the default):
 //
 //	LookID     GET  /looks/{id}/run/{fmt}
 //	QueryID    GET  /queries/{id}/run/{fmt}
@@ -38,15 +40,36 @@ var formatRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 //	SQL.Slug   POST /sql_queries/{slug}/run/{fmt}
 //	SQL text   POST /sql_queries, then POST /sql_queries/{slug}/run/{fmt}
 //
+// With ModeAsync the query id is found first (GET /looks/{id} for a Look,
+// GET /queries/slug/{slug} for a slug, POST /queries for an inline query),
+// then the query runs as a query task (see RunQueryTask). SQL Runner
+// sources always run sync.
+//
 // The limit parameter is always sent (opts.Limit, with 0 meaning -1, all
 // rows), so Looker's silent 5,000-row default never applies; SQL Runner
-// runs take no run options (the SQL's own LIMIT rules). The caller must
-// close Result.Body; reading it fails with a retryable *Error (wrapping
-// io.ErrUnexpectedEOF or the network error) if the connection drops before
-// the body is complete.
+// runs take no run options (the SQL's own LIMIT rules). With opts.RunAs
+// every call runs as that Looker user. The run holds one of the Client's
+// query slots until Result.Body is closed; the caller must close it.
+// Reading it fails with a retryable *Error (wrapping io.ErrUnexpectedEOF
+// or the network error) if the connection drops before the body is
+// complete. Every *Error names src in its Source.
 func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result, error) {
 	if n := countSet(src); n != 1 {
 		return nil, &Error{Op: "run", Message: fmt.Sprintf("the source must set exactly one of look id, query id, query slug, query or sql; %d are set", n)}
+	}
+	name := src.String()
+	switch opts.Mode {
+	case "", ModeSync:
+	case ModeAsync:
+		if src.SQL == nil {
+			queryID, lookID, err := c.queryIDFor(ctx, src, opts.RunAs)
+			if err != nil {
+				return nil, withSource(err, name)
+			}
+			return c.runTask(ctx, name, queryID, lookID, opts)
+		}
+	default:
+		return nil, &Error{Source: name, Op: "run", Message: fmt.Sprintf("run mode %q is not sync or async", opts.Mode)}
 	}
 	switch {
 	case src.LookID != "":
@@ -54,23 +77,66 @@ func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result,
 	case src.QueryID != "":
 		return c.RunQuery(ctx, src.QueryID, opts)
 	case src.QuerySlug != "":
-		q, err := c.QueryForSlug(ctx, src.QuerySlug)
+		q, err := c.querySlug(ctx, src.QuerySlug, opts.RunAs)
 		if err != nil {
-			return nil, err
+			return nil, withSource(err, name)
 		}
-		return c.RunQuery(ctx, q.ID, opts)
+		r, err := runRequest("run_query", http.MethodGet, "/queries/%s/run/%s", q.ID, opts)
+		if err != nil {
+			return nil, withSource(err, name)
+		}
+		r.source = name
+		return c.run(ctx, r, q.ID)
 	case src.Query != nil:
 		return c.RunInlineQuery(ctx, *src.Query, opts)
 	default:
 		slug := src.SQL.Slug
 		if slug == "" {
 			var err error
-			if slug, err = c.CreateSQLQuery(ctx, *src.SQL); err != nil {
-				return nil, err
+			if slug, err = c.createSQLQuery(ctx, *src.SQL, opts.RunAs); err != nil {
+				return nil, withSource(err, name)
 			}
 		}
-		return c.RunSQLQuery(ctx, slug, opts)
+		r, err := runRequest("run_sql_query", http.MethodPost, "/sql_queries/%s/run/%s", slug, opts)
+		if err != nil {
+			return nil, withSource(err, name)
+		}
+		r.query = nil
+		r.source = name
+		return c.run(ctx, r, "")
 	}
+}
+
+// queryIDFor finds the query id of a Look, saved query, slug or inline
+// query (creating the inline query: POST /queries). lookID is the Look's
+// id for a Look source.
+func (c *Client) queryIDFor(ctx context.Context, src Source, as string) (queryID, lookID string, err error) {
+	switch {
+	case src.LookID != "":
+		l, err := c.look(ctx, src.LookID, as, "id,query_id")
+		if err != nil {
+			return "", "", err
+		}
+		if l.QueryID == "" {
+			return "", "", &Error{Op: "look", Method: http.MethodGet, Path: "/api/4.0/looks/" + src.LookID, Message: "Looker returned the Look without a query_id"}
+		}
+		return l.QueryID, l.ID, nil
+	case src.QueryID != "":
+		return src.QueryID, "", nil
+	case src.QuerySlug != "":
+		q, err := c.querySlug(ctx, src.QuerySlug, as)
+		if err != nil {
+			return "", "", err
+		}
+		return q.ID, "", nil
+	case src.Query != nil:
+		q, err := c.createQuery(ctx, *src.Query, as)
+		if err != nil {
+			return "", "", err
+		}
+		return q.ID, "", nil
+	}
+	return "", "", &Error{Op: "run", Message: "a SQL Runner query has no query id"}
 }
 
 func countSet(s Source) int {
@@ -87,8 +153,9 @@ func countSet(s Source) int {
 func (c *Client) RunLook(ctx context.Context, lookID string, opts RunOptions) (*Result, error) {
 	r, err := runRequest("run_look", http.MethodGet, "/looks/%s/run/%s", lookID, opts)
 	if err != nil {
-		return nil, err
+		return nil, withSource(err, "look "+lookID)
 	}
+	r.source = "look " + lookID
 	return c.run(ctx, r, "")
 }
 
@@ -96,43 +163,50 @@ func (c *Client) RunLook(ctx context.Context, lookID string, opts RunOptions) (*
 func (c *Client) RunQuery(ctx context.Context, queryID string, opts RunOptions) (*Result, error) {
 	r, err := runRequest("run_query", http.MethodGet, "/queries/%s/run/%s", queryID, opts)
 	if err != nil {
-		return nil, err
+		return nil, withSource(err, "query "+queryID)
 	}
+	r.source = "query " + queryID
 	return c.run(ctx, r, queryID)
 }
 
 // RunInlineQuery runs q without saving it: POST /queries/run/{result_format}.
 func (c *Client) RunInlineQuery(ctx context.Context, q Query, opts RunOptions) (*Result, error) {
+	name := Source{Query: &q}.String()
 	body, err := json.Marshal(q)
 	if err != nil {
-		return nil, &Error{Op: "run_inline_query", Message: "encoding the query", Err: err}
+		return nil, &Error{Source: name, Op: "run_inline_query", Message: "encoding the query", Err: err}
 	}
 	if err := checkFormat("run_inline_query", opts.ResultFormat); err != nil {
-		return nil, err
+		return nil, withSource(err, name)
 	}
 	r := &request{op: "run_inline_query", method: http.MethodPost, path: "/queries/run/" + opts.ResultFormat,
-		query: runParams(opts), body: body, contentType: "application/json"}
+		query: runParams(opts), body: body, contentType: "application/json", as: opts.RunAs, source: name}
 	return c.run(ctx, r, "")
 }
 
 // RunSQLQuery runs a SQL Runner query:
-// POST /sql_queries/{slug}/run/{result_format}. Only opts.ResultFormat is
-// used: the endpoint takes no run options.
+// POST /sql_queries/{slug}/run/{result_format}. Only opts.ResultFormat and
+// opts.RunAs are used: the endpoint takes no run options.
 func (c *Client) RunSQLQuery(ctx context.Context, slug string, opts RunOptions) (*Result, error) {
 	r, err := runRequest("run_sql_query", http.MethodPost, "/sql_queries/%s/run/%s", slug, opts)
 	if err != nil {
-		return nil, err
+		return nil, withSource(err, "sql query "+slug)
 	}
 	r.query = nil
+	r.source = "sql query " + slug
 	return c.run(ctx, r, "")
 }
 
 // QueryForSlug looks a saved query up by its slug: GET /queries/slug/{slug}.
 func (c *Client) QueryForSlug(ctx context.Context, slug string) (*SavedQuery, error) {
+	return c.querySlug(ctx, slug, "")
+}
+
+func (c *Client) querySlug(ctx context.Context, slug, as string) (*SavedQuery, error) {
 	if slug == "" {
 		return nil, &Error{Op: "query_for_slug", Message: "the query slug is empty"}
 	}
-	return c.getQuery(ctx, &request{op: "query_for_slug", method: http.MethodGet, path: "/queries/slug/" + url.PathEscape(slug)})
+	return c.getQuery(ctx, &request{op: "query_for_slug", method: http.MethodGet, path: "/queries/slug/" + url.PathEscape(slug), as: as})
 }
 
 func (c *Client) getQuery(ctx context.Context, r *request) (*SavedQuery, error) {
@@ -151,22 +225,38 @@ func (c *Client) getQuery(ctx context.Context, r *request) (*SavedQuery, error) 
 	return &SavedQuery{ID: id, Slug: raw.Slug, Query: raw.Query}, nil
 }
 
-// Look fetches a Look's id, title and query id: GET /looks/{look_id}.
+// Look fetches a Look with its query: GET /looks/{look_id}.
 func (c *Client) Look(ctx context.Context, lookID string) (*Look, error) {
+	return c.look(ctx, lookID, "", "id,title,query_id,query")
+}
+
+func (c *Client) look(ctx context.Context, lookID, as, fields string) (*Look, error) {
 	if lookID == "" {
 		return nil, &Error{Op: "look", Message: "the look id is empty"}
 	}
 	r := &request{op: "look", method: http.MethodGet, path: "/looks/" + url.PathEscape(lookID),
-		query: url.Values{"fields": {"id,title,query_id"}}}
+		query: url.Values{"fields": {fields}}, as: as}
 	var raw struct {
 		ID      json.RawMessage `json:"id"`
 		Title   string          `json:"title"`
 		QueryID json.RawMessage `json:"query_id"`
+		Query   *struct {
+			ID   json.RawMessage `json:"id"`
+			Slug string          `json:"slug"`
+			Query
+		} `json:"query"`
 	}
 	if err := c.getJSON(ctx, r, &raw); err != nil {
 		return nil, err
 	}
-	return &Look{ID: idString(raw.ID), Title: raw.Title, QueryID: idString(raw.QueryID)}, nil
+	l := &Look{ID: idString(raw.ID), Title: raw.Title, QueryID: idString(raw.QueryID)}
+	if raw.Query != nil {
+		l.Query = &SavedQuery{ID: idString(raw.Query.ID), Slug: raw.Query.Slug, Query: raw.Query.Query}
+		if l.QueryID == "" {
+			l.QueryID = l.Query.ID
+		}
+	}
+	return l, nil
 }
 
 // SavedQuery fetches a saved query by id: GET /queries/{query_id}.
@@ -189,6 +279,10 @@ func idString(raw json.RawMessage) string {
 // CreateSQLQuery creates a SQL Runner query (POST /sql_queries) from
 // q.Connection or q.Model and q.SQL, and returns its slug.
 func (c *Client) CreateSQLQuery(ctx context.Context, q SQLQuery) (string, error) {
+	return c.createSQLQuery(ctx, q, "")
+}
+
+func (c *Client) createSQLQuery(ctx context.Context, q SQLQuery, as string) (string, error) {
 	if q.Connection == "" && q.Model == "" {
 		return "", &Error{Op: "create_sql_query", Message: "the SQL query needs a connection or a model"}
 	}
@@ -203,7 +297,7 @@ func (c *Client) CreateSQLQuery(ctx context.Context, q SQLQuery) (string, error)
 	if err != nil {
 		return "", &Error{Op: "create_sql_query", Message: "encoding the query", Err: err}
 	}
-	r := &request{op: "create_sql_query", method: http.MethodPost, path: "/sql_queries", body: body, contentType: "application/json"}
+	r := &request{op: "create_sql_query", method: http.MethodPost, path: "/sql_queries", body: body, contentType: "application/json", as: as}
 	var out struct {
 		Slug string `json:"slug"`
 	}
@@ -234,12 +328,19 @@ func (c *Client) getJSON(ctx context.Context, r *request, v any) error {
 	return nil
 }
 
+// run sends a run request in a query slot; the slot is released when the
+// body is closed.
 func (c *Client) run(ctx context.Context, r *request, queryID string) (*Result, error) {
-	resp, err := c.do(ctx, r)
+	release, err := c.acquire(ctx, r.source)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Body: resp.Body, ContentType: resp.Header.Get("Content-Type"), QueryID: queryID}, nil
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &Result{Body: &releasingBody{resp.Body, release}, ContentType: resp.Header.Get("Content-Type"), QueryID: queryID}, nil
 }
 
 // runRequest builds a run request whose path has one id and the format.
@@ -251,7 +352,7 @@ func runRequest(op, method, pathFmt, id string, opts RunOptions) (*request, erro
 		return nil, err
 	}
 	return &request{op: op, method: method, path: fmt.Sprintf(pathFmt, url.PathEscape(id), opts.ResultFormat),
-		query: runParams(opts)}, nil
+		query: runParams(opts), as: opts.RunAs}, nil
 }
 
 func checkFormat(op, format string) error {

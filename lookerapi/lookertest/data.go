@@ -1,9 +1,16 @@
 package lookertest
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
+	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/lookerexport/exporter/lookerapi"
 )
 
 // Field describes one column a run returns.
@@ -22,6 +29,7 @@ type fieldDef struct {
 	labelShort string // "Created Date"
 	column     string // SQL Runner column name, e.g. "created_date"
 	numeric    bool   // json carries it as a JSON number
+	expression string // a table calculation's expression
 	// appendValue appends the unformatted value of row (0-based) to dst and
 	// reports whether it is null (then nothing is appended).
 	appendValue func(dst []byte, row int) ([]byte, bool)
@@ -252,4 +260,64 @@ func Explore() []Field {
 		out[i] = f.Field
 	}
 	return out
+}
+
+// tableCalcRE is the one table calculation form the sandbox evaluates:
+// a numeric field times a constant.
+var tableCalcRE = regexp.MustCompile(`^\$\{([a-z_]+\.[a-z_]+)\}\s*\*\s*([0-9]+(?:\.[0-9]+)?)$`)
+
+// tableCalcs parses a query's dynamic_fields into the table calculations
+// it defines, by name.
+func tableCalcs(dynamic string) (map[string]*fieldDef, error) {
+	out := map[string]*fieldDef{}
+	if strings.TrimSpace(dynamic) == "" {
+		return out, nil
+	}
+	var list []struct {
+		TableCalculation string `json:"table_calculation"`
+		Label            string `json:"label"`
+		Expression       string `json:"expression"`
+	}
+	if err := json.Unmarshal([]byte(dynamic), &list); err != nil {
+		return nil, &queryError{http.StatusBadRequest, "dynamic_fields is not valid JSON: " + err.Error()}
+	}
+	for _, tc := range list {
+		if tc.TableCalculation == "" {
+			continue // a custom field; not modelled
+		}
+		m := tableCalcRE.FindStringSubmatch(tc.Expression)
+		base, ok := byName[m2(m, 1)]
+		if m == nil || !ok || !base.numeric {
+			return nil, &queryError{http.StatusBadRequest, fmt.Sprintf("lookertest evaluates only table calculations of the form ${view.numeric_field} * number, not %q", tc.Expression)}
+		}
+		factor, _ := strconv.ParseFloat(m[2], 64)
+		out[tc.TableCalculation] = &fieldDef{
+			Field:      Field{Name: tc.TableCalculation, Label: tc.Label, Type: "number", Category: "table_calculation"},
+			labelShort: tc.Label,
+			column:     tc.TableCalculation,
+			numeric:    true,
+			expression: tc.Expression,
+			appendValue: func(dst []byte, row int) ([]byte, bool) {
+				v, null := base.appendValue(nil, row)
+				if null {
+					return dst, true
+				}
+				x, _ := strconv.ParseFloat(string(v), 64)
+				return strconv.AppendFloat(dst, math.Round(x*factor*1e6)/1e6, 'f', -1, 64), false
+			},
+		}
+	}
+	return out, nil
+}
+
+func m2(m []string, i int) string {
+	if len(m) > i {
+		return m[i]
+	}
+	return ""
+}
+
+func hasTableCalcs(q lookerapi.Query) bool {
+	calcs, err := tableCalcs(q.DynamicFields)
+	return err == nil && len(calcs) > 0
 }

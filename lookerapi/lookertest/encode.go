@@ -284,9 +284,15 @@ func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]strin
 		} else {
 			bf.FieldGroupVariant = f.Label
 		}
-		if f.Category == "measure" {
+		switch f.Category {
+		case "table_calculation":
+			m.Fields.TableCalculations = append(m.Fields.TableCalculations, map[string]any{
+				"name": f.Name, "label": f.Label, "align": "right", "expression": f.expression,
+				"value_format": nil, "measure": false,
+			})
+		case "measure":
 			m.Fields.Measures = append(m.Fields.Measures, bf)
-		} else {
+		default:
 			m.Fields.Dimensions = append(m.Fields.Dimensions, bf)
 		}
 	}
@@ -301,15 +307,20 @@ func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]strin
 func generatedSQL(fields []*fieldDef, limit int) string {
 	var b strings.Builder
 	b.WriteString("SELECT\n")
-	for i, f := range fields {
+	i := 0
+	for _, f := range fields {
+		if f.Category == "table_calculation" {
+			continue // computed by Looker after the query, not in the SQL
+		}
 		if i > 0 {
 			b.WriteString(",\n")
 		}
+		i++
 		b.WriteString("    ")
-		switch f.Type {
-		case "count":
+		switch {
+		case f.Type == "count":
 			b.WriteString("COUNT(DISTINCT orders.id)")
-		case "sum":
+		case f.Type == "sum":
 			b.WriteString("COALESCE(SUM(orders.amount), 0)")
 		default:
 			b.WriteString(f.view + "." + f.column)

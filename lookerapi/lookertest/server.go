@@ -28,13 +28,20 @@ const DefaultRowCap = 5000
 
 // Sample content served by every Server.
 const (
-	LookID      = "42" // Look "Orders export", runs QueryID
-	LookTitle   = "Orders export"
-	QueryID     = "123"          // saved query on thelook/orders with every field of QueryFields
-	QuerySlug   = "AbC123xyz"    // slug of QueryID
-	Model       = modelName      // "thelook"
-	ExploreName = exploreName    // "orders"
-	Connection  = connectionName // "warehouse", the SQL Runner connection
+	LookID    = "42" // Look "Orders export", runs QueryID
+	LookTitle = "Orders export"
+	QueryID   = "123"       // saved query on thelook/orders with every field of QueryFields
+	QuerySlug = "AbC123xyz" // slug of QueryID
+	// NonStreamingLookID is a Look whose query (NonStreamingQueryID) has a
+	// table calculation, so Looker cannot stream it: like Looker, the
+	// server computes such a result whole and caps it at DefaultRowCap
+	// rows, even when the run asks for -1 (all rows).
+	NonStreamingLookID    = "43"
+	NonStreamingLookTitle = "Orders with VAT"
+	NonStreamingQueryID   = "124"
+	Model                 = modelName      // "thelook"
+	ExploreName           = exploreName    // "orders"
+	Connection            = connectionName // "warehouse", the SQL Runner connection
 )
 
 // QueryFields are the fields of QueryID (and so of LookID), in order.
@@ -42,6 +49,20 @@ var QueryFields = []string{
 	"orders.id", "orders.created_date", "orders.created_time", "users.name", "users.email", "users.country",
 	"orders.status", "orders.amount", "orders.quantity", "orders.is_first_purchase", "orders.discount",
 	"orders.note", "products.category", "orders.count", "orders.total_amount",
+}
+
+// NonStreamingQueryFields are the fields of NonStreamingQueryID: explore
+// fields and the table calculation "amount_with_vat" (orders.amount * 1.2).
+var NonStreamingQueryFields = []string{"orders.id", "orders.created_date", "users.country", "orders.amount", "amount_with_vat"}
+
+// nonStreamingDynamicFields is the dynamic_fields of NonStreamingQueryID,
+// as Looker stores a table calculation.
+const nonStreamingDynamicFields = `[{"category":"table_calculation","expression":"${orders.amount} * 1.2","label":"Amount with VAT","value_format":null,"value_format_name":"eur","_kind_hint":"dimension","table_calculation":"amount_with_vat","_type_hint":"number"}]`
+
+// looks maps the sample Looks to their titles and queries.
+var looks = map[string]struct{ title, queryID string }{
+	LookID:             {LookTitle, QueryID},
+	NonStreamingLookID: {NonStreamingLookTitle, NonStreamingQueryID},
 }
 
 // Options configure a Server. The zero value is usable.
@@ -63,6 +84,7 @@ type Fault struct {
 	Status     int    // status to answer: 4xx get a Looker JSON error body, 5xx an HTML page like a proxy's
 	Count      int    // how many matching requests fail; 0 means 1
 	PathPrefix string // only requests whose path below /api/4.0 starts with this, e.g. "/looks/"; "" matches all
+	PathSuffix string // and ends with this, e.g. "/results"; "" matches all
 	RetryAfter string // Retry-After header value; "" sends none
 }
 
@@ -83,6 +105,12 @@ type Server struct {
 	stalls     []stall
 	counts     map[string]int
 	lastQuery  map[string]url.Values
+	lastUser   map[string]string
+	userLogins map[string]int
+	tasks      map[string]*task
+	scripts    [][]string
+	killed     []string
+	nextTask   int
 	issued     []string
 	logins     int
 	logouts    int
@@ -150,6 +178,9 @@ func Start(opts Options) (*Server, error) {
 		ttl:        opts.TokenTTL,
 		counts:     map[string]int{},
 		lastQuery:  map[string]url.Values{},
+		lastUser:   map[string]string{},
+		userLogins: map[string]int{},
+		tasks:      map[string]*task{},
 		queries:    map[string]*savedQuery{},
 		slugs:      map[string]string{},
 		queryKeys:  map[string]string{},
@@ -161,6 +192,12 @@ func Start(opts Options) (*Server, error) {
 	}
 	q := &savedQuery{id: QueryID, slug: QuerySlug, q: lookerapi.Query{
 		Model: modelName, View: exploreName, Fields: slices.Clone(QueryFields), Sorts: []string{"orders.id"},
+	}}
+	s.queries[q.id] = q
+	s.slugs[q.slug] = q.id
+	q = &savedQuery{id: NonStreamingQueryID, slug: "VaT124tc", q: lookerapi.Query{
+		Model: modelName, View: exploreName, Fields: slices.Clone(NonStreamingQueryFields), Sorts: []string{"orders.id"},
+		DynamicFields: nonStreamingDynamicFields,
 	}}
 	s.queries[q.id] = q
 	s.slugs[q.slug] = q.id
@@ -215,10 +252,11 @@ func (s *Server) Fields(src lookerapi.Source) ([]Field, error) {
 	var defs []*fieldDef
 	switch {
 	case src.LookID != "":
-		if src.LookID != LookID {
+		l, ok := looks[src.LookID]
+		if !ok {
 			return nil, fmt.Errorf("lookertest: no look %q", src.LookID)
 		}
-		return s.Fields(lookerapi.Source{QueryID: QueryID})
+		return s.Fields(lookerapi.Source{QueryID: l.queryID})
 	case src.QueryID != "":
 		s.mu.Lock()
 		q, ok := s.queries[src.QueryID]
@@ -370,6 +408,11 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "POST /sql_queries", "create_sql_query", true, s.createSQLQuery)
 	s.route(mux, "GET /sql_queries/{slug}", "sql_query", true, s.sqlQuery)
 	s.route(mux, "POST /sql_queries/{slug}/run/{result_format}", "run_sql_query", true, s.runSQLQuery)
+	s.route(mux, "POST /query_tasks", "create_query_task", true, s.createQueryTask)
+	s.route(mux, "GET /query_tasks/{query_task_id}", "query_task", true, s.queryTask)
+	s.route(mux, "GET /query_tasks/{query_task_id}/results", "query_task_results", true, s.queryTaskResults)
+	s.route(mux, "DELETE /running_queries/{query_task_id}", "kill_query", true, s.killQuery)
+	s.route(mux, "GET /lookml_models/{lookml_model_name}/explores/{explore_name}", "lookml_model_explore", true, s.exploreHandler)
 	s.route(mux, "/", "not_found", false, func(c *call) { c.error(http.StatusNotFound, "Not found") })
 	return mux
 }
@@ -405,6 +448,11 @@ func (s *Server) route(mux *http.ServeMux, pattern, op string, auth bool, h func
 		if auth && !c.authenticate() {
 			return
 		}
+		if auth {
+			s.mu.Lock()
+			s.lastUser[op] = c.tok.userID
+			s.mu.Unlock()
+		}
 		h(c)
 	})
 }
@@ -413,7 +461,7 @@ func (s *Server) route(mux *http.ServeMux, pattern, op string, auth bool, h func
 // s.mu must be held.
 func (s *Server) takeFault(path string) *Fault {
 	for i, f := range s.faults {
-		if !strings.HasPrefix(path, f.PathPrefix) {
+		if !strings.HasPrefix(path, f.PathPrefix) || !strings.HasSuffix(path, f.PathSuffix) {
 			continue
 		}
 		out := *f
@@ -540,11 +588,15 @@ func (s *Server) loginUser(c *call) {
 		return
 	}
 	uid := c.r.PathValue("user_id")
-	if n, err := strconv.Atoi(uid); err != nil || n <= 0 {
+	if n, err := strconv.Atoi(uid); err != nil || n <= 0 || n > MaxUserID {
 		c.error(http.StatusNotFound, "Not found")
 		return
 	}
-	c.writeJSON(http.StatusOK, s.issueToken(uid, false))
+	body := s.issueToken(uid, false)
+	s.mu.Lock()
+	s.userLogins[uid]++
+	s.mu.Unlock()
+	c.writeJSON(http.StatusOK, body)
 }
 
 func (s *Server) logout(c *call) {
@@ -558,13 +610,14 @@ func (s *Server) logout(c *call) {
 // ---- looks and queries ----
 
 func (s *Server) lookQuery(c *call) (*savedQuery, bool) {
-	if c.r.PathValue("look_id") != LookID {
+	l, ok := looks[c.r.PathValue("look_id")]
+	if !ok {
 		c.error(http.StatusNotFound, "Not found")
 		return nil, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.queries[QueryID], true
+	return s.queries[l.queryID], true
 }
 
 func queryJSON(q *savedQuery) map[string]any {
@@ -574,7 +627,8 @@ func queryJSON(q *savedQuery) map[string]any {
 		"filter_expression": nilIfEmpty(q.q.FilterExpression), "sorts": q.q.Sorts, "limit": nilIfEmpty(q.q.Limit),
 		"column_limit": nilIfEmpty(q.q.ColumnLimit), "total": q.q.Total, "row_total": nilIfEmpty(q.q.RowTotal),
 		"dynamic_fields": nilIfEmpty(q.q.DynamicFields), "query_timezone": nilIfEmpty(q.q.QueryTimezone),
-		"vis_config": nil, "filter_config": nil, "client_id": nil, "has_table_calculations": false,
+		"vis_config": map[string]any{"type": "looker_grid"}, "filter_config": nil, "client_id": nil,
+		"has_table_calculations": hasTableCalcs(q.q), "subtotals": q.q.Subtotals,
 		"share_url": "/x/" + q.slug, "url": "/explore/" + q.q.Model + "/" + q.q.View + "?qid=" + q.slug,
 		"can": map[string]bool{"run": true, "see_results": true, "explore": true, "create": true, "show": true},
 	}
@@ -592,8 +646,9 @@ func (s *Server) look(c *call) {
 	if !ok {
 		return
 	}
+	id := c.r.PathValue("look_id")
 	c.writeJSON(http.StatusOK, map[string]any{
-		"id": LookID, "title": LookTitle, "query_id": q.id, "query": queryJSON(q),
+		"id": id, "title": looks[id].title, "query_id": q.id, "query": queryJSON(q),
 		"model": map[string]any{"id": modelName, "label": "The Look"}, "public": false,
 		"can": map[string]bool{"run": true, "see_results": true, "show": true},
 	})
@@ -685,8 +740,16 @@ func resolveQuery(q lookerapi.Query) ([]*fieldDef, func(int) bool, error) {
 	if len(q.Pivots) > 0 {
 		return nil, nil, &queryError{http.StatusBadRequest, "lookertest does not support pivots."}
 	}
+	calcs, err := tableCalcs(q.DynamicFields)
+	if err != nil {
+		return nil, nil, err
+	}
 	defs := make([]*fieldDef, 0, len(q.Fields))
 	for _, name := range q.Fields {
+		if d, ok := calcs[name]; ok {
+			defs = append(defs, d)
+			continue
+		}
 		d, ok := byName[name]
 		if !ok || d.Name != name {
 			return nil, nil, &queryError{http.StatusBadRequest, fmt.Sprintf("Unknown field(s) in explore '%s': %s", q.View, name)}
@@ -799,6 +862,11 @@ func (s *Server) runSaved(c *call, q *savedQuery) {
 	sqlLimit := rows
 	if limit < 0 {
 		sqlLimit = -1
+	}
+	if streams, _ := lookerapi.Streams(q.q); !streams {
+		// Looker computes a result it cannot stream in memory and caps it,
+		// silently, whatever the limit asked for.
+		rows = min(rows, DefaultRowCap)
 	}
 	s.serveRows(c, defs, rows, match, func() []byte {
 		return jsonBiMetadata(defs, generatedSQL(defs, sqlLimit), q.q.Filters, false)
