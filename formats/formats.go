@@ -5,7 +5,10 @@
 // rows into an output format (CSV, JSON lines, Parquet) on an io.Writer.
 // Implementations live in subpackages (formats/lookerdec, formats/csvenc,
 // formats/jsonl, formats/parquetenc, formats/compress); cmd/exporter and
-// jobs wire them by name.
+// jobs wire them by name. Copy moves the rows from a RowReader to a
+// RowWriter, decoding and encoding on two goroutines with bounded memory.
+// A run's Schema has a stable JSON form (Schema.MarshalJSON), and Diff
+// lists the column changes between two runs' schemas.
 package formats
 
 import (
@@ -42,6 +45,51 @@ type Field struct {
 	LookMLType string // LookML type as Looker reports it, e.g. "date_date", "count", "yesno"
 	Category   string // "dimension", "measure", "table_calculation", ...
 	Type       Type   // output type
+	// Pivot is set on the columns of a pivoted measure, nil elsewhere.
+	Pivot *Pivot
+}
+
+// Pivot identifies one column of a pivoted measure. Looker sends a
+// pivoted measure as one value per row, an object keyed by pivot key
+// ({"orders.count": {"complete": 3, "pending": 1}}); decoders flatten it
+// into one column per pivot, in the order of the result's pivots (from
+// json_bi metadata, or the first row of a json result), measure by
+// measure. Such a column's Field.Name is Measure + "|" + the pivot values
+// joined by "|" ("orders.count|complete", "orders.count|complete|2024";
+// "orders.count|row_total" for the row total), and its Label the
+// measure's label + " | " + the values joined by " | ". ColumnNames derives
+// output names from Measure and Values (see NameUnderscore).
+type Pivot struct {
+	// Measure is the pivoted field's name: the key of the row object.
+	Measure string `json:"measure"`
+	// Key is Looker's pivot key, the key inside the measure's object:
+	// the pivot value, several joined by "|FIELD|", or "$$$_row_total_$$$".
+	Key string `json:"key"`
+	// Values are the pivot dimensions' values for this column, in pivot
+	// field order; empty for the row total.
+	Values []string `json:"values,omitempty"`
+	// Total marks the row-total column.
+	Total bool `json:"total,omitempty"`
+}
+
+// RowTotalKey is the pivot key of Looker's row-total column.
+const RowTotalKey = "$$$_row_total_$$$"
+
+// PivotName is the Field.Name of a pivot column (see Pivot).
+func PivotName(p Pivot) string {
+	if p.Total {
+		return p.Measure + "|row_total"
+	}
+	return p.Measure + "|" + strings.Join(p.Values, "|")
+}
+
+// PivotLabel is the Field.Label of a pivot column of a measure labelled
+// label (see Pivot).
+func PivotLabel(label string, p Pivot) string {
+	if p.Total {
+		return label + " | Row Total"
+	}
+	return label + " | " + strings.Join(p.Values, " | ")
 }
 
 // Schema is the ordered list of columns of a result.
@@ -150,7 +198,11 @@ type NameStyle string
 // Column name styles.
 const (
 	// NameUnderscore turns "orders.created_date" into "orders_created_date":
-	// every character outside [A-Za-z0-9_] becomes '_'. It is the default.
+	// every character outside [A-Za-z0-9_] becomes '_'. A pivot column is
+	// the measure's name, "__", and its pivot values so converted and
+	// joined by "__": "orders_count__complete",
+	// "orders_count__complete__2024", "orders_count__row_total". It is the
+	// default.
 	NameUnderscore NameStyle = "underscore"
 	// NameField keeps the Looker field name as is ("orders.created_date").
 	NameField NameStyle = "field"
@@ -194,6 +246,16 @@ func ColumnNames(s Schema, style NameStyle) []string {
 			}
 		default:
 			name = underscoreName(f.Name)
+			if p := f.Pivot; p != nil {
+				parts := []string{underscoreName(p.Measure)}
+				for _, v := range p.Values {
+					parts = append(parts, underscoreName(v))
+				}
+				if p.Total {
+					parts = append(parts, "row_total")
+				}
+				name = strings.Join(parts, "__")
+			}
 		}
 		if name == "" {
 			name = fmt.Sprintf("column_%d", i+1)

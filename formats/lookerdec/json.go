@@ -1,6 +1,8 @@
 package lookerdec
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -20,8 +22,15 @@ import (
 // when it is known.) A result with no rows then has an empty schema.
 //
 // Values: strings unescaped, numbers as their literal, booleans as "true"
-// or "false", null as a null cell, and a nested object or array (a pivoted
-// measure) as its compact JSON text. A key missing from a row is null; a
+// or "false", null as a null cell, and a nested array as its compact JSON
+// text. A nested object is a pivoted measure (see formats.Pivot): with a
+// nil schema each key of the first row's object becomes a column typed from
+// its value, named by formats.PivotName (the key split on "|FIELD|" gives
+// the values); with a given schema, fields with a Pivot take their values
+// from the object of Pivot.Measure under Pivot.Key. An object whose only
+// member is another object under a key that is not a pivot key (the pivot
+// fields' name) is unwrapped. A pivot key missing from a row is null; an
+// unknown one is an error. A key missing from a row is null; a
 // key not in the schema, or repeated in a row, is an error naming the row.
 // A row {"looker_error": "..."} ends the result with a *LookerError.
 //
@@ -58,25 +67,38 @@ func NewJSON(r io.Reader, schema *formats.Schema) (formats.RowReader, error) {
 	if err := s.lookerError(); err != nil {
 		return nil, err
 	}
-	fields := make([]formats.Field, len(s.members))
+	fields := make([]formats.Field, 0, len(s.members))
 	names := make(map[string]bool, len(s.members))
-	for i, m := range s.members {
+	members := slices.Clone(s.members)
+	for _, m := range members {
 		if names[string(s.key(m))] {
 			return nil, &DecodeError{Format: s.format, Row: 1, Offset: s.base + int64(s.pos),
 				Msg: fmt.Sprintf("key %q appears twice in the row", s.key(m))}
 		}
 		names[string(s.key(m))] = true
-		t := formats.String
-		switch m.kind {
-		case kindNumber:
-			t = formats.Double
-			if lookertext.IsIntLiteral(s.value(m)) {
-				t = formats.Int64
+		if m.kind == kindRaw && s.value(m)[0] == '{' {
+			// A pivoted measure: one column per pivot key of the first row.
+			measure := string(s.key(m))
+			if err := d.pivotObject(s.key(m), s.value(m), func(string) bool { return false }); err != nil {
+				return nil, err
 			}
-		case kindTrue, kindFalse:
-			t = formats.Bool
+			for _, pm := range d.sub.members {
+				p := formats.Pivot{Measure: measure, Key: string(d.sub.key(pm))}
+				if p.Key == formats.RowTotalKey {
+					p.Total = true
+				} else {
+					p.Values = pivotValues(p.Key)
+				}
+				name := formats.PivotName(p)
+				if names[name] {
+					name = measure + "|" + p.Key
+				}
+				names[name] = true
+				fields = append(fields, formats.Field{Name: name, Type: inferType(pm.kind, d.sub.value(pm)), Pivot: &p})
+			}
+			continue
 		}
-		fields[i] = formats.Field{Name: string(s.key(m)), Type: t}
+		fields = append(fields, formats.Field{Name: string(s.key(m)), Type: inferType(m.kind, s.value(m))})
 	}
 	d.setSchema(formats.Schema{Fields: fields})
 	if err := d.fillRow(); err != nil {
@@ -85,6 +107,20 @@ func NewJSON(r io.Reader, schema *formats.Schema) (formats.RowReader, error) {
 	d.pending = true
 	d.started = true
 	return d, nil
+}
+
+// inferType types a column from its first value.
+func inferType(kind byte, v []byte) formats.Type {
+	switch kind {
+	case kindNumber:
+		if lookertext.IsIntLiteral(v) {
+			return formats.Int64
+		}
+		return formats.Double
+	case kindTrue, kindFalse:
+		return formats.Bool
+	}
+	return formats.String
 }
 
 // topLevelObject explains a body that is an object instead of an array:
@@ -110,6 +146,12 @@ type jsonRows struct {
 	s       *jsonScanner
 	schema  formats.Schema
 	index   map[string]int
+	pivots  map[string]map[string]int // measure name -> pivot key -> column
+	sub     *jsonScanner              // parses pivoted measures' objects
+	subR    bytes.Reader
+	pbuf    []byte // pivot cell values of the current row
+	tmp     []byte
+	pcells  []pivotRef // where they go
 	row     formats.Row
 	kinds   []byte   // value kind per column for the current row
 	seen    []uint32 // generation stamps to detect repeated keys
@@ -122,10 +164,31 @@ type jsonRows struct {
 	after func() error
 }
 
+// pivotRef places a pivot cell value, d.pbuf[v0:v1], in column col.
+type pivotRef struct {
+	col, v0, v1 int
+	kind        byte
+}
+
 func (d *jsonRows) setSchema(schema formats.Schema) {
 	d.schema = schema
 	d.index = make(map[string]int, len(schema.Fields))
+	d.pivots = nil
 	for i, f := range schema.Fields {
+		if p := f.Pivot; p != nil {
+			if d.pivots == nil {
+				d.pivots = make(map[string]map[string]int)
+			}
+			keys := d.pivots[p.Measure]
+			if keys == nil {
+				keys = make(map[string]int)
+				d.pivots[p.Measure] = keys
+			}
+			if _, dup := keys[p.Key]; !dup {
+				keys[p.Key] = i
+			}
+			continue
+		}
 		if _, dup := d.index[f.Name]; !dup {
 			d.index[f.Name] = i
 		}
@@ -207,13 +270,19 @@ func (d *jsonRows) fillRow() error {
 		d.row[i] = formats.Cell{Null: true}
 		d.kinds[i] = kindNull
 	}
+	d.pbuf, d.pcells = d.pbuf[:0], d.pcells[:0]
 	for j, m := range s.members {
 		key := s.key(m)
 		idx := -1
-		if j < len(d.schema.Fields) && d.schema.Fields[j].Name == string(key) {
+		if j < len(d.schema.Fields) && d.schema.Fields[j].Name == string(key) && d.schema.Fields[j].Pivot == nil {
 			idx = j // keys usually come in schema order
 		} else if i, ok := d.index[string(key)]; ok {
 			idx = i
+		} else if keys, ok := d.pivots[string(key)]; ok {
+			if err := d.pivotValues(key, keys, m); err != nil {
+				return err
+			}
+			continue
 		}
 		if idx < 0 {
 			return &DecodeError{Format: s.format, Row: s.row, Offset: s.base + int64(s.pos),
@@ -229,6 +298,80 @@ func (d *jsonRows) fillRow() error {
 			d.row[idx] = formats.Cell{Value: s.value(m)}
 		}
 	}
+	for _, p := range d.pcells { // d.pbuf no longer moves
+		d.kinds[p.col] = p.kind
+		if p.kind != kindNull {
+			d.row[p.col] = formats.Cell{Value: d.pbuf[p.v0:p.v1:p.v1]}
+		}
+	}
+	return nil
+}
+
+// pivotObject parses raw, the JSON text of a pivoted measure's value, into
+// d.sub.members: an object keyed by pivot key. An object with a single
+// member that is itself an object under a key that is not a pivot key (the
+// pivot fields' name, as some Looker versions nest it) is unwrapped.
+// isKey tells pivot keys.
+func (d *jsonRows) pivotObject(measure, raw []byte, isKey func(string) bool) error {
+	if d.sub == nil {
+		d.sub = newJSONScanner(nil, d.s.format)
+	}
+	sub := d.sub
+	for depth := 0; ; depth++ {
+		d.subR.Reset(raw)
+		sub.r, sub.pos, sub.end, sub.base, sub.eof, sub.rerr = &d.subR, 0, 0, 0, false, nil
+		sub.row = d.s.row
+		if err := sub.readObject(); err != nil {
+			msg := err.Error()
+			if de, ok := errors.AsType[*DecodeError](err); ok {
+				msg = de.Msg
+			}
+			return &DecodeError{Format: d.s.format, Row: d.s.row, Offset: d.s.base + int64(d.s.pos),
+				Msg: fmt.Sprintf("pivoted measure %q: %s", measure, msg)}
+		}
+		if depth > 0 || len(sub.members) != 1 {
+			return nil
+		}
+		m := sub.members[0]
+		if m.kind != kindRaw || isKey(string(sub.key(m))) || sub.value(m)[0] != '{' {
+			return nil
+		}
+		raw = append(d.tmp[:0], sub.value(m)...)
+		d.tmp = raw
+	}
+}
+
+// pivotValues flattens a pivoted measure's value into its columns. A
+// missing pivot key is null; an unknown one is an error.
+func (d *jsonRows) pivotValues(measure []byte, keys map[string]int, m member) error {
+	s := d.s
+	errorf := func(format string, args ...any) error {
+		return &DecodeError{Format: s.format, Row: s.row, Offset: s.base + int64(s.pos),
+			Msg: fmt.Sprintf("pivoted measure %q: ", measure) + fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case m.kind == kindNull:
+		return nil
+	case m.kind != kindRaw || s.value(m)[0] != '{':
+		return errorf("the value is %q, expected an object keyed by pivot", s.value(m))
+	}
+	if err := d.pivotObject(measure, s.value(m), func(k string) bool { _, ok := keys[k]; return ok }); err != nil {
+		return err
+	}
+	sub := d.sub
+	for _, pm := range sub.members {
+		col, ok := keys[string(sub.key(pm))]
+		if !ok {
+			return errorf("unknown pivot key %q (%d pivots)", sub.key(pm), len(keys))
+		}
+		if d.seen[col] == d.gen {
+			return errorf("pivot key %q appears twice", sub.key(pm))
+		}
+		d.seen[col] = d.gen
+		v0 := len(d.pbuf)
+		d.pbuf = append(d.pbuf, sub.value(pm)...)
+		d.pcells = append(d.pcells, pivotRef{col: col, v0: v0, v1: len(d.pbuf), kind: pm.kind})
+	}
 	return nil
 }
 
@@ -241,9 +384,12 @@ func (d *jsonRows) fillRow() error {
 // first is an error. Unknown top-level and metadata keys are skipped. The
 // schema is the dimensions, then the measures, then the table calculations,
 // in metadata order, with Name, Label, LookMLType and Category from the
-// metadata and Type = formats.TypeForLookML(type). Pivot fields are not
-// columns: with pivots the measure values are nested objects, kept as JSON
-// text.
+// metadata and Type = formats.TypeForLookML(type). With pivots (metadata
+// "pivots", with "fields"."pivots" naming the pivot dimensions), the pivot
+// dimensions are not columns; each measure, and each table calculation
+// with "measure": true, becomes one column per pivot in the metadata's
+// pivot order (formats.Pivot gives the names), and its row value, an object
+// keyed by pivot key, is flattened into them as NewJSON does.
 //
 // Table calculations carry no type in json_bi. One with a "type" (or
 // "_type_hint") key is typed from it; otherwise the first row decides:

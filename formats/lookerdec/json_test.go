@@ -29,12 +29,12 @@ func TestJSONInferredSchema(t *testing.T) {
 				{Name: "orders.paid", Type: formats.Bool},
 				{Name: "users.name", Type: formats.String},
 				{Name: "orders.note", Type: formats.String},
-				{Name: "orders.pivot", Type: formats.String},
+				{Name: "orders.pivot|a", Type: formats.String, Pivot: &formats.Pivot{Measure: "orders.pivot", Key: "a", Values: []string{"a"}}},
 			}, r.Schema().Fields)
 			got, err := readAll(r)
 			require.NoError(t, err)
 			requireRows(t, [][]cell{
-				{s("1"), s("12.50"), s("true"), s("Zoë \"Z\" é🎉\n"), nil, s(`{"a":[1,"x\"y"]}`)},
+				{s("1"), s("12.50"), s("true"), s("Zoë \"Z\" é🎉\n"), nil, s(`[1,"x\"y"]`)},
 				{s("-7"), s("1e3"), s("false"), s(""), s("tab\there\\/"), nil},
 				{s("3"), nil, nil, nil, nil, nil},
 			}, got)
@@ -253,6 +253,7 @@ var jsonSeeds = []string{
 	`[{"a":1},{"a":2.5e-3},{"b":1}]`,
 	`[]`, `[`, `{`, `[{"a":"\ud83c\udf89 \ud800 \u00"}]`, `[{"a":[[[[[]]]]]}]`,
 	`[{"looker_error":"x"}]`, `{"message":"nope"}`, `[{"a":1}]]`, `[{"a":-}]`,
+	`[{"d":"a","m":{"x|FIELD|1":1,"$$$_row_total_$$$":2}},{"m":{"f":{"x|FIELD|1":null}}},{"m":{"y":1}}]`,
 }
 
 func FuzzJSONDecoder(f *testing.F) {
@@ -277,6 +278,7 @@ var biSeeds = []string{
 	`{"metadata":{"fields":{"dimensions":[{"name":"a"}],"table_calculations":[{"name":"t"}]}},"rows":[{"a":1,"t":2},{"a":{"x":[]}}],"z":[1]}`,
 	`{"metadata":{"fields":{"dimensions":[{"name":"a"}]}},"rows":[{"looker_error":"x"}]}`,
 	`{"looker_error":"x"}`, `{"metadata":[]}`, `{"metadata":{},`, `{}`,
+	`{"metadata":{"fields":{"dimensions":[{"name":"d"}],"measures":[{"name":"m","type":"count"}],"pivots":[{"name":"p"}],"table_calculations":[{"name":"t","measure":true}]},"pivots":[{"key":"a","data":{"p":"a"}},{"key":"b|FIELD|c"},{"key":"$$$_row_total_$$$","is_total":true}]},"rows":[{"d":1,"m":{"a":1,"b|FIELD|c":2},"t":{"p":{"a":true}}},{"m":{"z":1}},{"m":3}]}`,
 }
 
 func FuzzJSONBIDecoder(f *testing.F) {

@@ -1,8 +1,11 @@
 package lookerdec
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/lookerexport/exporter/formats"
 )
@@ -19,14 +22,80 @@ type biTableCalc struct {
 	Label    string `json:"label"`
 	Type     string `json:"type"`
 	TypeHint string `json:"_type_hint"`
+	Measure  bool   `json:"measure"`
+}
+
+type biPivot struct {
+	Key     string                     `json:"key"`
+	Data    map[string]json.RawMessage `json:"data"`
+	IsTotal bool                       `json:"is_total"`
 }
 
 type biMetadata struct {
 	Fields struct {
 		Dimensions        []biField     `json:"dimensions"`
 		Measures          []biField     `json:"measures"`
+		Pivots            []biField     `json:"pivots"`
 		TableCalculations []biTableCalc `json:"table_calculations"`
 	} `json:"fields"`
+	Pivots []biPivot `json:"pivots"`
+}
+
+// pivots returns the result's pivot columns: values from each pivot's
+// data in pivot field order, or from its key.
+func (m *biMetadata) pivots() ([]formats.Pivot, error) {
+	var out []formats.Pivot
+	seen := make(map[string]bool, len(m.Pivots))
+	for i, p := range m.Pivots {
+		if seen[p.Key] {
+			return nil, fmt.Errorf("pivot %d: key %q is listed twice", i+1, p.Key)
+		}
+		seen[p.Key] = true
+		fp := formats.Pivot{Key: p.Key, Total: p.IsTotal || p.Key == formats.RowTotalKey}
+		if !fp.Total {
+			fp.Values = pivotValues(p.Key)
+			if len(m.Fields.Pivots) > 0 && len(p.Data) > 0 {
+				fp.Values = fp.Values[:0:0]
+				for _, f := range m.Fields.Pivots {
+					fp.Values = append(fp.Values, rawText(p.Data[f.Name]))
+				}
+			}
+		}
+		out = append(out, fp)
+	}
+	return out, nil
+}
+
+// pivotValues splits a pivot key into its values: Looker joins the values
+// of several pivot fields with "|FIELD|".
+func pivotValues(key string) []string { return strings.Split(key, "|FIELD|") }
+
+// rawText is a JSON value as text: a string unquoted, null empty, anything
+// else as its JSON text.
+func rawText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	if string(v) == "null" {
+		return ""
+	}
+	return string(v)
+}
+
+// pivotFields returns the columns of a pivoted measure, one per pivot.
+func pivotFields(f formats.Field, pivots []formats.Pivot) []formats.Field {
+	out := make([]formats.Field, len(pivots))
+	for i, p := range pivots {
+		p.Measure = f.Name
+		p.Values = slices.Clone(p.Values)
+		col := f
+		col.Pivot = &p
+		col.Name = formats.PivotName(p)
+		col.Label = formats.PivotLabel(cmp.Or(f.Label, f.Name), p)
+		out[i] = col
+	}
+	return out
 }
 
 // biSchema builds the schema from the json_bi metadata object. untyped
@@ -36,9 +105,31 @@ func biSchema(meta []byte) (formats.Schema, []int, error) {
 	if err := json.Unmarshal(meta, &m); err != nil {
 		return formats.Schema{}, nil, err
 	}
+	pivots, err := m.pivots()
+	if err != nil {
+		return formats.Schema{}, nil, err
+	}
 	var fields []formats.Field
 	seen := make(map[string]bool)
-	add := func(f formats.Field) error {
+	add1 := func(f formats.Field) error {
+		if f.Name == "" {
+			return fmt.Errorf("field %d has no name", len(fields)+1)
+		}
+		if seen[f.Name] && f.Pivot != nil { // pivot values holding "|": name by key
+			f.Name = f.Pivot.Measure + "|" + f.Pivot.Key
+		}
+		if seen[f.Name] {
+			return fmt.Errorf("field %q is listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		fields = append(fields, f)
+		return nil
+	}
+	// add adds a field, or its pivot columns when it is pivoted.
+	add := func(f formats.Field, pivoted bool) error {
+		if !pivoted || len(pivots) == 0 {
+			return add1(f)
+		}
 		if f.Name == "" {
 			return fmt.Errorf("field %d has no name", len(fields)+1)
 		}
@@ -46,7 +137,11 @@ func biSchema(meta []byte) (formats.Schema, []int, error) {
 			return fmt.Errorf("field %q is listed twice", f.Name)
 		}
 		seen[f.Name] = true
-		fields = append(fields, f)
+		for _, col := range pivotFields(f, pivots) {
+			if err := add1(col); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	for _, group := range []struct {
@@ -58,7 +153,8 @@ func biSchema(meta []byte) (formats.Schema, []int, error) {
 			if cat == "" {
 				cat = group.category
 			}
-			if err := add(formats.Field{Name: f.Name, Label: f.Label, LookMLType: f.Type, Category: cat, Type: formats.TypeForLookML(f.Type)}); err != nil {
+			f := formats.Field{Name: f.Name, Label: f.Label, LookMLType: f.Type, Category: cat, Type: formats.TypeForLookML(f.Type)}
+			if err := add(f, group.category == "measure"); err != nil {
 				return formats.Schema{}, nil, err
 			}
 		}
@@ -69,11 +165,14 @@ func biSchema(meta []byte) (formats.Schema, []int, error) {
 		if t == "" {
 			t = tc.TypeHint
 		}
-		if t == "" {
-			untyped = append(untyped, len(fields))
-		}
-		if err := add(formats.Field{Name: tc.Name, Label: tc.Label, LookMLType: t, Category: "table_calculation", Type: formats.TypeForLookML(t)}); err != nil {
+		first := len(fields)
+		if err := add(formats.Field{Name: tc.Name, Label: tc.Label, LookMLType: t, Category: "table_calculation", Type: formats.TypeForLookML(t)}, tc.Measure); err != nil {
 			return formats.Schema{}, nil, err
+		}
+		if t == "" {
+			for i := first; i < len(fields); i++ {
+				untyped = append(untyped, i)
+			}
 		}
 	}
 	if fields == nil {

@@ -51,7 +51,37 @@ type Options struct {
 	// PageBufferBytes is the uncompressed size at which a column's page is
 	// cut; 0 means 8 MiB / columns, clamped to [32 KiB, 256 KiB].
 	PageBufferBytes int
+	// Dictionary chooses which String columns are dictionary encoded;
+	// "" means DictionaryAuto.
+	Dictionary Dictionary
 }
+
+// Dictionary is a dictionary-encoding policy for String columns.
+type Dictionary string
+
+// Dictionary policies.
+const (
+	// DictionaryAuto encodes a String column with a dictionary when the
+	// first batch of rows (up to 1024) holds few distinct values in it: at
+	// most one per dictSampleRatio non-null values, and at most
+	// dictMaxDistinct (status, country, names drawn from small sets; not
+	// emails, ids or free text). A dictionary on a high-cardinality column
+	// costs about 50% more encoding time for nothing (PERF-NOTES), so the
+	// sample decides. A dictionary that grows past dictMaxBytes in a row
+	// group anyway falls back to plain pages for the rest of that row group.
+	DictionaryAuto Dictionary = "auto"
+	// DictionaryNone writes every column with plain pages.
+	DictionaryNone Dictionary = "none"
+	// DictionaryAll dictionary-encodes every String column (bounded by
+	// dictMaxBytes like DictionaryAuto).
+	DictionaryAll Dictionary = "all"
+)
+
+const (
+	dictSampleRatio = 8
+	dictMaxDistinct = 4096
+	dictMaxBytes    = 1 << 20
+)
 
 // New returns a Parquet encoder writing to w.
 //
@@ -90,30 +120,12 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	default:
 		return nil, fmt.Errorf("parquet encoder: unknown compression %q: use snappy, zstd, gzip or none", opts.Compression)
 	}
-	nodes := make([]parquet.Node, n)
-	for i, f := range schema.Fields {
-		var leaf parquet.Node
-		switch f.Type {
-		case formats.String:
-			leaf = parquet.String()
-		case formats.Int64:
-			leaf = parquet.Leaf(parquet.Int64Type)
-		case formats.Double:
-			leaf = parquet.Leaf(parquet.DoubleType)
-		case formats.Bool:
-			leaf = parquet.Leaf(parquet.BooleanType)
-		case formats.Date:
-			leaf = parquet.Date()
-		case formats.Timestamp:
-			leaf = parquet.Timestamp(parquet.Microsecond)
-		default:
-			return nil, fmt.Errorf("parquet encoder: column %q has unsupported type %v", cols[i], f.Type)
-		}
-		nodes[i] = parquet.Optional(leaf)
-	}
-	root, err := newOrderedGroup(cols, nodes)
-	if err != nil {
-		return nil, fmt.Errorf("parquet encoder: %w", err)
+	switch opts.Dictionary {
+	case "":
+		opts.Dictionary = DictionaryAuto
+	case DictionaryAuto, DictionaryNone, DictionaryAll:
+	default:
+		return nil, fmt.Errorf("parquet encoder: unknown dictionary policy %q: use auto, none or all", opts.Dictionary)
 	}
 	rgBytes := opts.RowGroupBytes
 	if rgBytes <= 0 {
@@ -124,27 +136,28 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		pageBytes = (8 << 20) / max(n, 1)
 		pageBytes = min(max(pageBytes, minPageBufferBytes), maxPageBufferBytes)
 	}
-	config, err := parquet.NewWriterConfig(
-		parquet.NewSchema("looker_result", root),
-		parquet.Compression(codec),
-		parquet.PageBufferSize(pageBytes),
-		parquet.DataPageStatistics(true),
-		parquet.CreatedBy("lookerexport", "", ""),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("parquet encoder: configure writer: %w", err)
-	}
 	batch := max(64, min(1024, (64<<10)/max(n, 1)))
 	e := &encoder{
-		w:       parquet.NewWriter(w, config),
-		cols:    cols,
-		types:   make([]formats.Type, n),
-		ts:      lookertext.NewTimestamps(opts.Location),
-		batch:   make([]parquet.Row, batch),
-		rgBytes: rgBytes,
+		out:       w,
+		codec:     codec,
+		pageBytes: pageBytes,
+		dict:      opts.Dictionary,
+		cols:      cols,
+		types:     make([]formats.Type, n),
+		ts:        lookertext.NewTimestamps(opts.Location),
+		batch:     make([]parquet.Row, batch),
+		rgBytes:   rgBytes,
+	}
+	for i, f := range schema.Fields {
+		if f.Type > formats.Timestamp {
+			return nil, fmt.Errorf("parquet encoder: column %q has unsupported type %v", cols[i], f.Type)
+		}
 	}
 	for i, f := range schema.Fields {
 		e.types[i] = f.Type
+	}
+	if _, err := e.schema(nil); err != nil { // check names now; encodings come with the first batch
+		return nil, err
 	}
 	for i := range e.batch {
 		e.batch[i] = make(parquet.Row, 0, n)
@@ -153,18 +166,112 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 }
 
 type encoder struct {
-	w       *parquet.Writer
-	cols    []string
-	types   []formats.Type
-	ts      *lookertext.Timestamps
-	batch   []parquet.Row
-	n       int    // rows in batch
-	arena   []byte // string bytes of the batch (rows are not retained)
-	rows    int64  // rows accepted
-	rgBytes int64
-	rgBase  int64 // w.Size() when the current row group started
-	err     error
-	closed  bool
+	out       io.Writer
+	codec     compress.Codec
+	pageBytes int
+	dict      Dictionary
+	w         *parquet.Writer // created with the first batch
+	dictCols  []bool          // columns written with a dictionary
+	cols      []string
+	types     []formats.Type
+	ts        *lookertext.Timestamps
+	batch     []parquet.Row
+	n         int    // rows in batch
+	arena     []byte // string bytes of the batch (rows are not retained)
+	rows      int64  // rows accepted
+	rgBytes   int64
+	rgBase    int64 // w.Size() when the current row group started
+	err       error
+	closed    bool
+}
+
+// schema builds the file schema; dict marks the columns to dictionary
+// encode (nil: none).
+func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
+	nodes := make([]parquet.Node, len(e.types))
+	for i, t := range e.types {
+		var leaf parquet.Node
+		switch t {
+		case formats.String:
+			leaf = parquet.String()
+			if dict != nil && dict[i] {
+				leaf = parquet.Encoded(leaf, &parquet.RLEDictionary)
+			}
+		case formats.Int64:
+			leaf = parquet.Leaf(parquet.Int64Type)
+		case formats.Double:
+			leaf = parquet.Leaf(parquet.DoubleType)
+		case formats.Bool:
+			leaf = parquet.Leaf(parquet.BooleanType)
+		case formats.Date:
+			leaf = parquet.Date()
+		case formats.Timestamp:
+			leaf = parquet.Timestamp(parquet.Microsecond)
+		}
+		nodes[i] = parquet.Optional(leaf)
+	}
+	root, err := newOrderedGroup(e.cols, nodes)
+	if err != nil {
+		return nil, fmt.Errorf("parquet encoder: %w", err)
+	}
+	return parquet.NewSchema("looker_result", root), nil
+}
+
+// start creates the parquet writer, choosing the dictionary columns from
+// the rows of the first batch (see DictionaryAuto).
+func (e *encoder) start() error {
+	e.dictCols = make([]bool, len(e.types))
+	for i, t := range e.types {
+		if t != formats.String {
+			continue
+		}
+		switch e.dict {
+		case DictionaryAll:
+			e.dictCols[i] = true
+		case DictionaryAuto:
+			e.dictCols[i] = fewDistinct(e.batch[:e.n], i)
+		}
+	}
+	schema, err := e.schema(e.dictCols)
+	if err != nil {
+		return err
+	}
+	config, err := parquet.NewWriterConfig(
+		schema,
+		parquet.Compression(e.codec),
+		parquet.PageBufferSize(e.pageBytes),
+		parquet.DataPageStatistics(true),
+		parquet.DictionaryMaxBytes(dictMaxBytes),
+		parquet.CreatedBy("lookerexport", "", ""),
+	)
+	if err != nil {
+		return fmt.Errorf("parquet encoder: configure writer: %w", err)
+	}
+	e.w = parquet.NewWriter(e.out, config)
+	return nil
+}
+
+// fewDistinct reports whether column col of rows has at most one distinct
+// non-null value per dictSampleRatio non-null values, and at most
+// dictMaxDistinct of them. A column with no non-null value in the sample
+// stays plain.
+func fewDistinct(rows []parquet.Row, col int) bool {
+	seen := make(map[string]struct{})
+	nonNull := 0
+	for _, r := range rows {
+		v := r[col]
+		if v.IsNull() {
+			continue
+		}
+		nonNull++
+		if _, ok := seen[string(v.ByteArray())]; !ok {
+			if len(seen) >= dictMaxDistinct {
+				return false
+			}
+			seen[string(v.ByteArray())] = struct{}{}
+		}
+	}
+	return nonNull > 0 && len(seen)*dictSampleRatio <= nonNull
 }
 
 // WriteRow converts one row and adds it to the current batch.
@@ -246,6 +353,12 @@ func (e *encoder) fail(row int64, col int, v []byte, err error) error {
 // flushBatch hands the batch to parquet-go and cuts a row group when it is
 // large enough.
 func (e *encoder) flushBatch() error {
+	if e.w == nil {
+		if err := e.start(); err != nil {
+			e.err = err
+			return err
+		}
+	}
 	if e.n > 0 {
 		if _, err := e.w.WriteRows(e.batch[:e.n]); err != nil {
 			e.err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", e.rows, err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/formats/internal/fixture"
+	"github.com/lookerexport/exporter/formats/lookerdec"
 )
 
 // encode writes rows with the encoder and returns the file.
@@ -295,4 +296,62 @@ func TestWriteErrorSurfaces(t *testing.T) {
 		err = w.Close()
 	}
 	require.ErrorContains(t, err, "disk full")
+}
+
+// TestDictionaryPolicy: with DictionaryAuto, low-cardinality string
+// columns (status, country, names) get a dictionary and high-cardinality
+// ones (email, free text) plain pages; values read back equal either way.
+func TestDictionaryPolicy(t *testing.T) {
+	t.Parallel()
+	input := fixture.LookerCSV(3000)
+	for _, tt := range []struct {
+		policy Dictionary
+		dict   map[string]bool
+	}{
+		{"", map[string]bool{"users_name": true, "users_email": false, "users_country": true, "orders_status": true, "orders_note": false}},
+		{DictionaryNone, map[string]bool{"users_name": false, "users_email": false, "users_country": false, "orders_status": false, "orders_note": false}},
+		{DictionaryAll, map[string]bool{"users_name": true, "users_email": true, "users_country": true, "orders_status": true, "orders_note": true}},
+	} {
+		t.Run(string(tt.policy), func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			r, err := lookerdec.NewCSV(bytes.NewReader(input))
+			require.NoError(t, err)
+			w, err := New(&buf, fixture.LookerSchema(), Options{Dictionary: tt.policy})
+			require.NoError(t, err)
+			_, err = formats.Copy(context.Background(), w, r, formats.CopyOptions{})
+			require.NoError(t, err)
+			require.NoError(t, w.Close())
+			rdr, names, got := readBack(t, buf.Bytes())
+			require.Len(t, got, 3000)
+			rg := rdr.MetaData().RowGroup(0)
+			for i, name := range names {
+				want, ok := tt.dict[name]
+				if !ok {
+					continue
+				}
+				cc, err := rg.ColumnChunk(i)
+				require.NoError(t, err)
+				require.Equal(t, want, cc.HasDictionaryPage(), "column %s", name)
+			}
+			// Same values as without dictionaries.
+			_, _, plain := readBack(t, encodeCSV(t, input, Options{Dictionary: DictionaryNone}))
+			require.Equal(t, plain, got)
+		})
+	}
+	_, err := New(io.Discard, fixture.LookerSchema(), Options{Dictionary: "some"})
+	require.ErrorContains(t, err, `unknown dictionary policy "some"`)
+}
+
+func encodeCSV(t *testing.T, input []byte, opts Options) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	r, err := lookerdec.NewCSV(bytes.NewReader(input))
+	require.NoError(t, err)
+	w, err := New(&buf, fixture.LookerSchema(), opts)
+	require.NoError(t, err)
+	_, err = formats.Copy(context.Background(), w, r, formats.CopyOptions{Batches: 1})
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return buf.Bytes()
 }
