@@ -35,9 +35,13 @@ type Run struct {
 	FinishedAt    time.Time // zero while running
 	Rows          int64
 	Bytes         int64
-	URIs          []string // committed objects
-	ErrorClass    string   // "retryable", "permanent", "cancelled", ... empty on success
-	Error         string   // human-readable error, empty on success
+	URIs          []string  // committed objects
+	ErrorClass    string    // "retryable", "permanent", "cancelled", ... empty on success
+	Error         string    // human-readable error, empty on success
+	Replica       string    // the replica that claimed the attempt; empty for StartRun
+	LeaseExpires  time.Time // while Running under a claim: when another replica may take it over
+	QueryIDs      []string  // Looker query ids the attempt ran
+	Schema        string    // a JSON document describing the output columns, opaque to state
 }
 
 // Result is what a finished attempt reports.
@@ -48,6 +52,16 @@ type Result struct {
 	URIs       []string
 	ErrorClass string
 	Error      string
+	QueryIDs   []string // Looker query ids
+	Schema     string   // a JSON document, opaque to state
+}
+
+// LogLine is one captured log line of a run.
+type LogLine struct {
+	Time    time.Time
+	Level   string
+	Message string
+	Fields  string // JSON object of the structured fields
 }
 
 // ListOptions filters ListRuns.
@@ -73,9 +87,61 @@ type Store interface {
 	GetRun(ctx context.Context, id string) (Run, error)
 	// ListRuns returns attempts, newest first.
 	ListRuns(ctx context.Context, opts ListOptions) ([]Run, error)
+	// LastSuccess returns the succeeded attempt of job with the latest
+	// scheduled time, or ErrNotFound when none succeeded.
+	LastSuccess(ctx context.Context, job string) (Run, error)
+	// LatestScheduled returns the newest attempt of job's latest scheduled
+	// time (any status), or ErrNotFound when the job never ran.
+	LatestScheduled(ctx context.Context, job string) (Run, error)
+	// Attempts returns every attempt of (job, scheduled), oldest first; an
+	// empty slice when there is none.
+	Attempts(ctx context.Context, job string, scheduled time.Time) ([]Run, error)
+
+	// Claim atomically claims the key (job, scheduled) for replica, so that
+	// of N replicas firing the same schedule exactly one runs it:
+	//   - no attempt recorded yet: attempt 1 is inserted Running, held by
+	//     replica until now+lease; claimed is true.
+	//   - the latest attempt is Running and its lease expired (its replica
+	//     died or lost the database): that attempt is finished Interrupted
+	//     with ErrorClass ClassLeaseExpired, and the next attempt is inserted
+	//     Running for replica; claimed is true.
+	//   - otherwise (running under a live lease, or finished): nothing
+	//     changes; the latest attempt is returned with claimed false.
+	// A claimed attempt must be renewed (RenewLease) before its lease
+	// expires and finished with FinishRun.
+	Claim(ctx context.Context, job string, scheduled time.Time, replica string, now time.Time, lease time.Duration) (run Run, claimed bool, err error)
+	// Retry inserts the next attempt of the key of the finished attempt
+	// prevID, Running and held by replica until now+lease, provided prevID
+	// is still the latest attempt of its key; otherwise (another replica
+	// already started one) it returns ErrNotLatest. It returns
+	// ErrStillRunning when prevID is not finished, ErrNotFound for an
+	// unknown id.
+	Retry(ctx context.Context, prevID string, replica string, now time.Time, lease time.Duration) (Run, error)
+	// RenewLease extends the lease of a Running attempt held by replica to
+	// now+lease. It returns ErrLeaseLost when the attempt is no longer
+	// Running or is held by another replica (it was taken over), and
+	// ErrNotFound for an unknown id.
+	RenewLease(ctx context.Context, id string, replica string, now time.Time, lease time.Duration) error
+	// Prune deletes finished attempts that finished before before, keeping
+	// for each job its latest succeeded attempt (LastSuccess and catch-up
+	// depend on it), together with their logs. It returns how many attempts
+	// it deleted. Running and Scheduled attempts are never pruned.
+	Prune(ctx context.Context, before time.Time) (int, error)
+
+	// SaveRunLog replaces the stored log lines of a run (the runner keeps
+	// the last N). ErrNotFound for an unknown run.
+	SaveRunLog(ctx context.Context, runID string, lines []LogLine) error
+	// RunLog returns the stored log lines of a run, oldest first
+	// (ErrNotFound for an unknown run; an empty slice when none were saved).
+	RunLog(ctx context.Context, runID string) ([]LogLine, error)
+
 	// Close releases the store.
 	Close() error
 }
+
+// ClassLeaseExpired is the ErrorClass of an attempt that Claim finished as
+// Interrupted because its replica stopped renewing its lease.
+const ClassLeaseExpired = "lease_expired"
 
 // Terminal reports whether s is a final status that FinishRun accepts:
 // Succeeded, Failed, Interrupted or Skipped.
@@ -93,3 +159,14 @@ var ErrNotFound = errors.New("run not found")
 // ErrNotRunning is returned by FinishRun for a run that is no longer
 // Running, e.g. one already finished by another caller.
 var ErrNotRunning = errors.New("run is not running")
+
+// ErrLeaseLost is returned by RenewLease when the attempt is no longer held
+// by the caller: it finished, or another replica took the key over.
+var ErrLeaseLost = errors.New("run lease lost")
+
+// ErrNotLatest is returned by Retry when a newer attempt of the key exists.
+var ErrNotLatest = errors.New("run is not the latest attempt of its key")
+
+// ErrStillRunning is returned by Retry when the previous attempt is still
+// Running.
+var ErrStillRunning = errors.New("previous attempt is still running")

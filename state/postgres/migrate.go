@@ -34,6 +34,24 @@ var migrations = []string{
 	CREATE INDEX runs_job_started_at ON runs (job, started_at, id);
 	CREATE INDEX runs_started_at ON runs (started_at, id);
 	`,
+	// 2: claims with leases, Looker query ids, the output schema, run logs.
+	// lease_expires is NULL for attempts not started by a claim (StartRun)
+	// and for finished ones.
+	`
+	ALTER TABLE runs ADD COLUMN lease_expires timestamptz;
+	ALTER TABLE runs ADD COLUMN query_ids text[] NOT NULL DEFAULT '{}';
+	ALTER TABLE runs ADD COLUMN output_schema text NOT NULL DEFAULT '';
+	CREATE INDEX runs_job_scheduled ON runs (job, scheduled_time, attempt);
+	CREATE TABLE run_logs (
+		run_id  text COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+		seq     integer     NOT NULL,
+		time    timestamptz NOT NULL,
+		level   text        NOT NULL,
+		message text        NOT NULL,
+		fields  text        NOT NULL,
+		PRIMARY KEY (run_id, seq)
+	);
+	`,
 }
 
 // migrateLockClass is the first key of the two-int4 advisory lock that

@@ -147,12 +147,17 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	for i, u := range res.URIs {
 		uris[i] = cleanText(u)
 	}
+	queryIDs := make([]string, len(res.QueryIDs))
+	for i, q := range res.QueryIDs {
+		queryIDs[i] = cleanText(q)
+	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE runs
-		SET status = $2, finished_at = $3, rows = $4, bytes = $5, uris = $6, error_class = $7, error = $8
+		SET status = $2, finished_at = $3, rows = $4, bytes = $5, uris = $6, error_class = $7, error = $8,
+			query_ids = $10, output_schema = $11, lease_expires = NULL
 		WHERE id = $1 AND status = $9`,
 		id, string(res.Status), us(now), res.Rows, res.Bytes, uris,
-		cleanText(res.ErrorClass), cleanText(res.Error), string(state.Running),
+		cleanText(res.ErrorClass), cleanText(res.Error), string(state.Running), queryIDs, cleanText(res.Schema),
 	)
 	if err != nil {
 		return fmt.Errorf("finish run %s: %w", id, err)
@@ -172,7 +177,8 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	return fmt.Errorf("finish run %s: %w (it is %s)", id, state.ErrNotRunning, status)
 }
 
-const runColumns = `id, job, scheduled_time, attempt, status, started_at, finished_at, rows, bytes, uris, error_class, error`
+const runColumns = `id, job, scheduled_time, attempt, status, started_at, finished_at, rows, bytes, uris, error_class, error,
+	COALESCE(replica, ''), lease_expires, query_ids, output_schema`
 
 // GetRun implements state.Store.
 func (s *Store) GetRun(ctx context.Context, id string) (state.Run, error) {
@@ -230,10 +236,18 @@ func scanRun(row pgx.Row) (state.Run, error) {
 		r        state.Run
 		status   string
 		finished *time.Time
+		lease    *time.Time
 	)
 	if err := row.Scan(&r.ID, &r.Job, &r.ScheduledTime, &r.Attempt, &status, &r.StartedAt, &finished,
-		&r.Rows, &r.Bytes, &r.URIs, &r.ErrorClass, &r.Error); err != nil {
+		&r.Rows, &r.Bytes, &r.URIs, &r.ErrorClass, &r.Error,
+		&r.Replica, &lease, &r.QueryIDs, &r.Schema); err != nil {
 		return state.Run{}, err
+	}
+	if lease != nil {
+		r.LeaseExpires = lease.UTC()
+	}
+	if len(r.QueryIDs) == 0 {
+		r.QueryIDs = nil
 	}
 	r.Status = state.Status(status)
 	// pgx returns timestamptz in time.Local.

@@ -35,6 +35,24 @@ var migrations = []string{
 	CREATE INDEX runs_job_started_at ON runs (job, started_at, id);
 	CREATE INDEX runs_started_at ON runs (started_at, id);
 	`,
+	// 2: claims with leases, Looker query ids, the output schema, run logs.
+	// lease_expires is NULL for attempts not started by a claim (StartRun)
+	// and for finished ones.
+	`
+	ALTER TABLE runs ADD COLUMN lease_expires INTEGER;
+	ALTER TABLE runs ADD COLUMN query_ids TEXT NOT NULL DEFAULT '[]';
+	ALTER TABLE runs ADD COLUMN output_schema TEXT NOT NULL DEFAULT '';
+	CREATE INDEX runs_job_scheduled ON runs (job, scheduled_time, attempt);
+	CREATE TABLE run_logs (
+		run_id  TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+		seq     INTEGER NOT NULL,
+		time    INTEGER NOT NULL,
+		level   TEXT    NOT NULL,
+		message TEXT    NOT NULL,
+		fields  TEXT    NOT NULL,
+		PRIMARY KEY (run_id, seq)
+	) STRICT;
+	`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction, which

@@ -200,12 +200,17 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	if err != nil {
 		return fmt.Errorf("finish run %s: %w", id, err)
 	}
+	queryIDs, err := encodeURIs(res.QueryIDs)
+	if err != nil {
+		return fmt.Errorf("finish run %s: query ids: %w", id, err)
+	}
 	r, err := s.wdb.ExecContext(ctx, `
 		UPDATE runs
-		SET status = ?, finished_at = ?, rows = ?, bytes = ?, uris = ?, error_class = ?, error = ?
+		SET status = ?, finished_at = ?, rows = ?, bytes = ?, uris = ?, error_class = ?, error = ?,
+			query_ids = ?, output_schema = ?, lease_expires = NULL
 		WHERE id = ? AND status = ?`,
 		string(res.Status), micros(now), res.Rows, res.Bytes, uris,
-		cleanText(res.ErrorClass), cleanText(res.Error), id, string(state.Running),
+		cleanText(res.ErrorClass), cleanText(res.Error), queryIDs, cleanText(res.Schema), id, string(state.Running),
 	)
 	if err != nil {
 		return fmt.Errorf("finish run %s: %w", id, err)
@@ -229,7 +234,8 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	return fmt.Errorf("finish run %s: %w (it is %s)", id, state.ErrNotRunning, status)
 }
 
-const runColumns = `id, job, scheduled_time, attempt, status, started_at, finished_at, rows, bytes, uris, error_class, error`
+const runColumns = `id, job, scheduled_time, attempt, status, started_at, finished_at, rows, bytes, uris, error_class, error,
+	COALESCE(replica, ''), lease_expires, query_ids, output_schema`
 
 // GetRun implements state.Store.
 func (s *Store) GetRun(ctx context.Context, id string) (state.Run, error) {
@@ -286,14 +292,24 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanRun(sc scanner) (state.Run, error) {
 	var (
-		r                  state.Run
-		status, uris       string
-		scheduled, started int64
-		finished           sql.NullInt64
+		r                      state.Run
+		status, uris, queryIDs string
+		scheduled, started     int64
+		finished, lease        sql.NullInt64
 	)
 	if err := sc.Scan(&r.ID, &r.Job, &scheduled, &r.Attempt, &status, &started, &finished,
-		&r.Rows, &r.Bytes, &uris, &r.ErrorClass, &r.Error); err != nil {
+		&r.Rows, &r.Bytes, &uris, &r.ErrorClass, &r.Error,
+		&r.Replica, &lease, &queryIDs, &r.Schema); err != nil {
 		return state.Run{}, err
+	}
+	if lease.Valid {
+		r.LeaseExpires = fromMicros(lease.Int64)
+	}
+	if err := json.Unmarshal([]byte(queryIDs), &r.QueryIDs); err != nil {
+		return state.Run{}, fmt.Errorf("decode query ids of run %s: %w", r.ID, err)
+	}
+	if len(r.QueryIDs) == 0 {
+		r.QueryIDs = nil
 	}
 	r.Status = state.Status(status)
 	r.ScheduledTime = fromMicros(scheduled)

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		require.NotNil(t, s, "newStore returned nil")
 		return t.Context(), s
 	}
+	runClaims(t, setup)
 
 	t.Run("StartRunAssignsAttempts", func(t *testing.T) {
 		t.Parallel()

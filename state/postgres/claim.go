@@ -1,0 +1,279 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lookerexport/exporter/state"
+)
+
+// beginKey begins a READ COMMITTED transaction holding the advisory lock of
+// the key (job, scheduled), the same lock StartRun takes: every statement
+// after it sees what the previous holder committed.
+func (s *Store) beginKey(ctx context.Context, job string, scheduled time.Time) (pgx.Tx, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, keyLock(job, us(scheduled))); err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, fmt.Errorf("lock key: %w", err)
+	}
+	return tx, nil
+}
+
+// Claim implements state.Store. It reads the key's latest attempt and
+// inserts the next under the key's advisory lock, so claims from any
+// replica serialize per key.
+func (s *Store) Claim(ctx context.Context, job string, scheduled time.Time, replica string, now time.Time, lease time.Duration) (state.Run, bool, error) {
+	if job == "" {
+		return state.Run{}, false, errors.New("claim run: empty job name")
+	}
+	if lease <= 0 {
+		return state.Run{}, false, fmt.Errorf("claim run of job %q: lease %s must be positive", job, lease)
+	}
+	wrap := func(err error) error {
+		return fmt.Errorf("claim run of job %q scheduled at %s: %w", job, us(scheduled).Format(time.RFC3339Nano), err)
+	}
+	tx, err := s.beginKey(ctx, job, scheduled)
+	if err != nil {
+		return state.Run{}, false, wrap(err)
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit
+
+	latest, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE job = $1 AND scheduled_time = $2 ORDER BY attempt DESC LIMIT 1`, job, us(scheduled)))
+	next := 1
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return state.Run{}, false, wrap(err)
+	case latest.Status == state.Running && !latest.LeaseExpires.IsZero() && !latest.LeaseExpires.After(now):
+		if _, err := tx.Exec(ctx, `UPDATE runs SET status = $2, finished_at = $3, error_class = $4, error = $5, lease_expires = NULL
+			WHERE id = $1`, latest.ID, string(state.Interrupted), us(now), state.ClassLeaseExpired,
+			cleanText(fmt.Sprintf("replica %q stopped renewing its lease (expired %s); replica %q took the run over",
+				latest.Replica, latest.LeaseExpires.Format(time.RFC3339Nano), replica))); err != nil {
+			return state.Run{}, false, wrap(fmt.Errorf("interrupt expired attempt %s: %w", latest.ID, err))
+		}
+		next = latest.Attempt + 1
+	default:
+		return latest, false, nil
+	}
+	run, err := insertClaimed(ctx, tx, job, scheduled, next, replica, now, lease)
+	if err != nil {
+		return state.Run{}, false, wrap(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return state.Run{}, false, wrap(fmt.Errorf("commit: %w", err))
+	}
+	return run, true, nil
+}
+
+func insertClaimed(ctx context.Context, tx pgx.Tx, job string, scheduled time.Time, attempt int, replica string, now time.Time, lease time.Duration) (state.Run, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return state.Run{}, fmt.Errorf("generate run ID: %w", err)
+	}
+	run := state.Run{
+		ID:            id.String(),
+		Job:           job,
+		ScheduledTime: us(scheduled),
+		Attempt:       attempt,
+		Status:        state.Running,
+		StartedAt:     us(now),
+		Replica:       cleanText(replica),
+		LeaseExpires:  us(now.Add(lease)),
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO runs (id, job, scheduled_time, attempt, status, started_at, replica, lease_expires)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, run.ID, job, run.ScheduledTime, attempt, string(state.Running),
+		run.StartedAt, run.Replica, run.LeaseExpires); err != nil {
+		return state.Run{}, fmt.Errorf("insert attempt %d: %w", attempt, err)
+	}
+	return run, nil
+}
+
+// Retry implements state.Store.
+func (s *Store) Retry(ctx context.Context, prevID string, replica string, now time.Time, lease time.Duration) (state.Run, error) {
+	if lease <= 0 {
+		return state.Run{}, fmt.Errorf("retry run %s: lease %s must be positive", prevID, lease)
+	}
+	prev, err := s.GetRun(ctx, prevID)
+	if err != nil {
+		return state.Run{}, fmt.Errorf("retry: %w", err)
+	}
+	tx, err := s.beginKey(ctx, prev.Job, prev.ScheduledTime)
+	if err != nil {
+		return state.Run{}, fmt.Errorf("retry run %s: %w", prevID, err)
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit
+	// Re-read under the lock.
+	prev, err = scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, prevID))
+	if err != nil {
+		return state.Run{}, fmt.Errorf("retry run %s: %w", prevID, err)
+	}
+	if !prev.Status.Terminal() {
+		return state.Run{}, fmt.Errorf("retry run %s: %w", prevID, state.ErrStillRunning)
+	}
+	var maxAttempt int
+	if err := tx.QueryRow(ctx, `SELECT MAX(attempt) FROM runs WHERE job = $1 AND scheduled_time = $2`,
+		prev.Job, prev.ScheduledTime).Scan(&maxAttempt); err != nil {
+		return state.Run{}, fmt.Errorf("retry run %s: %w", prevID, err)
+	}
+	if maxAttempt != prev.Attempt {
+		return state.Run{}, fmt.Errorf("retry run %s (attempt %d): %w (attempt %d exists)", prevID, prev.Attempt, state.ErrNotLatest, maxAttempt)
+	}
+	run, err := insertClaimed(ctx, tx, prev.Job, prev.ScheduledTime, prev.Attempt+1, replica, now, lease)
+	if err != nil {
+		return state.Run{}, fmt.Errorf("retry run %s: %w", prevID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return state.Run{}, fmt.Errorf("retry run %s: commit: %w", prevID, err)
+	}
+	return run, nil
+}
+
+// RenewLease implements state.Store.
+func (s *Store) RenewLease(ctx context.Context, id string, replica string, now time.Time, lease time.Duration) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE runs SET lease_expires = $2 WHERE id = $1 AND status = $3 AND replica = $4`,
+		id, us(now.Add(lease)), string(state.Running), cleanText(replica))
+	if err != nil {
+		return fmt.Errorf("renew lease of run %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := s.GetRun(ctx, id); err != nil {
+		return fmt.Errorf("renew lease: %w", err)
+	}
+	return fmt.Errorf("renew lease of run %s for replica %q: %w", id, replica, state.ErrLeaseLost)
+}
+
+// latestSuccesses selects the id of each job's latest succeeded attempt.
+const latestSuccesses = `SELECT id FROM runs r WHERE r.status = 'succeeded' AND NOT EXISTS (
+	SELECT 1 FROM runs r2 WHERE r2.job = r.job AND r2.status = 'succeeded'
+	AND (r2.scheduled_time > r.scheduled_time OR (r2.scheduled_time = r.scheduled_time AND r2.attempt > r.attempt)))`
+
+// Prune implements state.Store.
+func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM runs
+		WHERE finished_at IS NOT NULL AND finished_at < $1 AND status NOT IN ($2, $3)
+		AND id NOT IN (`+latestSuccesses+`)`, us(before), string(state.Running), string(state.Scheduled))
+	if err != nil {
+		return 0, fmt.Errorf("prune runs finished before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func (s *Store) oneRun(ctx context.Context, what string, sql string, args ...any) (state.Run, error) {
+	r, err := scanRun(s.pool.QueryRow(ctx, sql, args...))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return state.Run{}, fmt.Errorf("%s: %w", what, state.ErrNotFound)
+	case err != nil:
+		return state.Run{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return r, nil
+}
+
+// LastSuccess implements state.Store.
+func (s *Store) LastSuccess(ctx context.Context, job string) (state.Run, error) {
+	return s.oneRun(ctx, fmt.Sprintf("last success of job %q", job), `SELECT `+runColumns+` FROM runs
+		WHERE job = $1 AND status = $2 ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job, string(state.Succeeded))
+}
+
+// LatestScheduled implements state.Store.
+func (s *Store) LatestScheduled(ctx context.Context, job string) (state.Run, error) {
+	return s.oneRun(ctx, fmt.Sprintf("latest run of job %q", job), `SELECT `+runColumns+` FROM runs
+		WHERE job = $1 ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job)
+}
+
+// Attempts implements state.Store.
+func (s *Store) Attempts(ctx context.Context, job string, scheduled time.Time) ([]state.Run, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE job = $1 AND scheduled_time = $2
+		ORDER BY attempt`, job, us(scheduled))
+	if err != nil {
+		return nil, fmt.Errorf("attempts of job %q at %s: %w", job, us(scheduled).Format(time.RFC3339), err)
+	}
+	defer rows.Close()
+	out := []state.Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("attempts of job %q: %w", job, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("attempts of job %q: %w", job, err)
+	}
+	return out, nil
+}
+
+// SaveRunLog implements state.Store.
+func (s *Store) SaveRunLog(ctx context.Context, runID string, lines []state.LogLine) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return fmt.Errorf("save log of run %s: %w", runID, err)
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit
+	// Locking the run row serializes concurrent saves of one run's log.
+	var one int
+	err = tx.QueryRow(ctx, `SELECT 1 FROM runs WHERE id = $1 FOR UPDATE`, runID).Scan(&one)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("save log of run %s: %w", runID, state.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("save log of run %s: %w", runID, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM run_logs WHERE run_id = $1`, runID); err != nil {
+		return fmt.Errorf("save log of run %s: %w", runID, err)
+	}
+	if len(lines) > 0 {
+		rows := make([][]any, len(lines))
+		for i, l := range lines {
+			fields := l.Fields
+			if fields == "" {
+				fields = "{}"
+			}
+			rows[i] = []any{runID, i, us(l.Time), cleanText(l.Level), cleanText(l.Message), cleanText(fields)}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"run_logs"}, []string{"run_id", "seq", "time", "level", "message", "fields"},
+			pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("save log of run %s: %w", runID, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("save log of run %s: commit: %w", runID, err)
+	}
+	return nil
+}
+
+// RunLog implements state.Store.
+func (s *Store) RunLog(ctx context.Context, runID string) ([]state.LogLine, error) {
+	if _, err := s.GetRun(ctx, runID); err != nil {
+		return nil, fmt.Errorf("run log: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, level, message, fields FROM run_logs WHERE run_id = $1 ORDER BY seq`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("log of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	out := []state.LogLine{}
+	for rows.Next() {
+		var l state.LogLine
+		if err := rows.Scan(&l.Time, &l.Level, &l.Message, &l.Fields); err != nil {
+			return nil, fmt.Errorf("log of run %s: %w", runID, err)
+		}
+		l.Time = l.Time.UTC()
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("log of run %s: %w", runID, err)
+	}
+	return out, nil
+}
