@@ -2,6 +2,9 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/state"
 )
 
 // Clock is the scheduler's view of time, injected so tests never sleep.
@@ -29,33 +33,118 @@ func (realClock) After(d time.Duration) (<-chan time.Time, func()) {
 // RealClock is the wall clock.
 var RealClock Clock = realClock{}
 
-// Scheduler fires each job on its cron schedule, in the job's time zone.
+// ErrLeaseLost is the cancellation cause of a run whose lease another
+// replica took over: the run stops, since the other replica now runs it.
+var ErrLeaseLost = errors.New("the run's lease was taken over by another replica")
+
+// Scheduler fires each job on its cron schedule, in the job's time zone
+// (see NextFire for daylight saving time), and runs each fire exactly once
+// across every replica sharing the state store.
 //
-// When the previous run of a job is still going at its next fire time, the
-// new fire is skipped and logged. Stopping is two-phase: when the context
-// given to Run is done, no new run starts; runs in flight get DrainTimeout
-// to finish, then they are cancelled with ErrShutdown and recorded as
-// interrupted.
+// # Exactly once
+//
+// A fire claims its key (job, scheduled time) in the store (state.Store
+// Claim): of all replicas firing it, one wins and runs it; the others do
+// nothing. The winner renews its lease every Lease/3; if it dies, the run's
+// lease expires and the next replica to fire or catch up that key takes it
+// over as a new attempt. A replica that finds its lease lost cancels its run
+// with ErrLeaseLost.
+//
+// # Per job
+//
+//   - overlap: skip records a fire as skipped while a previous run of the
+//     job is going in any replica; queue claims the fire and runs it once
+//     the previous run in this replica ends; allow runs it alongside.
+//   - catchup: when a job's loop first starts, fires missed since the
+//     job's latest recorded run (and within catchup_window) run: none of
+//     them, the latest, or all in order. They are claimed like any fire, so
+//     replicas starting together run each once.
+//   - retries: a run that fails with a retryable error (ClassRetryable) is
+//     retried as a new attempt under the same key after an exponential
+//     backoff with jitter, until max_attempts attempts of the key exist. A
+//     retry waiting for its backoff holds no lease: if the replica stops
+//     then, the retry does not happen.
+//   - timeout: each attempt is cancelled after the job's timeout, measured
+//     on Clock, and recorded as failed (class cancelled, not retried).
+//
+// MaxConcurrentRuns bounds the attempts running at once in this replica;
+// claimed fires wait for a slot, holding their lease.
+//
+// # Stopping and reloading
+//
+// Stopping is two-phase: when the context given to Run is done, no new
+// run starts and no retry is scheduled; runs in flight get DrainTimeout to
+// finish, then they are cancelled with ErrShutdown and recorded as
+// interrupted. Reload replaces the job list while Run is going, without
+// touching runs in flight.
 type Scheduler struct {
-	Runner       *Runner
-	Jobs         []*config.Job
-	Clock        Clock // nil means RealClock
-	Log          *zap.Logger
-	DrainTimeout time.Duration // 0 means 5 minutes
+	Runner            *Runner
+	Jobs              []*config.Job // read by Run; use Reload afterwards
+	Clock             Clock         // nil means RealClock
+	Log               *zap.Logger
+	DrainTimeout      time.Duration  // 0 means 5 minutes
+	Replica           string         // this replica's id; "" means "local"
+	Lease             time.Duration  // 0 means config.DefaultLease
+	MaxConcurrentRuns int            // 0 means no limit
+	Jitter            func() float64 // in [0, 1); nil means math/rand/v2
 
 	inFlight atomic.Int64
+	held     sync.Map // run id -> struct{}: attempts this replica holds a lease on
+
+	mu      sync.Mutex
+	running bool
+	stopCtx context.Context // done when Run's ctx is done
+	runCtx  context.Context // cancelled after the drain timeout
+	runs    sync.WaitGroup
+	loopsWG sync.WaitGroup
+	loops   map[string]*jobLoop
+	states  map[string]*jobState
+	sem     chan struct{}
 }
 
-// InFlight returns how many runs the scheduler has going right now. A run
-// counts until the scheduler is ready to fire its job again.
+// jobLoop is one job's firing goroutine.
+type jobLoop struct {
+	job    *config.Job
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// jobState outlives reloads: it is per job name.
+type jobState struct {
+	mu       sync.Mutex
+	active   int           // runs of the job in flight in this replica
+	tail     chan struct{} // closed when the last queued run ends; nil when none
+	last     time.Time     // the last fire time, so a clock that reads early never fires it twice
+	caughtUp bool
+}
+
+// InFlight returns how many runs the scheduler has going right now,
+// retries waiting for their backoff included.
 func (s *Scheduler) InFlight() int { return int(s.inFlight.Load()) }
 
-// Run fires jobs until ctx is done, then drains and returns.
-func (s *Scheduler) Run(ctx context.Context) error {
-	clock := s.Clock
-	if clock == nil {
-		clock = RealClock
+func (s *Scheduler) clock() Clock {
+	if s.Clock == nil {
+		return RealClock
 	}
+	return s.Clock
+}
+
+func (s *Scheduler) replica() string {
+	if s.Replica == "" {
+		return "local"
+	}
+	return s.Replica
+}
+
+func (s *Scheduler) lease() time.Duration {
+	if s.Lease <= 0 {
+		return config.DefaultLease
+	}
+	return s.Lease
+}
+
+// Run fires jobs until ctx is done, then drains and returns. Call it once.
+func (s *Scheduler) Run(ctx context.Context) error {
 	drain := s.DrainTimeout
 	if drain == 0 {
 		drain = 5 * time.Minute
@@ -63,21 +152,40 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	runCtx, cancelRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelRuns(nil)
 
-	var runs sync.WaitGroup
-	var loops sync.WaitGroup
-	for _, job := range s.Jobs {
-		loops.Add(1)
-		go func() {
-			defer loops.Done()
-			s.loop(ctx, runCtx, clock, job, &runs)
-		}()
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("scheduler: Run called twice")
 	}
-	loops.Wait() // ctx is done: nothing fires any more
+	s.running = true
+	s.stopCtx, s.runCtx = ctx, runCtx
+	s.loops = map[string]*jobLoop{}
+	s.states = map[string]*jobState{}
+	if s.MaxConcurrentRuns > 0 {
+		s.sem = make(chan struct{}, s.MaxConcurrentRuns)
+	}
+	for _, job := range s.Jobs {
+		s.startLoop(job)
+	}
+	s.mu.Unlock()
+	s.loopsWG.Add(1)
+	go func() {
+		defer s.loopsWG.Done()
+		s.reap(ctx)
+	}()
+
+	<-ctx.Done()
+	s.mu.Lock()
+	for _, l := range s.loops {
+		l.cancel()
+	}
+	s.mu.Unlock()
+	s.loopsWG.Wait() // nothing fires any more
 	s.Log.Info("scheduler stopping; draining runs in flight", zap.Duration("drain_timeout", drain))
 
 	done := make(chan struct{})
-	go func() { runs.Wait(); close(done) }()
-	timeout, stop := clock.After(drain)
+	go func() { s.runs.Wait(); close(done) }()
+	timeout, stop := s.clock().After(drain)
 	defer stop()
 	select {
 	case <-done:
@@ -90,24 +198,87 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return nil
 }
 
-func (s *Scheduler) loop(ctx, runCtx context.Context, clock Clock, job *config.Job, runs *sync.WaitGroup) {
+// Reload replaces the scheduled jobs: removed jobs stop firing, added jobs
+// start (catching up as configured), changed jobs fire on their new
+// settings from their next fire time. Runs in flight are not touched and
+// finish under the settings they started with. Before Run, Reload sets Jobs.
+func (s *Scheduler) Reload(jobs []*config.Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Jobs = jobs
+	if !s.running || s.stopCtx.Err() != nil {
+		return
+	}
+	keep := map[string]bool{}
+	var added, changed, removed []string
+	for _, job := range jobs {
+		keep[job.Name] = true
+		if old, ok := s.loops[job.Name]; ok {
+			if old.job == job {
+				continue
+			}
+			changed = append(changed, job.Name)
+			old.cancel()
+			<-old.done
+		} else {
+			added = append(added, job.Name)
+		}
+		s.startLoop(job)
+	}
+	for name, l := range s.loops {
+		if !keep[name] {
+			removed = append(removed, name)
+			l.cancel()
+			<-l.done
+			delete(s.loops, name)
+		}
+	}
+	s.Log.Info("scheduler reloaded", zap.Strings("added", added), zap.Strings("changed", changed), zap.Strings("removed", removed))
+}
+
+// startLoop starts job's loop; s.mu is held.
+func (s *Scheduler) startLoop(job *config.Job) {
+	st := s.states[job.Name]
+	if st == nil {
+		st = &jobState{}
+		s.states[job.Name] = st
+	}
+	ctx, cancel := context.WithCancel(s.stopCtx)
+	l := &jobLoop{job: job, cancel: cancel, done: make(chan struct{})}
+	s.loops[job.Name] = l
+	s.loopsWG.Add(1)
+	go func() {
+		defer s.loopsWG.Done()
+		defer close(l.done)
+		s.loop(ctx, job, st)
+	}()
+}
+
+func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 	log := s.Log.With(zap.String("job", job.Name))
-	var running sync.Mutex // held while a run of this job is in flight
-	var last time.Time     // the last fire time, so a clock that reads early never fires it twice
+	clock := s.clock()
+	st.mu.Lock()
+	catchUp := !st.caughtUp
+	st.caughtUp = true
+	st.mu.Unlock()
+	if catchUp {
+		s.catchUp(ctx, log, job, st)
+	}
 	for {
 		now := clock.Now()
 		from := now
-		if from.Before(last) {
-			from = last
+		st.mu.Lock()
+		if from.Before(st.last) {
+			from = st.last
 		}
-		next := job.Schedule.Next(from)
+		st.mu.Unlock()
+		next := NextFire(job, from)
 		if next.IsZero() {
 			log.Warn("schedule never fires again", zap.String("schedule", job.ScheduleSpec))
 			<-ctx.Done()
 			return
 		}
 		log.Debug("next run", zap.Time("at", next))
-		last = next
 		fire, stop := clock.After(next.Sub(now))
 		select {
 		case <-ctx.Done():
@@ -115,18 +286,340 @@ func (s *Scheduler) loop(ctx, runCtx context.Context, clock Clock, job *config.J
 			return
 		case <-fire:
 		}
-		if !running.TryLock() {
-			log.Warn("previous run still in flight; skipping this fire", zap.Time("scheduled_time", next))
-			continue
+		st.mu.Lock()
+		st.last = next
+		st.mu.Unlock()
+		s.fire(job, next, job.Overlap, st)
+	}
+}
+
+// reap takes over, every lease, the runs of the scheduled jobs whose lease
+// expired: their replica died. Claim decides atomically, so of several
+// replicas reaping the same run one takes it over.
+func (s *Scheduler) reap(ctx context.Context) {
+	clock := s.clock()
+	for {
+		tick, stop := clock.After(s.lease())
+		select {
+		case <-ctx.Done():
+			stop()
+			return
+		case <-tick:
 		}
-		runs.Add(1)
-		s.inFlight.Add(1)
+		s.mu.Lock()
+		type target struct {
+			job *config.Job
+			st  *jobState
+		}
+		var targets []target
+		for _, l := range s.loops {
+			targets = append(targets, target{l.job, s.states[l.job.Name]})
+		}
+		s.mu.Unlock()
+		now := clock.Now()
+		for _, tg := range targets {
+			runs, err := s.Runner.Store.ListRuns(ctx, state.ListOptions{Job: tg.job.Name, Limit: 50})
+			if err != nil {
+				s.Log.Warn("look for expired leases failed", zap.String("job", tg.job.Name), zap.Error(err))
+				continue
+			}
+			for _, r := range runs {
+				if _, mine := s.held.Load(r.ID); mine {
+					continue // alive here: its renewal is just late
+				}
+				if r.Status == state.Running && !r.LeaseExpires.IsZero() && !r.LeaseExpires.After(now) {
+					s.Log.Warn("run lease expired; taking the run over", zap.String("job", r.Job), zap.String("run_id", r.ID),
+						zap.String("replica", r.Replica), zap.Time("scheduled_time", r.ScheduledTime))
+					s.fire(tg.job, r.ScheduledTime.In(tg.job.Location), config.OverlapAllow, tg.st)
+				}
+			}
+		}
+	}
+}
+
+// catchUp runs the fires of job missed since its latest recorded run, as
+// its catchup policy says.
+func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Job, st *jobState) {
+	if job.Catchup == config.CatchupNone || job.Catchup == "" {
+		return
+	}
+	now := s.clock().Now()
+	latest, err := s.Runner.Store.LatestScheduled(ctx, job.Name)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		return // a new job: nothing was missed
+	case err != nil:
+		log.Error("catch-up: read the job's latest run failed; not catching up", zap.Error(err))
+		return
+	}
+	from := latest.ScheduledTime
+	if start := now.Add(-job.CatchupWindow); from.Before(start) {
+		from = start.Add(-time.Nanosecond) // fires at the window's start count
+	}
+	var missed []time.Time
+	for at := NextFire(job, from); !at.IsZero() && !at.After(now); at = NextFire(job, at) {
+		missed = append(missed, at)
+		if len(missed) > 10000 {
+			missed = missed[1:]
+		}
+	}
+	if len(missed) == 0 {
+		return
+	}
+	if job.Catchup == config.CatchupLatest {
+		missed = missed[len(missed)-1:]
+	}
+	log.Info("catching up missed fires", zap.String("catchup", string(job.Catchup)), zap.Int("fires", len(missed)),
+		zap.Time("first", missed[0]), zap.Time("last", missed[len(missed)-1]))
+	st.mu.Lock()
+	st.last = now
+	st.mu.Unlock()
+	for _, at := range missed {
+		s.fire(job, at, config.OverlapQueue, st) // in order, one after the other
+	}
+}
+
+// fire claims (job, scheduled) and, if this replica won it, runs it in the
+// background under the overlap policy.
+func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Overlap, st *jobState) {
+	log := s.Log.With(zap.String("job", job.Name), zap.Time("scheduled_time", scheduled))
+	clock := s.clock()
+	s.runs.Add(1)
+	s.inFlight.Add(1)
+	var prev, mine chan struct{}
+	if overlap == config.OverlapQueue {
+		// Take the queue's place now, so that queued fires run in order.
+		mine = make(chan struct{})
+		st.mu.Lock()
+		prev, st.tail = st.tail, mine
+		st.mu.Unlock()
+	}
+	go func() {
+		defer s.runs.Done()
+		defer s.inFlight.Add(-1)
+		if mine != nil {
+			defer close(mine)
+		}
+		store := s.Runner.Store
+		run, claimed, err := store.Claim(s.runCtx, job.Name, scheduled, s.replica(), clock.Now(), s.lease())
+		if err != nil {
+			log.Error("claim run failed; the fire is lost unless another replica claims it", zap.Error(err))
+			return
+		}
+		if !claimed {
+			log.Debug("run claimed elsewhere", zap.String("run_id", run.ID), zap.String("replica", run.Replica), zap.String("status", string(run.Status)))
+			return
+		}
+		rl := s.holdLease(run)
+		defer rl.stop()
+
+		st.mu.Lock()
+		busy := st.active > 0
+		st.active++
+		st.mu.Unlock()
+		defer func() {
+			st.mu.Lock()
+			st.active--
+			st.mu.Unlock()
+		}()
+		switch overlap {
+		case config.OverlapSkip:
+			if busy || s.runningElsewhere(job, run) {
+				s.skip(log, run)
+				return
+			}
+		case config.OverlapQueue:
+			if prev != nil {
+				<-prev // the lease is renewed meanwhile; a shutdown interrupts the run below
+			}
+		}
+		_, _ = s.attempts(job, run, rl) // the runner logs and records the outcome
+	}()
+}
+
+// runningElsewhere reports whether another run of job holds a live lease
+// (in another replica: this one's are counted in jobState).
+func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
+	runs, err := s.Runner.Store.ListRuns(s.runCtx, state.ListOptions{Job: job.Name, Limit: 20})
+	if err != nil {
+		return false
+	}
+	now := s.clock().Now()
+	for _, r := range runs {
+		if r.ID != run.ID && r.Status == state.Running && r.ScheduledTime.Before(run.ScheduledTime) &&
+			(r.LeaseExpires.IsZero() || r.LeaseExpires.After(now)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Scheduler) skip(log *zap.Logger, run state.Run) {
+	log.Warn("previous run still in flight; skipping this fire", zap.String("run_id", run.ID))
+	err := s.Runner.Store.FinishRun(context.WithoutCancel(s.runCtx), run.ID, state.Result{
+		Status: state.Skipped, Error: "skipped: the previous run of the job was still in flight (overlap: skip)",
+	}, s.clock().Now())
+	if err != nil {
+		log.Error("record skipped fire failed", zap.Error(err))
+	}
+}
+
+// attempts runs run, and retries it while the job's retry policy allows.
+// It returns the last attempt as recorded and its error.
+func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder) (state.Run, error) {
+	clock := s.clock()
+	for {
+		done, err := s.attempt(job, run, rl)
+		if err == nil || done.ErrorClass != ClassRetryable || done.Attempt >= job.Retries.MaxAttempts {
+			return done, err
+		}
+		if s.stopCtx.Err() != nil {
+			return done, err // shutting down: no new attempts
+		}
+		delay := Backoff(job.Retries, done.Attempt, s.jitter())
+		log := s.Log.With(zap.String("job", job.Name), zap.String("run_id", done.ID), zap.Int("attempt", done.Attempt))
+		log.Info("retrying after a retryable failure", zap.Duration("backoff", delay), zap.Int("max_attempts", job.Retries.MaxAttempts))
+		wait, stop := clock.After(delay)
+		select {
+		case <-wait:
+		case <-s.stopCtx.Done():
+			stop()
+			return done, err
+		}
+		next, rerr := s.Runner.Store.Retry(s.runCtx, done.ID, s.replica(), clock.Now(), s.lease())
+		if rerr != nil {
+			log.Warn("retry not started", zap.Error(rerr))
+			return done, err
+		}
+		run = next
+		rl.set(run.ID)
+	}
+}
+
+// attempt runs one attempt under the concurrency limit and the job's
+// timeout, measured on the scheduler's clock.
+func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder) (state.Run, error) {
+	if s.sem != nil {
+		select {
+		case s.sem <- struct{}{}:
+			defer func() { <-s.sem }()
+		case <-s.runCtx.Done():
+			// Shut down while waiting for a slot: record it as interrupted.
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(context.Cause(s.runCtx))
+			return s.Runner.Execute(ctx, job, run, RunOptions{})
+		}
+	}
+	ctx, cancel := context.WithCancelCause(s.runCtx)
+	defer cancel(nil)
+	rl.bind(cancel)
+	defer rl.bind(nil)
+	if job.Timeout > 0 {
+		timer, stop := s.clock().After(job.Timeout)
+		defer stop()
+		finished := make(chan struct{})
+		defer close(finished)
 		go func() {
-			defer runs.Done()
-			defer s.inFlight.Add(-1)
-			defer running.Unlock()
-			// The runner logs and records the outcome.
-			_, _ = s.Runner.Run(runCtx, job, next, RunOptions{})
+			select {
+			case <-timer:
+				cancel(fmt.Errorf("run timed out after %s (the job's timeout)", job.Timeout))
+			case <-finished:
+			}
 		}()
 	}
+	return s.Runner.Execute(ctx, job, run, RunOptions{})
+}
+
+func (s *Scheduler) jitter() float64 {
+	if s.Jitter != nil {
+		return s.Jitter()
+	}
+	return rand.Float64()
+}
+
+// Backoff is the wait before the attempt after attempt (1 for the first):
+// r.Backoff doubled for each attempt after the first, capped at
+// r.MaxBackoff, then jittered to between half and all of that ("equal
+// jitter"), with jitter in [0, 1).
+func Backoff(r config.Retries, attempt int, jitter float64) time.Duration {
+	d := r.Backoff
+	for i := 1; i < attempt && d < r.MaxBackoff; i++ {
+		d *= 2
+	}
+	if r.MaxBackoff > 0 && d > r.MaxBackoff {
+		d = r.MaxBackoff
+	}
+	return d/2 + time.Duration(jitter*float64(d/2))
+}
+
+// leaseHolder renews the lease of the current attempt every lease/3 on the
+// scheduler's clock, and cancels the attempt if the lease is lost.
+type leaseHolder struct {
+	mu     sync.Mutex
+	id     string
+	cancel context.CancelCauseFunc
+	lost   bool
+	held   *sync.Map
+	quit   chan struct{}
+	once   sync.Once
+}
+
+func (s *Scheduler) holdLease(run state.Run) *leaseHolder {
+	h := &leaseHolder{id: run.ID, quit: make(chan struct{}), held: &s.held}
+	s.held.Store(run.ID, struct{}{})
+	clock := s.clock()
+	lease := s.lease()
+	log := s.Log.With(zap.String("job", run.Job))
+	go func() {
+		for {
+			tick, stop := clock.After(lease / 3)
+			select {
+			case <-h.quit:
+				stop()
+				return
+			case <-tick:
+			}
+			h.mu.Lock()
+			id := h.id
+			h.mu.Unlock()
+			err := s.Runner.Store.RenewLease(context.WithoutCancel(s.runCtx), id, s.replica(), clock.Now(), lease)
+			switch {
+			case errors.Is(err, state.ErrLeaseLost):
+				// Finished between the tick and the renewal, or taken over.
+				h.mu.Lock()
+				if h.id == id && h.cancel != nil {
+					h.lost = true
+					h.cancel(ErrLeaseLost)
+					log.Warn("run lease lost to another replica; stopping the run", zap.String("run_id", id))
+				}
+				h.mu.Unlock()
+			case err != nil:
+				log.Warn("renew run lease failed; retrying at the next tick", zap.String("run_id", id), zap.Error(err))
+			}
+		}
+	}()
+	return h
+}
+
+func (h *leaseHolder) set(id string) {
+	h.mu.Lock()
+	h.held.Delete(h.id)
+	h.id = id
+	h.held.Store(id, struct{}{})
+	h.mu.Unlock()
+}
+
+func (h *leaseHolder) bind(cancel context.CancelCauseFunc) {
+	h.mu.Lock()
+	h.cancel = cancel
+	h.mu.Unlock()
+}
+
+func (h *leaseHolder) stop() {
+	h.once.Do(func() {
+		close(h.quit)
+		h.mu.Lock()
+		h.held.Delete(h.id)
+		h.mu.Unlock()
+	})
 }

@@ -69,9 +69,9 @@ func TestSchedulerFiresInTheJobsTimeZone(t *testing.T) {
 	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	f := startScheduler(t, b, start, time.Minute,
 		"schedule: '0 6 * * *'\ntimezone: Europe/Berlin\nsource: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ date \"2006-01-02T15:04Z07:00\" }}.csv'")
-	f.clock.waitTimers(t, 1)
+
 	// 06:00 in Berlin is 05:00 UTC in November.
-	require.Equal(t, time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC), f.clock.nextTimer().UTC())
+	eventually(t, "the fire timer", func() bool { return f.clock.timerAt(time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)) })
 	f.clock.AdvanceTo(time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC))
 	runs := f.waitRuns(t, 1, state.Succeeded)
 	require.Len(t, runs, 1)
@@ -80,7 +80,7 @@ func TestSchedulerFiresInTheJobsTimeZone(t *testing.T) {
 	require.FileExists(t, b.dir+"/2026-11-27T06:00+01:00.csv")
 
 	eventually(t, "the run to leave the scheduler", func() bool { return f.sched.InFlight() == 0 })
-	f.clock.waitTimers(t, 1)
+	f.clock.waitFire(t, time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC))
 	f.clock.AdvanceTo(time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC))
 	runs = f.waitRuns(t, 2, state.Succeeded)
 	require.True(t, runs[0].ScheduledTime.Equal(time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)))
@@ -94,19 +94,22 @@ func TestSchedulerSkipsAFireWhileThePreviousRunIsGoing(t *testing.T) {
 		"schedule: '* * * * *'\nsource: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ date \"1504\" }}.csv'")
 	release := make(chan struct{})
 	arrived := b.srv.StallNextRun(release, false)
-	f.clock.waitTimers(t, 1)
+	f.clock.waitFire(t, time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC))
 	f.clock.Advance(30 * time.Second) // 06:01: fires, the run stalls in Looker
 	<-arrived
 	require.Equal(t, 1, f.sched.InFlight())
-	f.clock.waitTimers(t, 1)
+	f.clock.waitFire(t, time.Date(2026, 11, 27, 6, 2, 0, 0, time.UTC))
 	f.clock.Advance(time.Minute) // 06:02: the 06:01 run is still going: skipped
 	eventually(t, "the loop to move on to 06:03", func() bool {
-		return f.clock.nextTimer().Equal(time.Date(2026, 11, 27, 6, 3, 0, 0, time.UTC))
+		return f.clock.timerAt(time.Date(2026, 11, 27, 6, 3, 0, 0, time.UTC))
 	})
+	f.waitRuns(t, 1, state.Skipped)
 	close(release)
 	runs := f.waitRuns(t, 1, state.Succeeded)
-	require.Len(t, runs, 1, "the 06:02 fire was skipped, not queued")
-	require.True(t, runs[0].ScheduledTime.Equal(time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC)))
+	require.Len(t, runs, 2, "the 06:02 fire was skipped, not queued")
+	require.Equal(t, state.Skipped, runs[0].Status, "the skipped fire is recorded")
+	require.True(t, runs[0].ScheduledTime.Equal(time.Date(2026, 11, 27, 6, 2, 0, 0, time.UTC)))
+	require.True(t, runs[1].ScheduledTime.Equal(time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC)))
 }
 
 func TestSchedulerDrainsThenInterrupts(t *testing.T) {
@@ -118,13 +121,14 @@ func TestSchedulerDrainsThenInterrupts(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	arrived := b.srv.StallNextRun(release, true)
-	f.clock.waitTimers(t, 1)
+	f.clock.waitFire(t, time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC))
 	f.clock.Advance(30 * time.Second)
 	<-arrived
 
 	f.stop() // SIGTERM: stop firing, drain
 	eventually(t, "the drain timer, and no fire timer", func() bool {
-		return f.clock.nextTimer().Equal(time.Date(2026, 11, 27, 6, 11, 0, 0, time.UTC))
+		return f.clock.timerAt(time.Date(2026, 11, 27, 6, 11, 0, 0, time.UTC)) &&
+			!f.clock.timerAt(time.Date(2026, 11, 27, 6, 2, 0, 0, time.UTC))
 	})
 	select {
 	case <-f.done:

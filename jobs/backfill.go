@@ -1,0 +1,157 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/state"
+)
+
+// BackfillOptions select what Backfill runs.
+type BackfillOptions struct {
+	From, To time.Time // fire times in [From, To) run
+	Parallel int       // partitions running at once; 0 means 1
+	// Rerun runs partitions that already succeeded too (as new attempts
+	// under their key, overwriting their output).
+	Rerun    bool
+	Replica  string        // recorded with the runs; "" means "backfill"
+	Lease    time.Duration // 0 means config.DefaultLease
+	Clock    Clock         // nil means RealClock
+	Jitter   func() float64
+	Progress func(BackfillEvent) // optional; called from several goroutines, one event at a time
+}
+
+// BackfillEvent reports one partition.
+type BackfillEvent struct {
+	Scheduled time.Time
+	Done      int // partitions settled so far, this one included
+	Total     int
+	Outcome   string    // "succeeded", "failed", "skipped: already succeeded", "skipped: running elsewhere"
+	Run       state.Run // the last attempt; zero when skipped
+	Err       error
+}
+
+// BackfillResult counts the partitions of a backfill.
+type BackfillResult struct {
+	Total, Succeeded, Failed, Skipped int
+}
+
+// Backfill runs job once for each of its fire times in [opts.From,
+// opts.To), each writing its own partition, like the scheduler would have
+// (same claims, retries, timeout and templates). A partition that already
+// succeeded is skipped unless opts.Rerun, so a backfill interrupted
+// half-way and started again runs only what is left. A partition another
+// replica is running is skipped. It returns an error when ctx ended or any
+// partition failed.
+func Backfill(ctx context.Context, r *Runner, job *config.Job, log *zap.Logger, opts BackfillOptions) (BackfillResult, error) {
+	var times []time.Time
+	for at := NextFire(job, opts.From.Add(-time.Nanosecond)); !at.IsZero() && at.Before(opts.To); at = NextFire(job, at) {
+		times = append(times, at)
+	}
+	res := BackfillResult{Total: len(times)}
+	if len(times) == 0 {
+		return res, fmt.Errorf("backfill job %s: no fire time of schedule %q in [%s, %s); widen --from/--to",
+			job.Name, job.ScheduleSpec, opts.From.Format(time.RFC3339), opts.To.Format(time.RFC3339))
+	}
+	replica := opts.Replica
+	if replica == "" {
+		replica = "backfill"
+	}
+	s := &Scheduler{Runner: r, Clock: opts.Clock, Log: log, Replica: replica, Lease: opts.Lease, Jitter: opts.Jitter}
+	s.stopCtx, s.runCtx = ctx, ctx
+	parallel := max(opts.Parallel, 1)
+
+	var (
+		mu   sync.Mutex
+		done int
+		wg   sync.WaitGroup
+	)
+	report := func(ev BackfillEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		ev.Done, ev.Total = done, len(times)
+		switch {
+		case ev.Err != nil:
+			res.Failed++
+		case ev.Outcome == "succeeded":
+			res.Succeeded++
+		default:
+			res.Skipped++
+		}
+		if opts.Progress != nil {
+			opts.Progress(ev)
+		}
+	}
+	next := make(chan time.Time)
+	for range parallel {
+		wg.Go(func() {
+			for at := range next {
+				report(backfillOne(ctx, s, job, at, opts.Rerun))
+			}
+		})
+	}
+feed:
+	for _, at := range times {
+		select {
+		case next <- at:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("backfill job %s interrupted after %d of %d partitions; run the same command again to finish (finished partitions are skipped): %w",
+			job.Name, res.Succeeded+res.Skipped, res.Total, err)
+	}
+	if res.Failed > 0 {
+		return res, fmt.Errorf("backfill job %s: %d of %d partitions failed; see the log, fix the cause and run the same command again", job.Name, res.Failed, res.Total)
+	}
+	return res, nil
+}
+
+func backfillOne(ctx context.Context, s *Scheduler, job *config.Job, at time.Time, rerun bool) BackfillEvent {
+	ev := BackfillEvent{Scheduled: at}
+	store := s.Runner.Store
+	run, claimed, err := store.Claim(ctx, job.Name, at, s.replica(), s.clock().Now(), s.lease())
+	if err != nil {
+		ev.Err = err
+		return ev
+	}
+	if !claimed {
+		switch {
+		case run.Status == state.Running:
+			ev.Outcome = "skipped: running elsewhere"
+			return ev
+		case run.Status == state.Succeeded && !rerun:
+			ev.Outcome = "skipped: already succeeded"
+			ev.Run = run
+			return ev
+		}
+		run, err = store.Retry(ctx, run.ID, s.replica(), s.clock().Now(), s.lease())
+		if errors.Is(err, state.ErrNotLatest) || errors.Is(err, state.ErrStillRunning) {
+			ev.Outcome = "skipped: running elsewhere"
+			return ev
+		}
+		if err != nil {
+			ev.Err = err
+			return ev
+		}
+	}
+	rl := s.holdLease(run)
+	defer rl.stop()
+	ev.Run, ev.Err = s.attempts(job, run, rl)
+	if ev.Err == nil {
+		ev.Outcome = "succeeded"
+	} else {
+		ev.Outcome = "failed"
+	}
+	return ev
+}

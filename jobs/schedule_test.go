@@ -1,0 +1,128 @@
+package jobs_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+)
+
+func scheduleJob(t *testing.T, spec, zone string) *config.Job {
+	t.Helper()
+	loc, err := time.LoadLocation(zone)
+	require.NoError(t, err)
+	s, err := config.ParseSchedule(spec, loc)
+	require.NoError(t, err)
+	return &config.Job{Name: "dst", Schedule: s, ScheduleSpec: spec, Location: loc}
+}
+
+// fires lists the fire times after from, n of them, as "local (UTC)".
+func fires(job *config.Job, from time.Time, n int) []string {
+	var out []string
+	for at := from; len(out) < n; {
+		at = jobs.NextFire(job, at)
+		if at.IsZero() {
+			break
+		}
+		out = append(out, at.Format("01-02 15:04 MST")+" ("+at.UTC().Format("15:04")+"Z)")
+	}
+	return out
+}
+
+func TestNextFireDST(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		spec string
+		zone string
+		from time.Time
+		want []string
+	}{
+		{
+			name: "Berlin spring forward: fixed time in the skipped hour runs once at the jump",
+			spec: "30 2 * * *", zone: "Europe/Berlin",
+			from: time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC),
+			want: []string{"03-29 03:00 CEST (01:00Z)", "03-30 02:30 CEST (00:30Z)"},
+		},
+		{
+			name: "Berlin spring forward: every 30 minutes has no fire times in the skipped hour",
+			spec: "*/30 * * * *", zone: "Europe/Berlin",
+			from: time.Date(2026, 3, 29, 0, 10, 0, 0, time.UTC), // 01:10 CET
+			want: []string{"03-29 01:30 CET (00:30Z)", "03-29 03:00 CEST (01:00Z)", "03-29 03:30 CEST (01:30Z)"},
+		},
+		{
+			name: "Berlin spring forward: every minute of the skipped hour is one fire at the jump",
+			spec: "*/20 2 * * *", zone: "Europe/Berlin",
+			from: time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC),
+			want: []string{"03-29 03:00 CEST (01:00Z)", "03-30 02:00 CEST (00:00Z)", "03-30 02:20 CEST (00:20Z)"},
+		},
+		{
+			name: "Berlin fall back: fixed time in the repeated hour runs once",
+			spec: "30 2 * * *", zone: "Europe/Berlin",
+			from: time.Date(2026, 10, 24, 12, 0, 0, 0, time.UTC),
+			want: []string{"10-25 02:30 CEST (00:30Z)", "10-26 02:30 CET (01:30Z)"},
+		},
+		{
+			name: "Berlin fall back: every 30 minutes fires in both occurrences",
+			spec: "*/30 * * * *", zone: "Europe/Berlin",
+			from: time.Date(2026, 10, 24, 23, 45, 0, 0, time.UTC), // 01:45 CEST
+			want: []string{"10-25 02:00 CEST (00:00Z)", "10-25 02:30 CEST (00:30Z)", "10-25 02:00 CET (01:00Z)", "10-25 02:30 CET (01:30Z)", "10-25 03:00 CET (02:00Z)"},
+		},
+		{
+			name: "New York spring forward: fixed time in the skipped hour runs once at the jump",
+			spec: "15 2 * * *", zone: "America/New_York",
+			from: time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC),
+			want: []string{"03-08 03:00 EDT (07:00Z)", "03-09 02:15 EDT (06:15Z)"},
+		},
+		{
+			name: "New York spring forward: hourly skips the missing hour",
+			spec: "0 * * * *", zone: "America/New_York",
+			from: time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC), // 01:30 EST
+			want: []string{"03-08 03:00 EDT (07:00Z)", "03-08 04:00 EDT (08:00Z)"},
+		},
+		{
+			name: "New York fall back: fixed time in the repeated hour runs once",
+			spec: "30 1 * * *", zone: "America/New_York",
+			from: time.Date(2026, 10, 31, 12, 0, 0, 0, time.UTC),
+			want: []string{"11-01 01:30 EDT (05:30Z)", "11-02 01:30 EST (06:30Z)"},
+		},
+		{
+			name: "New York fall back: from inside the second occurrence, a fixed time does not run again",
+			spec: "30 1 * * *", zone: "America/New_York",
+			from: time.Date(2026, 11, 1, 6, 10, 0, 0, time.UTC), // 01:10 EST
+			want: []string{"11-02 01:30 EST (06:30Z)"},
+		},
+		{
+			name: "New York fall back: hourly fires in both occurrences",
+			spec: "0 * * * *", zone: "America/New_York",
+			from: time.Date(2026, 11, 1, 4, 30, 0, 0, time.UTC), // 00:30 EDT
+			want: []string{"11-01 01:00 EDT (05:00Z)", "11-01 01:00 EST (06:00Z)", "11-01 02:00 EST (07:00Z)"},
+		},
+		{
+			name: "every interval ignores wall clocks",
+			spec: "@every 90m", zone: "America/New_York",
+			from: time.Date(2026, 11, 1, 4, 30, 0, 0, time.UTC),
+			want: []string{"11-01 01:00 EST (06:00Z)", "11-01 02:30 EST (07:30Z)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			job := scheduleJob(t, tt.spec, tt.zone)
+			require.Equal(t, tt.want, fires(job, tt.from, len(tt.want)))
+		})
+	}
+}
+
+func TestPrevFire(t *testing.T) {
+	t.Parallel()
+	job := scheduleJob(t, "0 6 * * *", "Europe/Berlin")
+	at := time.Date(2026, 3, 30, 4, 0, 0, 0, time.UTC) // 06:00 CEST
+	require.Equal(t, time.Date(2026, 3, 29, 4, 0, 0, 0, time.UTC), jobs.PrevFire(job, at).UTC())
+	hourly := scheduleJob(t, "0 * * * *", "America/New_York")
+	at = time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC) // 01:00 EST
+	require.Equal(t, time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC), jobs.PrevFire(hourly, at).UTC(), "01:00 EDT")
+}
