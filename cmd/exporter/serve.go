@@ -18,7 +18,12 @@ func serveCmd(g *globals) *cobra.Command {
 		Long: `serve fires each job on its schedule, in its time zone, and records every run in
 the state store. On SIGINT or SIGTERM it stops firing, lets runs in flight
 finish for --drain-timeout, then interrupts them (recorded as interrupted) and
-exits.`,
+exits.
+
+Alongside, it serves on server.listen (127.0.0.1:9464 by default): the status
+page at /, the JSON API under /api/v1/, /metrics for Prometheus, and the
+/healthz and /readyz probes; and it sends the notify: webhooks (failure,
+recovery, staleness).`,
 		Example: `  exporter serve --config jobs.yaml
   exporter serve --config jobs.yaml --log-format json --drain-timeout 10m`,
 		Args: cobra.NoArgs,
@@ -44,5 +49,7 @@ exits.`,
 func serve(cmd *cobra.Command, a *app, drain time.Duration) error {
 	a.log.Info("exporter serving", zap.String("config", a.cfg.Path), zap.Strings("jobs", a.cfg.JobNames()), zap.String("state", a.cfg.State.Driver))
 	s := &jobs.Scheduler{Runner: a.runner, Jobs: a.cfg.Jobs, Log: a.log.Named("scheduler"), DrainTimeout: drain}
-	return s.Run(cmd.Context())
+	stop := startScheduling(cmd.Context(), a, s)
+	defer stop()
+	return runDaemon(cmd.Context(), a, s, drain, daemonOptions{})
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/jobs/metrics"
+	"github.com/lookerexport/exporter/jobs/notify"
+	"github.com/lookerexport/exporter/jobs/web"
+)
+
+func newMetrics(cfg *config.Config) *metrics.Metrics {
+	return metrics.New(metrics.Options{Jobs: cfg.Jobs, Next: jobs.NextFire, ProcessCollectors: true})
+}
+
+// daemonOptions adjust runDaemon; the zero value is the production setup.
+type daemonOptions struct {
+	listener    net.Listener       // nil: listen on server.listen
+	notifyClock jobs.Clock         // nil: the wall clock
+	started     chan<- *web.Server // told once the server is up (tests)
+}
+
+// runDaemon runs the scheduler with its on-call surface: the status server
+// (page, API, probes, metrics) and the alert notifier. It returns when the
+// scheduler has stopped and drained; the status server keeps answering
+// during the drain, then stops, and runs started with "Run now" get the
+// same drain timeout.
+func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Duration, opts daemonOptions) error {
+	ln := opts.listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.Server.Listen); err != nil {
+			return fmt.Errorf("status server: listen on %s (server.listen in %s; another exporter running?): %w", a.cfg.Server.Listen, a.cfg.Path, err)
+		}
+	}
+	defer ln.Close()
+	if err := a.metrics.Init(ctx, a.store, a.cfg.JobNames()); err != nil {
+		a.log.Warn("metrics: reading last successes from the state store failed; they start at 0", zap.Error(err))
+	}
+	n := notify.New(notify.Options{Hooks: a.cfg.Notify, Jobs: a.cfg.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: opts.notifyClock})
+	a.runner.Observers = append(a.runner.Observers, n)
+
+	var running atomic.Bool
+	srv, err := web.New(web.Options{
+		Config: a.cfg, Store: a.store, Runner: a.runner, Metrics: a.metrics.Handler(), Log: a.log.Named("web"),
+		Version: versionString(), RunContext: ctx,
+		Ready: func() error {
+			if !running.Load() {
+				return errors.New("scheduler not running")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	surface, stopSurface := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSurface()
+	webDone := make(chan error, 1)
+	go func() { webDone <- srv.Serve(surface, ln) }()
+	notifyDone := make(chan error, 1)
+	go func() { notifyDone <- n.Run(surface) }()
+	if opts.started != nil {
+		opts.started <- srv
+	}
+
+	running.Store(true)
+	err = s.Run(ctx)
+	running.Store(false)
+
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	srv.Shutdown(dctx)
+	cancel()
+	stopSurface()
+	if werr := <-webDone; werr != nil {
+		a.log.Error("status server stopped with an error", zap.Error(werr))
+	}
+	<-notifyDone
+	return err
+}
+
+// versionString is the version `exporter version` prints.
+func versionString() string {
+	v := version
+	if bi, ok := debugBuildInfo(); v == "" && ok {
+		v = bi
+	}
+	if v == "" || v == "(devel)" {
+		v = "dev"
+	}
+	return v
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/jobs/web"
+	"github.com/lookerexport/exporter/state"
+)
+
+// readOnly is what the read commands (jobs, history, logs) share: the
+// config and the state store the daemon writes.
+type readOnly struct {
+	path   string
+	output string
+}
+
+func (ro *readOnly) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&ro.path, "config", "c", "", "config file (YAML); its state: section names the store to read")
+	cmd.Flags().StringVarP(&ro.output, "output", "o", "text", "output format: text or json")
+}
+
+func (ro *readOnly) open(ctx context.Context) (*config.Config, state.Store, error) {
+	if ro.output != "text" && ro.output != "json" {
+		return nil, nil, usageErr("--output %q: use text or json", ro.output)
+	}
+	cfg, err := loadConfig(ro.path, exitUsage)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, &exitError{code: exitFailed, err: err}
+	}
+	return cfg, store, nil
+}
+
+func writeJSONOut(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+type jobOut struct {
+	Name         string       `json:"name"`
+	Schedule     string       `json:"schedule"`
+	ScheduleText string       `json:"schedule_text"`
+	Timezone     string       `json:"timezone"`
+	NextRuns     []time.Time  `json:"next_runs"`
+	LastRun      *web.RunInfo `json:"last_run"`
+}
+
+func jobsCmd(g *globals) *cobra.Command {
+	var ro readOnly
+	cmd := &cobra.Command{
+		Use:   "jobs --config FILE",
+		Short: "List the jobs: schedule, next three fire times in each job's time zone, last run",
+		Long: `jobs lists every job of the config with its schedule (in words and as cron),
+its time zone, its next three fire times in that zone (daylight saving time
+included), and the outcome of its latest run from the state store.`,
+		Example: `  exporter jobs --config jobs.yaml
+  exporter jobs --config jobs.yaml --output json | jq '.[].next_runs[0]'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, store, err := ro.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			now := time.Now()
+			var out []jobOut
+			for _, j := range cfg.Jobs {
+				jo := jobOut{Name: j.Name, Schedule: j.ScheduleSpec, ScheduleText: web.DescribeSchedule(j.ScheduleSpec),
+					Timezone: j.Location.String(), NextRuns: web.NextFires(j, now, 3, jobs.NextFire)}
+				runs, err := store.ListRuns(ctx, state.ListOptions{Job: j.Name, Limit: 1})
+				if err != nil {
+					return &exitError{code: exitFailed, err: fmt.Errorf("read runs of job %s: %w", j.Name, err)}
+				}
+				if len(runs) > 0 {
+					ri := web.NewRunInfo(runs[0], now)
+					jo.LastRun = &ri
+				}
+				out = append(out, jo)
+			}
+			if ro.output == "json" {
+				return writeJSONOut(g.stdout, out)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "JOB\tSCHEDULE\tTIME ZONE\tNEXT RUNS\tLAST RUN")
+			for _, jo := range out {
+				var next []string
+				for _, t := range jo.NextRuns {
+					next = append(next, t.Format("2006-01-02 15:04 MST"))
+				}
+				if len(next) == 0 {
+					next = []string{"never"}
+				}
+				last := "never ran"
+				if jo.LastRun != nil {
+					last = fmt.Sprintf("%s %s (%s)", jo.LastRun.Status, jo.LastRun.StartedAt.Local().Format("2006-01-02 15:04"), jo.LastRun.ID)
+				}
+				fmt.Fprintf(tw, "%s\t%s (%s)\t%s\t%s\t%s\n", jo.Name, jo.Schedule, jo.ScheduleText, jo.Timezone, next[0], last)
+				for _, n := range next[1:] {
+					fmt.Fprintf(tw, "\t\t\t%s\t\n", n)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	ro.flags(cmd)
+	return cmd
+}

@@ -1,0 +1,84 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs/config"
+)
+
+const onCallBase = `looker: {base_url: https://x.example, client_id: a, client_secret: b}
+jobs:
+  - {name: j, schedule: '0 6 * * *', source: {look_id: '1'}, format: csv, destination: /tmp/x.csv%s}
+`
+
+func TestOnCallKeys(t *testing.T) {
+	t.Parallel()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("file-token-0123456789\n"), 0o600))
+	for _, tc := range []struct {
+		name, jobKeys, extra string
+		check                func(t *testing.T, c *config.Config)
+		wantErr              string
+	}{
+		{name: "defaults", check: func(t *testing.T, c *config.Config) {
+			require.Equal(t, config.DefaultListen, c.Server.Listen)
+			require.Equal(t, config.DefaultLogLines, c.Server.LogLines)
+			require.Empty(t, c.Notify)
+			require.Zero(t, c.Jobs[0].MaxStaleness)
+		}},
+		{name: "everything", jobKeys: ", max_staleness: 26h",
+			extra: "server: {listen: ':9464', token: '${TOKEN}', log_lines: 500}\nnotify:\n  - {name: slack, url: '${HOOK}', format: slack, on: [failure]}\n  - {url: 'https://example.com/hook'}\n",
+			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, "env-token-0123456789", c.Server.Token.Reveal())
+				require.Equal(t, "<secret>", fmt.Sprint(c.Server.Token))
+				require.Equal(t, 500, c.Server.LogLines)
+				require.Equal(t, 26*time.Hour, c.Jobs[0].MaxStaleness)
+				require.Len(t, c.Notify, 2)
+				require.Equal(t, "slack", c.Notify[0].Name)
+				require.Equal(t, "https://hooks.example/T/B/X", c.Notify[0].URL.Reveal())
+				require.NotContains(t, fmt.Sprintf("%v %+v", c.Notify[0], c.Notify[0]), "hooks.example")
+				require.True(t, c.Notify[0].Wants(config.EventFailure))
+				require.False(t, c.Notify[0].Wants(config.EventRecovery))
+				require.Equal(t, "webhook-2", c.Notify[1].Name)
+				require.Equal(t, config.FormatJSON, c.Notify[1].Format)
+				require.Equal(t, []string{"failure", "recovery", "stale"}, c.Notify[1].On)
+			}},
+		{name: "token file", extra: "server: {listen: '0.0.0.0:9464', token_file: " + tokenFile + "}\n", check: func(t *testing.T, c *config.Config) {
+			require.Equal(t, "file-token-0123456789", c.Server.Token.Reveal())
+		}},
+		{name: "beyond loopback without token", extra: "server: {listen: '0.0.0.0:9464'}\n", wantErr: "test.yaml:4: server.listen 0.0.0.0:9464 accepts connections from other machines"},
+		{name: "short token", extra: "server: {token: short}\n", wantErr: "server.token is shorter than 16 characters"},
+		{name: "both tokens", extra: "server: {token: '${TOKEN}', token_file: " + tokenFile + "}\n", wantErr: "server.token and server.token_file are both set"},
+		{name: "log lines", extra: "server: {log_lines: 0}\n", wantErr: "server.log_lines 0 must be between 1 and 10000"},
+		{name: "bad webhook", extra: "notify:\n  - {url: 'ftp://secret-host/x', format: teams, on: [boom]}\n",
+			wantErr: "test.yaml:5: notify[0]: url must be an http(s) webhook URL"},
+		{name: "bad staleness", jobKeys: ", max_staleness: soon", wantErr: `job "j": max_staleness: "soon" is not a duration`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			y := fmt.Sprintf(onCallBase, tc.jobKeys) + tc.extra
+			c, err := config.Parse("test.yaml", []byte(y), env(map[string]string{"TOKEN": "env-token-0123456789", "HOOK": "https://hooks.example/T/B/X"}))
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				require.NotContains(t, err.Error(), "secret-host")
+				return
+			}
+			require.NoError(t, err)
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]bool{"127.0.0.1:9464": true, "localhost:1": true, "[::1]:9464": true, "127.0.0.2:80": true,
+		":9464": false, "0.0.0.0:9464": false, "10.0.0.1:9464": false, "[::]:9464": false} {
+		require.Equal(t, want, config.IsLoopback(addr), addr)
+	}
+}

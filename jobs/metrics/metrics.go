@@ -1,0 +1,234 @@
+// Package metrics exposes the exporter's Prometheus metrics.
+//
+// A Metrics owns its registry (no global state): the HTTP server serves it
+// with Handler. It observes runs as a jobs.Observer (RunStarted,
+// RunFinished), Looker requests through LookerRequest (wired to
+// lookerapi.WithRequestObserver), and computes each job's next fire time
+// at scrape time.
+//
+// Series, all prefixed exporter_:
+//
+//	runs_total{job,outcome}                finished attempts by status
+//	run_duration_seconds{job,outcome}       histogram of attempt durations
+//	rows_exported_total{job}                rows of succeeded attempts
+//	bytes_exported_total{job}               bytes of succeeded attempts
+//	retries_total{job}                      attempts > 1 started
+//	runs_in_flight{job}                     attempts running now
+//	looker_requests_total{endpoint,status}  Looker API responses ("error" when none came)
+//	looker_request_duration_seconds{endpoint} time to the response headers
+//	last_success_timestamp_seconds{job}     scheduled time of the latest success, Unix seconds
+//	next_run_timestamp_seconds{job}         the schedule's next fire time, Unix seconds
+//
+// No label ever holds a secret: labels are job names, statuses and Looker
+// operation names.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/state"
+)
+
+// Options configure New.
+type Options struct {
+	// Jobs are the configured jobs; their next fire times are exported.
+	Jobs []*config.Job
+	// Now is the clock for next fire times; nil means time.Now.
+	Now func() time.Time
+	// Next returns the first fire time of job after t; nil means
+	// job.Schedule.Next (the schedule already runs in the job's zone).
+	Next func(job *config.Job, t time.Time) time.Time
+	// ProcessCollectors adds the Go runtime and process collectors.
+	ProcessCollectors bool
+}
+
+// Metrics holds the exporter's collectors and their registry. All methods
+// are safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	runs        *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	rows        *prometheus.CounterVec
+	bytes       *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	inFlight    *prometheus.GaugeVec
+	lookerReqs  *prometheus.CounterVec
+	lookerTime  *prometheus.HistogramVec
+	lastSuccess *prometheus.GaugeVec
+}
+
+// New builds the collectors and registers them in a fresh registry. Every
+// configured job gets zero-valued series up front, so alerts on increase()
+// and absent() work from the first scrape.
+func New(opts Options) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "exporter", Name: "runs_total",
+			Help: "Finished run attempts, by job and outcome (succeeded, failed, interrupted, skipped).",
+		}, []string{"job", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "exporter", Name: "run_duration_seconds",
+			Help:    "Duration of finished run attempts, from start to recorded outcome.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400},
+		}, []string{"job", "outcome"}),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "exporter", Name: "rows_exported_total",
+			Help: "Rows written by succeeded run attempts.",
+		}, []string{"job"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "exporter", Name: "bytes_exported_total",
+			Help: "Bytes written to destinations by succeeded run attempts.",
+		}, []string{"job"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "exporter", Name: "retries_total",
+			Help: "Run attempts started after a failed attempt of the same scheduled run (attempt > 1).",
+		}, []string{"job"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "exporter", Name: "runs_in_flight",
+			Help: "Run attempts in progress in this process.",
+		}, []string{"job"}),
+		lookerReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "exporter", Name: "looker_requests_total",
+			Help: `Looker API requests by endpoint (operation) and HTTP status; status "error" when no response came.`,
+		}, []string{"endpoint", "status"}),
+		lookerTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "exporter", Name: "looker_request_duration_seconds",
+			Help:    "Time from sending a Looker API request to its response headers.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 10),
+		}, []string{"endpoint"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "exporter", Name: "last_success_timestamp_seconds",
+			Help: "Scheduled time of the job's latest succeeded run, Unix seconds (0: none yet). Alert on time() minus this.",
+		}, []string{"job"}),
+	}
+	m.reg.MustRegister(m.runs, m.duration, m.rows, m.bytes, m.retries, m.inFlight, m.lookerReqs, m.lookerTime, m.lastSuccess)
+	m.reg.MustRegister(&nextCollector{opts: opts, desc: prometheus.NewDesc("exporter_next_run_timestamp_seconds",
+		"The job's next scheduled fire time, Unix seconds.", []string{"job"}, nil)})
+	if opts.ProcessCollectors {
+		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	for _, j := range opts.Jobs {
+		for _, s := range []state.Status{state.Succeeded, state.Failed} {
+			m.runs.WithLabelValues(j.Name, string(s))
+		}
+		m.rows.WithLabelValues(j.Name)
+		m.bytes.WithLabelValues(j.Name)
+		m.retries.WithLabelValues(j.Name)
+		m.inFlight.WithLabelValues(j.Name)
+		m.lastSuccess.WithLabelValues(j.Name)
+	}
+	return m
+}
+
+// Registry is the registry holding the collectors, e.g. to add more.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// LastSuccesser is the part of state.Store that Init reads.
+type LastSuccesser interface {
+	LastSuccess(ctx context.Context, job string) (state.Run, error)
+}
+
+// Init sets last_success_timestamp_seconds of each job from the store, so
+// the series survives restarts. Jobs that never succeeded stay at 0.
+func (m *Metrics) Init(ctx context.Context, store LastSuccesser, jobs []string) error {
+	var errs []error
+	for _, job := range jobs {
+		run, err := store.LastSuccess(ctx, job)
+		switch {
+		case errors.Is(err, state.ErrNotFound):
+			m.lastSuccess.WithLabelValues(job) // 0: none yet
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			m.setLastSuccess(job, run.ScheduledTime)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Metrics) setLastSuccess(job string, t time.Time) {
+	g := m.lastSuccess.WithLabelValues(job)
+	// Never move backwards: a late re-run of an old partition is not news.
+	if v := float64(t.UnixNano()) / 1e9; v > gaugeValue(g) {
+		g.Set(v)
+	}
+}
+
+// RunStarted implements jobs.Observer.
+func (m *Metrics) RunStarted(run state.Run) {
+	m.inFlight.WithLabelValues(run.Job).Inc()
+	if run.Attempt > 1 {
+		m.retries.WithLabelValues(run.Job).Inc()
+	}
+}
+
+// RunFinished implements jobs.Observer.
+func (m *Metrics) RunFinished(run state.Run, _ error) {
+	m.inFlight.WithLabelValues(run.Job).Dec()
+	outcome := string(run.Status)
+	m.runs.WithLabelValues(run.Job, outcome).Inc()
+	if !run.FinishedAt.IsZero() && !run.StartedAt.IsZero() {
+		m.duration.WithLabelValues(run.Job, outcome).Observe(run.FinishedAt.Sub(run.StartedAt).Seconds())
+	}
+	if run.Status == state.Succeeded {
+		m.rows.WithLabelValues(run.Job).Add(float64(run.Rows))
+		m.bytes.WithLabelValues(run.Job).Add(float64(run.Bytes))
+		m.setLastSuccess(run.Job, run.ScheduledTime)
+	}
+}
+
+// LookerRequest records one Looker API request: op is the operation
+// (e.g. "run_look"), status the HTTP status or 0 when no response came.
+// Its signature matches lookerapi.WithRequestObserver.
+func (m *Metrics) LookerRequest(op string, status int, d time.Duration) {
+	s := "error"
+	if status > 0 {
+		s = strconv.Itoa(status)
+	}
+	m.lookerReqs.WithLabelValues(op, s).Inc()
+	m.lookerTime.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// nextCollector computes next fire times at scrape time.
+type nextCollector struct {
+	opts Options
+	desc *prometheus.Desc
+}
+
+func (c *nextCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *nextCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	if c.opts.Now != nil {
+		now = c.opts.Now()
+	}
+	for _, j := range c.opts.Jobs {
+		var next time.Time
+		switch {
+		case c.opts.Next != nil:
+			next = c.opts.Next(j, now)
+		case j.Schedule != nil:
+			next = j.Schedule.Next(now)
+		}
+		if next.IsZero() {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(next.Unix()), j.Name)
+	}
+}

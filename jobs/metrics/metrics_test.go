@@ -1,0 +1,68 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs/metrics"
+	"github.com/lookerexport/exporter/state"
+)
+
+type lastSuccesses map[string]time.Time
+
+func (l lastSuccesses) LastSuccess(_ context.Context, job string) (state.Run, error) {
+	t, ok := l[job]
+	if !ok {
+		return state.Run{}, state.ErrNotFound
+	}
+	return state.Run{Job: job, ScheduledTime: t, Status: state.Succeeded}, nil
+}
+
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Equal(t, 200, rec.Code)
+	return rec.Body.String()
+}
+
+func TestObserverSeries(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	t0 := time.Unix(1_800_000_000, 0)
+	require.NoError(t, m.Init(context.Background(), lastSuccesses{"a": t0}, []string{"a", "b"}))
+
+	m.RunStarted(state.Run{Job: "a", Attempt: 1})
+	m.RunStarted(state.Run{Job: "a", Attempt: 2})
+	body := scrape(t, m)
+	require.Contains(t, body, `exporter_runs_in_flight{job="a"} 2`)
+	require.Contains(t, body, `exporter_retries_total{job="a"} 1`)
+	require.Contains(t, body, `exporter_last_success_timestamp_seconds{job="a"} 1.8e+09`)
+
+	// An older partition succeeding does not move last success backwards.
+	m.RunFinished(state.Run{Job: "a", Status: state.Succeeded, ScheduledTime: t0.Add(-time.Hour), StartedAt: t0, FinishedAt: t0.Add(3 * time.Second), Rows: 10, Bytes: 100}, nil)
+	m.RunFinished(state.Run{Job: "a", Status: state.Failed, StartedAt: t0, FinishedAt: t0.Add(time.Second)}, errors.New("x"))
+	m.LookerRequest("run_look", 0, time.Second)
+	m.LookerRequest("run_look", 503, time.Second)
+	body = scrape(t, m)
+	for _, want := range []string{
+		`exporter_runs_in_flight{job="a"} 0`,
+		`exporter_runs_total{job="a",outcome="succeeded"} 1`,
+		`exporter_runs_total{job="a",outcome="failed"} 1`,
+		`exporter_rows_exported_total{job="a"} 10`,
+		`exporter_bytes_exported_total{job="a"} 100`,
+		`exporter_last_success_timestamp_seconds{job="a"} 1.8e+09`,
+		`exporter_last_success_timestamp_seconds{job="b"} 0`,
+		`exporter_run_duration_seconds_sum{job="a",outcome="succeeded"} 3`,
+		`exporter_looker_requests_total{endpoint="run_look",status="error"} 1`,
+		`exporter_looker_requests_total{endpoint="run_look",status="503"} 1`,
+	} {
+		require.True(t, strings.Contains(body, want), "missing %s in\n%s", want, body)
+	}
+}

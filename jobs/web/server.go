@@ -1,0 +1,344 @@
+// Package web is the exporter's HTTP surface: /healthz and /readyz probes,
+// /metrics, a JSON API under /api/v1/, and a server-rendered HTML status
+// page at / (jobs, runs with their logs and outputs, runs in flight, and a
+// "Run now" button).
+//
+// # Authentication
+//
+// One bearer token (config server.token or server.token_file) guards the
+// server:
+//   - listening beyond loopback, every request but /healthz, /readyz and
+//     /login needs it (New refuses to build a server without one);
+//   - every POST needs it, wherever the server listens; with no token
+//     configured, POSTs are refused and the page says how to enable them.
+//
+// API clients send "Authorization: Bearer TOKEN". A browser signs in once
+// at /login: the form POSTs the token, and the server sets an HttpOnly,
+// SameSite=Strict cookie holding an HMAC of the token (never the token
+// itself). A POST authenticated by that cookie must also come from the
+// page itself: its Origin header (or, without one, Sec-Fetch-Site) must
+// say same origin, so another site cannot make a signed-in browser press
+// "Run now". No page, API answer or log line ever holds the token.
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/state"
+)
+
+// Options configure New.
+type Options struct {
+	Config *config.Config // jobs and server settings (listen address, token)
+	Store  state.Store
+	Runner *jobs.Runner // runs in flight, and "Run now"
+	// Metrics is served at /metrics; nil leaves it out.
+	Metrics http.Handler
+	// Ready reports what /readyz checks beyond the store, e.g. that the
+	// scheduler runs; nil means ready.
+	Ready func() error
+	Log   *zap.Logger
+	Now   func() time.Time // nil means time.Now
+	// NextFire returns a job's first fire time after t; nil means
+	// jobs.NextFire.
+	NextFire func(job *config.Job, t time.Time) time.Time
+	// RunContext is the parent of runs started with "Run now"; nil means
+	// context.Background. Shutdown interrupts them after its drain.
+	RunContext context.Context
+	Version    string
+}
+
+// Server serves the status page, the API, the probes and the metrics.
+type Server struct {
+	opts    Options
+	log     *zap.Logger
+	token   string
+	session string // cookie value: HMAC of the token
+	authAll bool   // listening beyond loopback
+	mux     *http.ServeMux
+	tmpl    *templates
+
+	runCtx    context.Context
+	cancelRun context.CancelCauseFunc
+	runs      sync.WaitGroup
+	mu        sync.Mutex
+	hs        *http.Server
+}
+
+const sessionCookie = "exporter_session"
+
+// ErrNoToken is returned by New when the server would listen beyond
+// loopback without a token.
+var ErrNoToken = errors.New("a bearer token is required to listen beyond loopback")
+
+// New builds a Server. It fails when the listen address is not loopback
+// and no token is configured.
+func New(opts Options) (*Server, error) {
+	if opts.Config == nil || opts.Store == nil || opts.Runner == nil {
+		return nil, errors.New("web: Config, Store and Runner are required")
+	}
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NextFire == nil {
+		opts.NextFire = jobs.NextFire
+	}
+	if opts.RunContext == nil {
+		opts.RunContext = context.Background()
+	}
+	s := &Server{opts: opts, log: opts.Log, token: opts.Config.Server.Token.Reveal(), authAll: !config.IsLoopback(opts.Config.Server.Listen)}
+	if s.authAll && s.token == "" {
+		return nil, fmt.Errorf("server.listen %s: %w: set server.token (e.g. token: ${EXPORTER_TOKEN}) or server.token_file in %s, or listen on 127.0.0.1", opts.Config.Server.Listen, ErrNoToken, opts.Config.Path)
+	}
+	if s.token != "" {
+		m := hmac.New(sha256.New, []byte(s.token))
+		m.Write([]byte("exporter session v1"))
+		s.session = hex.EncodeToString(m.Sum(nil))
+	}
+	s.runCtx, s.cancelRun = context.WithCancelCause(context.WithoutCancel(opts.RunContext))
+	var err error
+	if s.tmpl, err = parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the server's handler, with authentication applied.
+func (s *Server) Handler() http.Handler { return s.authMiddleware(s.mux) }
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+	if s.opts.Metrics != nil {
+		m.Handle("GET /metrics", s.opts.Metrics)
+	}
+	m.HandleFunc("GET /api/v1/jobs", s.apiJobs)
+	m.HandleFunc("GET /api/v1/jobs/{job}", s.apiJob)
+	m.HandleFunc("POST /api/v1/jobs/{job}/run", s.apiRunNow)
+	m.HandleFunc("GET /api/v1/runs", s.apiRuns)
+	m.HandleFunc("GET /api/v1/runs/{id}", s.apiRun)
+	m.HandleFunc("GET /api/v1/runs/{id}/log", s.apiRunLog)
+	m.HandleFunc("GET /{$}", s.pageIndex)
+	m.HandleFunc("GET /jobs/{job}", s.pageJob)
+	m.HandleFunc("POST /jobs/{job}/run", s.formRunNow)
+	m.HandleFunc("GET /runs/{id}", s.pageRun)
+	m.HandleFunc("GET /login", s.pageLogin)
+	m.HandleFunc("POST /login", s.formLogin)
+	m.HandleFunc("POST /logout", s.formLogout)
+	s.mux = m
+}
+
+// ListenAndServe listens on server.listen and serves until ctx is done,
+// then stops accepting requests (in-flight requests get 5s). Runs started
+// with "Run now" go on; Shutdown drains them.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Config.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("status server: listen on %s (server.listen): %w", s.opts.Config.Server.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is ListenAndServe on a listener of the caller's.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(s.log)}
+	s.mu.Lock()
+	s.hs = hs
+	s.mu.Unlock()
+	s.log.Info("status server listening", zap.String("addr", ln.Addr().String()), zap.Bool("token_required", s.authAll))
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("status server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("status server shutdown: %w", err)
+	}
+	return nil
+}
+
+// Shutdown waits for runs started with "Run now" until ctx is done, then
+// interrupts them (jobs.ErrShutdown: recorded as interrupted) and waits
+// for them to be recorded.
+func (s *Server) Shutdown(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { s.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancelRun(jobs.ErrShutdown)
+		<-done
+	}
+}
+
+// authMiddleware enforces the token rules in the package doc.
+func (s *Server) authMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "same-origin")
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/login":
+			next.ServeHTTP(w, r)
+			return
+		}
+		how := s.authenticated(r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if s.token == "" {
+				s.deny(w, r, http.StatusForbidden, "changing anything (Run now) needs a token: set server.token or server.token_file in the config and restart")
+				return
+			}
+			if how == "" {
+				s.deny(w, r, http.StatusUnauthorized, "this needs the server token: send Authorization: Bearer TOKEN, or sign in at /login")
+				return
+			}
+			if how == "cookie" && !sameOrigin(r) {
+				s.deny(w, r, http.StatusForbidden, "cross-site request refused: submit the form from the status page itself")
+				return
+			}
+		} else if s.authAll && how == "" {
+			if wantsHTML(r) {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			s.deny(w, r, http.StatusUnauthorized, "this server listens beyond loopback and needs its token: send Authorization: Bearer TOKEN")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticated returns "bearer", "cookie" or "" (not authenticated).
+func (s *Server) authenticated(r *http.Request) string {
+	if s.token == "" {
+		return ""
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		if tok, ok := strings.CutPrefix(h, "Bearer "); ok && equal(strings.TrimSpace(tok), s.token) {
+			return "bearer"
+		}
+		return ""
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && equal(c.Value, s.session) {
+		return "cookie"
+	}
+	return ""
+}
+
+// equal compares in constant time, whatever the lengths.
+func equal(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// sameOrigin reports whether a browser says the request comes from this
+// site. Browsers send Origin on POSTs; Sec-Fetch-Site is the fallback.
+func sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		return err == nil && u.Host == r.Host
+	}
+	return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+}
+
+func wantsHTML(r *http.Request) bool {
+	return !strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/metrics" && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func (s *Server) deny(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="exporter"`)
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") || !wantsHTML(r) {
+		writeJSON(w, status, map[string]string{"error": msg})
+		return
+	}
+	s.renderError(w, r, status, msg)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz: the config is loaded (we exist), the store answers, and the
+// scheduler runs.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	var problems []string
+	if _, err := s.opts.Store.ListRuns(ctx, state.ListOptions{Limit: 1}); err != nil {
+		s.log.Warn("readiness: state store unreachable", zap.Error(err))
+		problems = append(problems, "state store unreachable (see the log)")
+	}
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: " + strings.Join(problems, "; ") + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// ErrBusy is returned by RunNow when the job has a run in flight.
+var ErrBusy = errors.New("the job has a run in flight")
+
+// RunNow starts a run of job in the background through the Runner, at
+// the current second as its scheduled time, and returns the run once it
+// is recorded. It returns ErrBusy when the job is already running here.
+func (s *Server) RunNow(job *config.Job) (state.Run, error) {
+	for _, f := range s.opts.Runner.InFlight() {
+		if f.Run.Job == job.Name {
+			return f.Run, ErrBusy
+		}
+	}
+	started := make(chan state.Run, 1)
+	done := make(chan error, 1)
+	scheduled := s.opts.Now().Truncate(time.Second)
+	s.runs.Add(1)
+	go func() {
+		defer s.runs.Done()
+		_, err := s.opts.Runner.Run(s.runCtx, job, scheduled, jobs.RunOptions{OnStart: func(r state.Run) { started <- r }})
+		done <- err
+	}()
+	select {
+	case run := <-started:
+		return run, nil
+	case err := <-done:
+		select {
+		case run := <-started: // recorded, then failed
+			return run, nil
+		default:
+			return state.Run{}, err
+		}
+	}
+}
