@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/lookerapi"
+)
+
+// checkedField is one column of a checked job.
+type checkedField struct {
+	Name       string `json:"name"`
+	Label      string `json:"label,omitempty"`
+	Category   string `json:"category,omitempty"`
+	LookMLType string `json:"lookml_type"`
+	OutputType string `json:"output_type"`
+}
+
+// checkedJob is what `exporter check` found for a job.
+type checkedJob struct {
+	Job          string         `json:"job"`
+	Source       string         `json:"source"`
+	Mode         string         `json:"mode"`
+	RunAs        string         `json:"run_as,omitempty"`
+	Limit        int64          `json:"limit"`
+	LookTitle    string         `json:"look_title,omitempty"`
+	QueryID      string         `json:"query_id,omitempty"`
+	Model        string         `json:"model,omitempty"`
+	Explore      string         `json:"explore,omitempty"`
+	Fields       []checkedField `json:"fields"`
+	Streams      bool           `json:"streams"`
+	NotStreaming []string       `json:"not_streaming,omitempty"`
+	Problems     []string       `json:"problems,omitempty"`
+	Error        string         `json:"error,omitempty"`
+}
+
+func (j *checkedJob) ok() bool { return j.Error == "" && len(j.Problems) == 0 }
+
+func checkCmd(g *globals) *cobra.Command {
+	var path, output string
+	cmd := &cobra.Command{
+		Use:   "check --config FILE [JOB...]",
+		Short: "Resolve each job's Looker source without running it: fields, types, streaming",
+		Long: `check loads the config, logs in to Looker and, for each job (or the jobs named),
+resolves the source without running the export: a Look to its query, a query
+slug to its query, the query's fields with their LookML types and the output
+type each becomes (Parquet/JSON lines), and whether Looker can stream the
+result. Looker does not stream results with table calculations, pivots, totals,
+row totals or subtotals: it computes them in memory and caps them at 5,000 rows
+even with limit -1, so such a job is flagged. SQL Runner queries are listed
+without fields (their columns are known only once the SQL runs).
+
+check exits 0 when every job resolved cleanly, 1 when a job has a problem (an
+error from Looker, a field the explore does not know, or a result that will not
+stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
+		Example: `  exporter check --config jobs.yaml
+  exporter check --config jobs.yaml orders_daily
+  exporter check --config jobs.yaml --output json | jq '.[] | select(.streams == false)'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageErr("--output %q: use text or json", output)
+			}
+			cfg, err := loadConfig(path, exitUsage)
+			if err != nil {
+				return err
+			}
+			selected, err := selectJobs(cfg, args)
+			if err != nil {
+				return err
+			}
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			defer log.Sync() //nolint:errcheck
+			client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"))
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("looker client: %w", err)}
+			}
+			defer client.Close(context.WithoutCancel(cmd.Context())) //nolint:errcheck
+			results := make([]*checkedJob, 0, len(selected))
+			failed := 0
+			for _, job := range selected {
+				res := checkJob(cmd.Context(), client, job)
+				if !res.ok() {
+					failed++
+				}
+				results = append(results, res)
+			}
+			if output == "json" {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(results); err != nil {
+					return err
+				}
+			} else if err := printChecks(g.stdout, cfg.Path, results); err != nil {
+				return err
+			}
+			if failed > 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d job(s) have problems (see above)", failed, len(results))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func selectJobs(cfg *config.Config, names []string) ([]*config.Job, error) {
+	if len(names) == 0 {
+		return cfg.Jobs, nil
+	}
+	var out []*config.Job
+	for _, n := range names {
+		j := cfg.Job(n)
+		if j == nil {
+			return nil, usageErr("%s: no job %q; jobs are: %s", cfg.Path, n, strings.Join(cfg.JobNames(), ", "))
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// checkJob resolves one job's source. Errors are recorded in the result,
+// so one bad job does not hide the others.
+func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job) *checkedJob {
+	out := &checkedJob{Job: job.Name, Source: job.Source.String(), Mode: string(job.Run.Mode), RunAs: job.Run.RunAs,
+		Limit: job.Run.Limit, Fields: []checkedField{}}
+	if out.Mode == "" {
+		out.Mode = string(lookerapi.ModeSync)
+	}
+	r, err := client.Resolve(ctx, job.Source, job.Run.RunAs)
+	if err != nil {
+		out.Error = fmt.Sprintf("job %s (line %d): %v", job.Name, job.Line, err)
+		return out
+	}
+	out.LookTitle, out.QueryID, out.Model, out.Explore = r.LookTitle, r.QueryID, r.Model, r.View
+	out.Streams, out.NotStreaming, out.Problems = r.Streams, r.NotStreaming, r.Problems
+	for _, f := range r.Fields {
+		out.Fields = append(out.Fields, checkedField{Name: f.Name, Label: f.Label, Category: f.Category,
+			LookMLType: f.Type, OutputType: formats.TypeForLookML(f.Type).String()})
+	}
+	if !r.Streams && (job.Run.Limit < 0 || job.Run.Limit > lookerapi.DefaultRowLimit) {
+		out.Problems = append(out.Problems, fmt.Sprintf(
+			"will not stream (%s): Looker caps the result at %d rows although the job asks for %s; move table calculations into LookML, drop pivots and totals, or split the export",
+			strings.Join(r.NotStreaming, ", "), lookerapi.DefaultRowLimit, limitText(job.Run.Limit)))
+	}
+	return out
+}
+
+func limitText(limit int64) string {
+	if limit < 0 {
+		return "all rows (limit -1)"
+	}
+	return fmt.Sprintf("%d rows", limit)
+}
+
+func printChecks(w io.Writer, path string, results []*checkedJob) error {
+	for i, r := range results {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		status := "OK"
+		if !r.ok() {
+			status = "PROBLEM"
+		}
+		fmt.Fprintf(w, "%s  %s  [%s]\n", r.Job, r.Source, status)
+		if r.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", r.Error)
+			continue
+		}
+		desc := "  mode " + r.Mode
+		if r.RunAs != "" {
+			desc += ", as user " + r.RunAs
+		}
+		if r.LookTitle != "" {
+			desc += fmt.Sprintf(", look %q", r.LookTitle)
+		}
+		if r.QueryID != "" {
+			desc += ", query " + r.QueryID
+		}
+		if r.Model != "" && r.Explore != "" {
+			desc += ", explore " + r.Model + "/" + r.Explore
+		}
+		fmt.Fprintln(w, desc)
+		switch {
+		case r.Model == "" && r.Explore == "" && len(r.Fields) == 0:
+			fmt.Fprintln(w, "  streams: yes (SQL Runner; columns are known once the SQL runs)")
+		case r.Streams:
+			fmt.Fprintln(w, "  streams: yes")
+		default:
+			fmt.Fprintf(w, "  streams: NO (%s)\n", strings.Join(r.NotStreaming, ", "))
+		}
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  problem: %s\n", p)
+		}
+		if len(r.Fields) > 0 {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  FIELD\tCATEGORY\tLOOKML TYPE\tOUTPUT TYPE")
+			for _, f := range r.Fields {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Name, nonEmptyOr(f.Category, "-"), nonEmptyOr(f.LookMLType, "?"), f.OutputType)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	_ = path
+	return nil
+}
+
+func nonEmptyOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

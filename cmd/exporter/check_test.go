@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/lookerapi/lookertest"
+)
+
+// checkConfig writes the embedded demo config, pointed at srv, plus extra
+// jobs, to a file and returns its path.
+func checkConfig(t *testing.T, srv *lookertest.Server, extraJobs string) string {
+	t.Helper()
+	dir := t.TempDir()
+	y := strings.NewReplacer(
+		"${LOOKERSDK_BASE_URL}", srv.URL(),
+		"${LOOKERSDK_CLIENT_ID}", srv.ClientID(),
+		"${LOOKERSDK_CLIENT_SECRET}", srv.ClientSecret(),
+		"${EXPORTER_DEMO_DIR}", dir,
+	).Replace(string(demoConfig)) + extraJobs
+	path := filepath.Join(dir, "jobs.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(y), 0o600))
+	return path
+}
+
+// The Look that will not stream: a table calculation, run for all rows.
+const vatJob = `
+  - name: orders_vat
+    description: Look 43 has a table calculation, so Looker will not stream it
+    source:
+      look_id: "43"
+    format: parquet
+    destination: '/tmp/never-written/orders_vat.parquet'
+`
+
+func TestCheckDemoConfig(t *testing.T) {
+	t.Parallel()
+	srv := lookertest.NewServer(lookertest.Options{})
+	t.Cleanup(srv.Close)
+	conf := checkConfig(t, srv, "")
+
+	code, stdout, stderr := exec(t, context.Background(), "check", "--config", conf)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	for _, want := range []string{
+		"orders_csv  look 42  [OK]",
+		`mode sync, look "Orders export", query 123, explore thelook/orders`,
+		"orders_jsonl  query slug AbC123xyz  [OK]",
+		"orders_parquet  inline query thelook/orders  [OK]",
+		"orders_sql  sql on connection warehouse  [OK]",
+		"streams: yes (SQL Runner; columns are known once the SQL runs)",
+	} {
+		require.Contains(t, stdout, want)
+	}
+	// Fields with their LookML types and output types, aligned.
+	require.Regexp(t, `orders\.created_date\s+dimension\s+date_date\s+DATE`, stdout)
+	require.Regexp(t, `orders\.created_time\s+dimension\s+date_time\s+TIMESTAMP`, stdout)
+	require.Regexp(t, `orders\.is_first_purchase\s+dimension\s+yesno\s+BOOLEAN`, stdout)
+	require.Regexp(t, `orders\.count\s+measure\s+count\s+INT64`, stdout)
+	require.Regexp(t, `orders\.total_amount\s+measure\s+sum\s+DOUBLE`, stdout)
+	require.NotContains(t, stdout, "streams: NO")
+	require.Zero(t, srv.Requests("run_look")+srv.Requests("run_query")+srv.Requests("run_inline_query")+
+		srv.Requests("run_sql_query")+srv.Requests("create_query_task"), "check runs nothing")
+}
+
+func TestCheckFlagsLookThatWillNotStream(t *testing.T) {
+	t.Parallel()
+	srv := lookertest.NewServer(lookertest.Options{})
+	t.Cleanup(srv.Close)
+	conf := checkConfig(t, srv, vatJob)
+
+	code, stdout, stderr := exec(t, context.Background(), "check", "--config", conf, "orders_vat", "orders_csv")
+	require.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stdout, "orders_vat  look 43  [PROBLEM]")
+	require.Contains(t, stdout, "streams: NO (table calculations (amount_with_vat))")
+	require.Contains(t, stdout, "problem: will not stream (table calculations (amount_with_vat)): Looker caps the result at 5000 rows although the job asks for all rows (limit -1)")
+	require.Regexp(t, `amount_with_vat\s+table_calculation\s+number\s+DOUBLE`, stdout)
+	require.Contains(t, stdout, "orders_csv  look 42  [OK]")
+	require.Contains(t, stderr, "1 of 2 job(s) have problems")
+
+	code, stdout, stderr = exec(t, context.Background(), "check", "--config", conf, "--output", "json", "orders_vat")
+	require.Equal(t, exitFailed, code, stderr)
+	var got []checkedJob
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	require.Len(t, got, 1)
+	require.Equal(t, "orders_vat", got[0].Job)
+	require.False(t, got[0].Streams)
+	require.Equal(t, "124", got[0].QueryID)
+	require.Equal(t, checkedField{Name: "amount_with_vat", Label: "Amount with VAT", Category: "table_calculation",
+		LookMLType: "number", OutputType: "DOUBLE"}, got[0].Fields[4])
+
+	code, _, stderr = exec(t, context.Background(), "check", "--config", conf, "nope")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, `no job "nope"`)
+}
+
+func TestCheckReportsLookerErrors(t *testing.T) {
+	t.Parallel()
+	srv := lookertest.NewServer(lookertest.Options{})
+	t.Cleanup(srv.Close)
+	conf := checkConfig(t, srv, `
+  - name: gone
+    source: {look_id: "404"}
+    format: csv
+    destination: /tmp/never-written/gone.csv
+`)
+	code, stdout, _ := exec(t, context.Background(), "check", "--config", conf)
+	require.Equal(t, exitFailed, code)
+	require.Contains(t, stdout, "gone  look 404  [PROBLEM]")
+	require.Regexp(t, `error: job gone \(line \d+\): look 404: look GET /api/4.0/looks/404: 404 Not found`, stdout)
+	require.Contains(t, stdout, "orders_csv  look 42  [OK]", "one bad job does not hide the others")
+}

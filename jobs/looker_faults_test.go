@@ -1,0 +1,148 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/lookerapi/lookertest"
+	"github.com/lookerexport/exporter/state"
+)
+
+// Each Looker fault the sandbox injects ends a run the right way:
+// recovered with every row published, or failed with the reason recorded
+// and nothing published.
+func TestLookerFaultOutcomes(t *testing.T) {
+	t.Parallel()
+	const rows = 300
+	look := "source: {look_id: \"42\"}\nformat: csv\ndestination: $DIR/out.csv"
+	tests := []struct {
+		name    string
+		keys    string
+		inject  func(srv *lookertest.Server)
+		status  state.Status
+		class   string
+		errText []string
+		rows    int64
+	}{
+		{name: "token expired before the run", keys: look, inject: func(srv *lookertest.Server) { srv.ExpireTokens() },
+			status: state.Succeeded, rows: rows},
+		{name: "429 without Retry-After", keys: look,
+			inject: func(srv *lookertest.Server) { srv.FailNext(lookertest.Fault{Status: 429, PathPrefix: "/looks/"}) },
+			status: state.Succeeded, rows: rows},
+		{name: "503 html with Retry-After", keys: look,
+			inject: func(srv *lookertest.Server) {
+				srv.FailNext(lookertest.Fault{Status: 503, RetryAfter: "1", PathPrefix: "/looks/"})
+			},
+			status: state.Succeeded, rows: rows},
+		{name: "async with the token expiring mid-run", keys: look + "\nmode: async",
+			inject: func(srv *lookertest.Server) {
+				srv.ScriptNextTask(lookertest.TaskRunning, lookertest.TaskComplete)
+				srv.FailNext(lookertest.Fault{Status: 401, PathPrefix: "/query_tasks/"})
+			},
+			status: state.Succeeded, rows: rows},
+		{name: "connection dropped mid-stream", keys: look,
+			inject: func(srv *lookertest.Server) { srv.DropNextRun(100) },
+			status: state.Failed, class: jobs.ClassRetryable, errText: []string{"look 42", "reading the response body"}},
+		{name: "429 after the client's attempts", keys: look,
+			inject: func(srv *lookertest.Server) {
+				srv.FailNext(lookertest.Fault{Status: 429, Count: lookerapi.DefaultMaxAttempts, RetryAfter: "1", PathPrefix: "/looks/"})
+			},
+			status: state.Failed, class: jobs.ClassRetryable, errText: []string{"look 42", "429"}},
+		{name: "404 look", keys: strings.Replace(look, `"42"`, `"404"`, 1),
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 404", "404 Not found"}},
+		{name: "422 query", keys: "source: {query: {model: thelook, view: orders, fields: [orders.id]}}\nformat: csv\ndestination: $DIR/out.csv",
+			inject: func(srv *lookertest.Server) {
+				srv.FailNext(lookertest.Fault{Status: 422, PathPrefix: "/queries/run/"})
+			},
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"inline query thelook/orders", "422"}},
+		{name: "query task ends in a SQL error", keys: look + "\nmode: async",
+			inject: func(srv *lookertest.Server) { srv.ScriptNextTask(lookertest.TaskRunning, lookertest.TaskError) },
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "division by zero"}},
+		{name: "query task results expired", keys: look + "\nmode: async",
+			inject: func(srv *lookertest.Server) { srv.ScriptNextTask(lookertest.TaskExpired) },
+			status: state.Failed, class: jobs.ClassRetryable, errText: []string{"look 42", "expired"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, rows)
+			job := b.job(t, "faulty", tt.keys)
+			// Log in first so an injected fault hits the run, not the login.
+			require.NoError(t, b.client.Login(context.Background()))
+			if tt.inject != nil {
+				tt.inject(b.srv)
+			}
+			run, err := b.runner.Run(context.Background(), job, time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC), jobs.RunOptions{})
+			got, gerr := b.store.GetRun(context.Background(), run.ID)
+			require.NoError(t, gerr)
+			require.Equal(t, tt.status, got.Status, "recorded error: %s", got.Error)
+			require.Equal(t, tt.class, got.ErrorClass)
+			if tt.status == state.Succeeded {
+				require.NoError(t, err)
+				require.Equal(t, tt.rows, got.Rows)
+				f, err := os.Open(got.URIs[0][len("file://"):])
+				require.NoError(t, err)
+				defer f.Close()
+				recs, err := csv.NewReader(f).ReadAll()
+				require.NoError(t, err)
+				require.Len(t, recs, rows+1, "every row is published")
+				return
+			}
+			require.Error(t, err)
+			for _, s := range tt.errText {
+				require.Contains(t, got.Error, s, "the recorded reason")
+			}
+			require.Empty(t, got.URIs)
+			require.Empty(t, b.localFiles(t), "nothing is published, no temp file is left")
+		})
+	}
+}
+
+func TestTruncationCheck(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		rows    int
+		keys    string
+		fail    bool
+		errText string
+		want    int64 // rows published
+	}{
+		{"limit reached, warn", 50, "source: {look_id: \"42\"}\nlimit: 50", false, "", 50},
+		{"limit reached, fail", 50, "source: {look_id: \"42\"}\nlimit: 50\non_truncation: fail", true, "exactly its limit of 50 rows", 0},
+		{"below the limit", 40, "source: {look_id: \"42\"}\nlimit: 50\non_truncation: fail", false, "", 40},
+		{"non-streaming look capped at 5000, fail", 6000, "source: {look_id: \"43\"}\non_truncation: fail", true, "exactly 5000, Looker's cap for results it cannot stream", 0},
+		{"non-streaming look capped at 5000, warn", 6000, "source: {look_id: \"43\"}", false, "", 5000},
+		{"all rows of a streaming look", 6000, "source: {look_id: \"42\"}\non_truncation: fail", false, "", 6000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, tt.rows)
+			job := b.job(t, "trunc", tt.keys+"\nformat: csv\nresult_format: json_bi\ncsv_header: names\ndestination: $DIR/out.csv")
+			run, err := b.runner.Run(context.Background(), job, time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC), jobs.RunOptions{})
+			if !tt.fail {
+				require.NoError(t, err)
+				require.Equal(t, state.Succeeded, run.Status)
+				require.Equal(t, tt.want, run.Rows)
+				require.Contains(t, b.localFiles(t), filepath.Join(b.dir, "out.csv"))
+				return
+			}
+			require.ErrorIs(t, err, jobs.ErrTruncated)
+			require.Equal(t, state.Failed, run.Status)
+			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
+			require.Contains(t, run.Error, tt.errText)
+			require.Contains(t, run.Error, "nothing was published")
+			require.Empty(t, b.localFiles(t))
+		})
+	}
+}
