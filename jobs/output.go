@@ -1,0 +1,51 @@
+package jobs
+
+import (
+	"time"
+
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/sinks/publish"
+	"github.com/lookerexport/exporter/state"
+)
+
+// outputInfo is what convert learns about the output while streaming.
+type outputInfo struct {
+	schema  formats.Schema // empty for raw output
+	columns []string       // output column names, one per schema field
+}
+
+// newManifest fills in what the runner knows for the run's manifest;
+// publish.Set.Commit adds the files, their rows and bytes.
+func newManifest(job *config.Job, run state.Run, scheduled time.Time, res *lookerapi.Result, contentType string, info *outputInfo) *publish.Manifest {
+	m := &publish.Manifest{
+		Job:           job.Name,
+		RunID:         run.ID,
+		Attempt:       run.Attempt,
+		ScheduledTime: scheduled,
+		Source: publish.Source{
+			LookID:      job.Source.LookID,
+			QueryID:     job.Source.QueryID,
+			QuerySlug:   job.Source.QuerySlug,
+			Description: job.Source.String(),
+		},
+		LookerQueryID: res.QueryID,
+		StartedAt:     run.StartedAt,
+		Format:        string(job.Format),
+		Compression:   string(job.Compression),
+		ContentType:   contentType,
+		Schema:        []publish.Column{},
+	}
+	if job.Source.SQL != nil {
+		m.Source.SQLSlug = job.Source.SQL.Slug
+	}
+	for i, f := range info.schema.Fields {
+		name := f.Name
+		if i < len(info.columns) {
+			name = info.columns[i]
+		}
+		m.Schema = append(m.Schema, publish.Column{Name: name, Field: f.Name, Label: f.Label, LookMLType: f.LookMLType, Type: f.Type.String()})
+	}
+	return m
+}
