@@ -14,43 +14,52 @@ import (
 	"github.com/lookerexport/exporter/formats/lookerdec"
 	"github.com/lookerexport/exporter/formats/parquetenc"
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/sinks/publish"
 )
 
-// progressEvery is how many rows pass between progress updates and
-// cancellation checks.
-const progressEvery = 4096
-
-// convert streams a Looker result body into w in the job's format. It
-// counts rows into rows as it goes. It never closes w.
-func convert(ctx context.Context, job *config.Job, body io.Reader, w io.Writer, rows *atomic.Int64) error {
+// convert streams a Looker result body into out in the job's format: one
+// file, or parts of at most job.Output's limits, each a complete file
+// with its own header, footer and compressed stream (see
+// publish.Splitter). It counts rows into rows as it goes and records the
+// schema into info. It commits the data files but not out itself.
+func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.Set, rows *atomic.Int64, info *outputInfo) error {
 	if job.Format == formats.Raw {
-		_, err := copyCtx(ctx, w, body, job.Compression)
+		f, err := out.Next(ctx)
 		if err != nil {
-			return fmt.Errorf("copy %s result: %w", job.Run.ResultFormat, err)
-		}
-		return nil
-	}
-	var out io.Writer = w
-	var zw io.WriteCloser
-	if job.Format != formats.Parquet {
-		var err error
-		if zw, err = compress.NewWriter(w, job.Compression); err != nil {
 			return err
 		}
-		out = zw
+		if _, err := copyCtx(ctx, f, body, job.Compression); err != nil {
+			return fmt.Errorf("copy %s result: %w", job.Run.ResultFormat, err)
+		}
+		return f.Commit(0) // raw results are not parsed: rows unknown
 	}
+	limits := publish.Limits{MaxRows: job.Output.MaxRowsPerFile, MaxBytes: job.Output.MaxBytesPerFile}
 
 	// Byte-true passthrough: Looker's CSV is copied as is, and decoded on
-	// the side only to validate and count it.
-	if job.Format == formats.CSV && job.Run.ResultFormat == "csv" && job.CSVHeader == "labels" {
-		dec, err := lookerdec.NewCSV(io.TeeReader(body, out))
+	// the side only to validate and count it. A split run re-encodes
+	// instead, to repeat the header in every part.
+	if job.Format == formats.CSV && job.Run.ResultFormat == "csv" && job.CSVHeader == "labels" && limits == (publish.Limits{}) {
+		f, err := out.Next(ctx)
+		if err != nil {
+			return err
+		}
+		zw, err := compress.NewWriter(f, job.Compression)
+		if err != nil {
+			return err
+		}
+		dec, err := lookerdec.NewCSV(io.TeeReader(body, zw))
 		if err != nil {
 			return fmt.Errorf("read csv result: %w", err)
 		}
+		info.schema = dec.Schema()
+		info.columns = formats.ColumnNames(info.schema, formats.NameLabel)
 		if err := drain(ctx, dec, nil, rows); err != nil {
 			return err
 		}
-		return zw.Close()
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("finish %s compression: %w", job.Compression, err)
+		}
+		return f.Commit(rows.Load())
 	}
 
 	dec, err := decoder(job, body)
@@ -59,31 +68,56 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, w io.Writer, 
 	}
 	schema := dec.Schema()
 	cols := formats.ColumnNames(schema, formats.NameStyle(job.ColumnNames))
+	info.schema, info.columns = schema, cols
+	if job.Format == formats.CSV && job.CSVHeader == "labels" {
+		info.columns = formats.ColumnNames(schema, formats.NameLabel)
+	}
+	enc := publish.NewSplitter(ctx, out, limits, func(w io.Writer) (publish.Encoder[formats.Row], error) {
+		return newEncoder(job, w, schema, cols)
+	})
+	if err := drain(ctx, dec, enc, rows); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// newEncoder starts one complete file of the job's format on w,
+// compressed as configured. Closing the encoder ends the file and the
+// compressed stream, never w.
+func newEncoder(job *config.Job, w io.Writer, schema formats.Schema, cols []string) (formats.RowWriter, error) {
+	if job.Format == formats.Parquet {
+		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: job.Location, Compression: job.Compression})
+	}
+	zw, err := compress.NewWriter(w, job.Compression)
+	if err != nil {
+		return nil, err
+	}
 	var enc formats.RowWriter
 	switch job.Format {
 	case formats.CSV:
 		header := map[string]csvenc.Header{"labels": csvenc.HeaderLabels, "names": csvenc.HeaderNames, "none": csvenc.HeaderNone}[job.CSVHeader]
-		enc = csvenc.New(out, schema, csvenc.Options{Header: header, Columns: cols})
+		enc = csvenc.New(zw, schema, csvenc.Options{Header: header, Columns: cols})
 	case formats.JSONL:
-		enc = jsonl.New(out, schema, jsonl.Options{Columns: cols, Location: job.Location})
-	case formats.Parquet:
-		enc, err = parquetenc.New(out, schema, parquetenc.Options{Columns: cols, Location: job.Location, Compression: job.Compression})
-		if err != nil {
-			return err
-		}
+		enc = jsonl.New(zw, schema, jsonl.Options{Columns: cols, Location: job.Location})
 	default:
-		return fmt.Errorf("format %q is not supported", job.Format)
+		return nil, fmt.Errorf("format %q is not supported", job.Format)
 	}
-	if err := drain(ctx, dec, enc, rows); err != nil {
-		return err
+	return &compressedEncoder{RowWriter: enc, zw: zw, job: job}, nil
+}
+
+// compressedEncoder ends the compressed stream after the encoder.
+type compressedEncoder struct {
+	formats.RowWriter
+	zw  io.WriteCloser
+	job *config.Job
+}
+
+func (c *compressedEncoder) Close() error {
+	if err := c.RowWriter.Close(); err != nil {
+		return fmt.Errorf("finish %s: %w", c.job.Format, err)
 	}
-	if err := enc.Close(); err != nil {
-		return fmt.Errorf("finish %s: %w", job.Format, err)
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return fmt.Errorf("finish %s compression: %w", job.Compression, err)
-		}
+	if err := c.zw.Close(); err != nil {
+		return fmt.Errorf("finish %s compression: %w", c.job.Compression, err)
 	}
 	return nil
 }
@@ -108,30 +142,15 @@ func decoder(job *config.Job, body io.Reader) (formats.RowReader, error) {
 }
 
 // drain reads every row from dec into enc (when not nil), counting rows.
+// formats.Copy decodes and encodes on two goroutines with bounded batches;
+// its errors say "read result: ..." or "write row N: ...".
 func drain(ctx context.Context, dec formats.RowReader, enc formats.RowWriter, rows *atomic.Int64) error {
-	var n int64
-	defer func() { rows.Add(n % progressEvery) }()
-	for {
-		row, err := dec.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read result: %w", err)
-		}
-		if enc != nil {
-			if err := enc.WriteRow(row); err != nil {
-				return fmt.Errorf("row %d: %w", n+1, err)
-			}
-		}
-		n++
-		if n%progressEvery == 0 {
-			rows.Add(progressEvery)
-			if err := context.Cause(ctx); err != nil {
-				return err
-			}
-		}
-	}
+	var counted int64
+	_, err := formats.Copy(ctx, enc, dec, formats.CopyOptions{Progress: func(n int64) {
+		rows.Add(n - counted)
+		counted = n
+	}})
+	return err
 }
 
 // copyCtx copies a raw result, compressed as asked, checking ctx between

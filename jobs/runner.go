@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"sort"
 	"strings"
@@ -15,8 +14,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/jobs/runlog"
 	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/sinks"
+	"github.com/lookerexport/exporter/sinks/publish"
 	"github.com/lookerexport/exporter/state"
 )
 
@@ -43,6 +44,9 @@ const (
 type Progress struct {
 	Rows  atomic.Int64 // rows converted so far
 	Bytes atomic.Int64 // bytes written to the destination so far
+
+	queryID atomic.Pointer[string] // the Looker query id, once known
+	schema  atomic.Pointer[string] // the output schema as JSON, once known
 }
 
 // Observer is told about runs as they start and end: metrics, alerts and
@@ -58,6 +62,7 @@ type Observer interface {
 type InFlightRun struct {
 	Run      state.Run
 	Progress *Progress
+	Log      *runlog.Buffer // the run's log so far
 }
 
 // Runner executes single runs. It is safe for concurrent use.
@@ -68,6 +73,9 @@ type Runner struct {
 	Log       *zap.Logger
 	Now       func() time.Time // nil means time.Now
 	Observers []Observer
+	// LogLines is how many log lines of each run are kept and saved with
+	// it (state.Store.SaveRunLog); 0 means runlog.DefaultLines.
+	LogLines int
 
 	inFlight sync.Map // run id -> InFlightRun
 }
@@ -93,23 +101,42 @@ func (r *Runner) now() time.Time {
 // RunOptions adjust one run.
 type RunOptions struct {
 	Progress *Progress // optional; updated as the run streams
+	// OnStart, if set, is called with the run once it is recorded, before
+	// any work: it tells a caller running Run in the background its run id.
+	OnStart func(state.Run)
+	// AcceptSchemaChange lets a job with on_schema_change: fail publish a
+	// result whose schema differs from its last success; the new schema
+	// becomes the baseline.
+	AcceptSchemaChange bool
 }
 
 // Run performs one attempt of job at the scheduled time and records it. It
 // returns the recorded run; the error is the run's failure, if any (the run
 // is recorded either way, unless the store itself failed).
 func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, opts RunOptions) (state.Run, error) {
-	scheduled = scheduled.In(job.Location)
-	run, err := r.Store.StartRun(ctx, job.Name, scheduled, r.now())
+	run, err := r.Store.StartRun(ctx, job.Name, scheduled.In(job.Location), r.now())
 	if err != nil {
 		return state.Run{}, fmt.Errorf("job %s: record run start: %w", job.Name, err)
 	}
-	log := r.Log.With(zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("attempt", run.Attempt))
+	return r.Execute(ctx, job, run, opts)
+}
+
+// Execute performs run, an attempt of job already recorded as Running (by
+// StartRun, Claim or Retry), and records its outcome. It returns the
+// recorded run; the error is the run's failure, if any.
+func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, opts RunOptions) (state.Run, error) {
+	scheduled := run.ScheduledTime.In(job.Location)
+	logBuf := runlog.NewBuffer(r.LogLines)
+	defer r.saveRunLog(ctx, run.ID, logBuf) // after the last line below
+	log := r.Log.WithOptions(runlog.Tee(logBuf)).With(zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("attempt", run.Attempt))
 	log.Info("run started", zap.Time("scheduled_time", scheduled), zap.Stringer("source", job.Source))
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
 	}
-	r.inFlight.Store(run.ID, InFlightRun{Run: run, Progress: opts.Progress})
+	r.inFlight.Store(run.ID, InFlightRun{Run: run, Progress: opts.Progress, Log: logBuf})
+	if opts.OnStart != nil {
+		opts.OnStart(run)
+	}
 	for _, o := range r.Observers {
 		o.RunStarted(run)
 	}
@@ -119,11 +146,14 @@ func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, 
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("run timed out after %s (the job's timeout)", job.Timeout))
 		defer cancel()
 	}
-	uri, err := r.export(ctx, log, job, run, scheduled, opts.Progress)
+	uris, err := r.export(ctx, log, job, run, scheduled, opts)
 
-	res := state.Result{Status: state.Succeeded, Rows: opts.Progress.Rows.Load(), Bytes: opts.Progress.Bytes.Load()}
-	if uri != "" {
-		res.URIs = []string{uri}
+	res := state.Result{Status: state.Succeeded, Rows: opts.Progress.Rows.Load(), Bytes: opts.Progress.Bytes.Load(), URIs: uris}
+	if q := opts.Progress.queryID.Load(); q != nil && *q != "" {
+		res.QueryIDs = []string{*q}
+	}
+	if s := opts.Progress.schema.Load(); s != nil {
+		res.Schema = *s
 	}
 	if err != nil {
 		res.Status, res.ErrorClass = classify(ctx, err)
@@ -154,7 +184,7 @@ func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, 
 		log.Error("run failed", append(fields, zap.String("error_class", res.ErrorClass), zap.Error(err))...)
 		return run, err
 	}
-	log.Info("run succeeded", append(fields, zap.String("uri", uri))...)
+	log.Info("run succeeded", append(fields, zap.Strings("uris", uris))...)
 	return run, nil
 }
 
@@ -171,37 +201,61 @@ func classify(ctx context.Context, err error) (state.Status, string) {
 	return state.Failed, ClassPermanent
 }
 
-// export streams the result to the destination and commits it. It returns
-// the committed URI.
-func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, p *Progress) (string, error) {
-	dest, err := job.Destination.Render(config.TemplateData{Job: job.Name, RunID: run.ID, ScheduledTime: scheduled, Attempt: run.Attempt})
+// export streams the result to the destination and commits it: the data
+// files (one, or parts when the job splits), then, unless the job turns it
+// off, _manifest.json and _SUCCESS (see package sinks/publish). On failure
+// nothing is announced and committed parts are removed. It returns the
+// committed data files' URIs, only on success.
+func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, opts RunOptions) ([]string, error) {
+	p := opts.Progress
+	td := r.templateData(ctx, job, run, scheduled)
+	dest, err := job.RenderDestination(td)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	sink, err := r.Sinks(ctx, dest)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	res, err := r.Looker.Run(ctx, job.Source, job.Run)
+	src, err := config.RenderSource(job.Source, td)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	res, err := r.Looker.Run(ctx, src, job.Run)
+	if err != nil {
+		return nil, err
 	}
 	defer res.Body.Close()
 	log.Debug("looker result streaming", zap.String("content_type", res.ContentType), zap.String("query_id", res.QueryID))
+	p.queryID.Store(&res.QueryID)
 
-	w, err := sink.Create(ctx, dest, writeOptions(job, run, scheduled, res.ContentType))
+	wopts := writeOptions(job, run, scheduled, res.ContentType)
+	out, err := publish.Begin(ctx, sink, publish.Options{
+		Dest: dest, Split: job.Output.Split(), Manifest: job.Output.Manifest,
+		WriteOptions: wopts, Bytes: &p.Bytes, Now: r.now, Log: log,
+	})
 	if err != nil {
-		return "", fmt.Errorf("open destination %s: %w", dest, err)
+		return nil, err
 	}
-	defer w.Abort() //nolint:errcheck // a no-op after a successful Close
-	cw := &countingWriter{w: w, n: &p.Bytes}
-	if err := convert(ctx, job, res.Body, cw, &p.Rows); err != nil {
-		return "", err
+	defer func() {
+		if aerr := out.Abort(); aerr != nil { // a no-op after a successful Commit
+			log.Warn("clean up the output of the failed run", zap.Error(aerr))
+		}
+	}()
+	var info outputInfo
+	if err := convert(ctx, job, res.Body, out, &p.Rows, &info); err != nil {
+		return nil, err
 	}
-	if err := w.Close(); err != nil {
-		return "", fmt.Errorf("commit %s: %w", w.URI(), err)
+	if err := checkTruncation(log, job, p.Rows.Load()); err != nil {
+		return nil, err // before Commit: nothing is published
 	}
-	return w.URI(), nil
+	if err := r.checkSchema(ctx, log, job, info.schema, opts.AcceptSchemaChange, p); err != nil {
+		return nil, err // before Commit: nothing is published
+	}
+	if err := out.Commit(ctx, newManifest(job, run, scheduled, res, wopts.ContentType, &info)); err != nil {
+		return nil, err
+	}
+	return out.URIs(), nil
 }
 
 func writeOptions(job *config.Job, run state.Run, scheduled time.Time, lookerContentType string) sinks.WriteOptions {
@@ -233,15 +287,4 @@ func SinkForScheme(gcs func(ctx context.Context) (sinks.Sink, error), local sink
 		}
 		return local, nil
 	}
-}
-
-type countingWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n.Add(int64(n))
-	return n, err
 }

@@ -11,21 +11,24 @@ import (
 
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/jobs/metrics"
 	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/sinks"
 	"github.com/lookerexport/exporter/sinks/gcs"
 	"github.com/lookerexport/exporter/sinks/localfs"
 	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/postgres"
 	"github.com/lookerexport/exporter/state/sqlite"
 )
 
 // app is everything a command needs, built from a config.
 type app struct {
-	cfg    *config.Config
-	log    *zap.Logger
-	store  state.Store
-	looker *lookerapi.Client
-	runner *jobs.Runner
+	cfg     *config.Config
+	log     *zap.Logger
+	store   state.Store
+	looker  *lookerapi.Client
+	runner  *jobs.Runner
+	metrics *metrics.Metrics // also a runner observer and the Looker client's request observer
 
 	gcsOnce   sync.Once
 	gcsClient *storage.Client
@@ -52,6 +55,12 @@ func openStore(ctx context.Context, cfg *config.Config) (state.Store, error) {
 			return nil, fmt.Errorf("open state store %s: %w", cfg.State.DSN, err)
 		}
 		return s, nil
+	case "postgres":
+		s, err := postgres.Open(ctx, cfg.State.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres state store: %w", err)
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("state driver %q is not supported", cfg.State.Driver)
 }
@@ -61,18 +70,22 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, err
 	if err != nil {
 		return nil, err
 	}
-	client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"))
+	m := newMetrics(cfg)
+	client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"), lookerapi.WithRequestObserver(m.LookerRequest))
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("looker client: %w", err)
 	}
-	a := &app{cfg: cfg, log: log, store: store, looker: client}
+	a := &app{cfg: cfg, log: log, store: store, looker: client, metrics: m}
 	local := localfs.New(log.Named("localfs"))
+	cleanupTemp(cfg, local, log) // crashed writers' leftovers, before any run
 	a.runner = &jobs.Runner{
-		Looker: client,
-		Sinks:  jobs.SinkForScheme(a.gcsSink, local),
-		Store:  store,
-		Log:    log.Named("run"),
+		Looker:    client,
+		Sinks:     jobs.SinkForScheme(a.gcsSink, local),
+		Store:     store,
+		Log:       log.Named("run"),
+		Observers: []jobs.Observer{m},
+		LogLines:  cfg.Server.LogLines,
 	}
 	return a, nil
 }

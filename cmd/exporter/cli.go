@@ -58,7 +58,8 @@ in a state store (SQLite by default).`,
 		Example: `  exporter demo                                  # try it: built-in Looker sandbox, files in ./exports
   exporter validate --config jobs.yaml           # check a config, every problem with its line
   exporter run --config jobs.yaml orders_daily   # one run now
-  exporter serve --config jobs.yaml              # the daemon`,
+  exporter serve --config jobs.yaml              # the daemon, with its status page on 127.0.0.1:9464
+  exporter history --config jobs.yaml            # recent runs; then: exporter logs RUN_ID --config jobs.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -70,8 +71,13 @@ in a state store (SQLite by default).`,
 	root.AddCommand(
 		validateCmd(g),
 		runCmd(g),
+		backfillCmd(g),
 		serveCmd(g),
 		demoCmd(g),
+		jobsCmd(g),
+		historyCmd(g),
+		logsCmd(g),
+		checkCmd(g),
 		versionCmd(g),
 	)
 	err := root.ExecuteContext(ctx)

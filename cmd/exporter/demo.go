@@ -12,6 +12,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 	"github.com/lookerexport/exporter/state"
@@ -78,7 +79,7 @@ the sandbox, firing the sample jobs every five minutes, until interrupted.`,
 			var results []state.Run
 			var failed error
 			for _, job := range cfg.Jobs {
-				run, err := runOnce(ctx, g.stderr, a.runner, job, scheduled)
+				run, err := runOnce(ctx, g.stderr, a.runner, job, scheduled, jobs.RunOptions{})
 				if err != nil && failed == nil {
 					failed = err
 				}

@@ -19,6 +19,7 @@ import (
 
 func runCmd(g *globals) *cobra.Command {
 	var path, at string
+	var acceptSchema bool
 	cmd := &cobra.Command{
 		Use:   "run --config FILE JOB [--at TIME]",
 		Short: "Run one job once, now, and exit with its outcome",
@@ -53,21 +54,23 @@ limited, network): try again later; 130 interrupted.`,
 				return err
 			}
 			defer a.Close(ctx) //nolint:errcheck
-			run, err := runOnce(ctx, g.stderr, a.runner, job, scheduled)
+			run, err := runOnce(ctx, g.stderr, a.runner, job, scheduled, jobs.RunOptions{AcceptSchemaChange: acceptSchema})
 			printRun(g.stdout, run)
 			return runExit(run, err)
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
 	cmd.Flags().StringVar(&at, "at", "", "scheduled time of the run, RFC 3339 (default now)")
+	cmd.Flags().BoolVar(&acceptSchema, "accept-schema-change", false, "publish even if the columns changed since the last success (for on_schema_change: fail); the new schema becomes the baseline")
 	return cmd
 }
 
 // runOnce runs a job, showing progress on a terminal.
-func runOnce(ctx context.Context, progressTo io.Writer, r *jobs.Runner, job *config.Job, scheduled time.Time) (state.Run, error) {
+func runOnce(ctx context.Context, progressTo io.Writer, r *jobs.Runner, job *config.Job, scheduled time.Time, opts jobs.RunOptions) (state.Run, error) {
 	p := &jobs.Progress{}
 	stop := showProgress(progressTo, job.Name, p)
-	run, err := r.Run(ctx, job, scheduled, jobs.RunOptions{Progress: p})
+	opts.Progress = p
+	run, err := r.Run(ctx, job, scheduled, opts)
 	stop()
 	return run, err
 }

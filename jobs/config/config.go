@@ -37,6 +37,9 @@ type Config struct {
 	Server Server
 	GCS    GCS
 	Jobs   []*Job
+	// Scheduler holds the daemon-wide scheduling settings.
+	Scheduler Scheduler
+	Notify    []Notify // alert webhooks
 }
 
 // Looker holds the connection settings of the Looker instance.
@@ -46,6 +49,10 @@ type Looker struct {
 	ClientSecret Secret
 	Timeout      time.Duration
 	VerifySSL    bool
+	// MaxConcurrentQueries bounds the runs in flight on the instance
+	// (looker.max_concurrent_queries; default
+	// lookerapi.DefaultMaxConcurrentQueries, below Looker's 15 per user).
+	MaxConcurrentQueries int
 }
 
 // ClientConfig returns the lookerapi configuration.
@@ -56,6 +63,8 @@ func (l Looker) ClientConfig() lookerapi.Config {
 		ClientSecret: l.ClientSecret.Reveal(),
 		Timeout:      l.Timeout,
 		VerifySSL:    l.VerifySSL,
+
+		MaxConcurrentQueries: l.MaxConcurrentQueries,
 	}
 }
 
@@ -63,11 +72,15 @@ func (l Looker) ClientConfig() lookerapi.Config {
 type State struct {
 	Driver string // "sqlite"
 	DSN    string
+	// Retention is how long finished runs are kept (0: forever).
+	Retention time.Duration
 }
 
 // Server holds the HTTP listener settings.
 type Server struct {
-	Listen string
+	Listen   string
+	Token    Secret // bearer token for the API and the status page; required beyond loopback
+	LogLines int    // log lines kept per run (DefaultLogLines when unset)
 }
 
 // GCS holds Google Cloud Storage settings.
@@ -88,10 +101,27 @@ type Job struct {
 	Compression  formats.Compression
 	Destination  *Template
 	IfExists     sinks.IfExists
+	Output       Output // files, manifest, splitting, root: see output.go
 	ColumnNames  string // "underscore" (default), "field", "label"
 	CSVHeader    string // "labels" (Looker's header, byte-true), "names", "none"
 	Timeout      time.Duration
 	Line         int // line of the job in the config file
+	// OnTruncation is what a run that returns exactly its limit in rows
+	// (or 5,000 with limit -1: Looker's silent cap) does: "warn" (the
+	// default: log a warning, publish) or "fail" (fail the run, publish
+	// nothing).
+	OnTruncation string
+	// OnSchemaChange is what a run whose columns or column types differ
+	// from the job's last successful run does: "warn" (the default: log
+	// the changes, publish) or "fail" (fail the run, publish nothing, until
+	// a run with --accept-schema-change makes the new schema the baseline).
+	OnSchemaChange string
+	// Scheduling: see scheduling.go.
+	Overlap       Overlap
+	Catchup       Catchup
+	CatchupWindow time.Duration
+	Retries       Retries
+	MaxStaleness  time.Duration // alert when the last success is older; 0: never
 }
 
 // Job returns the job with the given name, or nil.
@@ -240,7 +270,9 @@ func (l *loader) load(data []byte) *Config {
 	l.decodeSection(root, "state", &raw.State)
 	l.decodeSection(root, "server", &raw.Server)
 	l.decodeSection(root, "gcs", &raw.GCS)
+	l.decodeSection(root, "scheduler", &raw.Scheduler)
 	l.decodeSection(root, "defaults", &raw.Defaults)
+	l.decodeSection(root, "notify", &raw.Notify)
 	jobNodes := l.jobNodes(root)
 	raw.Jobs = make([]rawJob, len(jobNodes))
 	for i, n := range jobNodes {
@@ -412,15 +444,18 @@ func (l *loader) validate(raw *rawFile) *Config {
 		if cfg.State.DSN == "" {
 			cfg.State.DSN = DefaultStateDSN
 		}
+	case "postgres":
+		if cfg.State.DSN == "" {
+			l.add(l.line("$.state"), "", "state.dsn is required for postgres, e.g. postgres://exporter@db:5432/exporter?sslmode=require")
+		}
 	default:
-		l.add(l.line("$.state.driver"), "", "state.driver %q is not supported; use sqlite", cfg.State.Driver)
+		l.add(l.line("$.state.driver"), "", "state.driver %q is not supported; use sqlite or postgres", cfg.State.Driver)
 	}
 
-	cfg.Server.Listen = raw.Server.Listen
-	if cfg.Server.Listen == "" {
-		cfg.Server.Listen = DefaultListen
-	}
+	l.validateServer(raw.Server, &cfg.Server)
+	cfg.Notify = l.validateNotify(raw.Notify)
 	cfg.GCS.CredentialsFile = raw.GCS.CredentialsFile
+	l.validateScheduler(raw, cfg)
 
 	if len(raw.Jobs) == 0 {
 		l.add(l.line("$.jobs"), "", "no jobs: add at least one under jobs:")
@@ -466,6 +501,13 @@ func (l *loader) validateLooker(raw rawLooker, out *Looker) {
 			l.add(l.line("$.looker.timeout"), "", "looker.timeout: %v", err)
 		}
 		out.Timeout = d
+	}
+	out.MaxConcurrentQueries = lookerapi.DefaultMaxConcurrentQueries
+	if raw.MaxConcurrentQueries != nil {
+		out.MaxConcurrentQueries = *raw.MaxConcurrentQueries
+		if out.MaxConcurrentQueries < 1 || out.MaxConcurrentQueries > 75 {
+			l.add(l.line("$.looker.max_concurrent_queries"), "", "looker.max_concurrent_queries %d must be between 1 and 75; keep it below the API user's query limit (15 by default in Looker)", out.MaxConcurrentQueries)
+		}
 	}
 	if out.BaseURL == "" {
 		l.add(l.line("$.looker"), "", "looker.base_url is required (or set LOOKERSDK_BASE_URL), e.g. https://example.cloud.looker.com")
@@ -540,6 +582,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	}
 
 	l.validateSource(p, name, r, j)
+	l.validateStaleness(p, name, r, j)
 
 	j.Format = formats.Format(r.Format)
 	if j.Format == "" {
@@ -571,6 +614,35 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	j.Run = lookerapi.RunOptions{
 		Limit: -1, ApplyFormatting: r.ApplyFormatting, ApplyVis: r.ApplyVis, Cache: r.Cache,
 		ForceProduction: r.ForceProduction, ServerTableCalcs: r.ServerTableCalcs, RebuildPDTs: r.RebuildPDTs,
+		Mode: lookerapi.Mode(r.Mode), RunAs: string(r.RunAs),
+	}
+	switch j.Run.Mode {
+	case "":
+		j.Run.Mode = lookerapi.ModeSync
+	case lookerapi.ModeSync, lookerapi.ModeAsync:
+	default:
+		bad("mode", "mode %q is not sync (stream the result in one request, the default) or async (a Looker query task, polled; for queries that run for minutes)", r.Mode)
+	}
+	if j.Run.RunAs != "" {
+		if n, err := strconv.ParseUint(j.Run.RunAs, 10, 64); err != nil || n == 0 {
+			bad("run_as", "run_as %q is not a Looker user id (a number, see Admin > Users)", j.Run.RunAs)
+		}
+	}
+	j.OnTruncation = r.OnTruncation
+	switch j.OnTruncation {
+	case "":
+		j.OnTruncation = "warn"
+	case "warn", "fail":
+	default:
+		bad("on_truncation", "on_truncation %q is not warn or fail", r.OnTruncation)
+	}
+	j.OnSchemaChange = r.OnSchemaChange
+	switch j.OnSchemaChange {
+	case "":
+		j.OnSchemaChange = "warn"
+	case "warn", "fail":
+	default:
+		bad("on_schema_change", "on_schema_change %q is not warn or fail", r.OnSchemaChange)
 	}
 	if r.Limit != nil {
 		if *r.Limit == 0 || *r.Limit < -1 {
@@ -641,6 +713,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 		bad("if_exists", "if_exists %q is not one of overwrite, skip, fail", r.IfExists)
 	}
 
+	l.validateJobScheduling(p, name, r, j)
 	j.Timeout = DefaultJobTimeout
 	if r.Timeout != "" {
 		d, err := parseDuration(r.Timeout)
@@ -658,8 +731,10 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 		j.Destination = t
 		if _, err := t.Render(SampleData(j)); err != nil {
 			bad("destination", "%v", err)
+			j.Destination = nil
 		}
 	}
+	l.validateOutput(p, name, r, j)
 	return j
 }
 

@@ -14,12 +14,14 @@ import (
 // problem with its line; Load turns them into Config.
 
 type rawFile struct {
-	Looker   rawLooker `yaml:"looker"`
-	State    rawState  `yaml:"state"`
-	Server   rawServer `yaml:"server"`
-	GCS      rawGCS    `yaml:"gcs"`
-	Defaults rawJob    `yaml:"defaults"`
-	Jobs     []rawJob  `yaml:"jobs"`
+	Looker    rawLooker    `yaml:"looker"`
+	State     rawState     `yaml:"state"`
+	Server    rawServer    `yaml:"server"`
+	GCS       rawGCS       `yaml:"gcs"`
+	Defaults  rawJob       `yaml:"defaults"`
+	Jobs      []rawJob     `yaml:"jobs"`
+	Scheduler rawScheduler `yaml:"scheduler"`
+	Notify    []rawNotify  `yaml:"notify"`
 }
 
 type rawLooker struct {
@@ -28,15 +30,21 @@ type rawLooker struct {
 	ClientSecret Secret `yaml:"client_secret"`
 	Timeout      string `yaml:"timeout"`
 	VerifySSL    *bool  `yaml:"verify_ssl"`
+	// MaxConcurrentQueries bounds the runs in flight on the instance.
+	MaxConcurrentQueries *int `yaml:"max_concurrent_queries"`
 }
 
 type rawState struct {
-	Driver string `yaml:"driver"`
-	DSN    string `yaml:"dsn"`
+	Driver    string `yaml:"driver"`
+	DSN       string `yaml:"dsn"`
+	Retention string `yaml:"retention"`
 }
 
 type rawServer struct {
-	Listen string `yaml:"listen"`
+	Listen    string `yaml:"listen"`
+	Token     Secret `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	LogLines  *int   `yaml:"log_lines"`
 }
 
 type rawGCS struct {
@@ -44,26 +52,51 @@ type rawGCS struct {
 }
 
 type rawJob struct {
-	Name             string    `yaml:"name"`
-	Description      string    `yaml:"description"`
-	Schedule         string    `yaml:"schedule"`
-	Timezone         string    `yaml:"timezone"`
-	Source           rawSource `yaml:"source"`
-	Limit            *int64    `yaml:"limit"`
-	ResultFormat     string    `yaml:"result_format"`
-	Format           string    `yaml:"format"`
-	Compression      string    `yaml:"compression"`
-	Destination      string    `yaml:"destination"`
-	IfExists         string    `yaml:"if_exists"`
-	ColumnNames      string    `yaml:"column_names"`
-	CSVHeader        string    `yaml:"csv_header"`
-	Timeout          string    `yaml:"timeout"`
-	ApplyFormatting  *bool     `yaml:"apply_formatting"`
-	ApplyVis         *bool     `yaml:"apply_vis"`
-	Cache            *bool     `yaml:"cache"`
-	ForceProduction  *bool     `yaml:"force_production"`
-	ServerTableCalcs *bool     `yaml:"server_table_calcs"`
-	RebuildPDTs      *bool     `yaml:"rebuild_pdts"`
+	Name             string     `yaml:"name"`
+	Description      string     `yaml:"description"`
+	Schedule         string     `yaml:"schedule"`
+	Timezone         string     `yaml:"timezone"`
+	Source           rawSource  `yaml:"source"`
+	Limit            *int64     `yaml:"limit"`
+	ResultFormat     string     `yaml:"result_format"`
+	Format           string     `yaml:"format"`
+	Compression      string     `yaml:"compression"`
+	Destination      string     `yaml:"destination"`
+	IfExists         string     `yaml:"if_exists"`
+	Root             string     `yaml:"root"`
+	Manifest         *bool      `yaml:"manifest"`
+	MaxRowsPerFile   *int64     `yaml:"max_rows_per_file"`
+	MaxBytesPerFile  ByteSize   `yaml:"max_bytes_per_file"`
+	ColumnNames      string     `yaml:"column_names"`
+	CSVHeader        string     `yaml:"csv_header"`
+	Timeout          string     `yaml:"timeout"`
+	ApplyFormatting  *bool      `yaml:"apply_formatting"`
+	ApplyVis         *bool      `yaml:"apply_vis"`
+	Cache            *bool      `yaml:"cache"`
+	ForceProduction  *bool      `yaml:"force_production"`
+	ServerTableCalcs *bool      `yaml:"server_table_calcs"`
+	RebuildPDTs      *bool      `yaml:"rebuild_pdts"`
+	Mode             string     `yaml:"mode"`
+	RunAs            ID         `yaml:"run_as"`
+	OnTruncation     string     `yaml:"on_truncation"`
+	OnSchemaChange   string     `yaml:"on_schema_change"`
+	MaxStaleness     string     `yaml:"max_staleness"`
+	Overlap          string     `yaml:"overlap"`
+	Catchup          string     `yaml:"catchup"`
+	CatchupWindow    string     `yaml:"catchup_window"`
+	Retries          rawRetries `yaml:"retries"`
+}
+
+type rawRetries struct {
+	MaxAttempts *int   `yaml:"max_attempts"`
+	Backoff     string `yaml:"backoff"`
+	MaxBackoff  string `yaml:"max_backoff"`
+}
+
+type rawScheduler struct {
+	MaxConcurrentRuns *int   `yaml:"max_concurrent_runs"`
+	Lease             string `yaml:"lease"`
+	Replica           string `yaml:"replica"`
 }
 
 type rawSource struct {

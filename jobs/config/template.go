@@ -17,6 +17,12 @@ type TemplateData struct {
 	RunID         string    // the attempt's run id
 	ScheduledTime time.Time // the schedule's fire time, in the job's time zone
 	Attempt       int       // 1 for the first attempt
+	// PrevScheduledTime is the schedule's fire time before ScheduledTime:
+	// the start of the data interval that ScheduledTime ends.
+	PrevScheduledTime time.Time
+	// LastSuccessTime is the scheduled time of the job's latest succeeded
+	// run before this one, or PrevScheduledTime when there is none.
+	LastSuccessTime time.Time
 }
 
 // Template is a parsed destination template. Besides the fields of
@@ -127,5 +133,8 @@ func SampleData(j *Job) TemplateData {
 		RunID:         "01234567-89ab-7def-8123-456789abcdef",
 		ScheduledTime: time.Date(2026, 1, 2, 3, 4, 5, 0, loc),
 		Attempt:       1,
+		// Sample values: templates are only checked to render.
+		PrevScheduledTime: time.Date(2026, 1, 1, 3, 4, 5, 0, loc),
+		LastSuccessTime:   time.Date(2025, 12, 31, 3, 4, 5, 0, loc),
 	}
 }
