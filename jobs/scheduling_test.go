@@ -314,3 +314,43 @@ func TestSchedulerReload(t *testing.T) {
 	require.FileExists(t, b.dir+"/a-0700.csv")
 	require.FileExists(t, b.dir+"/b-0715.csv")
 }
+
+// TestSchedulerMaxConcurrentRuns fires two jobs at once with room for one
+// run: the second is claimed but starts only when the first has finished.
+func TestSchedulerMaxConcurrentRuns(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 5)
+	start := time.Date(2026, 11, 27, 6, 0, 30, 0, time.UTC)
+	f := startConfigured(t, b, start, func(s *jobs.Scheduler) { s.MaxConcurrentRuns = 1 },
+		everyMinute, "schedule: '* * * * *'\nsource: {look_id: '42'}\nformat: csv\ndestination: '$DIR/b{{ date \"1504\" }}.csv'\n")
+	release := make(chan struct{})
+	arrived := b.srv.StallNextRun(release, false)
+	at := time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC)
+	f.clock.waitFire(t, at)
+	eventually(t, "both jobs to wait for 06:01", func() bool {
+		f.clock.mu.Lock()
+		defer f.clock.mu.Unlock()
+		n := 0
+		for _, ft := range f.clock.timers {
+			if ft.at.Equal(at) {
+				n++
+			}
+		}
+		return n == 2
+	})
+	f.clock.AdvanceTo(at)
+	<-arrived
+	eventually(t, "both fires to be claimed", func() bool { return len(f.runs(t)) == 2 })
+	require.Len(t, b.runner.InFlight(), 1, "one run executes, the other waits for the slot")
+	close(release)
+	runs := f.waitRuns(t, 2, state.Succeeded)
+	sort.Slice(runs, func(i, j int) bool { return runs[i].FinishedAt.Before(runs[j].FinishedAt) })
+	var lines []state.LogLine
+	eventually(t, "the second run's log to be saved", func() bool {
+		var err error
+		lines, err = b.store.RunLog(context.Background(), runs[1].ID)
+		require.NoError(t, err)
+		return len(lines) > 0
+	})
+	require.False(t, lines[0].Time.Before(runs[0].FinishedAt), "the second run started only after the first finished")
+}
