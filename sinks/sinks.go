@@ -18,6 +18,7 @@ package sinks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -103,4 +104,25 @@ type Remover interface {
 // metadata and do not.
 type LateMetadata interface {
 	SetLateMetadata(md map[string]string)
+}
+
+// Policy returns the IfExists policy p stands for: empty means Overwrite;
+// an unknown value is an error.
+func (p IfExists) Policy() (IfExists, error) {
+	switch p {
+	case "", Overwrite:
+		return Overwrite, nil
+	case Fail, Skip:
+		return p, nil
+	}
+	return "", fmt.Errorf("unknown if_exists policy %q (want overwrite, skip or fail)", string(p))
+}
+
+// ExistsError is the error a sink returns when the object at name already
+// exists under policy Skip (wrapping ErrSkipped) or Fail (ErrExists).
+func (p IfExists) ExistsError(name string) error {
+	if p == Skip {
+		return fmt.Errorf("%s: %w", name, ErrSkipped)
+	}
+	return fmt.Errorf("%s: %w (if_exists: fail)", name, ErrExists)
 }

@@ -90,9 +90,9 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 	if err := ctxErr(ctx); err != nil {
 		return nil, fmt.Errorf("gcs: create %s: %w", uri, err)
 	}
-	policy, err := policyOf(opts.IfExists)
+	policy, err := opts.IfExists.Policy()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gcs: %w", err)
 	}
 	log := s.log.With(zap.String("uri", uri))
 	obj := s.client.Bucket(bucket).Object(name)
@@ -100,7 +100,7 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		_, err := obj.Attrs(ctx)
 		switch {
 		case err == nil:
-			return nil, existsError(uri, policy)
+			return nil, policy.ExistsError(uri)
 		case errors.Is(err, storage.ErrObjectNotExist):
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("gcs: look up %s: %w", uri, ctxErr(ctx))
@@ -148,23 +148,6 @@ func (s *Sink) Remove(ctx context.Context, uri string) error {
 		return &sinks.RetryableError{Err: wrapped}
 	}
 	return wrapped
-}
-
-func policyOf(p sinks.IfExists) (sinks.IfExists, error) {
-	switch p {
-	case "", sinks.Overwrite:
-		return sinks.Overwrite, nil
-	case sinks.Fail, sinks.Skip:
-		return p, nil
-	}
-	return "", fmt.Errorf("gcs: unknown if_exists policy %q (want overwrite, skip or fail)", p)
-}
-
-func existsError(uri string, policy sinks.IfExists) error {
-	if policy == sinks.Skip {
-		return fmt.Errorf("gcs: %s: %w", uri, sinks.ErrSkipped)
-	}
-	return fmt.Errorf("gcs: %s: %w (if_exists: fail)", uri, sinks.ErrExists)
 }
 
 // writer is one upload. It is used by one goroutine.
@@ -221,7 +204,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		// GCS may check the precondition when a resumable upload
 		// starts, which happens in a Write once the first chunk fills.
 		if w.policy != sinks.Overwrite && isPreconditionFailed(err) {
-			return n, existsError(w.uri, w.policy)
+			return n, w.policy.ExistsError(w.uri)
 		}
 		return n, w.uploadError("upload", err)
 	}
@@ -244,7 +227,7 @@ func (w *writer) Close() error {
 	w.cancel()
 	if err != nil {
 		if w.policy != sinks.Overwrite && isPreconditionFailed(err) {
-			return existsError(w.uri, w.policy)
+			return w.policy.ExistsError(w.uri)
 		}
 		return w.uploadError("finish upload", err)
 	}

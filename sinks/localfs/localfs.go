@@ -95,15 +95,15 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 	if err := ctxErr(ctx); err != nil {
 		return nil, fmt.Errorf("localfs: create %s: %w", path, err)
 	}
-	policy, err := policyOf(opts.IfExists)
+	policy, err := opts.IfExists.Policy()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("localfs: %w", err)
 	}
 	if policy != sinks.Overwrite {
 		// An early answer spares the caller producing data that Close
 		// would discard; Close checks again, atomically.
 		if _, err := os.Lstat(path); err == nil {
-			return nil, existsError(path, policy)
+			return nil, policy.ExistsError(path)
 		}
 	}
 	dir, name := filepath.Split(path)
@@ -127,23 +127,6 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		f:       f,
 		bw:      bufio.NewWriterSize(f, bufferSize),
 	}, nil
-}
-
-func policyOf(p sinks.IfExists) (sinks.IfExists, error) {
-	switch p {
-	case "", sinks.Overwrite:
-		return sinks.Overwrite, nil
-	case sinks.Fail, sinks.Skip:
-		return p, nil
-	}
-	return "", fmt.Errorf("localfs: unknown if_exists policy %q (want overwrite, skip or fail)", p)
-}
-
-func existsError(path string, policy sinks.IfExists) error {
-	if policy == sinks.Skip {
-		return fmt.Errorf("localfs: %s: %w", path, sinks.ErrSkipped)
-	}
-	return fmt.Errorf("localfs: %s: %w (if_exists: fail)", path, sinks.ErrExists)
 }
 
 // mkdirAll is os.MkdirAll that also reports which directories it made, so
@@ -342,7 +325,7 @@ func (w *writer) commit() error {
 	// against another process; rename(2) would silently replace it.
 	if err := os.Link(w.tmp, w.path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return w.discard(existsError(w.path, w.policy))
+			return w.discard(w.policy.ExistsError(w.path))
 		}
 		return w.discard(fmt.Errorf("localfs: link temp file to %s: %w; if_exists %s needs a filesystem with hard links: use if_exists: overwrite or another destination",
 			w.path, err, w.policy))
