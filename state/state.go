@@ -8,6 +8,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -67,7 +68,22 @@ type LogLine struct {
 // ListOptions filters ListRuns.
 type ListOptions struct {
 	Job   string // empty for all jobs
-	Limit int    // 0 for a default of 100
+	Limit int    // 0 for a default of DefaultListLimit
+}
+
+// DefaultListLimit is ListRuns' limit when ListOptions.Limit is 0.
+const DefaultListLimit = 100
+
+// EffectiveLimit is the number of runs ListRuns returns at most: Limit,
+// or DefaultListLimit for 0. A negative Limit is an error.
+func (o ListOptions) EffectiveLimit() (int, error) {
+	switch {
+	case o.Limit < 0:
+		return 0, fmt.Errorf("list runs: negative limit %d", o.Limit)
+	case o.Limit == 0:
+		return DefaultListLimit, nil
+	}
+	return o.Limit, nil
 }
 
 // Store persists runs. All methods are safe for concurrent use.

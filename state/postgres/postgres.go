@@ -16,9 +16,6 @@ import (
 	"github.com/lookerexport/exporter/state"
 )
 
-// defaultLimit is ListRuns' limit when ListOptions.Limit is 0.
-const defaultLimit = 100
-
 // Store is a state.Store in a PostgreSQL database. See the package
 // documentation for its concurrency guarantees.
 type Store struct {
@@ -195,17 +192,11 @@ func (s *Store) GetRun(ctx context.Context, id string) (state.Run, error) {
 // ListRuns implements state.Store. Runs are ordered by StartedAt, newest
 // first, and runs started at the same instant by ID, last created first.
 func (s *Store) ListRuns(ctx context.Context, opts state.ListOptions) ([]state.Run, error) {
-	limit := opts.Limit
-	switch {
-	case limit < 0:
-		return nil, fmt.Errorf("list runs: negative limit %d", limit)
-	case limit == 0:
-		limit = defaultLimit
+	limit, err := opts.EffectiveLimit()
+	if err != nil {
+		return nil, err
 	}
-	var (
-		rows pgx.Rows
-		err  error
-	)
+	var rows pgx.Rows
 	if opts.Job == "" {
 		rows, err = s.pool.Query(ctx,
 			`SELECT `+runColumns+` FROM runs ORDER BY started_at DESC, id DESC LIMIT $1`, limit)

@@ -26,9 +26,6 @@ const Memory = ":memory:"
 // fails with SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
 
-// defaultLimit is ListRuns' limit when ListOptions.Limit is 0.
-const defaultLimit = 100
-
 // maxReadConns bounds the read pool; WAL lets readers run alongside the
 // single writer.
 const maxReadConns = 4
@@ -252,17 +249,11 @@ func (s *Store) GetRun(ctx context.Context, id string) (state.Run, error) {
 // ListRuns implements state.Store. Runs are ordered by StartedAt, newest
 // first, and runs started at the same instant by ID, last created first.
 func (s *Store) ListRuns(ctx context.Context, opts state.ListOptions) ([]state.Run, error) {
-	limit := opts.Limit
-	switch {
-	case limit < 0:
-		return nil, fmt.Errorf("list runs: negative limit %d", limit)
-	case limit == 0:
-		limit = defaultLimit
+	limit, err := opts.EffectiveLimit()
+	if err != nil {
+		return nil, err
 	}
-	var (
-		rows *sql.Rows
-		err  error
-	)
+	var rows *sql.Rows
 	if opts.Job == "" {
 		rows, err = s.rdb.QueryContext(ctx,
 			`SELECT `+runColumns+` FROM runs ORDER BY started_at DESC, id DESC LIMIT ?`, limit)
