@@ -128,6 +128,14 @@ func TestDemo(t *testing.T) {
 		require.Positive(t, fi.Size())
 	}
 	require.Equal(t, 5, strings.Count(stdout, "succeeded  2,000"))
+
+	// The status page token for demo --serve is in a private file, never printed.
+	fi, err := os.Stat(filepath.Join(dir, ".demo-token"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	token := strings.TrimSpace(mustRead(t, filepath.Join(dir, ".demo-token")))
+	require.Len(t, token, 48)
+	require.NotContains(t, stdout+stderr, token)
 }
 
 // TestSecretsNeverAppear runs the CLI through successes and failures at

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,6 +27,7 @@ func demoCmd(g *globals) *cobra.Command {
 	var dir string
 	var rows int
 	var serveToo bool
+	var listen string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the sample jobs against the built-in Looker sandbox, no Looker needed",
@@ -47,6 +50,10 @@ the sandbox, firing the sample jobs every five minutes, until interrupted.`,
 			if err := os.MkdirAll(abs, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", abs, err)
 			}
+			token, tokenFile, err := demoToken(abs)
+			if err != nil {
+				return err
+			}
 			sandbox, err := lookertest.Start(lookertest.Options{Rows: rows})
 			if err != nil {
 				return fmt.Errorf("start the Looker sandbox: %w", err)
@@ -57,6 +64,8 @@ the sandbox, firing the sample jobs every five minutes, until interrupted.`,
 				"LOOKERSDK_CLIENT_ID":     sandbox.ClientID(),
 				"LOOKERSDK_CLIENT_SECRET": sandbox.ClientSecret(),
 				"EXPORTER_DEMO_DIR":       abs,
+				"EXPORTER_DEMO_LISTEN":    listen,
+				"EXPORTER_DEMO_TOKEN":     token,
 			}
 			cfg, err := config.Parse("demo.yaml (embedded)", demoConfig, config.Options{LookupEnv: func(k string) (string, bool) {
 				v, ok := env[k]
@@ -104,12 +113,13 @@ the sandbox, firing the sample jobs every five minutes, until interrupted.`,
 			if !serveToo {
 				return nil
 			}
-			fmt.Fprintln(g.stdout, "Serving the sample jobs on their schedules (every 5 minutes); Ctrl-C to stop.")
+			fmt.Fprintf(g.stdout, "Serving the sample jobs on their schedules (every 5 minutes); Ctrl-C to stop.\nStatus page: http://%s/ (to use Run now, Sign in with the token in %s)\n", cfg.Server.Listen, relPath("file://"+tokenFile))
 			return serve(cmd, a, 30*time.Second)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "exports", "directory to write the demo files and run history to")
 	cmd.Flags().IntVar(&rows, "rows", 10000, "rows in each sandbox result")
+	cmd.Flags().StringVar(&listen, "listen", config.DefaultListen, "with --serve: address of the status page, metrics and API")
 	cmd.Flags().BoolVar(&serveToo, "serve", false, "after the runs, keep the daemon firing the sample jobs until interrupted")
 	return cmd
 }
@@ -127,4 +137,20 @@ func relPath(uri string) string {
 		}
 	}
 	return p
+}
+
+// demoToken makes a fresh random bearer token for the demo's status page
+// and writes it to dir/.demo-token (readable by the user only). The token
+// is never printed: the user reads it from the file to sign in.
+func demoToken(dir string) (token, path string, err error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("make the demo's status page token: %w", err)
+	}
+	token = hex.EncodeToString(b)
+	path = filepath.Join(dir, ".demo-token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("write the demo's status page token: %w", err)
+	}
+	return token, path, nil
 }
