@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,6 +197,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	s.Log.Info("scheduler stopped")
 	return nil
+}
+
+// CurrentJobs returns the jobs the scheduler fires now: its Jobs, as
+// replaced by the latest Reload. The status page shows these.
+func (s *Scheduler) CurrentJobs() []*config.Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.Jobs)
 }
 
 // Reload replaces the scheduled jobs: removed jobs stop firing, added jobs

@@ -97,6 +97,7 @@ type daemon struct {
 	hooks   *webhookSink
 	hookURL string
 	app     *app
+	sched   *jobs.Scheduler
 }
 
 func randomHex(t *testing.T, n int) string {
@@ -159,6 +160,7 @@ jobs:
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	d.base = "http://" + ln.Addr().String()
+	d.sched = sched
 	started := make(chan *web.Server, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -332,4 +334,31 @@ func parseMetrics(t *testing.T, body string) map[string]float64 {
 		out[line[:i]] = v
 	}
 	return out
+}
+
+// TestStatusPageFollowsReload: after a config reload (SIGHUP) the status
+// page and the API show the scheduler's new job list, and Run now works on
+// an added job and not on a removed one.
+func TestStatusPageFollowsReload(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "127.0.0.1:9464")
+	code, body := d.do(t, http.MethodGet, "/api/v1/jobs", true)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"orders_jsonl"`)
+
+	jobsNow := d.sched.CurrentJobs()
+	require.Len(t, jobsNow, 2)
+	d.sched.Reload(jobsNow[:1]) // orders_jsonl removed from the config
+
+	code, body = d.do(t, http.MethodGet, "/api/v1/jobs", true)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"orders_csv"`)
+	require.NotContains(t, body, `"orders_jsonl"`)
+	code, _ = d.do(t, http.MethodGet, "/", false)
+	require.Equal(t, http.StatusOK, code)
+	code, body = d.do(t, http.MethodPost, "/api/v1/jobs/orders_jsonl/run", true)
+	require.Equal(t, http.StatusNotFound, code, body)
+	_, page := d.do(t, http.MethodGet, "/", false)
+	require.NotContains(t, page, "orders_jsonl")
+	require.Contains(t, page, "orders_csv")
 }

@@ -175,7 +175,7 @@ func (s *Server) inFlightInfo(f jobs.InFlightRun, now time.Time) RunInfo {
 
 func (s *Server) job(w http.ResponseWriter, r *http.Request) *config.Job {
 	name := r.PathValue("job")
-	j := s.opts.Config.Job(name)
+	j := s.jobNamed(name)
 	if j == nil {
 		s.notFound(w, r, "no job named "+strconv.Quote(name)+" in "+s.opts.Config.Path)
 	}
@@ -204,8 +204,9 @@ func isAPI(r *http.Request) bool { return len(r.URL.Path) >= 5 && r.URL.Path[:5]
 
 func (s *Server) apiJobs(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Now()
-	out := make([]JobInfo, 0, len(s.opts.Config.Jobs))
-	for _, j := range s.opts.Config.Jobs {
+	jobs := s.jobs()
+	out := make([]JobInfo, 0, len(jobs))
+	for _, j := range jobs {
 		ji, err := s.jobInfo(r.Context(), j, now)
 		if err != nil {
 			s.internal(w, r, "read runs of job "+j.Name, err)
@@ -231,7 +232,7 @@ func (s *Server) apiJob(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
 	opts := state.ListOptions{Job: r.URL.Query().Get("job"), Limit: 50}
-	if opts.Job != "" && s.opts.Config.Job(opts.Job) == nil {
+	if opts.Job != "" && s.jobNamed(opts.Job) == nil {
 		// Runs of a job removed from the config are still listed.
 		s.log.Debug("listing runs of a job not in the config", zap.String("job", opts.Job))
 	}

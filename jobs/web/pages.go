@@ -60,7 +60,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 
 func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "Jobs")
-	for _, j := range s.opts.Config.Jobs {
+	for _, j := range s.jobs() {
 		ji, err := s.jobInfo(r.Context(), j, p.Now)
 		if err != nil {
 			s.internal(w, r, "read runs of job "+j.Name, err)
@@ -127,7 +127,7 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Log = lines
-	if ji := s.opts.Config.Job(run.Job); ji != nil {
+	if ji := s.jobNamed(run.Job); ji != nil {
 		p.Job = &JobInfo{Name: ji.Name, Timezone: ji.Location.String()}
 	}
 	if ri.InFlight {

@@ -46,6 +46,9 @@ import (
 // Options configure New.
 type Options struct {
 	Config *config.Config // jobs and server settings (listen address, token)
+	// Jobs returns the jobs to show, e.g. the scheduler's after a config
+	// reload (jobs.Scheduler.CurrentJobs); nil means Config.Jobs.
+	Jobs   func() []*config.Job
 	Store  state.Store
 	Runner *jobs.Runner // runs in flight, and "Run now"
 	// Metrics is served at /metrics; nil leaves it out.
@@ -341,4 +344,22 @@ func (s *Server) RunNow(job *config.Job) (state.Run, error) {
 			return state.Run{}, err
 		}
 	}
+}
+
+// jobs returns the jobs the server shows now.
+func (s *Server) jobs() []*config.Job {
+	if s.opts.Jobs != nil {
+		return s.opts.Jobs()
+	}
+	return s.opts.Config.Jobs
+}
+
+// jobNamed returns the job called name, or nil.
+func (s *Server) jobNamed(name string) *config.Job {
+	for _, j := range s.jobs() {
+		if j.Name == name {
+			return j
+		}
+	}
+	return nil
 }
