@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/internal/rows"
 )
 
 // beginKey begins a READ COMMITTED transaction holding the advisory lock of
@@ -194,21 +195,14 @@ func (s *Store) LatestScheduled(ctx context.Context, job string) (state.Run, err
 
 // Attempts implements state.Store.
 func (s *Store) Attempts(ctx context.Context, job string, scheduled time.Time) ([]state.Run, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE job = $1 AND scheduled_time = $2
+	rs, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE job = $1 AND scheduled_time = $2
 		ORDER BY attempt`, job, us(scheduled))
 	if err != nil {
 		return nil, fmt.Errorf("attempts of job %q at %s: %w", job, us(scheduled).Format(time.RFC3339), err)
 	}
-	defer rows.Close()
-	out := []state.Run{}
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("attempts of job %q: %w", job, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	defer rs.Close()
+	out, err := rows.Collect(rs, []state.Run{}, scanRuns)
+	if err != nil {
 		return nil, fmt.Errorf("attempts of job %q: %w", job, err)
 	}
 	return out, nil
@@ -258,21 +252,18 @@ func (s *Store) RunLog(ctx context.Context, runID string) ([]state.LogLine, erro
 	if _, err := s.GetRun(ctx, runID); err != nil {
 		return nil, fmt.Errorf("run log: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT time, level, message, fields FROM run_logs WHERE run_id = $1 ORDER BY seq`, runID)
+	rs, err := s.pool.Query(ctx, `SELECT time, level, message, fields FROM run_logs WHERE run_id = $1 ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("log of run %s: %w", runID, err)
 	}
-	defer rows.Close()
-	out := []state.LogLine{}
-	for rows.Next() {
+	defer rs.Close()
+	out, err := rows.Collect(rs, []state.LogLine{}, func(rs pgx.Rows) (state.LogLine, error) {
 		var l state.LogLine
-		if err := rows.Scan(&l.Time, &l.Level, &l.Message, &l.Fields); err != nil {
-			return nil, fmt.Errorf("log of run %s: %w", runID, err)
-		}
+		err := rs.Scan(&l.Time, &l.Level, &l.Message, &l.Fields)
 		l.Time = l.Time.UTC()
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
+		return l, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("log of run %s: %w", runID, err)
 	}
 	return out, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/internal/rows"
 )
 
 // Store is a state.Store in a PostgreSQL database. See the package
@@ -196,31 +197,27 @@ func (s *Store) ListRuns(ctx context.Context, opts state.ListOptions) ([]state.R
 	if err != nil {
 		return nil, err
 	}
-	var rows pgx.Rows
+	var rs pgx.Rows
 	if opts.Job == "" {
-		rows, err = s.pool.Query(ctx,
+		rs, err = s.pool.Query(ctx,
 			`SELECT `+runColumns+` FROM runs ORDER BY started_at DESC, id DESC LIMIT $1`, limit)
 	} else {
-		rows, err = s.pool.Query(ctx,
+		rs, err = s.pool.Query(ctx,
 			`SELECT `+runColumns+` FROM runs WHERE job = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, opts.Job, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	defer rows.Close()
-	var out []state.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	defer rs.Close()
+	out, err := rows.Collect(rs, nil, scanRuns)
+	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return out, nil
 }
+
+// scanRuns is scanRun for rows.Collect.
+func scanRuns(rs pgx.Rows) (state.Run, error) { return scanRun(rs) }
 
 func scanRun(row pgx.Row) (state.Run, error) {
 	var (

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/internal/rows"
 )
 
 // Claim implements state.Store. The read of the key's latest attempt and the
@@ -185,21 +186,14 @@ func (s *Store) LatestScheduled(ctx context.Context, job string) (state.Run, err
 
 // Attempts implements state.Store.
 func (s *Store) Attempts(ctx context.Context, job string, scheduled time.Time) ([]state.Run, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE job = ? AND scheduled_time = ?
+	rs, err := s.rdb.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE job = ? AND scheduled_time = ?
 		ORDER BY attempt`, job, micros(scheduled))
 	if err != nil {
 		return nil, fmt.Errorf("attempts of job %q at %s: %w", job, scheduled.UTC().Format(time.RFC3339), err)
 	}
-	defer rows.Close()
-	out := []state.Run{}
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("attempts of job %q: %w", job, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	defer rs.Close()
+	out, err := rows.Collect(rs, []state.Run{}, scanRuns)
+	if err != nil {
 		return nil, fmt.Errorf("attempts of job %q: %w", job, err)
 	}
 	return out, nil
@@ -244,24 +238,21 @@ func (s *Store) RunLog(ctx context.Context, runID string) ([]state.LogLine, erro
 	if _, err := s.GetRun(ctx, runID); err != nil {
 		return nil, fmt.Errorf("run log: %w", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT time, level, message, fields FROM run_logs WHERE run_id = ? ORDER BY seq`, runID)
+	rs, err := s.rdb.QueryContext(ctx, `SELECT time, level, message, fields FROM run_logs WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("log of run %s: %w", runID, err)
 	}
-	defer rows.Close()
-	out := []state.LogLine{}
-	for rows.Next() {
+	defer rs.Close()
+	out, err := rows.Collect(rs, []state.LogLine{}, func(rs *sql.Rows) (state.LogLine, error) {
 		var (
 			l  state.LogLine
 			tm int64
 		)
-		if err := rows.Scan(&tm, &l.Level, &l.Message, &l.Fields); err != nil {
-			return nil, fmt.Errorf("log of run %s: %w", runID, err)
-		}
+		err := rs.Scan(&tm, &l.Level, &l.Message, &l.Fields)
 		l.Time = fromMicros(tm)
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
+		return l, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("log of run %s: %w", runID, err)
 	}
 	return out, nil

@@ -16,6 +16,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/internal/rows"
 )
 
 // Memory is the dsn for a private in-memory database, for tests.
@@ -253,33 +254,29 @@ func (s *Store) ListRuns(ctx context.Context, opts state.ListOptions) ([]state.R
 	if err != nil {
 		return nil, err
 	}
-	var rows *sql.Rows
+	var rs *sql.Rows
 	if opts.Job == "" {
-		rows, err = s.rdb.QueryContext(ctx,
+		rs, err = s.rdb.QueryContext(ctx,
 			`SELECT `+runColumns+` FROM runs ORDER BY started_at DESC, id DESC LIMIT ?`, limit)
 	} else {
-		rows, err = s.rdb.QueryContext(ctx,
+		rs, err = s.rdb.QueryContext(ctx,
 			`SELECT `+runColumns+` FROM runs WHERE job = ? ORDER BY started_at DESC, id DESC LIMIT ?`, opts.Job, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	defer rows.Close()
-	var out []state.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	defer rs.Close()
+	out, err := rows.Collect(rs, nil, scanRuns)
+	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return out, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }
+
+// scanRuns is scanRun for rows.Collect.
+func scanRuns(rs *sql.Rows) (state.Run, error) { return scanRun(rs) }
 
 func scanRun(sc scanner) (state.Run, error) {
 	var (
