@@ -126,3 +126,17 @@ func (p IfExists) ExistsError(name string) error {
 	}
 	return fmt.Errorf("%s: %w (if_exists: fail)", name, ErrExists)
 }
+
+// ContextErr returns ctx.Err(), joined with the cancellation cause when
+// one was given, so that errors.Is matches both. Sinks return it when a
+// writer's context ends before Close.
+func ContextErr(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
+}

@@ -87,7 +87,7 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 	if err != nil {
 		return nil, err
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := sinks.ContextErr(ctx); err != nil {
 		return nil, fmt.Errorf("gcs: create %s: %w", uri, err)
 	}
 	policy, err := opts.IfExists.Policy()
@@ -103,7 +103,7 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 			return nil, policy.ExistsError(uri)
 		case errors.Is(err, storage.ErrObjectNotExist):
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("gcs: look up %s: %w", uri, ctxErr(ctx))
+			return nil, fmt.Errorf("gcs: look up %s: %w", uri, sinks.ContextErr(ctx))
 		default:
 			// Only an optimisation: the upload's precondition decides.
 			log.Debug("look up existing object; relying on the upload precondition", zap.Error(err))
@@ -140,7 +140,7 @@ func (s *Sink) Remove(ctx context.Context, uri string) error {
 	if err == nil || errors.Is(err, storage.ErrObjectNotExist) {
 		return nil
 	}
-	if cerr := ctxErr(ctx); cerr != nil {
+	if cerr := sinks.ContextErr(ctx); cerr != nil {
 		return fmt.Errorf("gcs: delete %s: %w", uri, cerr)
 	}
 	wrapped := fmt.Errorf("gcs: delete %s: %w%s", uri, err, hint(err, bucket, sinks.Overwrite))
@@ -194,7 +194,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, fmt.Errorf("gcs: write %s: writer already closed or aborted", w.uri)
 	}
-	if err := ctxErr(w.ctx); err != nil {
+	if err := sinks.ContextErr(w.ctx); err != nil {
 		return 0, fmt.Errorf("gcs: write %s: %w", w.uri, err)
 	}
 	n, err := w.sw.Write(p)
@@ -218,7 +218,7 @@ func (w *writer) Close() error {
 	if w.done {
 		return fmt.Errorf("gcs: close %s: writer already closed or aborted", w.uri)
 	}
-	if err := ctxErr(w.ctx); err != nil {
+	if err := sinks.ContextErr(w.ctx); err != nil {
 		w.abort()
 		return fmt.Errorf("gcs: not committing %s: %w", w.uri, err)
 	}
@@ -303,7 +303,7 @@ func (w *writer) abort() {
 // uploadError wraps an error from the storage client, says what to do
 // about the common ones, and marks transient ones retryable.
 func (w *writer) uploadError(op string, err error) error {
-	if cerr := ctxErr(w.ctx); cerr != nil {
+	if cerr := sinks.ContextErr(w.ctx); cerr != nil {
 		return fmt.Errorf("gcs: %s %s: %w", op, w.uri, cerr)
 	}
 	wrapped := fmt.Errorf("gcs: %s %s: %w%s", op, w.uri, err, hint(err, w.bucket, w.policy))
@@ -358,17 +358,4 @@ func retryable(err error) bool {
 		}
 	}
 	return false
-}
-
-// ctxErr returns ctx.Err(), joined with the cancellation cause when one
-// was given, so errors.Is works for both.
-func ctxErr(ctx context.Context) error {
-	err := ctx.Err()
-	if err == nil {
-		return nil
-	}
-	if cause := context.Cause(ctx); cause != nil && cause != err {
-		return fmt.Errorf("%w: %w", err, cause)
-	}
-	return err
 }

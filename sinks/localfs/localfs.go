@@ -92,7 +92,7 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 	if err != nil {
 		return nil, err
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := sinks.ContextErr(ctx); err != nil {
 		return nil, fmt.Errorf("localfs: create %s: %w", path, err)
 	}
 	policy, err := opts.IfExists.Policy()
@@ -253,7 +253,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if err := ctxErr(w.ctx); err != nil {
+	if err := sinks.ContextErr(w.ctx); err != nil {
 		return 0, fmt.Errorf("localfs: write %s: %w", w.path, err)
 	}
 	n, err := w.bw.Write(p)
@@ -280,7 +280,7 @@ func (w *writer) Close() error {
 	}
 	// fsync of a large file can take long; honour a cancellation that
 	// arrived meanwhile.
-	if err := ctxErr(w.ctx); err != nil {
+	if err := sinks.ContextErr(w.ctx); err != nil {
 		return w.discard(fmt.Errorf("localfs: not committing %s: %w", w.path, err))
 	}
 	if err := w.commit(); err != nil {
@@ -302,7 +302,7 @@ func (w *writer) closeTemp() error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := ctxErr(w.ctx); err != nil {
+	if err := sinks.ContextErr(w.ctx); err != nil {
 		return fmt.Errorf("localfs: not committing %s: %w", w.path, err)
 	}
 	if err := w.bw.Flush(); err != nil {
@@ -393,19 +393,6 @@ func (w *writer) discard(cause error) error {
 	return cause
 }
 
-// ctxErr returns ctx.Err(), joined with the cancellation cause when one
-// was given, so errors.Is works for both.
-func ctxErr(ctx context.Context) error {
-	err := ctx.Err()
-	if err == nil {
-		return nil
-	}
-	if cause := context.Cause(ctx); cause != nil && cause != err {
-		return fmt.Errorf("%w: %w", err, cause)
-	}
-	return err
-}
-
 // Remove deletes the file at uri and fsyncs its directory. A file that
 // does not exist is not an error. It implements sinks.Remover.
 func (s *Sink) Remove(ctx context.Context, uri string) error {
@@ -413,7 +400,7 @@ func (s *Sink) Remove(ctx context.Context, uri string) error {
 	if err != nil {
 		return err
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := sinks.ContextErr(ctx); err != nil {
 		return fmt.Errorf("localfs: remove %s: %w", path, err)
 	}
 	if err := os.Remove(path); err != nil {
