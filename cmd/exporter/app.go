@@ -47,6 +47,19 @@ func loadConfig(path string, code int) (*config.Config, error) {
 	return cfg, nil
 }
 
+// loadJob loads a config and finds the job a command names.
+func loadJob(path, name string) (*config.Config, *config.Job, error) {
+	cfg, err := loadConfig(path, exitUsage)
+	if err != nil {
+		return nil, nil, err
+	}
+	job := cfg.Job(name)
+	if job == nil {
+		return nil, nil, usageErr("no job %q in %s; jobs: %v", name, cfg.Path, cfg.JobNames())
+	}
+	return cfg, job, nil
+}
+
 func openStore(ctx context.Context, cfg *config.Config) (state.Store, error) {
 	switch cfg.State.Driver {
 	case "sqlite":

@@ -41,13 +41,9 @@ Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := loadConfig(path, exitUsage)
+			cfg, job, err := loadJob(path, args[0])
 			if err != nil {
 				return err
-			}
-			job := cfg.Job(args[0])
-			if job == nil {
-				return usageErr("no job %q in %s; jobs: %v", args[0], cfg.Path, cfg.JobNames())
 			}
 			start, err := parseBackfillTime("--from", from, job)
 			if err != nil {

@@ -35,13 +35,9 @@ limited, network): try again later; 130 interrupted.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := loadConfig(path, exitUsage)
+			cfg, job, err := loadJob(path, args[0])
 			if err != nil {
 				return err
-			}
-			job := cfg.Job(args[0])
-			if job == nil {
-				return usageErr("no job %q in %s; jobs: %v", args[0], cfg.Path, cfg.JobNames())
 			}
 			scheduled := time.Now().Truncate(time.Second)
 			if at != "" {
