@@ -38,6 +38,9 @@ type Config struct {
 	// 429 or 503 before any body was read (see Client). 0 means
 	// DefaultMaxAttempts; 1 turns these retries off.
 	MaxAttempts int
+	// ReadIdleTimeout fails a result body that sends nothing for this
+	// long; 0 means 5m.
+	ReadIdleTimeout time.Duration
 }
 
 // Defaults for Config.
@@ -140,6 +143,8 @@ type RunOptions struct {
 	ForceProduction  *bool
 	ServerTableCalcs *bool
 	RebuildPDTs      *bool
+	QueryTimezone    string // the job's query_timezone; "" = not set (see Result.Timezone)
+	SavedLimit       bool   // send no limit: the saved query's own limit applies
 }
 
 // Result is a running result. The caller must Close Body.

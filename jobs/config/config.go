@@ -49,10 +49,14 @@ type Looker struct {
 	ClientSecret Secret
 	Timeout      time.Duration
 	VerifySSL    bool
-	// MaxConcurrentQueries bounds the runs in flight on the instance
+	// MaxConcurrentQueries bounds the queries in flight per Looker user,
+	// across every replica sharing the state store
 	// (looker.max_concurrent_queries; default
 	// lookerapi.DefaultMaxConcurrentQueries, below Looker's 15 per user).
 	MaxConcurrentQueries int
+	// ReadIdleTimeout fails a result that sends nothing for this long
+	// (looker.read_idle_timeout; 0 means lookerapi's default, 5m).
+	ReadIdleTimeout time.Duration
 }
 
 // ClientConfig returns the lookerapi configuration.
@@ -65,6 +69,7 @@ func (l Looker) ClientConfig() lookerapi.Config {
 		VerifySSL:    l.VerifySSL,
 
 		MaxConcurrentQueries: l.MaxConcurrentQueries,
+		ReadIdleTimeout:      l.ReadIdleTimeout,
 	}
 }
 
@@ -94,7 +99,12 @@ type Job struct {
 	Description  string
 	Schedule     cron.Schedule // in Location
 	ScheduleSpec string        // as written
-	Location     *time.Location
+	Location     *time.Location // the schedule's zone: fire times and templates
+	// SQLLocation is the zone a SQL Runner source's datetimes are read in
+	// (sql_timezone, UTC by default): Looker does not convert them. For
+	// every other source the zone is the one Looker used for the query,
+	// which the run learns from lookerapi.Result.Timezone.
+	SQLLocation  *time.Location
 	Source       lookerapi.Source
 	Run          lookerapi.RunOptions // ResultFormat and Limit filled in
 	Format       formats.Format
@@ -502,6 +512,13 @@ func (l *loader) validateLooker(raw rawLooker, out *Looker) {
 		}
 		out.Timeout = d
 	}
+	if raw.ReadIdleTimeout != "" {
+		d, err := parseDuration(raw.ReadIdleTimeout)
+		if err != nil {
+			l.add(l.line("$.looker.read_idle_timeout"), "", "looker.read_idle_timeout: %v", err)
+		}
+		out.ReadIdleTimeout = d
+	}
 	out.MaxConcurrentQueries = lookerapi.DefaultMaxConcurrentQueries
 	if raw.MaxConcurrentQueries != nil {
 		out.MaxConcurrentQueries = *raw.MaxConcurrentQueries
@@ -644,11 +661,40 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	default:
 		bad("on_schema_change", "on_schema_change %q is not warn or fail", r.OnSchemaChange)
 	}
-	if r.Limit != nil {
-		if *r.Limit == 0 || *r.Limit < -1 {
-			bad("limit", "limit %d is not valid: use -1 for all rows or a positive row count", *r.Limit)
+	switch r.Limit {
+	case "":
+	case "saved":
+		if j.Source.Query != nil || j.Source.SQL != nil {
+			bad("limit", "limit saved keeps the limit saved with a Look or query; an inline or SQL Runner source has none: use -1 for all rows or a row count")
 		}
-		j.Run.Limit = *r.Limit
+		j.Run.SavedLimit = true
+	default:
+		n, err := strconv.ParseInt(string(r.Limit), 10, 64)
+		if err != nil || n == 0 || n < -1 {
+			bad("limit", "limit %s is not valid: use -1 for all rows, a positive row count, or saved (the Look's or saved query's own limit)", r.Limit)
+		}
+		j.Run.Limit = n
+	}
+	j.Run.QueryTimezone = r.QueryTimezone
+	if r.QueryTimezone != "" {
+		if _, err := time.LoadLocation(r.QueryTimezone); err != nil || r.QueryTimezone == "Local" {
+			bad("query_timezone", "query_timezone %q is not an IANA time zone name such as UTC or America/New_York", r.QueryTimezone)
+		}
+		if j.Source.SQL != nil {
+			bad("query_timezone", "query_timezone does not apply to SQL Runner sources (Looker does not convert their values); use sql_timezone to say which zone their datetimes are in")
+		}
+	}
+	j.SQLLocation = time.UTC
+	if r.SQLTimezone != "" {
+		loc, err := time.LoadLocation(r.SQLTimezone)
+		switch {
+		case err != nil || r.SQLTimezone == "Local":
+			bad("sql_timezone", "sql_timezone %q is not an IANA time zone name such as UTC or America/New_York", r.SQLTimezone)
+		case j.Source.SQL == nil:
+			bad("sql_timezone", "sql_timezone applies to SQL Runner sources only; for Looks and queries Looker converts datetimes to the query time zone (see query_timezone)")
+		default:
+			j.SQLLocation = loc
+		}
 	}
 	j.Run.ResultFormat = r.ResultFormat
 	switch j.Format {

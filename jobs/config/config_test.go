@@ -41,6 +41,8 @@ func TestLoadValid(t *testing.T) {
 	require.Equal(t, "Europe/Berlin", od.Location.String(), "timezone from defaults")
 	require.Equal(t, "json_bi", od.Run.ResultFormat)
 	require.Equal(t, int64(-1), od.Run.Limit)
+	require.False(t, od.Run.SavedLimit)
+	require.Equal(t, time.UTC, od.SQLLocation, "sql_timezone defaults to UTC")
 	require.Equal(t, sinks.Overwrite, od.IfExists)
 	next := od.Schedule.Next(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
 	require.Equal(t, time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC), next.UTC(), "06:00 Berlin is 05:00 UTC in winter")
@@ -99,6 +101,12 @@ func TestProblems(t *testing.T) {
 		{"bad compression", job("    compression: snappy\n"), []string{`compression "snappy" does not apply to csv`}},
 		{"raw needs result format", base + "jobs:\n  - name: j\n    schedule: '@daily'\n    source: {look_id: '1'}\n    format: raw\n    destination: x.xlsx\n", []string{"format raw needs result_format"}},
 		{"bad limit", job("    limit: 0\n"), []string{"limit 0 is not valid"}},
+		{"word limit", job("    limit: lots\n"), []string{"x.yaml:8", "limit lots is not valid", "or saved"}},
+		{"saved limit inline", base + "jobs:\n  - name: j\n    schedule: '@daily'\n    source:\n      query: {model: m, view: v, fields: [a.b]}\n    format: csv\n    limit: saved\n    destination: x.csv\n", []string{"x.yaml:8", "inline or SQL Runner source has none"}},
+		{"bad query zone", job("    query_timezone: Mars/Olympus\n"), []string{"x.yaml:8", `query_timezone "Mars/Olympus" is not an IANA time zone`}},
+		{"sql zone on a look", job("    sql_timezone: UTC\n"), []string{"x.yaml:8", "sql_timezone applies to SQL Runner sources only"}},
+		{"query zone on sql", base + "jobs:\n  - name: j\n    schedule: '@daily'\n    source: {sql: {connection: w, sql: select 1}}\n    format: csv\n    query_timezone: UTC\n    destination: x.csv\n", []string{"x.yaml:7", "use sql_timezone"}},
+		{"bad idle timeout", "looker: {base_url: https://x.looker.com, client_id: a, client_secret: b, read_idle_timeout: never}\n", []string{"x.yaml:1", `looker.read_idle_timeout: "never" is not a duration`}},
 		{"unknown nested", job("    source2: {}\n"), []string{`x.yaml:8: job "j": unknown key "source2" in the job; did you mean "source"?`}},
 		{"unknown in query", base + "jobs:\n  - name: j\n    schedule: '@daily'\n    source:\n      query: {model: m, view: v, fields: [a.b], filter: {}}\n    format: csv\n    destination: x.csv\n", []string{`unknown key "filter" in source.query; did you mean "filters"?`}},
 		{"bad timeout", job("    timeout: soon\n"), []string{`"soon" is not a duration`}},

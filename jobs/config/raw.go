@@ -30,8 +30,9 @@ type rawLooker struct {
 	ClientSecret Secret `yaml:"client_secret"`
 	Timeout      string `yaml:"timeout"`
 	VerifySSL    *bool  `yaml:"verify_ssl"`
-	// MaxConcurrentQueries bounds the runs in flight on the instance.
-	MaxConcurrentQueries *int `yaml:"max_concurrent_queries"`
+	// MaxConcurrentQueries bounds the queries in flight per Looker user.
+	MaxConcurrentQueries *int   `yaml:"max_concurrent_queries"`
+	ReadIdleTimeout      string `yaml:"read_idle_timeout"`
 }
 
 type rawState struct {
@@ -57,7 +58,9 @@ type rawJob struct {
 	Schedule         string     `yaml:"schedule"`
 	Timezone         string     `yaml:"timezone"`
 	Source           rawSource  `yaml:"source"`
-	Limit            *int64     `yaml:"limit"`
+	Limit            RowLimit   `yaml:"limit"`
+	QueryTimezone    string     `yaml:"query_timezone"`
+	SQLTimezone      string     `yaml:"sql_timezone"`
 	ResultFormat     string     `yaml:"result_format"`
 	Format           string     `yaml:"format"`
 	Compression      string     `yaml:"compression"`
@@ -128,6 +131,30 @@ func (id *ID) UnmarshalYAML(b []byte) error {
 		*id = ID(strconv.FormatInt(x, 10))
 	default:
 		return fmt.Errorf("a Looker id must be a string or an integer, not %T", v)
+	}
+	return nil
+}
+
+// RowLimit is a job's limit as written: a row count, -1, or "saved".
+type RowLimit string
+
+// UnmarshalYAML accepts an integer or a string; validation parses it.
+func (l *RowLimit) UnmarshalYAML(b []byte) error {
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case nil:
+		*l = ""
+	case string:
+		*l = RowLimit(x)
+	case uint64:
+		*l = RowLimit(strconv.FormatUint(x, 10))
+	case int64:
+		*l = RowLimit(strconv.FormatInt(x, 10))
+	default:
+		return fmt.Errorf("a limit must be a row count, -1 (all rows) or saved, not %T", v)
 	}
 	return nil
 }
