@@ -53,6 +53,9 @@ type CopyOptions struct {
 //     1-based row;
 //   - context.Cause(ctx) when ctx ends first.
 //
+// A panic in src.Next or dst.WriteRow, on either goroutine, is recovered
+// and returned as a *PanicError inside the ReadError or WriteError.
+//
 // Copy returns only after its reading goroutine has stopped: src.Next must
 // return eventually once ctx is done (a reader of an HTTP body fetched
 // with ctx does), and src must not be used by anything else during Copy.
@@ -113,7 +116,7 @@ func Copy(ctx context.Context, dst RowWriter, src RowReader, opts CopyOptions) (
 		}
 		for i := range b.rows {
 			if dst != nil {
-				if err := dst.WriteRow(b.row(i)); err != nil {
+				if err := safeWrite(dst, b.row(i)); err != nil {
 					werr := &WriteError{Row: n + 1, Err: err}
 					stop(werr)
 					return n, werr
@@ -149,7 +152,7 @@ func produce(ctx context.Context, src RowReader, opts CopyOptions, free <-chan *
 		}
 		b.reset()
 		for b.rows < opts.BatchRows && len(b.arena) < opts.BatchBytes {
-			row, err := src.Next()
+			row, err := safeNext(src)
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					b.last = true
@@ -189,7 +192,7 @@ func copySerial(ctx context.Context, dst RowWriter, src RowReader, opts CopyOpti
 				return n, err
 			}
 		}
-		row, err := src.Next()
+		row, err := safeNext(src)
 		if errors.Is(err, io.EOF) {
 			return n, nil
 		}
@@ -197,7 +200,7 @@ func copySerial(ctx context.Context, dst RowWriter, src RowReader, opts CopyOpti
 			return n, &ReadError{Row: n + 1, Err: err}
 		}
 		if dst != nil {
-			if err := dst.WriteRow(row); err != nil {
+			if err := safeWrite(dst, row); err != nil {
 				return n, &WriteError{Row: n + 1, Err: err}
 			}
 		}

@@ -268,3 +268,44 @@ func TestCopyCancelledBeforeStart(t *testing.T) {
 	_, err := formats.Copy(ctx, nil, &genReader{n: 10, width: 1}, formats.CopyOptions{})
 	require.ErrorIs(t, err, cause)
 }
+
+type panicReader struct{ genReader }
+
+func (p *panicReader) Next() (formats.Row, error) {
+	if p.reads.Load() == 10 {
+		var cols []int
+		_ = cols[p.width+5] // an index out of range, as a decoder bug would
+	}
+	return p.genReader.Next()
+}
+
+type panicWriter struct{ collectWriter }
+
+func (p *panicWriter) WriteRow(r formats.Row) error {
+	if len(p.rows) == 20 {
+		panic("encoder bug")
+	}
+	return p.collectWriter.WriteRow(r)
+}
+
+// TestCopyRecoversPanics: a panic in the decoder or the encoder, on either
+// goroutine, fails the copy with a *PanicError carrying the stack instead
+// of killing the process.
+func TestCopyRecoversPanics(t *testing.T) {
+	t.Parallel()
+	for _, batches := range []int{1, 3} {
+		t.Run(fmt.Sprint(batches), func(t *testing.T) {
+			t.Parallel()
+			_, err := formats.Copy(context.Background(), &collectWriter{}, &panicReader{genReader{n: 100, width: 2}}, formats.CopyOptions{Batches: batches, BatchRows: 4})
+			var pe *formats.PanicError
+			require.ErrorAs(t, err, &pe)
+			require.Contains(t, err.Error(), "index out of range")
+			require.Contains(t, string(pe.Stack), "panicReader")
+
+			_, err = formats.Copy(context.Background(), &panicWriter{}, &genReader{n: 100, width: 2}, formats.CopyOptions{Batches: batches, BatchRows: 4})
+			require.ErrorAs(t, err, &pe)
+			require.Contains(t, err.Error(), "encoder bug")
+			require.Contains(t, err.Error(), "write row 21")
+		})
+	}
+}

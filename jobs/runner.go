@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/jobs/runlog"
 	"github.com/lookerexport/exporter/lookerapi"
@@ -146,7 +147,7 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("run timed out after %s (the job's timeout)", job.Timeout))
 		defer cancel()
 	}
-	uris, err := r.export(ctx, log, job, run, scheduled, opts)
+	uris, err := r.safeExport(ctx, log, job, run, scheduled, opts)
 
 	res := state.Result{Status: state.Succeeded, Rows: opts.Progress.Rows.Load(), Bytes: opts.Progress.Bytes.Load(), URIs: uris}
 	if q := opts.Progress.queryID.Load(); q != nil && *q != "" {
@@ -186,6 +187,22 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	}
 	log.Info("run succeeded", append(fields, zap.Strings("uris", uris))...)
 	return run, nil
+}
+
+// safeExport is export with a panic, anywhere in the run's goroutine or
+// in the conversion's, turned into the run's failure (with the stack in
+// the run's log), so that one response no code foresaw fails one run and
+// never the daemon.
+func (r *Runner) safeExport(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, opts RunOptions) (uris []string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			uris, err = nil, formats.Recovered(p)
+		}
+		if pe := (*formats.PanicError)(nil); errors.As(err, &pe) {
+			log.Error("run panicked", zap.Any("panic", pe.Value), zap.ByteString("stack", pe.Stack))
+		}
+	}()
+	return r.export(ctx, log, job, run, scheduled, opts)
 }
 
 func classify(ctx context.Context, err error) (state.Status, string) {
