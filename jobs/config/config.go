@@ -97,25 +97,25 @@ type GCS struct {
 type Job struct {
 	Name         string
 	Description  string
-	Schedule     cron.Schedule // in Location
-	ScheduleSpec string        // as written
+	Schedule     cron.Schedule  // in Location
+	ScheduleSpec string         // as written
 	Location     *time.Location // the schedule's zone: fire times and templates
 	// SQLLocation is the zone a SQL Runner source's datetimes are read in
 	// (sql_timezone, UTC by default): Looker does not convert them. For
 	// every other source the zone is the one Looker used for the query,
 	// which the run learns from lookerapi.Result.Timezone.
-	SQLLocation  *time.Location
-	Source       lookerapi.Source
-	Run          lookerapi.RunOptions // ResultFormat and Limit filled in
-	Format       formats.Format
-	Compression  formats.Compression
-	Destination  *Template
-	IfExists     sinks.IfExists
-	Output       Output // files, manifest, splitting, root: see output.go
-	ColumnNames  string // "underscore" (default), "field", "label"
-	CSVHeader    string // "labels" (Looker's header, byte-true), "names", "none"
-	Timeout      time.Duration
-	Line         int // line of the job in the config file
+	SQLLocation *time.Location
+	Source      lookerapi.Source
+	Run         lookerapi.RunOptions // ResultFormat and Limit filled in
+	Format      formats.Format
+	Compression formats.Compression
+	Destination *Template
+	IfExists    sinks.IfExists
+	Output      Output // files, manifest, splitting, root: see output.go
+	ColumnNames string // "underscore" (default), "field", "label"
+	CSVHeader   string // "labels" (Looker's header, byte-true), "names", "none"
+	Timeout     time.Duration
+	Line        int // line of the job in the config file
 	// OnTruncation is what a run that returns exactly its limit in rows
 	// (or 5,000 with limit -1: Looker's silent cap) does: "warn" (the
 	// default: log a warning, publish) or "fail" (fail the run, publish
