@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/formats/compress"
@@ -22,7 +23,12 @@ import (
 // with its own header, footer and compressed stream (see
 // publish.Splitter). It counts rows into rows as it goes and records the
 // schema into info. It commits the data files but not out itself.
-func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.Set, rows *atomic.Int64, info *outputInfo) error {
+//
+// zone is where Looker's zone-less datetimes are read: the zone Looker
+// rendered them in (or a SQL Runner job's sql_timezone); nil when nobody
+// could say, which fails a result that has datetime columns rather than
+// guess.
+func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.Set, rows *atomic.Int64, info *outputInfo, zone *time.Location) error {
 	if job.Format == formats.Raw {
 		f, err := out.Next(ctx)
 		if err != nil {
@@ -67,13 +73,21 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 		return err
 	}
 	schema := dec.Schema()
+	if zone == nil {
+		for _, f := range schema.Fields {
+			if f.Type == formats.Timestamp {
+				return fmt.Errorf("column %s holds datetimes but Looker did not say which time zone it rendered them in; set query_timezone on the job", f.Name)
+			}
+		}
+		zone = time.UTC // no datetimes to read
+	}
 	cols := formats.ColumnNames(schema, formats.NameStyle(job.ColumnNames))
 	info.schema, info.columns = schema, cols
 	if job.Format == formats.CSV && job.CSVHeader == "labels" {
 		info.columns = formats.ColumnNames(schema, formats.NameLabel)
 	}
 	enc := publish.NewSplitter(ctx, out, limits, func(w io.Writer) (publish.Encoder[formats.Row], error) {
-		return newEncoder(job, w, schema, cols)
+		return newEncoder(job, w, schema, cols, zone)
 	})
 	if err := drain(ctx, dec, enc, rows); err != nil {
 		return err
@@ -84,9 +98,9 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 // newEncoder starts one complete file of the job's format on w,
 // compressed as configured. Closing the encoder ends the file and the
 // compressed stream, never w.
-func newEncoder(job *config.Job, w io.Writer, schema formats.Schema, cols []string) (formats.RowWriter, error) {
+func newEncoder(job *config.Job, w io.Writer, schema formats.Schema, cols []string, zone *time.Location) (formats.RowWriter, error) {
 	if job.Format == formats.Parquet {
-		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: job.Location, Compression: job.Compression})
+		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: zone, Compression: job.Compression})
 	}
 	zw, err := compress.NewWriter(w, job.Compression)
 	if err != nil {
@@ -98,7 +112,7 @@ func newEncoder(job *config.Job, w io.Writer, schema formats.Schema, cols []stri
 		header := map[string]csvenc.Header{"labels": csvenc.HeaderLabels, "names": csvenc.HeaderNames, "none": csvenc.HeaderNone}[job.CSVHeader]
 		enc = csvenc.New(zw, schema, csvenc.Options{Header: header, Columns: cols})
 	case formats.JSONL:
-		enc = jsonl.New(zw, schema, jsonl.Options{Columns: cols, Location: job.Location})
+		enc = jsonl.New(zw, schema, jsonl.Options{Columns: cols, Location: zone})
 	default:
 		return nil, fmt.Errorf("format %q is not supported", job.Format)
 	}

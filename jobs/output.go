@@ -30,15 +30,21 @@ func newManifest(job *config.Job, run state.Run, scheduled time.Time, res *looke
 			QuerySlug:   job.Source.QuerySlug,
 			Description: job.Source.String(),
 		},
-		LookerQueryID: res.QueryID,
-		StartedAt:     run.StartedAt,
-		Format:        string(job.Format),
-		Compression:   string(job.Compression),
-		ContentType:   contentType,
-		Schema:        []publish.Column{},
+		LookerQueryID:  res.QueryID,
+		QueryTimezone:  res.Timezone,
+		TimezoneSource: res.TimezoneSource,
+		Limit:          publish.Limit{Applied: appliedLimit(job, res), Saved: res.SavedLimit},
+		StartedAt:      run.StartedAt,
+		Format:         string(job.Format),
+		Compression:    string(job.Compression),
+		ContentType:    contentType,
+		Schema:         []publish.Column{},
 	}
 	if job.Source.SQL != nil {
 		m.Source.SQLSlug = job.Source.SQL.Slug
+		m.QueryTimezone = ""
+		m.SQLTimezone = job.SQLLocation.String()
+		m.TimezoneSource = "sql_timezone (Looker does not convert SQL Runner values)"
 	}
 	for i, f := range info.schema.Fields {
 		name := f.Name

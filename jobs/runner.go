@@ -245,6 +245,11 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	defer res.Body.Close()
 	log.Debug("looker result streaming", zap.String("content_type", res.ContentType), zap.String("query_id", res.QueryID))
 	p.queryID.Store(&res.QueryID)
+	zone, err := resultZone(log, job, res)
+	if err != nil {
+		return nil, err
+	}
+	logLimits(log, job, res)
 
 	wopts := writeOptions(job, run, scheduled, res.ContentType)
 	out, err := publish.Begin(ctx, sink, publish.Options{
@@ -260,10 +265,10 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 		}
 	}()
 	var info outputInfo
-	if err := convert(ctx, job, res.Body, out, &p.Rows, &info); err != nil {
+	if err := convert(ctx, job, res.Body, out, &p.Rows, &info, zone); err != nil {
 		return nil, err
 	}
-	if err := checkTruncation(log, job, p.Rows.Load()); err != nil {
+	if err := checkTruncation(log, job, res, p.Rows.Load()); err != nil {
 		return nil, err // before Commit: nothing is published
 	}
 	if err := r.checkSchema(ctx, log, job, info.schema, opts.AcceptSchemaChange, p); err != nil {

@@ -55,6 +55,10 @@ const (
 // most likely cut short.
 const DefaultRowLimit = 5000
 
+// LegacyAllResultsCap is the cap of Looker's legacy "all results" for
+// results that do not stream (NOTES §9).
+const LegacyAllResultsCap = 50000
+
 // Query is an inline query (the Query schema of the API, writable part).
 type Query struct {
 	Model            string            `json:"model" yaml:"model"`
@@ -152,4 +156,10 @@ type Result struct {
 	Body        io.ReadCloser
 	ContentType string
 	QueryID     string // the Looker query id that ran, when known
+
+	Timezone       string   // IANA zone Looker rendered datetimes in; "" for SQL Runner (never converted)
+	TimezoneSource string   // where Timezone came from, in words
+	SavedLimit     string   // the saved query's limit ("" when none or inline)
+	AppliedLimit   int64    // the limit sent (0 when none was sent: the saved limit applied)
+	LocalFields    []string // fields with convert_tz: no (wall-clock values), when known
 }

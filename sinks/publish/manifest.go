@@ -24,6 +24,18 @@ type Manifest struct {
 	FinishedAt        time.Time `json:"finished_at"`
 	Rows              int64     `json:"rows"`  // sum over Files
 	Bytes             int64     `json:"bytes"` // sum over Files
+	// QueryTimezone is the zone Looker rendered the result's datetimes
+	// in, and the one the exporter read them in ("" when the source is
+	// SQL Runner: see SQLTimezone); TimezoneSource says where it came
+	// from.
+	QueryTimezone  string `json:"query_timezone,omitempty"`
+	SQLTimezone    string `json:"sql_timezone,omitempty"`
+	TimezoneSource string `json:"timezone_source,omitempty"`
+	// Limit is the row limit the run applied and the saved query's own.
+	Limit Limit `json:"limit"`
+	// InvalidUTF8 counts the byte sequences of the result that were not
+	// UTF-8 and were written as U+FFFD.
+	InvalidUTF8       int64     `json:"invalid_utf8,omitempty"`
 	Format            string    `json:"format"`
 	Compression       string    `json:"compression"`
 	ContentType       string    `json:"content_type"`
@@ -31,6 +43,14 @@ type Manifest struct {
 	// read.
 	Schema []Column   `json:"schema"`
 	Files  []FileInfo `json:"files"`
+}
+
+// Limit is a run's row limit: Applied is what the run sent (-1: all
+// rows; 0: none sent, so the saved limit applied), Saved the limit saved
+// with the Look or query ("" when it has none, or the source is inline).
+type Limit struct {
+	Applied int64  `json:"applied"`
+	Saved   string `json:"saved,omitempty"`
 }
 
 // Source is the Looker source of a run: exactly one of the ids is set, as
