@@ -17,7 +17,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 )
 
@@ -215,7 +214,7 @@ func TestFormats(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, lookertest.Options{Rows: 40})
 	tok := "Bearer " + a.login()
-	fields, err := a.srv.Fields(lookerapi.Source{LookID: "42"})
+	fields, err := a.srv.Fields(lookertest.Source{LookID: "42"})
 	require.NoError(t, err)
 	require.Len(t, fields, len(lookertest.QueryFields))
 
