@@ -22,8 +22,9 @@ import (
 
 // api is a raw HTTP helper around a Server.
 type api struct {
-	t   *testing.T
-	srv *lookertest.Server
+	t      *testing.T
+	srv    *lookertest.Server
+	client *http.Client // nil: http.DefaultClient
 }
 
 func newAPI(t *testing.T, opts lookertest.Options) *api {
@@ -44,7 +45,11 @@ func (a *api) call(method, path, auth string, body io.Reader, contentType string
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := a.client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
