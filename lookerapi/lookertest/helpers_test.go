@@ -66,3 +66,20 @@ type answer struct {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// createTask creates a query task on QueryID and returns its id.
+func (a *api) createTask(auth, format string) string {
+	a.t.Helper()
+	status, _, body := a.call("POST", "/query_tasks", auth, strings.NewReader(`{"query_id":"123","result_format":"`+format+`"}`), "application/json")
+	require.Equal(a.t, 200, status, string(body))
+	var task struct {
+		ID string `json:"id"`
+	}
+	require.NoError(a.t, json.Unmarshal(body, &task))
+	return task.ID
+}
+
+// noRedirects is a client that returns redirects instead of following them.
+func noRedirects() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
