@@ -46,7 +46,7 @@ func (a *api) start(ctx context.Context, method, path, auth, body string) <-chan
 		}
 		req.Header.Set("Authorization", auth)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := freshConn.Do(req)
 		if err != nil {
 			out <- answer{err: err}
 			return
@@ -83,3 +83,8 @@ func (a *api) createTask(auth, format string) string {
 func noRedirects() *http.Client {
 	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
+
+// freshConn sends each request on a new connection: net/http silently
+// re-sends a GET whose reused connection closes before the answer, which
+// would hide an aborted run behind a second one.
+var freshConn = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
