@@ -48,7 +48,7 @@ func TestRunSourcesAndFormats(t *testing.T) {
 		for _, format := range []string{"csv", "json", "json_bi"} {
 			t.Run(s.name+"/"+format, func(t *testing.T) {
 				t.Parallel()
-				want, err := f.srv.Fields(s.src)
+				want, err := f.srv.Fields(sandboxSource(t, s.src))
 				require.NoError(t, err)
 				res, err := f.client.Run(ctx, s.src, lookerapi.RunOptions{ResultFormat: format})
 				require.NoError(t, err)
@@ -456,7 +456,7 @@ func TestTimeoutCoversHeadersOnly(t *testing.T) {
 		f.clock.Advance(10 * timeout)
 		close(release)
 		body := readAll(t, res)
-		fields, err := f.srv.Fields(lookerapi.Source{LookID: lookertest.LookID})
+		fields, err := f.srv.Fields(lookertest.Source{LookID: lookertest.LookID})
 		require.NoError(t, err)
 		checkCSV(t, body, fields, 100)
 	})
@@ -573,7 +573,7 @@ func TestBaseURLWithAPISuffix(t *testing.T) {
 	require.NoError(t, err)
 	res, err := c.RunLook(context.Background(), lookertest.LookID, lookerapi.RunOptions{ResultFormat: "csv"})
 	require.NoError(t, err)
-	fields, err := srv.Fields(lookerapi.Source{LookID: lookertest.LookID})
+	fields, err := srv.Fields(lookertest.Source{LookID: lookertest.LookID})
 	require.NoError(t, err)
 	checkCSV(t, readAll(t, res), fields, 3)
 	require.NoError(t, c.Close(context.Background()))

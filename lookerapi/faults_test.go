@@ -2,6 +2,7 @@ package lookerapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -99,7 +100,7 @@ func TestQueryTaskSourcesFindTheirQuery(t *testing.T) {
 	for _, src := range []lookerapi.Source{{LookID: lookertest.LookID}, {QueryID: lookertest.QueryID}, {QuerySlug: lookertest.QuerySlug}} {
 		res, err := f.client.Run(context.Background(), src, lookerapi.RunOptions{ResultFormat: "csv", Mode: lookerapi.ModeAsync})
 		require.NoError(t, err)
-		want, err := f.srv.Fields(src)
+		want, err := f.srv.Fields(sandboxSource(t, src))
 		require.NoError(t, err)
 		checkCSV(t, readAll(t, res), want, 10)
 		require.Equal(t, lookertest.QueryID, res.QueryID, "%s", src)
@@ -171,7 +172,7 @@ func TestQueryTaskNotReadyYet(t *testing.T) {
 
 func mustFields(t *testing.T, srv *lookertest.Server, src lookerapi.Source) []lookertest.Field {
 	t.Helper()
-	fs, err := srv.Fields(src)
+	fs, err := srv.Fields(sandboxSource(t, src))
 	require.NoError(t, err)
 	return fs
 }
@@ -401,4 +402,21 @@ func TestNonStreamingLookIsCapped(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, strings.HasSuffix(first, ","+amount+","+strconv.FormatFloat(math.Round(a*1.2*1e6)/1e6, 'f', -1, 64)), first)
 	}
+}
+
+// sandboxSource is src as the sandbox names it (lookertest has its own
+// Query type, written from the spec, with the same JSON names).
+func sandboxSource(t testing.TB, src lookerapi.Source) lookertest.Source {
+	t.Helper()
+	out := lookertest.Source{LookID: src.LookID, QueryID: src.QueryID, QuerySlug: src.QuerySlug}
+	if src.Query != nil {
+		b, err := json.Marshal(src.Query)
+		require.NoError(t, err)
+		out.Query = new(lookertest.Query)
+		require.NoError(t, json.Unmarshal(b, out.Query))
+	}
+	if src.SQL != nil {
+		out.SQLSlug, out.SQL = src.SQL.Slug, src.SQL.SQL
+	}
+	return out
 }

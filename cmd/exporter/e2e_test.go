@@ -121,7 +121,7 @@ func TestRunEverySourceAndFormat(t *testing.T) {
 				require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 				path := filepath.Join(f.dir, "out", s.name, job, "dt=2026-11-27", "data."+o.ext)
 				require.Contains(t, stdout, "wrote file://"+path)
-				fields, err := f.srv.Fields(s.src)
+				fields, err := f.srv.Fields(sandboxSource(t, s.src))
 				require.NoError(t, err)
 				loc, _ := time.LoadLocation("Europe/Berlin")
 				switch o.name {
@@ -294,4 +294,21 @@ func checkArrowValue(t *testing.T, chunk arrow.Array, i int, typ formats.Type, t
 		require.True(t, ok, "%s: %s is not STRING", where, chunk.DataType())
 		require.Equal(t, text, a.Value(i), where)
 	}
+}
+
+// sandboxSource is src as the sandbox names it (lookertest has its own
+// Query type, written from the spec, with the same JSON names).
+func sandboxSource(t testing.TB, src lookerapi.Source) lookertest.Source {
+	t.Helper()
+	out := lookertest.Source{LookID: src.LookID, QueryID: src.QueryID, QuerySlug: src.QuerySlug}
+	if src.Query != nil {
+		b, err := json.Marshal(src.Query)
+		require.NoError(t, err)
+		out.Query = new(lookertest.Query)
+		require.NoError(t, json.Unmarshal(b, out.Query))
+	}
+	if src.SQL != nil {
+		out.SQLSlug, out.SQL = src.SQL.Slug, src.SQL.SQL
+	}
+	return out
 }

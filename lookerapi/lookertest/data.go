@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/lookerexport/exporter/lookerapi"
 )
 
 // Field describes one column a run returns.
@@ -30,10 +28,24 @@ type fieldDef struct {
 	column     string // SQL Runner column name, e.g. "created_date"
 	numeric    bool   // json carries it as a JSON number
 	expression string // a table calculation's expression
-	// appendValue appends the unformatted value of row (0-based) to dst and
-	// reports whether it is null (then nothing is appended).
-	appendValue func(dst []byte, row int) ([]byte, bool)
+	// convertTZ is LookML convert_tz of a time field: its values are
+	// converted to the query time zone. false for convert_tz: no.
+	convertTZ bool
+	// valueFormat is the field's LookML value_format (Excel-style, e.g.
+	// "#,##0.00"); "" for none. Used with apply_formatting=true.
+	valueFormat string
+	// enum lists every value of a dimension with few values: the pivot
+	// columns it makes.
+	enum []string
+	// appendValue appends the unformatted value of row (0-based) as Looker
+	// renders it in zone loc to dst and reports whether it is null (then
+	// nothing is appended). Only converted time fields look at loc.
+	appendValue func(dst []byte, row int, loc *time.Location) ([]byte, bool)
 }
+
+// timeframe reports whether f is a dimension group timeframe (a date or
+// time value).
+func (f *fieldDef) timeframe() bool { return strings.HasPrefix(f.Type, "date_") }
 
 const (
 	modelName      = "thelook"
@@ -95,7 +107,10 @@ func appendCents(dst []byte, cents uint64) []byte {
 	return strconv.AppendUint(dst, c, 10)
 }
 
-func createdAt(row int) time.Time {
+// Instant is the true instant of orders.created_time in row (0-based): the
+// value the database stores (in UTC), before Looker converts it to the
+// query time zone.
+func Instant(row int) time.Time {
 	return time.Unix(baseTime+int64(row)*97, 0).UTC()
 }
 
@@ -115,7 +130,7 @@ func pick(list []string, row int, salt uint64) string {
 	return list[mix(row, salt)%uint64(len(list))]
 }
 
-func dim(view, viewLabel, name, labelShort, typ string, numeric bool, f func([]byte, int) ([]byte, bool)) *fieldDef {
+func dim(view, viewLabel, name, labelShort, typ string, numeric bool, f func([]byte, int, *time.Location) ([]byte, bool)) *fieldDef {
 	return &fieldDef{
 		Field:       Field{Name: view + "." + name, Label: viewLabel + " " + labelShort, Type: typ, Category: "dimension"},
 		view:        view,
@@ -127,33 +142,39 @@ func dim(view, viewLabel, name, labelShort, typ string, numeric bool, f func([]b
 	}
 }
 
-func str(s string) func([]byte, int) ([]byte, bool) {
-	return func(dst []byte, _ int) ([]byte, bool) { return append(dst, s...), false }
+func appendDateTime(dst []byte, t time.Time) []byte {
+	dst = append(appendDate(dst, t), ' ')
+	h, m, sec := t.Clock()
+	dst = append(append2(dst, h), ':')
+	dst = append(append2(dst, m), ':')
+	return append2(dst, sec)
 }
 
 // catalog lists the fields of thelook/orders in explore order.
 var catalog = []*fieldDef{
-	dim("orders", "Orders", "id", "ID", "number", true, func(dst []byte, row int) ([]byte, bool) {
+	dim("orders", "Orders", "id", "ID", "number", true, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		return strconv.AppendInt(dst, int64(row)+1, 10), false
 	}),
-	dim("orders", "Orders", "created_date", "Created Date", "date_date", false, func(dst []byte, row int) ([]byte, bool) {
-		return appendDate(dst, createdAt(row)), false
-	}),
-	dim("orders", "Orders", "created_time", "Created Time", "date_time", false, func(dst []byte, row int) ([]byte, bool) {
-		t := createdAt(row)
-		dst = append(appendDate(dst, t), ' ')
-		h, m, sec := t.Clock()
-		dst = append(append2(dst, h), ':')
-		dst = append(append2(dst, m), ':')
-		return append2(dst, sec), false
-	}),
-	dim("users", "Users", "name", "Name", "string", false, func(dst []byte, row int) ([]byte, bool) {
+	timeDim(dim("orders", "Orders", "created_date", "Created Date", "date_date", false, func(dst []byte, row int, loc *time.Location) ([]byte, bool) {
+		return appendDate(dst, Instant(row).In(loc)), false
+	}), true),
+	timeDim(dim("orders", "Orders", "created_time", "Created Time", "date_time", false, func(dst []byte, row int, loc *time.Location) ([]byte, bool) {
+		return appendDateTime(dst, Instant(row).In(loc)), false
+	}), true),
+	// created_local_time is a convert_tz: no datetime: the database stores
+	// the store's wall-clock time (here: the UTC wall clock of the order)
+	// and Looker renders it as stored, in every query zone
+	// (using-time-zone-settings, "convert_tz LookML parameter").
+	timeDim(dim("orders", "Orders", "created_local_time", "Created Local Time", "date_time", false, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
+		return appendDateTime(dst, Instant(row)), false
+	}), false),
+	dim("users", "Users", "name", "Name", "string", false, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		u := mix(row, 1)
 		dst = append(dst, firstNames[u%uint64(len(firstNames))]...)
 		dst = append(dst, ' ')
 		return append(dst, lastNames[(u>>16)%uint64(len(lastNames))]...), false
 	}),
-	dim("users", "Users", "email", "Email", "string", false, func(dst []byte, row int) ([]byte, bool) {
+	dim("users", "Users", "email", "Email", "string", false, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		u := mix(row, 1)
 		dst = append(dst, asciiFirst[u%uint64(len(asciiFirst))]...)
 		dst = append(dst, '.')
@@ -161,50 +182,70 @@ var catalog = []*fieldDef{
 		dst = strconv.AppendUint(dst, (u>>32)%1000, 10)
 		return append(dst, "@example.com"...), false
 	}),
-	dim("users", "Users", "country", "Country", "string", false, func(dst []byte, row int) ([]byte, bool) {
+	withEnum(countries, dim("users", "Users", "country", "Country", "string", false, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		return append(dst, pick(countries, row, 2)...), false
-	}),
-	dim("orders", "Orders", "status", "Status", "string", false, func(dst []byte, row int) ([]byte, bool) {
+	})),
+	withEnum(statuses, dim("orders", "Orders", "status", "Status", "string", false, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		return append(dst, pick(statuses, row, 3)...), false
-	}),
-	dim("orders", "Orders", "amount", "Amount", "number", true, func(dst []byte, row int) ([]byte, bool) {
+	})),
+	formatted("#,##0.00", dim("orders", "Orders", "amount", "Amount", "number", true, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		return appendCents(dst, 100+mix(row, 4)%99900), false
-	}),
-	dim("orders", "Orders", "quantity", "Quantity", "number", true, func(dst []byte, row int) ([]byte, bool) {
+	})),
+	dim("orders", "Orders", "quantity", "Quantity", "number", true, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		return strconv.AppendUint(dst, 1+mix(row, 5)%5, 10), false
 	}),
-	dim("orders", "Orders", "is_first_purchase", "Is First Purchase (Yes / No)", "yesno", false, func(dst []byte, row int) ([]byte, bool) {
+	withEnum([]string{"No", "Yes"}, dim("orders", "Orders", "is_first_purchase", "Is First Purchase (Yes / No)", "yesno", false, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		if mix(row, 6)%4 == 0 {
 			return append(dst, "Yes"...), false
 		}
 		return append(dst, "No"...), false
-	}),
-	dim("orders", "Orders", "discount", "Discount", "number", true, func(dst []byte, row int) ([]byte, bool) {
+	})),
+	dim("orders", "Orders", "discount", "Discount", "number", true, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		h := mix(row, 7)
 		if h%10 == 0 {
 			return dst, true
 		}
 		return appendCents(dst, (h>>8)%5000), false
 	}),
-	dim("orders", "Orders", "note", "Note", "string", false, func(dst []byte, row int) ([]byte, bool) {
+	dim("orders", "Orders", "note", "Note", "string", false, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		h := mix(row, 8)
 		if h%10 < 3 {
 			return dst, true
 		}
 		return append(dst, notes[(h>>8)%uint64(len(notes))]...), false
 	}),
-	dim("products", "Products", "category", "Category", "string", false, func(dst []byte, row int) ([]byte, bool) {
+	withEnum(categories, dim("products", "Products", "category", "Category", "string", false, func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		return append(dst, pick(categories, row, 9)...), false
-	}),
-	measure("orders", "Orders", "count", "Count", "count", func(dst []byte, row int) ([]byte, bool) {
+	})),
+	measure("orders", "Orders", "count", "Count", "count", func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		return strconv.AppendUint(dst, 1+mix(row, 10)%20, 10), false
 	}),
-	measure("orders", "Orders", "total_amount", "Total Amount", "sum", func(dst []byte, row int) ([]byte, bool) {
+	formatted("#,##0.00", measure("orders", "Orders", "total_amount", "Total Amount", "sum", func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
 		return appendCents(dst, 100+mix(row, 11)%9999900), false
+	})),
+	// Measures Looker computes in memory after the query, so a result
+	// holding one cannot stream (NOTES §9, §13.7). Values are synthetic.
+	measure("orders", "Orders", "running_total_count", "Running Total Count", "running_total", func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
+		return strconv.AppendInt(dst, int64(row+1)*5, 10), false
+	}),
+	measure("orders", "Orders", "percent_of_total_amount", "Percent of Total Amount", "percent_of_total", func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
+		return appendCents(dst, mix(row, 12)%10000), false
+	}),
+	measure("orders", "Orders", "percent_of_previous_count", "Percent of Previous Count", "percent_of_previous", func(dst []byte, row int, _ *time.Location) ([]byte, bool) {
+		if row == 0 {
+			return dst, true
+		}
+		return appendCents(dst, mix(row, 13)%20000), false
 	}),
 }
 
-func measure(view, viewLabel, name, labelShort, typ string, f func([]byte, int) ([]byte, bool)) *fieldDef {
+func timeDim(d *fieldDef, convertTZ bool) *fieldDef { d.convertTZ = convertTZ; return d }
+
+func formatted(format string, d *fieldDef) *fieldDef { d.valueFormat = format; return d }
+
+func withEnum(values []string, d *fieldDef) *fieldDef { d.enum = values; return d }
+
+func measure(view, viewLabel, name, labelShort, typ string, f func([]byte, int, *time.Location) ([]byte, bool)) *fieldDef {
 	d := dim(view, viewLabel, name, labelShort, typ, true, f)
 	d.Category = "measure"
 	return d
@@ -238,18 +279,26 @@ var sqlColumns = func() []*fieldDef {
 	return out
 }()
 
-// Value returns the unformatted value of field in row (0-based; orders.id
-// is row+1) as csv and json_bi carry it: numbers like "12.50" or "3",
-// dates "2026-01-02", times "2026-01-02 15:04:05", yesno "Yes"/"No".
-// null is true for a null value (text is then ""). field is a view.field
-// name ("orders.amount") or a SQL Runner column name ("amount").
-// Value panics on an unknown field: it is a test helper.
+// Value is ValueIn(field, row, time.UTC): the value as a query in UTC (the
+// default application time zone) and SQL Runner return it.
 func Value(field string, row int) (text string, null bool) {
+	return ValueIn(field, row, time.UTC)
+}
+
+// ValueIn returns the unformatted value of field in row (0-based; orders.id
+// is row+1) as csv and json_bi carry it when Looker renders time values in
+// zone loc: numbers like "12.50" or "3", dates "2026-01-02", times
+// "2026-01-02 15:04:05" (no offset, NOTES §13.1), yesno "Yes"/"No". A
+// convert_tz: no field (orders.created_local_time) ignores loc. null is
+// true for a null value (text is then ""). field is a view.field name
+// ("orders.amount") or a SQL Runner column name ("amount"). ValueIn panics
+// on an unknown field: it is a test helper.
+func ValueIn(field string, row int, loc *time.Location) (text string, null bool) {
 	f, ok := byName[field]
 	if !ok {
 		panic(fmt.Sprintf("lookertest: unknown field %q", field))
 	}
-	b, null := f.appendValue(nil, row)
+	b, null := f.appendValue(nil, row, loc)
 	return string(b), null
 }
 
@@ -297,8 +346,8 @@ func tableCalcs(dynamic string) (map[string]*fieldDef, error) {
 			column:     tc.TableCalculation,
 			numeric:    true,
 			expression: tc.Expression,
-			appendValue: func(dst []byte, row int) ([]byte, bool) {
-				v, null := base.appendValue(nil, row)
+			appendValue: func(dst []byte, row int, loc *time.Location) ([]byte, bool) {
+				v, null := base.appendValue(nil, row, loc)
 				if null {
 					return dst, true
 				}
@@ -317,7 +366,7 @@ func m2(m []string, i int) string {
 	return ""
 }
 
-func hasTableCalcs(q lookerapi.Query) bool {
+func hasTableCalcs(q Query) bool {
 	calcs, err := tableCalcs(q.DynamicFields)
 	return err == nil && len(calcs) > 0
 }

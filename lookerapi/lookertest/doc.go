@@ -1,74 +1,112 @@
 // Package lookertest is an in-process, Looker-compatible API 4.0 server for
 // tests and for `exporter demo`.
 //
+// It is a model of Looker written from Looker's documentation and the
+// official spec (Looker.4.0.oas.json; summary with sources in
+// /work/shared/looker/NOTES.md), never from the exporter's client: it does
+// not import package lookerapi, has its own Query type (the spec's Query
+// schema) and its own streamability rules. Each behaviour's comment names
+// its source; [inf] marks what no document states.
+//
 // It serves a sample model "thelook" with one explore "orders" (views
 // orders, users and products) whose rows are computed from the row index,
-// so nothing is stored and a run of millions of rows costs no memory. The
-// server implements what the exporter uses, with Looker's behaviour where
-// it differs from the spec (see /work/shared/looker/NOTES.md):
+// so nothing is stored and a run of millions of rows costs no memory.
 //
-//   - POST /login (form body or query parameters; grant_type ignored),
-//     wrong credentials → 404; POST /login/{user_id} (admin token only);
-//     DELETE /logout → 204 and revokes the token; a missing, unknown or
-//     expired token → 401 "Requires authentication."; both
-//     "Authorization: token X" and "Bearer X" are accepted.
-//   - GET /looks/{id}, GET /looks/{id}/run/{fmt} (Look "42" runs query "123"),
-//     GET /queries/{id}, GET /queries/slug/{slug} (query "123" has slug
-//     "AbC123xyz"), POST /queries (identical bodies give the same id),
-//     GET /queries/{id}/run/{fmt}, POST /queries/run/{fmt},
-//     GET /queries/models/{m}/views/{v}/run/{fmt}.
-//   - POST /sql_queries (connection_name "warehouse" or model_name
-//     "thelook"), GET /sql_queries/{slug}, POST /sql_queries/{slug}/run/{fmt}.
-//     SQL text is not parsed except for a trailing "LIMIT n"; a run returns
-//     every dimension of the explore as columns named like SQL would
-//     ("id", "created_date", "name", "email", "country", ...).
-//   - Formats csv (label header, RFC 4180 quoting, "\n" line ends, nulls
-//     empty), txt (tab separated, tabs and newlines in values become
-//     spaces), json (array of objects keyed by view.field, numbers as JSON
-//     numbers, nulls null), json_label (keyed by label), json_bi (metadata
-//     first, then rows) and sql (the generated SQL). Other formats answer
-//     Options.UnknownFormatStatus (400).
-//   - Row counts follow Looker: a run without a limit parameter (and no
-//     limit in the query) returns at most DefaultRowCap rows; -1 returns
-//     them all. See Server.Rows. A query Looker cannot stream (table
-//     calculations, pivots, totals, row totals, subtotals; see
-//     lookerapi.Streams) is capped at DefaultRowCap rows whatever the limit:
-//     Looker computes such results in memory, and downloads of "all
-//     results" are refused for them (NOTES §9; the silent cap on the API is
-//     our inference, to be checked against a real instance). Look
-//     NonStreamingLookID (query NonStreamingQueryID) is such a Look: a table
-//     calculation "amount_with_vat" = ${orders.amount} * 1.2, declared in
-//     dynamic_fields, computed per row and listed under
-//     metadata.fields.table_calculations in json_bi.
-//   - Query tasks: POST /query_tasks (status "added"),
-//     GET /query_tasks/{id} (the status moves one step of the task's
-//     script per poll: see ScriptNextTask; by default complete at the first
-//     poll), GET /query_tasks/{id}/results (202 while not finished, 400 with
-//     TaskSQLError after "error", 404 after "expired" or "killed"),
-//     DELETE /running_queries/{id} (204 and status "killed"; 404 when the
-//     task already finished). Tasks belong to the user who created them.
-//   - GET /lookml_models/thelook/explores/orders: the explore with every
-//     field's LookML type, category and labels (LookmlModelExplore).
+// # What is modelled
+//
+//   - Authentication (spec login, login_user, logout; NOTES §1): form or
+//     query credentials (grant_type ignored), wrong ones → 404; sudo tokens
+//     for users "1".."100"; "token X" and "Bearer X"; missing, unknown or
+//     expired tokens → 401 "Requires authentication." (undeclared in the
+//     spec). SetTokenTTL may report expires_in 0 or negative; such tokens
+//     stay valid for an hour [inf].
+//   - Looks, saved queries and slugs (look, query, query_for_slug,
+//     create_query: identical bodies give the same id), SaveLook and
+//     SaveQuery for tests; the run endpoints run_look, run_query,
+//     run_inline_query, run_url_encoded_query.
+//   - SQL Runner (create_sql_query, sql_query, run_sql_query): the SQL is
+//     not parsed except for a trailing "LIMIT n"; every dimension comes
+//     back as a column named like SQL would.
+//   - Formats csv (label header, RFC 4180), txt, json (keyed by view.field,
+//     numbers as JSON numbers), json_label, json_bi (spec JsonBi) and sql.
+//     Others answer Options.UnknownFormatStatus.
+//   - Time zones (https://cloud.google.com/looker/docs/using-time-zone-settings;
+//     NOTES §13.1): datetime values carry no offset and are rendered in the
+//     query's zone: query_timezone; else, with Options.UserTimezones, the
+//     running user's zone (SetUserTimezone; else the application zone);
+//     else Options.ZoneFallback (application zone, or the connection's
+//     query_timezone: the docs we could read do not settle which). A
+//     convert_tz: no field (orders.created_local_time) is never converted;
+//     SQL Runner never converts (values as stored: UTC). Date filters
+//     ("2024-01-01", "a to b") on converted time fields are read in the
+//     query zone. ValueIn and Instant give expected values. Served:
+//     GET /setting (timezone, allow_user_timezones; 403 with
+//     Options.SettingForbidden), GET /user, GET /users/{id}/attribute_values
+//     (attribute "timezone": the spec's User has no time zone property),
+//     GET /connections/warehouse (dialect.supports_streaming,
+//     query_timezone), and the explore's connection_name and per-field
+//     convert_tz.
+//   - Row limits (NOTES §9, §13.7): the run's limit overrides the saved
+//     limit; none at all means DefaultRowCap (5,000); -1 returns every row
+//     of a result that streams. A result Looker cannot stream (table
+//     calculations, totals, row totals, subtotals [inf], running_total /
+//     percent_of_total / percent_of_previous measures, pivots the dialect
+//     cannot do, a dialect without streaming) is capped at
+//     Options.NonStreamingCap (5,000 by default; the cap for API runs is
+//     not documented [inf]).
+//   - Query tasks (create_query_task, query_task, query_task_results;
+//     NOTES §5, §13.3–4): statuses move one script step per poll
+//     (ScriptNextTask, any string allowed); results answer 202 while not
+//     finished (or 204 with Options.NotReadyStatus), 400 after "error" or
+//     "failure", 404 after "expired" or "killed".
+//   - Running queries (all_running_queries, kill_query; NOTES §5.5,
+//     §13.5): sync runs and unfinished tasks are listed (RunningQueries
+//     schema, status "running", each with a query_task_id) and killable; a
+//     killed task ends "killed", a killed sync run's connection is cut
+//     [inf]. A stalled sync run whose client leaves keeps running until
+//     released or killed ("Looker does not timeout queries once they have
+//     been sent to the database").
+//   - Per-user concurrency (NOTES §9, §13.6): at most
+//     Options.PerUserQueryLimit (15) queries run per user; more queue and
+//     are dropped after Options.QueueTimeout (600 s) with a 503 whose shape
+//     is ours [inf]. Tasks count as running but are never queued.
+//   - Errors in a 200 (NOTES §13.2): InBandErrorNextRun (json rows as
+//     reported by users; json_bi rows; csv/txt, object and text shapes are
+//     undocumented [inf]); HTMLNextRun (an SSO proxy's sign-in page).
+//   - Pivots in json, json_bi (metadata.pivots, fields.pivots per spec) and
+//     csv/txt, on dimensions with few values; the json value and csv header
+//     shapes are undocumented (see pivotPlan).
+//   - apply_formatting=true: numbers rendered with their value_format
+//     ("#,##0.00" → "1,234.50"; only decimals and thousands modelled),
+//     sent as strings.
+//   - The explore (lookml_model_explore): every field's LookML type,
+//     category, labels, value_format, convert_tz.
 //   - Errors are Looker JSON bodies {"message","documentation_url"} with
 //     documentation URLs of the form
 //     https://cloud.google.com/looker/docs/r/err/4.0/<status>/<method>/<path template>.
 //
-// Not modelled: sorting (rows come in orders.id order), aggregation
-// (measures are per-row synthetic values), filter expressions (only a plain
-// value on a string dimension filters rows; other filters are accepted and
-// ignored), pivots (400), table calculations other than
-// ${view.field} * number (400), apply_formatting and the other run
-// switches (accepted and ignored), render tasks.
+// # What is not modelled
 //
-// Tests steer the server at run time: SetTokenTTL, ExpireTokens, FailNext
-// (fail requests with a status, optionally with Retry-After; 5xx carry an
-// HTML body like a proxy's), DropNextRun (close the connection after K
-// rows), StallNextRun (hold the response until a channel is closed: a slow
-// first byte), ScriptNextTask (a query task that runs for n polls, ends
-// error or expired, or runs until killed), and read counters (Logins,
-// UserLogins, Logouts, Requests, LastQuery, LastUser, Killed, TaskStatus).
-// Options.Now with SetTokenTTL expires tokens after N seconds of the test's
-// clock. Value and Fields let a test check an export value by value. Every
-// response shape is checked against Looker's OpenAPI spec by the lookerapi
-// contract test.
+// Sorting (rows come in orders.id order), aggregation (measures are
+// per-row synthetic values, pivoted measures null outside their row's
+// pivot), filter expressions other than a plain value on a string
+// dimension and simple date ranges (others are accepted and ignored),
+// table calculations other than ${view.field} * number, the per-connection
+// queue (75 queries, 120 s), queueing of query tasks, value formats beyond
+// decimals and thousands, json_detail and the other formats, render tasks,
+// scheduled plans, and the other run switches (accepted and ignored).
+//
+// # Steering it from tests
+//
+// SetTokenTTL, ExpireTokens, FailNext (a status, optionally Retry-After;
+// 5xx carry an HTML body like a proxy's), RedirectNext, DropNextRun (close
+// the connection after K rows), StallNextRun (hold before or after the
+// headers), TrickleNextRun (one row per tick), InBandErrorNextRun,
+// HTMLNextRun, ScriptNextTask, SetUserTimezone, SaveLook, SaveQuery; and
+// counters: Logins, UserLogins, Logouts, Tokens, Requests, LastQuery,
+// LastUser, Killed, TaskStatus, RunningQueries, MaxRunningQueries.
+// Options.Now drives token expiry and the queue timeout. Value, ValueIn,
+// Instant, Rows and Fields let a test check an export value by value.
+// Response shapes are checked against the spec by the lookerapi contract
+// test and by this package's TestNewEndpointsMatchSpec.
 package lookertest

@@ -22,26 +22,65 @@ var contentTypes = map[string]string{
 // body of any size costs a constant amount of memory.
 type encoder struct {
 	format string
-	fields []*fieldDef
-	keys   [][]byte // pre-encoded `"key":` per field for the json formats
+	res    *result
+	plain  []*fieldDef // unpivoted columns (csv order)
+	meas   []*fieldDef // pivoted measures (csv order)
+	keys   [][]byte    // pre-encoded `"key":` per field for the json formats
+	pkeys  [][]byte    // pre-encoded `"pivot key":`
 	buf    []byte
 	val    []byte
 	rows   int
 }
 
-func newEncoder(format string, fields []*fieldDef) *encoder {
-	e := &encoder{format: format, fields: fields}
+func newEncoder(format string, res *result) *encoder {
+	e := &encoder{format: format, res: res}
+	for _, f := range res.defs {
+		if res.pivots.pivoted(f) {
+			e.meas = append(e.meas, f)
+		} else {
+			e.plain = append(e.plain, f)
+		}
+	}
 	if format == "json" || format == "json_bi" || format == "json_label" {
-		e.keys = make([][]byte, len(fields))
-		for i, f := range fields {
+		e.keys = make([][]byte, len(res.defs))
+		for i, f := range res.defs {
 			k := f.Name
 			if format == "json_label" {
 				k = f.Label
 			}
 			e.keys[i] = append(appendJSONString(nil, k), ':')
 		}
+		if res.pivots != nil {
+			for _, k := range res.pivots.keys {
+				e.pkeys = append(e.pkeys, append(appendJSONString(nil, k), ':'))
+			}
+		}
 	}
 	return e
+}
+
+// value renders f in row: the raw value in the result's zone, formatted
+// with apply_formatting. quoted reports a JSON string (formatted numbers
+// are strings).
+func (e *encoder) value(f *fieldDef, row int) (v []byte, null, quoted bool) {
+	v, null = f.appendValue(e.val[:0], row, e.res.loc)
+	e.val = v
+	if null || !f.numeric {
+		return v, null, !f.numeric
+	}
+	if e.res.formatting {
+		v = formatNumber(nil, v, f.valueFormat)
+		return v, false, true
+	}
+	return v, false, false
+}
+
+// appendSep appends a csv (comma) or txt (tab) field.
+func (e *encoder) appendField(b []byte, sep byte, v []byte) []byte {
+	if sep == ',' {
+		return appendCSV(b, v)
+	}
+	return appendTxt(b, v)
 }
 
 // header returns the bytes before the first row. meta is the json_bi
@@ -49,20 +88,53 @@ func newEncoder(format string, fields []*fieldDef) *encoder {
 func (e *encoder) header(meta []byte) []byte {
 	b := e.buf[:0]
 	switch e.format {
-	case "csv":
-		for i, f := range e.fields {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendCSV(b, []byte(f.Label))
+	case "csv", "txt":
+		sep := byte(',')
+		if e.format == "txt" {
+			sep = '\t'
 		}
-		b = append(b, '\n')
-	case "txt":
-		for i, f := range e.fields {
-			if i > 0 {
-				b = append(b, '\t')
+		if p := e.res.pivots; p != nil {
+			for pi, pf := range p.fields {
+				n := 0
+				for i := range e.plain {
+					if n > 0 {
+						b = append(b, sep)
+					}
+					n++
+					if i == len(e.plain)-1 {
+						b = e.appendField(b, sep, []byte(pf.Label))
+					}
+				}
+				for k := range p.keys {
+					for range e.meas {
+						if n > 0 {
+							b = append(b, sep)
+						}
+						n++
+						b = e.appendField(b, sep, []byte(p.values[k][pi]))
+					}
+				}
+				b = append(b, '\n')
 			}
-			b = appendTxt(b, []byte(f.Label))
+		}
+		n := 0
+		for _, f := range e.plain {
+			if n > 0 {
+				b = append(b, sep)
+			}
+			n++
+			b = e.appendField(b, sep, []byte(f.Label))
+		}
+		if p := e.res.pivots; p != nil {
+			for range p.keys {
+				for _, f := range e.meas {
+					if n > 0 {
+						b = append(b, sep)
+					}
+					n++
+					b = e.appendField(b, sep, []byte(f.Label))
+				}
+			}
 		}
 		b = append(b, '\n')
 	case "json", "json_label":
@@ -79,25 +151,40 @@ func (e *encoder) header(meta []byte) []byte {
 // row returns the encoding of row.
 func (e *encoder) row(row int) []byte {
 	b := e.buf[:0]
+	key := -1
+	if e.res.pivots != nil {
+		key = e.res.pivots.keyOf(row)
+	}
 	switch e.format {
 	case "csv", "txt":
 		sep := byte(',')
 		if e.format == "txt" {
 			sep = '\t'
 		}
-		for i, f := range e.fields {
-			if i > 0 {
+		n := 0
+		for _, f := range e.plain {
+			if n > 0 {
 				b = append(b, sep)
 			}
-			v, null := f.appendValue(e.val[:0], row)
-			e.val = v
-			if null {
-				continue
+			n++
+			if v, null, _ := e.value(f, row); !null {
+				b = e.appendField(b, sep, v)
 			}
-			if sep == ',' {
-				b = appendCSV(b, v)
-			} else {
-				b = appendTxt(b, v)
+		}
+		if p := e.res.pivots; p != nil {
+			for k := range p.keys {
+				for _, f := range e.meas {
+					if n > 0 {
+						b = append(b, sep)
+					}
+					n++
+					if k != key {
+						continue
+					}
+					if v, null, _ := e.value(f, row); !null {
+						b = e.appendField(b, sep, v)
+					}
+				}
 			}
 		}
 		b = append(b, '\n')
@@ -106,27 +193,46 @@ func (e *encoder) row(row int) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, "\n{"...)
-		for i, f := range e.fields {
+		for i, f := range e.res.defs {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, e.keys[i]...)
-			v, null := f.appendValue(e.val[:0], row)
-			e.val = v
-			switch {
-			case null:
-				b = append(b, "null"...)
-			case f.numeric:
-				b = append(b, v...)
-			default:
-				b = appendJSONString(b, string(v))
+			if !e.res.pivots.pivoted(f) {
+				b = e.appendJSONValue(b, f, row)
+				continue
 			}
+			b = append(b, '{')
+			for k := range e.pkeys {
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, e.pkeys[k]...)
+				if k == key {
+					b = e.appendJSONValue(b, f, row)
+				} else {
+					b = append(b, "null"...)
+				}
+			}
+			b = append(b, '}')
 		}
 		b = append(b, '}')
 	}
 	e.rows++
 	e.buf = b
 	return b
+}
+
+func (e *encoder) appendJSONValue(b []byte, f *fieldDef, row int) []byte {
+	v, null, quoted := e.value(f, row)
+	switch {
+	case null:
+		return append(b, "null"...)
+	case quoted:
+		return appendJSONString(b, string(v))
+	default:
+		return append(b, v...)
+	}
 }
 
 // footer returns the bytes after the last row.
@@ -138,6 +244,31 @@ func (e *encoder) footer() []byte {
 		return []byte("\n]}\n")
 	}
 	return nil
+}
+
+// inBandBody is the body of an error sent inside a 200 response (see
+// InBandVariant for the shapes and their sources).
+func inBandBody(format string, ib inBandError, res *result) []byte {
+	obj := append(append([]byte(`{"looker_error":`), appendJSONString(nil, ib.message)...), '}')
+	switch ib.variant {
+	case InBandObject:
+		return append(obj, '\n')
+	case InBandText:
+		return []byte(ib.message + "\n")
+	}
+	switch format {
+	case "json", "json_label":
+		return append(append([]byte("["), obj...), "]\n"...)
+	case "json_bi":
+		b := append([]byte(`{"metadata":`), res.meta()...)
+		b = append(b, `,"rows":[`...)
+		return append(append(b, obj...), "]}\n"...)
+	case "csv":
+		return append(appendCSV([]byte("looker_error\n"), []byte(ib.message)), '\n')
+	case "txt":
+		return append(appendTxt([]byte("looker_error\n"), []byte(ib.message)), '\n')
+	}
+	return []byte(ib.message + "\n")
 }
 
 // appendCSV appends v as one RFC 4180 field: quoted when it holds a comma,
@@ -232,7 +363,7 @@ type jsonBiField struct {
 }
 
 // jsonBiMetadata encodes JsonBiMetadata for fields (every key required).
-func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]string, sqlRunner bool) []byte {
+func jsonBiMetadata(fields []*fieldDef, pivots *pivotPlan, sqlText string, filters map[string]string, sqlRunner bool) []byte {
 	type bqMeta struct {
 		TotalBytesProcessed int64 `json:"total_bytes_processed"`
 		BackendCacheHit     bool  `json:"backend_cache_hit"`
@@ -246,7 +377,7 @@ func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]strin
 	type metadata struct {
 		BigQueryMetadata bqMeta            `json:"big_query_metadata"`
 		Fields           biFields          `json:"fields"`
-		Pivots           []any             `json:"pivots"`
+		Pivots           []map[string]any  `json:"pivots"`
 		HasSubtotals     bool              `json:"has_subtotals"`
 		HasTotals        bool              `json:"has_totals"`
 		ColumnsTruncated string            `json:"columns_truncated"`
@@ -256,7 +387,7 @@ func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]strin
 	}
 	m := metadata{
 		Fields:           biFields{Dimensions: []jsonBiField{}, Measures: []jsonBiField{}, Pivots: []jsonBiField{}, TableCalculations: []any{}},
-		Pivots:           []any{},
+		Pivots:           pivots.jsonBiPivots(),
 		ColumnsTruncated: "false",
 		Filters:          map[string]string{},
 		SQL:              &sqlText,
@@ -264,7 +395,7 @@ func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]strin
 	for k, v := range filters {
 		m.Filters[k] = v
 	}
-	for _, f := range fields {
+	biField := func(f *fieldDef) jsonBiField {
 		bf := jsonBiField{
 			Category:          f.Category,
 			Name:              f.Name,
@@ -277,13 +408,16 @@ func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]strin
 			bf.SQL = &s
 			v, vl := f.view, f.viewLabel
 			bf.View, bf.ViewLabel = &v, &vl
-			if f.Type == "date_date" || f.Type == "date_time" {
+			if f.timeframe() {
 				g := "created"
 				bf.DimensionGroup = &g
 			}
 		} else {
 			bf.FieldGroupVariant = f.Label
 		}
+		return bf
+	}
+	for _, f := range fields {
 		switch f.Category {
 		case "table_calculation":
 			m.Fields.TableCalculations = append(m.Fields.TableCalculations, map[string]any{
@@ -291,9 +425,14 @@ func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]strin
 				"value_format": nil, "measure": false,
 			})
 		case "measure":
-			m.Fields.Measures = append(m.Fields.Measures, bf)
+			m.Fields.Measures = append(m.Fields.Measures, biField(f))
 		default:
-			m.Fields.Dimensions = append(m.Fields.Dimensions, bf)
+			m.Fields.Dimensions = append(m.Fields.Dimensions, biField(f))
+		}
+	}
+	if pivots != nil {
+		for _, f := range pivots.fields {
+			m.Fields.Pivots = append(m.Fields.Pivots, biField(f))
 		}
 	}
 	b, err := json.Marshal(m)
@@ -304,11 +443,11 @@ func jsonBiMetadata(fields []*fieldDef, sqlText string, filters map[string]strin
 }
 
 // generatedSQL is the SQL a query on thelook/orders would run.
-func generatedSQL(fields []*fieldDef, limit int) string {
+func generatedSQL(fields, pivots []*fieldDef, limit int) string {
 	var b strings.Builder
 	b.WriteString("SELECT\n")
 	i := 0
-	for _, f := range fields {
+	for _, f := range append(pivots[:len(pivots):len(pivots)], fields...) {
 		if f.Category == "table_calculation" {
 			continue // computed by Looker after the query, not in the SQL
 		}

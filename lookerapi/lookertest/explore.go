@@ -1,12 +1,11 @@
 package lookertest
 
-import (
-	"net/http"
-	"strings"
-)
+import "net/http"
 
 // exploreHandler serves GET /lookml_models/{model}/explores/{explore}: the
-// LookmlModelExplore of thelook/orders, with every field's LookML type.
+// LookmlModelExplore of thelook/orders (spec op lookml_model_explore), with
+// every field's LookML type, convert_tz of time fields, value_format, and
+// the explore's connection_name.
 // The fields query parameter (a partial-response selector) is accepted and
 // ignored: the whole explore comes back.
 func (s *Server) exploreHandler(c *call) {
@@ -27,8 +26,8 @@ func (s *Server) exploreHandler(c *call) {
 		"id": modelName + "::" + exploreName, "name": exploreName, "description": nil, "label": "Orders", "title": "Orders",
 		"scopes": []string{"orders", "users", "products"}, "can_total": true, "can_develop": true, "can_see_lookml": true,
 		"lookml_link": "/projects/thelook/files/orders.explore.lkml", "can_save": true, "can_explain": true,
-		"can_pivot_in_db": true, "can_subtotal": true, "has_timezone_support": true, "supports_cost_estimate": true,
-		"connection_name": connectionName, "dialect_name": "postgres", "null_sort_treatment": "low",
+		"can_pivot_in_db": canPivotInDB, "can_subtotal": true, "has_timezone_support": true, "supports_cost_estimate": true,
+		"connection_name": connectionName, "dialect_name": dialectName, "null_sort_treatment": "low",
 		"files":       []string{"thelook.model.lkml", "orders.view.lkml", "users.view.lkml", "products.view.lkml"},
 		"source_file": "thelook.model.lkml", "project_name": "thelook", "model_name": modelName, "view_name": exploreName,
 		"hidden": false, "sql_table_name": "public.orders AS orders", "access_filter_fields": nil, "access_filters": []any{},
@@ -45,10 +44,16 @@ func exploreField(f *fieldDef) map[string]any {
 	if f.numeric {
 		align = "right"
 	}
-	timeframe := strings.HasPrefix(f.Type, "date_")
-	var group any
+	timeframe := f.timeframe()
+	var group, convertTZ, valueFormat any
 	if timeframe {
 		group = "created"
+		// convert_tz (LookmlModelExploreField.convert_tz): whether Looker
+		// converts the field's values to the query time zone.
+		convertTZ = f.convertTZ
+	}
+	if f.valueFormat != "" {
+		valueFormat = f.valueFormat
 	}
 	return map[string]any{
 		"align": align, "can_filter": true, "category": f.Category, "default_filter_value": nil, "description": nil,
@@ -61,8 +66,8 @@ func exploreField(f *fieldDef) map[string]any {
 		"scope": f.view, "sortable": true, "source_file": f.view + ".view.lkml", "source_file_path": "thelook/" + f.view + ".view.lkml",
 		"sql": "${TABLE}." + f.column, "sql_case": nil, "filters": nil, "suggest_dimension": f.Name, "suggest_explore": exploreName,
 		"suggestable": !f.numeric, "suggestions": nil, "synonyms": []string{}, "tags": []string{}, "type": f.Type,
-		"user_attribute_filter_types": []string{"string", "advanced_filter_string"}, "value_format": nil, "value_format_name": nil,
+		"user_attribute_filter_types": []string{"string", "advanced_filter_string"}, "value_format": valueFormat, "value_format_name": nil,
 		"view": f.view, "view_label": f.viewLabel, "dynamic": false, "week_start_day": "monday", "times_used": 0,
-		"original_view": f.view, "datatype": nil, "convert_tz": nil,
+		"original_view": f.view, "datatype": nil, "convert_tz": convertTZ,
 	}
 }

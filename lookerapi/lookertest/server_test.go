@@ -17,14 +17,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 )
 
 // api is a raw HTTP helper around a Server.
 type api struct {
-	t   *testing.T
-	srv *lookertest.Server
+	t      *testing.T
+	srv    *lookertest.Server
+	client *http.Client // nil: http.DefaultClient
 }
 
 func newAPI(t *testing.T, opts lookertest.Options) *api {
@@ -45,7 +45,11 @@ func (a *api) call(method, path, auth string, body io.Reader, contentType string
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := a.client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -215,7 +219,7 @@ func TestFormats(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, lookertest.Options{Rows: 40})
 	tok := "Bearer " + a.login()
-	fields, err := a.srv.Fields(lookerapi.Source{LookID: "42"})
+	fields, err := a.srv.Fields(lookertest.Source{LookID: "42"})
 	require.NoError(t, err)
 	require.Len(t, fields, len(lookertest.QueryFields))
 

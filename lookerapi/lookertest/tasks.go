@@ -8,13 +8,11 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 )
 
-// MaxUserID is the highest user id POST /login/{user_id} accepts: users
-// "1" (the API user) to "100" exist.
-const MaxUserID = 100
-
-// Query task statuses, as Looker reports them.
+// Query task statuses, as Looker reports them (QueryTask.status has no
+// enum in the spec; NOTES §5.4, §13.4).
 const (
 	TaskAdded    = "added"
 	TaskRunning  = "running"
@@ -22,10 +20,13 @@ const (
 	TaskError    = "error"
 	TaskKilled   = "killed"
 	TaskExpired  = "expired"
+	// TaskFailure is the status Looker's own SDK example treats as failed
+	// besides "error" (sdk-codegen examples/python/query_task.py).
+	TaskFailure = "failure"
 )
 
-// TaskSQLError is the message of a query task that ends in TaskError: what
-// GET /query_tasks/{id}/results answers with 400.
+// TaskSQLError is the message of a query task that ends in TaskError or
+// TaskFailure: what GET /query_tasks/{id}/results answers with 400.
 const TaskSQLError = `ERROR: division by zero (SQLSTATE 22012) in query on connection "warehouse"`
 
 // task is a query task. Its status moves only when it is polled
@@ -38,22 +39,39 @@ type task struct {
 	script                           []string
 	polls                            int
 	status                           string
+	created                          time.Time
 }
 
+// terminal reports whether status ends a task. Any other status, an
+// unknown one included, is "not finished" for the results endpoint.
 func terminal(status string) bool {
 	switch status {
-	case TaskComplete, TaskError, TaskKilled, TaskExpired:
+	case TaskComplete, TaskError, TaskFailure, TaskKilled, TaskExpired:
 		return true
 	}
 	return false
 }
 
+// running reports whether t is a running query (listed by GET
+// /running_queries, killable). s.mu must be held.
+func (t *task) running() bool { return !terminal(t.status) }
+
+func (t *task) sourceOr(def string) string {
+	if t.source != "" {
+		return t.source
+	}
+	return def
+}
+
 // ScriptNextTask sets the life cycle of the next query task created: the
 // statuses its successive polls report (the last one sticks). Scripts are
 // used in the order queued; a task created with none queued completes at
-// its first poll. Examples: (TaskRunning, TaskRunning, TaskComplete);
-// (TaskRunning, TaskError); (TaskRunning, TaskExpired); (TaskRunning) for
-// a query that runs until killed (DELETE /running_queries/{id}).
+// its first poll. Any string is allowed, so a test can end a task with
+// TaskFailure or a status Looker never documented. Examples:
+// (TaskRunning, TaskRunning, TaskComplete); (TaskRunning, TaskError);
+// (TaskRunning, TaskFailure); (TaskRunning, "paused"); (TaskRunning,
+// TaskExpired); (TaskRunning) for a query that runs until killed
+// (DELETE /running_queries/{id}).
 func (s *Server) ScriptNextTask(statuses ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -70,33 +88,11 @@ func (s *Server) TaskStatus(id string) string {
 	return ""
 }
 
-// Killed lists the query task ids killed with DELETE /running_queries/{id},
-// in order.
-func (s *Server) Killed() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.killed)
-}
-
-// UserLogins is how many tokens were issued for user id by
-// POST /login/{user_id}.
-func (s *Server) UserLogins(userID string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.userLogins[userID]
-}
-
-// LastUser is the user id whose token made the last request for op (see
-// Requests): "1" for the API user, else a sudo user.
-func (s *Server) LastUser(op string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastUser[op]
-}
-
 // taskFormats are CreateQueryTask.result_format values the server renders.
 var taskFormats = map[string]bool{"json": true, "json_bi": true, "csv": true, "txt": true, "sql": true}
 
+// createQueryTask is POST /query_tasks (spec op create_query_task,
+// schema CreateQueryTask; NOTES §5.1). The task starts "added".
 func (s *Server) createQueryTask(c *call) {
 	var body struct {
 		QueryID      string `json:"query_id"`
@@ -124,9 +120,8 @@ func (s *Server) createQueryTask(c *call) {
 	if !ok {
 		return
 	}
-	if _, _, err := resolveQuery(q.q); err != nil {
-		qe := err.(*queryError)
-		c.error(qe.status, qe.msg)
+	if _, err := resolveQuery(q.q); err != nil {
+		c.queryError(err)
 		return
 	}
 	if _, ok := c.limitParam(); !ok {
@@ -137,11 +132,13 @@ func (s *Server) createQueryTask(c *call) {
 	t := &task{
 		id: fmt.Sprintf("%032x", s.nextTask), user: c.tok.userID, format: body.ResultFormat, lookID: body.LookID,
 		source: body.Source, q: q, params: c.r.URL.Query(), script: []string{TaskComplete}, status: TaskAdded,
+		created: s.now(),
 	}
 	if len(s.scripts) > 0 {
 		t.script, s.scripts = s.scripts[0], s.scripts[1:]
 	}
 	s.tasks[t.id] = t
+	s.noteRunningLocked()
 	out := taskJSON(t)
 	s.mu.Unlock()
 	c.writeJSON(http.StatusOK, out)
@@ -178,6 +175,8 @@ func (s *Server) task(c *call) (*task, bool) {
 	return t, true
 }
 
+// queryTask is GET /query_tasks/{query_task_id} (spec op query_task): each
+// poll moves the task one step along its script.
 func (s *Server) queryTask(c *call) {
 	t, ok := s.task(c)
 	if !ok {
@@ -187,12 +186,21 @@ func (s *Server) queryTask(c *call) {
 	if !terminal(t.status) {
 		t.status = t.script[min(t.polls, len(t.script)-1)]
 		t.polls++
+		if terminal(t.status) {
+			s.wakeLocked()
+		}
 	}
 	out := taskJSON(t)
 	s.mu.Unlock()
 	c.writeJSON(http.StatusOK, out)
 }
 
+// queryTaskResults is GET /query_tasks/{query_task_id}/results (spec op
+// query_task_results; NOTES §5.3, §13.3): the result once complete; 400
+// with the database's message after "error" or "failure"; 404 after
+// "expired" or "killed"; while not finished (any other status) 202 with
+// an empty JSON string (spec 4.0.26.x), or 204 No Content with
+// Options.NotReadyStatus 204 (API reference of releases 23.x–24.16).
 func (s *Server) queryTaskResults(c *call) {
 	t, ok := s.task(c)
 	if !ok {
@@ -203,37 +211,25 @@ func (s *Server) queryTaskResults(c *call) {
 	s.mu.Unlock()
 	switch status {
 	case TaskComplete:
-	case TaskError:
+	case TaskError, TaskFailure:
 		c.error(http.StatusBadRequest, TaskSQLError)
 		return
 	case TaskExpired, TaskKilled:
 		c.error(http.StatusNotFound, "The Query Task Id was not found or the results have expired.")
 		return
 	default:
-		// Not finished: 202 with an empty JSON string, as declared.
-		c.writeJSON(http.StatusAccepted, "")
+		if s.opts.NotReadyStatus == http.StatusNoContent {
+			c.w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		c.writeJSON(s.opts.NotReadyStatus, "")
 		return
 	}
 	c.r.SetPathValue("result_format", t.format)
-	c.r.URL.RawQuery = t.params.Encode()
-	s.runSaved(c, t.q)
-}
-
-func (s *Server) killQuery(c *call) {
-	t, ok := s.task(c)
-	if !ok {
+	res, err := s.planQuery(t.q, t.params, t.user)
+	if err != nil {
+		c.queryError(err)
 		return
 	}
-	s.mu.Lock()
-	running := !terminal(t.status)
-	if running {
-		t.status = TaskKilled
-		s.killed = append(s.killed, t.id)
-	}
-	s.mu.Unlock()
-	if !running {
-		c.error(http.StatusNotFound, "Not found")
-		return
-	}
-	c.w.WriteHeader(http.StatusNoContent)
+	s.writeResult(c, res, nil)
 }
