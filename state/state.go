@@ -1,8 +1,11 @@
-// Package state records export runs.
+// Package state records export runs and coordinates replicas.
 //
 // Store is the seam; state/sqlite is the embedded default. A run is keyed by
 // (job, scheduled time); each try of it is an attempt with its own run ID.
-// state/statetest is the conformance suite every Store passes.
+// Slots (AcquireSlot) are counting semaphores with leases that replicas
+// sharing a Store use to bound work across all of them, such as the queries
+// running at once per Looker user. state/statetest is the conformance suite
+// every Store passes.
 package state
 
 import (
@@ -151,6 +154,30 @@ type Store interface {
 	// (ErrNotFound for an unknown run; an empty slice when none were saved).
 	RunLog(ctx context.Context, runID string) ([]LogLine, error)
 
+	// AcquireSlot takes one of max slots named key for holder, valid until
+	// now+lease: a counting semaphore with leases, shared by every Store on
+	// the database (max_concurrent_queries per Looker user across replicas).
+	// It returns false, nil when max live holders already hold key. A
+	// holder's lease ends at now+lease: from that instant it no longer
+	// counts, and the next AcquireSlot of key (by any holder, whatever its
+	// answer) removes it, so rows of dead holders do not accumulate. A
+	// holder that already holds key renews it and gets true, even when more
+	// than max hold key (max changed). Atomic across processes sharing the
+	// store. It fails for an empty key or holder, max < 1 or lease <= 0. key
+	// and holder are stored as valid UTF-8 without NUL bytes (invalid bytes
+	// become U+FFFD).
+	AcquireSlot(ctx context.Context, key, holder string, max int, now time.Time, lease time.Duration) (bool, error)
+	// RenewSlot extends holder's slot of key to now+lease. It returns
+	// ErrSlotLost when holder no longer holds it: it was released, or its
+	// lease ended and an AcquireSlot of key removed it. A holder whose lease
+	// ended but that nothing removed yet still holds its slot (no other
+	// holder was admitted in its place), and renewing keeps it. It fails for
+	// lease <= 0.
+	RenewSlot(ctx context.Context, key, holder string, now time.Time, lease time.Duration) error
+	// ReleaseSlot gives holder's slot of key back; releasing a slot not held
+	// is not an error.
+	ReleaseSlot(ctx context.Context, key, holder string) error
+
 	// Close releases the store.
 	Close() error
 }
@@ -186,3 +213,8 @@ var ErrNotLatest = errors.New("run is not the latest attempt of its key")
 // ErrStillRunning is returned by Retry when the previous attempt is still
 // Running.
 var ErrStillRunning = errors.New("previous attempt is still running")
+
+// ErrSlotLost is returned by RenewSlot when the holder no longer holds its
+// slot: it was released, or its lease ended and another AcquireSlot of the
+// key removed it. Whatever the slot guarded is no longer counted.
+var ErrSlotLost = errors.New("slot lost: its lease ended and it was given to another holder, or it was released")

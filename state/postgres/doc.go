@@ -27,4 +27,11 @@
 // several concurrent FinishRun calls for one run exactly one succeeds and the
 // others get state.ErrNotRunning. A cancelled context makes any method return
 // an error wrapping the context's error.
+//
+// AcquireSlot and RenewSlot take a transaction-scoped advisory lock on
+// hashtext(key) (in a key space of their own) in a READ COMMITTED
+// transaction; AcquireSlot then removes the key's expired holders and renews
+// the caller or counts the live holders and inserts it. Acquisitions of one
+// key from any replica serialize, so live holders never exceed max, with no
+// retries, whatever the server's default isolation.
 package postgres

@@ -52,6 +52,16 @@ var migrations = []string{
 		PRIMARY KEY (run_id, seq)
 	);
 	`,
+	// 3: slots, counting semaphores with leases (AcquireSlot). A row is one
+	// holder of one slot of key until expires.
+	`
+	CREATE TABLE slots (
+		key     text        NOT NULL,
+		holder  text        NOT NULL,
+		expires timestamptz NOT NULL,
+		PRIMARY KEY (key, holder)
+	);
+	`,
 }
 
 // migrateLockClass is the first key of the two-int4 advisory lock that

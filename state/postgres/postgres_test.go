@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -111,6 +112,63 @@ func TestConformance(t *testing.T) {
 	adminConn(t).Close(context.Background()) // skip once, not per subtest
 	statetest.Run(t, func(t *testing.T) state.Store {
 		return openDSN(t, newSchema(t))
+	})
+}
+
+// Stores on one schema stand in for replicas: each has its own pool.
+func TestConformanceShared(t *testing.T) {
+	t.Parallel()
+	adminConn(t).Close(context.Background())
+	statetest.RunShared(t, func(t *testing.T, n int) []state.Store {
+		dsn := newSchema(t)
+		stores := make([]state.Store, n)
+		for i := range stores {
+			stores[i] = openDSN(t, dsn)
+		}
+		return stores
+	})
+}
+
+// Rows of holders whose leases ended go away when the key is next acquired:
+// a daemon that runs for months keeps a few rows per key.
+func TestSlotsDoNotAccumulate(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openDSN(t, newSchema(t))
+	const lease = time.Minute
+	for i := range 50 {
+		// Each holder dies without releasing; the next comes after its lease.
+		ok, err := s.AcquireSlot(ctx, "user-1", fmt.Sprintf("run-%d", i), 2, t0.Add(time.Duration(i)*lease), lease)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	var n int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM slots`).Scan(&n))
+	require.Equal(t, 1, n)
+}
+
+// A server whose default isolation is SERIALIZABLE must not break slots:
+// their transactions pin READ COMMITTED, so that what they read after the
+// key's advisory lock is granted includes what the previous holder committed.
+func TestSlotsUnderSerializableDefault(t *testing.T) {
+	t.Parallel()
+	adminConn(t).Close(context.Background())
+	statetest.RunShared(t, func(t *testing.T, n int) []state.Store {
+		dsn := newSchema(t)
+		if strings.HasPrefix(dsn, "postgres") {
+			dsn += "&default_transaction_isolation=serializable"
+		} else {
+			dsn += " default_transaction_isolation=serializable"
+		}
+		stores := make([]state.Store, n)
+		for i := range stores {
+			s := openDSN(t, dsn)
+			var level string
+			require.NoError(t, s.pool.QueryRow(t.Context(), `SHOW default_transaction_isolation`).Scan(&level))
+			require.Equal(t, "serializable", level)
+			stores[i] = s
+		}
+		return stores
 	})
 }
 

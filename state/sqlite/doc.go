@@ -28,6 +28,11 @@
 // get state.ErrNotRunning. A cancelled context makes any method return an
 // error wrapping the context's error.
 //
+// AcquireSlot removes the key's expired holders, then renews the caller or
+// counts the live holders and inserts it, all in one transaction that takes
+// the write lock at BEGIN: acquisitions from any Store on the file
+// serialize, so live holders never exceed max.
+//
 // The file must be on a local filesystem: SQLite's locking, and therefore the
 // guarantees above, do not hold on network filesystems. Replicas on several
 // hosts share a PostgreSQL database instead (state/postgres).

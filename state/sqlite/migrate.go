@@ -53,6 +53,16 @@ var migrations = []string{
 		PRIMARY KEY (run_id, seq)
 	) STRICT;
 	`,
+	// 3: slots, counting semaphores with leases (AcquireSlot). A row is one
+	// holder of one slot of key until expires (UTC Unix microseconds).
+	`
+	CREATE TABLE slots (
+		key     TEXT    NOT NULL,
+		holder  TEXT    NOT NULL,
+		expires INTEGER NOT NULL,
+		PRIMARY KEY (key, holder)
+	) STRICT, WITHOUT ROWID;
+	`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction, which

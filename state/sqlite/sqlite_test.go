@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,6 +31,36 @@ func TestConformanceFile(t *testing.T) {
 	statetest.Run(t, func(t *testing.T) state.Store {
 		return openPath(t, filepath.Join(t.TempDir(), "state.db"))
 	})
+}
+
+func TestConformanceShared(t *testing.T) {
+	t.Parallel()
+	statetest.RunShared(t, func(t *testing.T, n int) []state.Store {
+		path := filepath.Join(t.TempDir(), "state.db")
+		stores := make([]state.Store, n)
+		for i := range stores {
+			stores[i] = openPath(t, path)
+		}
+		return stores
+	})
+}
+
+// Rows of holders whose leases ended go away when the key is next acquired:
+// a daemon that runs for months keeps a few rows per key.
+func TestSlotsDoNotAccumulate(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openPath(t, Memory)
+	const lease = time.Minute
+	for i := range 50 {
+		// Each holder dies without releasing; the next comes after its lease.
+		ok, err := s.AcquireSlot(ctx, "user-1", fmt.Sprintf("run-%d", i), 2, t0.Add(time.Duration(i)*lease), lease)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	var n int
+	require.NoError(t, s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM slots`).Scan(&n))
+	require.Equal(t, 1, n)
 }
 
 func TestConformanceMemory(t *testing.T) {

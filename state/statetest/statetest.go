@@ -9,6 +9,9 @@
 //
 // The subtests run in parallel, each on its own store, and never read the
 // wall clock: every time they pass is fixed, so results are reproducible.
+//
+// A Store that several processes may share (replicas) also passes
+// RunShared, with a constructor of several stores on one fresh database.
 package statetest
 
 import (
@@ -47,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		return t.Context(), s
 	}
 	runClaims(t, setup)
+	runSlots(t, setup)
 
 	t.Run("StartRunAssignsAttempts", func(t *testing.T) {
 		t.Parallel()
@@ -489,5 +493,45 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		next, err := s.StartRun(ctx, "daily", base, base)
 		require.NoError(t, err)
 		require.Equal(t, 2, next.Attempt)
+	})
+}
+
+// RunShared runs the checks that take several stores on one database, as
+// replicas have them. newStores must return n stores sharing one fresh, empty
+// database (or file), each with its own connections, closed when t ends.
+func RunShared(t *testing.T, newStores func(t *testing.T, n int) []state.Store) {
+	t.Helper()
+	const lease = 30 * time.Second
+
+	t.Run("SharedSlotsSeenByEveryStore", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		stores := newStores(t, 2)
+		require.Len(t, stores, 2)
+		a, b := stores[0], stores[1]
+		acquire := func(s state.Store, holder string, at time.Duration, want bool) {
+			t.Helper()
+			got, err := s.AcquireSlot(ctx, "user-1", holder, 2, base.Add(at), lease)
+			require.NoError(t, err)
+			require.Equal(t, want, got, "%s at +%s", holder, at)
+		}
+		acquire(a, "a1", 0, true)
+		acquire(b, "b1", 0, true)
+		acquire(a, "a2", 0, false)
+		acquire(b, "b2", 0, false)
+		acquire(b, "a1", 0, true) // a holder is a holder on any store
+		require.NoError(t, b.ReleaseSlot(ctx, "user-1", "a1"))
+		require.ErrorIs(t, a.RenewSlot(ctx, "user-1", "a1", base, lease), state.ErrSlotLost)
+		acquire(a, "a2", 0, true)
+		// b1's lease ends; a takes its slot; b1 finds out on b.
+		acquire(a, "a3", lease, true)
+		require.ErrorIs(t, b.RenewSlot(ctx, "user-1", "b1", base.Add(lease), lease), state.ErrSlotLost)
+	})
+
+	t.Run("SharedSlotsConcurrentNeverExceedMax", func(t *testing.T) {
+		t.Parallel()
+		stores := newStores(t, 3)
+		require.Len(t, stores, 3)
+		hammerSlots(t, stores)
 	})
 }
