@@ -3,9 +3,13 @@ package jobs_test
 import (
 	"context"
 	"encoding/csv"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,8 +28,13 @@ func TestLookerFaultOutcomes(t *testing.T) {
 	t.Parallel()
 	const rows = 300
 	look := "source: {look_id: \"42\"}\nformat: csv\ndestination: $DIR/out.csv"
+	const dbError = `SQL Error: relation "orders" does not exist`
+	inBand := func(v lookertest.InBandVariant) func(srv *lookertest.Server) {
+		return func(srv *lookertest.Server) { srv.InBandErrorNextRun(dbError, v) }
+	}
 	tests := []struct {
 		name    string
+		opts    lookertest.Options
 		keys    string
 		inject  func(srv *lookertest.Server)
 		status  state.Status
@@ -70,11 +79,43 @@ func TestLookerFaultOutcomes(t *testing.T) {
 		{name: "query task results expired", keys: look + "\nmode: async",
 			inject: func(srv *lookertest.Server) { srv.ScriptNextTask(lookertest.TaskExpired) },
 			status: state.Failed, class: jobs.ClassRetryable, errText: []string{"look 42", "expired"}},
+		// Looker's in-band errors (NOTES §13.2): HTTP 200 with the error as
+		// the body. Every format fails with the database's message.
+		{name: "in-band error in csv", keys: look, inject: inBand(lookertest.InBandText),
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
+		{name: "in-band error table in csv.gz", keys: look + "\ncompression: gzip", inject: inBand(lookertest.InBandRows),
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
+		{name: "in-band error rows in jsonl", keys: strings.Replace(look, "csv", "jsonl", 2), inject: inBand(lookertest.InBandRows),
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
+		{name: "in-band error object in parquet", keys: strings.Replace(look, "csv", "parquet", 2), inject: inBand(lookertest.InBandObject),
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
+		{name: "in-band error in raw json", keys: look + "\nformat: raw\nresult_format: json", inject: inBand(lookertest.InBandRows),
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
+		{name: "in-band error in raw txt", keys: look + "\nformat: raw\nresult_format: txt", inject: inBand(lookertest.InBandText),
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
+		{name: "an SSO page with status 200", keys: look, inject: func(srv *lookertest.Server) { srv.HTMLNextRun() },
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "HTML"}},
+		{name: "an SSO page with status 200 in raw", keys: look + "\nformat: raw\nresult_format: xlsx", inject: func(srv *lookertest.Server) { srv.HTMLNextRun() },
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "HTML"}},
+		// Query tasks that end (NOTES §13.3, §13.4).
+		{name: "query task ends in failure", keys: look + "\nmode: async",
+			inject: func(srv *lookertest.Server) { srv.ScriptNextTask(lookertest.TaskRunning, lookertest.TaskFailure) },
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "failure"}},
+		{name: "query task in a status nobody knows", keys: look + "\nmode: async",
+			inject: func(srv *lookertest.Server) { srv.ScriptNextTask("reticulating") },
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "reticulating"}},
+		{name: "query task results not ready: 204", opts: lookertest.Options{NotReadyStatus: 204}, keys: look + "\nmode: async",
+			inject: func(srv *lookertest.Server) {
+				srv.ScriptNextTask(lookertest.TaskRunning, lookertest.TaskRunning, lookertest.TaskComplete)
+			},
+			status: state.Succeeded, rows: rows},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, rows)
+			opts := tt.opts
+			opts.Rows = rows
+			b := setupWith(t, opts)
 			job := b.job(t, "faulty", tt.keys)
 			// Log in first so an injected fault hits the run, not the login.
 			require.NoError(t, b.client.Login(context.Background()))
@@ -142,6 +183,76 @@ func TestTruncationCheck(t *testing.T) {
 			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
 			require.Contains(t, run.Error, tt.errText)
 			require.Contains(t, run.Error, "nothing was published")
+			require.Empty(t, b.localFiles(t))
+		})
+	}
+}
+
+// TestRedirectToAnotherHostIsRefused: a run endpoint that redirects to
+// another host (a different port is another origin) fails the run
+// without a single request reaching that host: no credentials, no data.
+func TestRedirectToAnotherHostIsRefused(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		_, _ = io.WriteString(w, "Orders ID\n1\n")
+	}))
+	t.Cleanup(other.Close)
+	for _, op := range []string{"login", "run_look"} {
+		t.Run(op, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, 10)
+			if op != "login" {
+				require.NoError(t, b.client.Login(context.Background()))
+			}
+			b.srv.RedirectNext(op, other.URL+"/api/4.0/elsewhere", http.StatusTemporaryRedirect)
+			job := b.job(t, "redirected", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/out.csv")
+			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			require.Error(t, err)
+			require.Equal(t, state.Failed, run.Status)
+			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
+			require.Contains(t, run.Error, strings.TrimPrefix(other.URL, "http://"), "the error names the redirect target")
+			require.NotContains(t, run.Error, b.srv.ClientSecret())
+			require.Zero(t, reached.Load(), "nothing reached the other host")
+			require.Empty(t, b.localFiles(t))
+		})
+	}
+}
+
+// TestStoppedSyncRunLeavesNothingRunning: a synchronous run cancelled, or
+// timed out, while Looker is still working on its query kills that query
+// in Looker (GET /running_queries, DELETE /running_queries/{id}): Looker
+// itself never stops a query whose client went away.
+func TestStoppedSyncRunLeavesNothingRunning(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"cancel", "timeout"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, 10)
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) })
+			started := b.srv.StallNextRun(release, false)
+			keys := "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/out.csv"
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if how == "timeout" {
+				keys += "\ntimeout: 1s"
+			}
+			job := b.job(t, "stopped", keys)
+			done := make(chan error, 1)
+			go func() {
+				_, err := b.runner.Run(ctx, job, scheduled, jobs.RunOptions{})
+				done <- err
+			}()
+			<-started
+			require.Equal(t, 1, b.srv.RunningQueries(), "the query runs in Looker")
+			if how == "cancel" {
+				cancel()
+			}
+			require.Error(t, <-done)
+			require.Zero(t, b.srv.RunningQueries(), "no query is left running in Looker")
+			require.Len(t, b.srv.Killed(), 1)
 			require.Empty(t, b.localFiles(t))
 		})
 	}

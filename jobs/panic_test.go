@@ -1,7 +1,9 @@
 package jobs_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -68,6 +70,54 @@ func TestPanicFailsTheRunNotTheProcess(t *testing.T) {
 			b.runner.Looker = b.client
 			good := b.job(t, "good", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/good.csv'")
 			run, err = b.runner.Run(context.Background(), good, scheduled, jobs.RunOptions{})
+			require.NoError(t, err)
+			require.Equal(t, state.Succeeded, run.Status)
+		})
+	}
+}
+
+// wideLooker answers every run with a json_bi result of cols columns,
+// generated as it streams.
+type wideLooker struct{ cols int }
+
+func (w wideLooker) Run(context.Context, lookerapi.Source, lookerapi.RunOptions) (*lookerapi.Result, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriter(pw)
+		bw.WriteString(`{"metadata":{"fields":{"dimensions":[`)
+		for i := range w.cols {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			fmt.Fprintf(bw, `{"name":"v.f%d","label":"F%d","type":"string","category":"dimension","sql":null,"view":"v","dimension_group":null,"field_group_label":null,"view_label":"V","field_group_variant":"F%d","hidden":false,"description":null}`, i, i, i)
+		}
+		bw.WriteString(`],"measures":[],"pivots":[],"table_calculations":[]},"pivots":[],"has_subtotals":false,"has_totals":false,"columns_truncated":"false","filter_expression":null,"filters":{},"sql":null,"big_query_metadata":{"total_bytes_processed":0,"backend_cache_hit":false}},"rows":[]}`)
+		pw.CloseWithError(bw.Flush())
+	}()
+	return &lookerapi.Result{Body: pr, ContentType: "application/json", Timezone: "UTC"}, nil
+}
+
+// TestSeventyThousandColumnsFailTheRun: a result far wider than any real
+// export (which made the Parquet library panic) fails its run with a
+// clear error; the runner goes on working.
+func TestSeventyThousandColumnsFailTheRun(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"parquet", "jsonl"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, 10)
+			b.runner.Looker = wideLooker{cols: 70000}
+			job := b.job(t, "wide", "source: {look_id: '42'}\nformat: "+format+"\ndestination: '$DIR/out.data'")
+			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			require.Error(t, err)
+			require.Equal(t, state.Failed, run.Status)
+			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
+			require.Contains(t, run.Error, "70000 columns")
+			require.Contains(t, run.Error, "10,000")
+			require.NoFileExists(t, filepath.Join(b.dir, "out.data"))
+
+			b.runner.Looker = b.client
+			run, err = b.runner.Run(context.Background(), b.job(t, "good", "source: {look_id: '42'}\nformat: "+format+"\ndestination: '$DIR/good.data'"), scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 			require.Equal(t, state.Succeeded, run.Status)
 		})

@@ -46,6 +46,10 @@ type Progress struct {
 	Rows  atomic.Int64 // rows converted so far
 	Bytes atomic.Int64 // bytes written to the destination so far
 
+	// WaitingForSlot is set while the run waits for one of Looker's query
+	// slots (looker.max_concurrent_queries, per Looker user).
+	WaitingForSlot atomic.Bool
+
 	queryID atomic.Pointer[string] // the Looker query id, once known
 	schema  atomic.Pointer[string] // the output schema as JSON, once known
 }
@@ -238,7 +242,15 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.Looker.Run(ctx, src, job.Run)
+	ropts := job.Run
+	ropts.Log = log
+	ropts.OnSlotWait = func(waiting bool) {
+		p.WaitingForSlot.Store(waiting)
+		if waiting {
+			log.Info("waiting for a looker query slot (looker.max_concurrent_queries, shared by every replica)")
+		}
+	}
+	res, err := r.Looker.Run(ctx, src, ropts)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,13 @@ type bundle struct {
 
 func setup(t *testing.T, rows int) *bundle {
 	t.Helper()
-	srv := lookertest.NewServer(lookertest.Options{Rows: rows})
+	return setupWith(t, lookertest.Options{Rows: rows})
+}
+
+// setupWith is setup with a sandbox of the given options.
+func setupWith(t *testing.T, opts lookertest.Options) *bundle {
+	t.Helper()
+	srv := lookertest.NewServer(opts)
 	t.Cleanup(srv.Close)
 	log := zaptest.NewLogger(t)
 	client, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true}, log)

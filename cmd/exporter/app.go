@@ -84,7 +84,11 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, err
 		return nil, err
 	}
 	m := newMetrics(cfg)
-	client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"), lookerapi.WithRequestObserver(m.LookerRequest))
+	// Looker's per-user query limit is shared by every replica (and every
+	// `exporter run`) using the same state store.
+	slots := &jobs.StoreQuerySlots{Store: store, Replica: cfg.Scheduler.Replica, Lease: cfg.Scheduler.Lease, Log: log.Named("query_slots")}
+	client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"),
+		lookerapi.WithRequestObserver(m.LookerRequest), lookerapi.WithQuerySlots(slots))
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("looker client: %w", err)

@@ -34,6 +34,9 @@ type RunInfo struct {
 	Error           string     `json:"error,omitempty"`
 	Replica         string     `json:"replica,omitempty"`
 	InFlight        bool       `json:"in_flight,omitempty"` // running in this process; rows and bytes are live
+	// WaitingForSlot: the run waits for one of Looker's query slots
+	// (looker.max_concurrent_queries).
+	WaitingForSlot bool `json:"waiting_for_slot,omitempty"`
 }
 
 // NewRunInfo converts a recorded run; now measures the duration of a run
@@ -169,6 +172,7 @@ func (s *Server) inFlightInfo(f jobs.InFlightRun, now time.Time) RunInfo {
 	ri.InFlight = true
 	if f.Progress != nil {
 		ri.Rows, ri.Bytes = f.Progress.Rows.Load(), f.Progress.Bytes.Load()
+		ri.WaitingForSlot = f.Progress.WaitingForSlot.Load()
 	}
 	return ri
 }
