@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Config configures a Client.
@@ -28,11 +30,18 @@ type Config struct {
 	ClientID     string        // API3 client id
 	ClientSecret string        // API3 client secret; never logged or put in errors
 	Timeout      time.Duration // per request, up to the response headers; 0 means 120s
+	// ReadIdleTimeout fails a response body that delivers no bytes for
+	// this long while it is being read (a retryable *Error wrapping
+	// ErrReadIdle; a sync run's query is killed). 0 means
+	// DefaultReadIdleTimeout.
+	ReadIdleTimeout time.Duration
 	VerifySSL    bool          // verify TLS certificates (true unless the user turned it off)
 	// MaxConcurrentQueries bounds the runs (sync runs and query tasks)
-	// in flight at once on this instance; further runs queue in call order
-	// until a slot frees or their ctx ends. 0 means
-	// DefaultMaxConcurrentQueries, below Looker's 15 queries per user.
+	// in flight at once per Looker user (the API user, and each run_as
+	// user apart), through the Client's QuerySlots (WithQuerySlots; by
+	// default per process); further runs wait until a slot frees or their
+	// ctx ends. 0 means DefaultMaxConcurrentQueries, below Looker's 15
+	// queries per user.
 	MaxConcurrentQueries int
 	// MaxAttempts bounds how often one API call is sent when Looker answers
 	// 429 or 503 before any body was read (see Client). 0 means
@@ -44,6 +53,7 @@ type Config struct {
 const (
 	DefaultMaxConcurrentQueries = 10
 	DefaultMaxAttempts          = 3
+	DefaultReadIdleTimeout      = 5 * time.Minute
 )
 
 // DefaultRowLimit is the row cap Looker applies silently: to runs without a
@@ -134,6 +144,14 @@ type RunOptions struct {
 	Limit            int64  // rows; -1 means all results; 0 means -1
 	Mode             Mode   // "" means ModeSync
 	RunAs            string // Looker user id to run as (sudo via POST /login/{user_id}); "" runs as the API user
+	// Log is the run's logger: run-scoped lines (slot waits, kills,
+	// re-polls) go there; nil means the Client's.
+	Log *zap.Logger
+	// OnSlotWait, when set, is called with true when the run starts
+	// waiting for a query slot and with false when the wait ends (it got
+	// one, or its ctx ended). Never called for a run that gets a slot at
+	// once.
+	OnSlotWait func(waiting bool)
 	ApplyFormatting  *bool
 	ApplyVis         *bool
 	Cache            *bool
