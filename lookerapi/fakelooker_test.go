@@ -29,17 +29,17 @@ type fakeLooker struct {
 	clock   *fakeClock
 	closing chan struct{}
 
-	mu        sync.Mutex
-	ttl       int64             // expires_in of new tokens
-	tokens    map[string]string // token -> user id
-	logins    int
-	loggedOut []string
-	requests  map[string]int // by operation
-	running   []runningEntry
-	killed    []string
-	nextTask  int
-	behave    string        // run endpoints: "ok", "stall" (no headers), "stallBody" (one row, then nothing)
-	arrived   chan struct{} // a run request arrived (buffered)
+	mu         sync.Mutex
+	ttl        int64             // expires_in of new tokens
+	tokens     map[string]string // token -> user id
+	logins     int
+	loggedOut  []string
+	requests   map[string]int // by operation
+	running    []runningEntry
+	killed     []string
+	nextTask   int
+	behave     string        // run endpoints: "ok", "stall" (no headers), "stallBody" (one row, then nothing)
+	arrived    chan struct{} // a run request arrived (buffered)
 	taskPolls  int
 	taskStatus func(poll int) string // status of the query task at its poll-th poll (from 0)
 }

@@ -35,7 +35,7 @@ type Config struct {
 	// ErrReadIdle; a sync run's query is killed). 0 means
 	// DefaultReadIdleTimeout.
 	ReadIdleTimeout time.Duration
-	VerifySSL    bool          // verify TLS certificates (true unless the user turned it off)
+	VerifySSL       bool // verify TLS certificates (true unless the user turned it off)
 	// MaxConcurrentQueries bounds the runs (sync runs and query tasks)
 	// in flight at once per Looker user (the API user, and each run_as
 	// user apart), through the Client's QuerySlots (WithQuerySlots; by
@@ -140,10 +140,10 @@ const (
 // RunOptions are the run parameters of a source. Nil booleans are not sent,
 // so Looker's own default applies.
 type RunOptions struct {
-	ResultFormat     string // "csv", "json", "json_bi", "xlsx", ...
-	Limit            int64  // rows; -1 means all results; 0 means -1
-	Mode             Mode   // "" means ModeSync
-	RunAs            string // Looker user id to run as (sudo via POST /login/{user_id}); "" runs as the API user
+	ResultFormat string // "csv", "json", "json_bi", "xlsx", ...
+	Limit        int64  // rows; -1 means all results; 0 means -1
+	Mode         Mode   // "" means ModeSync
+	RunAs        string // Looker user id to run as (sudo via POST /login/{user_id}); "" runs as the API user
 	// Log is the run's logger: run-scoped lines (slot waits, kills,
 	// re-polls) go there; nil means the Client's.
 	Log *zap.Logger
@@ -151,7 +151,7 @@ type RunOptions struct {
 	// waiting for a query slot and with false when the wait ends (it got
 	// one, or its ctx ended). Never called for a run that gets a slot at
 	// once.
-	OnSlotWait func(waiting bool)
+	OnSlotWait       func(waiting bool)
 	ApplyFormatting  *bool
 	ApplyVis         *bool
 	Cache            *bool

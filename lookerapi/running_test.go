@@ -3,12 +3,14 @@ package lookerapi_test
 import (
 	"context"
 	"io"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/lookerapi/internal/contract"
 )
 
 // A sync run that stops before its result is complete leaves nothing
@@ -203,5 +205,47 @@ func TestQueryTaskExpiredIsCheckedOnceMore(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "id\n1\n", string(readAll(t, res)))
 		})
+	}
+}
+
+// TestContractRunLifecycle validates the requests of the run life cycle
+// the sandbox does not serve yet (GET /user, GET /running_queries,
+// DELETE /running_queries/{id} of a sync run, logout of a replaced token)
+// against Looker's spec, and the fake's answers with it.
+func TestContractRunLifecycle(t *testing.T) {
+	t.Parallel()
+	v := contract.New(t)
+	clock := newFakeClock()
+	clock.autoFire = lookerapi.DefaultTimeout
+	f := newFakeLooker(t, clock)
+	// The validator reads whole bodies, so the runs stall before their
+	// headers and are cancelled there.
+	f.set(func(f *fakeLooker) { f.behave = "stall"; f.ttl = 0 })
+	c, _ := newFakeClient(t, f, lookerapi.Config{}, lookerapi.WithHTTPClient(&http.Client{Transport: v.Transport(nil)}))
+	ctx := context.Background()
+	for _, src := range []lookerapi.Source{{LookID: "42"}, {QueryID: "55"}, {SQL: &lookerapi.SQLQuery{Slug: "abc"}},
+		{Query: &lookerapi.Query{Model: "thelook", View: "orders", Fields: []string{"orders.id"}}}} {
+		for _, as := range []string{"", "7"} {
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.Run(rctx, src, lookerapi.RunOptions{ResultFormat: "csv", RunAs: as})
+				done <- err
+			}()
+			<-f.arrived
+			cancel()
+			require.ErrorIs(t, <-done, context.Canceled)
+		}
+	}
+	require.Len(t, f.Killed(), 8)
+	clock.Advance(time.Minute) // the 0-lifetime token is renewed, the old one logged out
+	_, err := c.RunningQueries(ctx)
+	require.NoError(t, err)
+	require.NoError(t, c.KillQuery(ctx, "gone"), "404: already finished")
+	require.NoError(t, c.Close(ctx))
+
+	v.Require(t) // every request, the cancelled runs' included, was valid
+	for _, op := range []string{"me", "all_running_queries", "kill_query", "look", "create_query", "logout", "login_user"} {
+		require.Positive(t, v.Checked()[op], "operation %s got no validated answer: %v", op, v.Checked())
 	}
 }

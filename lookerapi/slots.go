@@ -130,6 +130,12 @@ type localSlots struct {
 
 func newLocalSlots() *localSlots { return &localSlots{users: map[string]chan struct{}{}} }
 
+// NewLocalQuerySlots returns the default QuerySlots: slots per user key,
+// counted within this process (every Client using it shares them). An
+// implementation backed by shared state can fall back to it, and tests
+// can wrap it.
+func NewLocalQuerySlots() QuerySlots { return newLocalSlots() }
+
 // Acquire implements QuerySlots. A user's slot count is fixed by the first
 // call for that user.
 func (s *localSlots) Acquire(ctx context.Context, user string, limit int) (func(), error) {

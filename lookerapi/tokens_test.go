@@ -38,7 +38,9 @@ func TestTokenWithoutLifetime(t *testing.T) {
 			clock.Advance(time.Second) // 54 s: 90% of the assumed 60 s
 			run()
 			require.Equal(t, 2, f.Requests("login"), "renewed")
-			f.set(func(f *fakeLooker) { require.Equal(t, []string{"tok-5-1"}, f.loggedOut, "the replaced token is logged out") })
+			f.set(func(f *fakeLooker) {
+				require.Equal(t, []string{"tok-5-1"}, f.loggedOut, "the replaced token is logged out")
+			})
 			require.Equal(t, 7, f.Requests("run_query"), "no request hit a 401")
 		})
 	}
