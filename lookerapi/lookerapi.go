@@ -5,12 +5,21 @@
 // (ModeAsync, killed in Looker when the run is cancelled), optionally as
 // another Looker user (RunOptions.RunAs), and hands back the result body as
 // a stream. It manages its own tokens: it logs in with
-// client_id/client_secret, logs in again before a token expires, re-logs in
-// once and retries on a 401, and logs every token out on Close. It sends a
-// call again on 429/503 (bounded, honouring Retry-After), bounds the runs
-// in flight per instance, and resolves sources without running them
-// (Resolve: a Look's query, field types, whether the result streams).
-// Errors are *Error values that say whether a retry could help.
+// client_id/client_secret, logs in again before a token expires (a token
+// without a lifetime counts as a 60 s one), logs out each token a renewal
+// replaces, re-logs in once and retries on a 401, and logs every token out
+// on Close. It sends a call again on 429/503 (bounded, honouring
+// Retry-After), bounds the runs in flight per Looker user (QuerySlots),
+// and resolves sources without running them (Resolve: a Look's query,
+// field types, whether the result streams). Errors are *Error values that
+// say whether a retry could help.
+//
+// A run that stops leaves nothing running in Looker: a query task is
+// killed, and a sync run that ends early (cancel, header timeout,
+// read-idle timeout, body closed before its end) is found in
+// GET /running_queries and killed; a timed-out request is never sent
+// again by the Client. Redirects to another scheme, host or port than
+// the base URL are refused (ErrRedirect).
 //
 // lookerapi/lookertest is an in-process Looker-compatible server used by the
 // tests and by `exporter demo`.
