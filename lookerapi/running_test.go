@@ -27,7 +27,7 @@ func TestSyncRunKillsItsQueryWhenItStops(t *testing.T) {
 	}{
 		{"look", lookerapi.Source{LookID: "42"}, "", fakeAPIUser},
 		{"query id", lookerapi.Source{QueryID: "55"}, "", fakeAPIUser},
-		{"query slug is run by id", lookerapi.Source{QueryID: "55"}, "7", "7"},
+		{"query id as user 7", lookerapi.Source{QueryID: "55"}, "7", "7"},
 		{"inline query is saved and run by id", lookerapi.Source{Query: &lookerapi.Query{Model: "thelook", View: "orders", Fields: []string{"orders.id"}}}, "", fakeAPIUser},
 		{"sql runner", lookerapi.Source{SQL: &lookerapi.SQLQuery{Slug: "abc"}}, "", fakeAPIUser},
 	}
