@@ -132,7 +132,7 @@ func TestQueryTaskEndings(t *testing.T) {
 		killed    bool // an unknown status may still be running: stop it
 	}{
 		{"sql error", []string{lookertest.TaskRunning, lookertest.TaskError}, nil, lookerapi.ErrQueryFailed, false, lookertest.TaskSQLError, 2, false},
-		{"failure", []string{lookertest.TaskRunning, "failure"}, nil, lookerapi.ErrQueryFailed, false, `status "failure"`, 2, false},
+		{"failure", []string{lookertest.TaskRunning, "failure"}, nil, lookerapi.ErrQueryFailed, false, lookertest.TaskSQLError, 2, false},
 		{"unknown status", []string{lookertest.TaskRunning, "queued_for_pdt"}, nil, lookerapi.ErrQueryFailed, false, `"queued_for_pdt"`, 2, true},
 		{"expired twice", []string{lookertest.TaskRunning, lookertest.TaskExpired}, nil, lookerapi.ErrResultsExpired, true, "expired", 3, false},
 		{"killed by an admin", []string{lookertest.TaskKilled}, nil, lookerapi.ErrQueryKilled, false, "Admin > Queries", 1, false},

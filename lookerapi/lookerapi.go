@@ -56,9 +56,6 @@ type Config struct {
 	// 429 or 503 before any body was read (see Client). 0 means
 	// DefaultMaxAttempts; 1 turns these retries off.
 	MaxAttempts int
-	// ReadIdleTimeout fails a result body that sends nothing for this
-	// long; 0 means 5m.
-	ReadIdleTimeout time.Duration
 }
 
 // Defaults for Config.
