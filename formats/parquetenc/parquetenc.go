@@ -85,6 +85,8 @@ const (
 
 // New returns a Parquet encoder writing to w.
 //
+// A schema of more than formats.MaxColumns fields is refused with an error
+// matching formats.ErrTooManyColumns (parquet-go fails on 65,535 columns).
 // Every column is optional (nulls allowed) and in schema order. Types:
 // String -> BYTE_ARRAY (STRING), Int64 -> INT64, Double -> DOUBLE, Bool ->
 // BOOLEAN, Date -> INT32 (DATE), Timestamp -> INT64 (TIMESTAMP(MICROS,
@@ -100,6 +102,9 @@ const (
 // a valid file with the schema and no row groups.
 func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, error) {
 	n := len(schema.Fields)
+	if err := formats.CheckColumns(n); err != nil {
+		return nil, fmt.Errorf("parquet encoder: %w", err)
+	}
 	cols := opts.Columns
 	if cols == nil {
 		cols = formats.ColumnNames(schema, formats.NameUnderscore)

@@ -355,3 +355,38 @@ func encodeCSV(t *testing.T, input []byte, opts Options) []byte {
 	require.NoError(t, w.Close())
 	return buf.Bytes()
 }
+
+// TestTooManyColumns: parquet-go fails at 65,535 columns; the encoder
+// refuses a schema wider than formats.MaxColumns first, and takes one of
+// exactly formats.MaxColumns.
+func TestTooManyColumns(t *testing.T) {
+	t.Parallel()
+	wide := func(n int) formats.Schema {
+		s := formats.Schema{Fields: make([]formats.Field, n)}
+		for i := range s.Fields {
+			s.Fields[i] = formats.Field{Name: fmt.Sprintf("v.f%d", i), Type: formats.Int64}
+		}
+		return s
+	}
+	_, err := New(io.Discard, wide(70000), Options{})
+	require.ErrorIs(t, err, formats.ErrTooManyColumns)
+	require.ErrorContains(t, err, "parquet encoder: the result has 70,000 columns; the exporter handles at most 10,000")
+
+	s := wide(formats.MaxColumns)
+	row := make(formats.Row, formats.MaxColumns)
+	for i := range row {
+		row[i] = formats.Cell{Value: []byte(fmt.Sprint(i))}
+	}
+	data := encode(t, fixture.Case{Schema: s, Rows: []formats.Row{row}}, Options{})
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	require.NoError(t, err)
+	defer rdr.Close()
+	require.Equal(t, formats.MaxColumns, rdr.MetaData().Schema.NumColumns())
+	cr, err := rdr.RowGroup(0).Column(formats.MaxColumns - 1)
+	require.NoError(t, err)
+	vals, defs := make([]int64, 1), make([]int16, 1)
+	n, _, err := cr.(*file.Int64ColumnChunkReader).ReadBatch(1, vals, defs, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	require.Equal(t, int64(formats.MaxColumns-1), vals[0])
+}
