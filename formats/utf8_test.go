@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/formats/lookerdec"
 )
 
 // validPrefixes holds every proper prefix (1 to 3 bytes) of the UTF-8
@@ -233,6 +234,33 @@ func BenchmarkUTF8Reader(b *testing.B) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// TestInvalidUTF8ToParquet: a Looker body with invalid UTF-8 in a value,
+// read through a UTF8Reader, gives a Parquet STRING column of valid UTF-8
+// with U+FFFD where the bad bytes were (without the reader, the bytes
+// would be written raw), for csv and json_bi alike.
+func TestInvalidUTF8ToParquet(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		body string
+		open func(io.Reader) (formats.RowReader, error)
+	}{
+		{"csv", "Users Name,Users City\ncaf\xe9,M\xfcnchen\nZoë,\xe2\x82\n", lookerdec.NewCSV},
+		{"json_bi", `{"metadata":{"fields":{"dimensions":[{"name":"users.name","type":"string"},{"name":"users.city","type":"string"}]}},"rows":[` +
+			"{\"users.name\":\"caf\xe9\",\"users.city\":\"M\xfcnchen\"},{\"users.name\":\"Zoë\",\"users.city\":\"\xe2\x82\"}]}", lookerdec.NewJSONBI},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := formats.NewUTF8Reader(strings.NewReader(tt.body))
+			dec, err := tt.open(u)
+			require.NoError(t, err)
+			_, rows := readParquet(t, convertAll(t, dec, formats.Parquet, nil))
+			require.Equal(t, [][]any{{"caf\uFFFD", "M\uFFFDnchen"}, {"Zoë", "\uFFFD"}}, rows)
+			require.Equal(t, int64(3), u.Replaced())
 		})
 	}
 }
