@@ -215,10 +215,19 @@ func fileInput(b *testing.B, format string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return os.Open(p) }
 }
 
+// utf8Checked puts a formats.UTF8Reader in front of p's body, as the
+// exporter does for every text result.
+func utf8Checked(p pipeline) pipeline {
+	return func(ctx context.Context, body io.Reader, out io.Writer) (int64, error) {
+		return p(ctx, formats.NewUTF8Reader(body), out)
+	}
+}
+
 // BenchmarkCSVToParquet is the headline: Looker CSV to snappy Parquet.
 // "pipelined" is formats.Copy's default (decode and encode on two
 // goroutines, adaptive dictionaries); "serial" is the same on one
-// goroutine; "nodict" pipelined without dictionaries.
+// goroutine; "nodict" pipelined without dictionaries; "utf8" pipelined
+// behind a UTF8Reader.
 func BenchmarkCSVToParquet(b *testing.B) {
 	for _, c := range []struct {
 		name  string
@@ -233,6 +242,9 @@ func BenchmarkCSVToParquet(b *testing.B) {
 			run(b, benchRows, fileInput(b, "csv"), toParquet("csv", c.copts, c.popts))
 		})
 	}
+	b.Run("utf8", func(b *testing.B) {
+		run(b, benchRows, fileInput(b, "csv"), utf8Checked(toParquet("csv", formats.CopyOptions{}, parquetenc.Options{})))
+	})
 }
 
 func BenchmarkJSONToParquet(b *testing.B) {

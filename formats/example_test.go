@@ -48,3 +48,28 @@ func ExampleDiff() {
 	// column "orders.note" removed (was STRING)
 	// column "orders.total" added (DOUBLE)
 }
+
+// NewUTF8Reader sits in front of a result body: the decoder (or a byte-true
+// copy) sees valid UTF-8, and the run reports how much was replaced.
+func ExampleNewUTF8Reader() {
+	body := "Users Name,Users City\ncaf\xe9,M\xfcnchen\n"
+	u := formats.NewUTF8Reader(strings.NewReader(body))
+	dec, err := lookerdec.NewCSV(u)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	enc := jsonl.New(os.Stdout, dec.Schema(), jsonl.Options{})
+	if _, err := formats.Copy(context.Background(), enc, dec, formats.CopyOptions{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := enc.Close(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("replaced:", u.Replaced())
+	// Output:
+	// {"Users_Name":"caf�","Users_City":"M�nchen"}
+	// replaced: 2
+}

@@ -26,7 +26,7 @@ const (
 	Double
 	Bool
 	Date      // calendar date, no time zone
-	Timestamp // instant, microsecond precision, UTC-adjusted
+	Timestamp // instant, microsecond precision, UTC-adjusted (wall clock when Field.Local)
 )
 
 var typeNames = [...]string{String: "STRING", Int64: "INT64", Double: "DOUBLE", Bool: "BOOLEAN", Date: "DATE", Timestamp: "TIMESTAMP"}
@@ -45,8 +45,44 @@ type Field struct {
 	LookMLType string // LookML type as Looker reports it, e.g. "date_date", "count", "yesno"
 	Category   string // "dimension", "measure", "table_calculation", ...
 	Type       Type   // output type
+	// Local marks a Timestamp column whose values are wall-clock times in
+	// no zone: a LookML field with convert_tz: no, which Looker renders as
+	// the database stores it instead of converting it to the query's time
+	// zone. Encoders keep the wall clock rather than read it as an instant
+	// (Parquet: TIMESTAMP(MICROS, isAdjustedToUTC=false); JSON lines:
+	// "2006-01-02T15:04:05" without offset; CSV: as Looker sent it). It is
+	// ignored on other types.
+	Local bool
 	// Pivot is set on the columns of a pivoted measure, nil elsewhere.
 	Pivot *Pivot
+}
+
+// IsLocal reports whether f is a wall-clock timestamp (see Field.Local).
+func (f Field) IsLocal() bool { return f.Local && f.Type == Timestamp }
+
+// MarkLocal returns s with Local set on the Timestamp columns of the
+// named fields (a pivot column by its Pivot.Measure), as the client
+// reports convert_tz: no fields. s is not modified.
+func MarkLocal(s Schema, fields []string) Schema {
+	if len(fields) == 0 {
+		return s
+	}
+	local := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		local[f] = true
+	}
+	out := Schema{Fields: make([]Field, len(s.Fields))}
+	copy(out.Fields, s.Fields)
+	for i, f := range out.Fields {
+		name := f.Name
+		if f.Pivot != nil {
+			name = f.Pivot.Measure
+		}
+		if f.Type == Timestamp && local[name] {
+			out.Fields[i].Local = true
+		}
+	}
+	return out
 }
 
 // Pivot identifies one column of a pivoted measure. Looker sends a

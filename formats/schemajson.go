@@ -19,6 +19,7 @@ type fieldJSON struct {
 	LookMLType string `json:"lookml_type,omitempty"`
 	Category   string `json:"category,omitempty"`
 	Type       string `json:"type"`
+	Local      bool   `json:"local,omitempty"`
 	Pivot      *Pivot `json:"pivot,omitempty"`
 }
 
@@ -29,15 +30,17 @@ type fieldJSON struct {
 //
 // Fields keep their order; "type" is Type.String() (STRING, INT64, DOUBLE,
 // BOOLEAN, DATE, TIMESTAMP); empty label, lookml_type and category are
-// left out; a pivot column carries "pivot" (formats.Pivot's JSON). The
-// same schema always encodes to the same bytes.
+// left out; a wall-clock timestamp (Field.IsLocal) carries "local": true;
+// a pivot column carries "pivot" (formats.Pivot's JSON). The same schema
+// always encodes to the same bytes, and a schema without local columns to
+// the bytes it had before "local" existed.
 func (s Schema) MarshalJSON() ([]byte, error) {
 	out := schemaJSON{Version: schemaJSONVersion, Fields: make([]fieldJSON, len(s.Fields))}
 	for i, f := range s.Fields {
 		if int(f.Type) >= len(typeNames) {
 			return nil, fmt.Errorf("schema field %q: unknown type %d", f.Name, f.Type)
 		}
-		out.Fields[i] = fieldJSON{Name: f.Name, Label: f.Label, LookMLType: f.LookMLType, Category: f.Category, Type: f.Type.String(), Pivot: f.Pivot}
+		out.Fields[i] = fieldJSON{Name: f.Name, Label: f.Label, LookMLType: f.LookMLType, Category: f.Category, Type: f.Type.String(), Local: f.IsLocal(), Pivot: f.Pivot}
 	}
 	return json.Marshal(out)
 }
@@ -58,7 +61,7 @@ func (s *Schema) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("decode schema: field %q: %w", f.Name, err)
 		}
-		fields[i] = Field{Name: f.Name, Label: f.Label, LookMLType: f.LookMLType, Category: f.Category, Type: t, Pivot: f.Pivot}
+		fields[i] = Field{Name: f.Name, Label: f.Label, LookMLType: f.LookMLType, Category: f.Category, Type: t, Local: f.Local && t == Timestamp, Pivot: f.Pivot}
 	}
 	s.Fields = fields
 	return nil
@@ -81,37 +84,51 @@ type ChangeKind string
 const (
 	ColumnAdded   ChangeKind = "added"
 	ColumnRemoved ChangeKind = "removed"
-	TypeChanged   ChangeKind = "type_changed"
+	// TypeChanged: the column's type changed, or a timestamp switched
+	// between an instant and a wall-clock time (Field.Local).
+	TypeChanged ChangeKind = "type_changed"
 )
 
 // Change is one difference between two schemas.
 type Change struct {
-	Kind   ChangeKind `json:"kind"`
-	Column string     `json:"column"` // Field.Name
-	From   Type       `json:"-"`      // previous type (removed, type_changed)
-	To     Type       `json:"-"`      // current type (added, type_changed)
+	Kind      ChangeKind `json:"kind"`
+	Column    string     `json:"column"` // Field.Name
+	From      Type       `json:"-"`      // previous type (removed, type_changed)
+	To        Type       `json:"-"`      // current type (added, type_changed)
+	FromLocal bool       `json:"-"`      // the previous type was a wall-clock timestamp
+	ToLocal   bool       `json:"-"`      // the current type is a wall-clock timestamp
 }
 
 func (c Change) String() string {
 	switch c.Kind {
 	case ColumnAdded:
-		return fmt.Sprintf("column %q added (%v)", c.Column, c.To)
+		return fmt.Sprintf("column %q added (%s)", c.Column, typeLabel(c.To, c.ToLocal))
 	case ColumnRemoved:
-		return fmt.Sprintf("column %q removed (was %v)", c.Column, c.From)
+		return fmt.Sprintf("column %q removed (was %s)", c.Column, typeLabel(c.From, c.FromLocal))
 	}
-	return fmt.Sprintf("column %q changed type from %v to %v", c.Column, c.From, c.To)
+	return fmt.Sprintf("column %q changed type from %s to %s", c.Column, typeLabel(c.From, c.FromLocal), typeLabel(c.To, c.ToLocal))
+}
+
+func typeLabel(t Type, local bool) string {
+	if local && t == Timestamp {
+		return "TIMESTAMP (wall clock, no time zone)"
+	}
+	return t.String()
 }
 
 // Diff lists how cur differs from prev, matching columns by Field.Name:
 // first the columns of prev that are gone or changed type, in prev's
 // order, then the columns new in cur, in cur's order. Labels, LookML types
-// that map to the same Type, categories and column order are not changes.
-// Equal schemas give nil.
+// that map to the same Type, categories and column order are not changes;
+// a timestamp that switches between an instant and a wall-clock time
+// (Field.Local) is a TypeChanged. Equal schemas give nil.
 func Diff(prev, cur Schema) []Change {
 	curType := make(map[string]Type, len(cur.Fields))
+	curLocal := make(map[string]bool, len(cur.Fields))
 	for _, f := range cur.Fields {
 		if _, dup := curType[f.Name]; !dup {
 			curType[f.Name] = f.Type
+			curLocal[f.Name] = f.IsLocal()
 		}
 	}
 	prevNames := make(map[string]bool, len(prev.Fields))
@@ -124,15 +141,15 @@ func Diff(prev, cur Schema) []Change {
 		t, ok := curType[f.Name]
 		switch {
 		case !ok:
-			out = append(out, Change{Kind: ColumnRemoved, Column: f.Name, From: f.Type})
-		case t != f.Type:
-			out = append(out, Change{Kind: TypeChanged, Column: f.Name, From: f.Type, To: t})
+			out = append(out, Change{Kind: ColumnRemoved, Column: f.Name, From: f.Type, FromLocal: f.IsLocal()})
+		case t != f.Type || curLocal[f.Name] != f.IsLocal():
+			out = append(out, Change{Kind: TypeChanged, Column: f.Name, From: f.Type, To: t, FromLocal: f.IsLocal(), ToLocal: curLocal[f.Name]})
 		}
 	}
 	for _, f := range cur.Fields {
 		if !prevNames[f.Name] {
 			prevNames[f.Name] = true
-			out = append(out, Change{Kind: ColumnAdded, Column: f.Name, To: f.Type})
+			out = append(out, Change{Kind: ColumnAdded, Column: f.Name, To: f.Type, ToLocal: f.IsLocal()})
 		}
 	}
 	return out

@@ -89,3 +89,68 @@ func TestDiff(t *testing.T) {
 	require.Equal(t, `column "e" added (BOOLEAN)`, formats.Change{Kind: formats.ColumnAdded, Column: "e", To: formats.Bool}.String())
 	require.Equal(t, `column "b" removed (was STRING)`, formats.Change{Kind: formats.ColumnRemoved, Column: "b", From: formats.String}.String())
 }
+
+// TestSchemaJSONLocal: a wall-clock timestamp carries "local": true; other
+// fields encode as before the flag existed.
+func TestSchemaJSONLocal(t *testing.T) {
+	t.Parallel()
+	s := formats.Schema{Fields: []formats.Field{
+		{Name: "orders.created_time", Type: formats.Timestamp},
+		{Name: "orders.created_local_time", Type: formats.Timestamp, Local: true},
+		{Name: "orders.note", Type: formats.String, Local: true}, // Local means nothing on a STRING
+	}}
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.Equal(t, `{"version":1,"fields":[{"name":"orders.created_time","type":"TIMESTAMP"},`+
+		`{"name":"orders.created_local_time","type":"TIMESTAMP","local":true},{"name":"orders.note","type":"STRING"}]}`, string(b))
+	var back formats.Schema
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.False(t, back.Fields[0].Local)
+	require.True(t, back.Fields[1].Local)
+	require.False(t, back.Fields[2].Local)
+}
+
+func TestDiffLocal(t *testing.T) {
+	t.Parallel()
+	zoned := formats.Field{Name: "t", Type: formats.Timestamp}
+	local := formats.Field{Name: "t", Type: formats.Timestamp, Local: true}
+	tests := []struct {
+		name      string
+		prev, cur formats.Field
+		want      []formats.Change
+		text      string
+	}{
+		{"zoned to local", zoned, local, []formats.Change{{Kind: formats.TypeChanged, Column: "t", From: formats.Timestamp, To: formats.Timestamp, ToLocal: true}},
+			`column "t" changed type from TIMESTAMP to TIMESTAMP (wall clock, no time zone)`},
+		{"local to zoned", local, zoned, []formats.Change{{Kind: formats.TypeChanged, Column: "t", From: formats.Timestamp, To: formats.Timestamp, FromLocal: true}},
+			`column "t" changed type from TIMESTAMP (wall clock, no time zone) to TIMESTAMP`},
+		{"local to string", local, formats.Field{Name: "t", Type: formats.String, Local: true}, []formats.Change{{Kind: formats.TypeChanged, Column: "t", From: formats.Timestamp, To: formats.String, FromLocal: true}},
+			`column "t" changed type from TIMESTAMP (wall clock, no time zone) to STRING`},
+		{"local stays local", local, local, nil, ""},
+		{"Local on a string is no change", formats.Field{Name: "t", Type: formats.String}, formats.Field{Name: "t", Type: formats.String, Local: true}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := formats.Diff(formats.Schema{Fields: []formats.Field{tt.prev}}, formats.Schema{Fields: []formats.Field{tt.cur}})
+			require.Equal(t, tt.want, got)
+			if tt.text != "" {
+				require.Equal(t, tt.text, got[0].String())
+			}
+		})
+	}
+	require.Equal(t, `column "t" added (TIMESTAMP (wall clock, no time zone))`, formats.Diff(formats.Schema{}, formats.Schema{Fields: []formats.Field{local}})[0].String())
+}
+
+func TestMarkLocal(t *testing.T) {
+	t.Parallel()
+	s := formats.Schema{Fields: []formats.Field{
+		{Name: "orders.created_local_time", Type: formats.Timestamp},
+		{Name: "orders.created_time", Type: formats.Timestamp},
+		{Name: "orders.created_local_date", Type: formats.Date},
+		{Name: "orders.last_local|complete", Type: formats.Timestamp, Pivot: &formats.Pivot{Measure: "orders.last_local", Key: "complete"}},
+	}}
+	got := formats.MarkLocal(s, []string{"orders.created_local_time", "orders.created_local_date", "orders.last_local"})
+	require.Equal(t, []bool{true, false, false, true}, []bool{got.Fields[0].Local, got.Fields[1].Local, got.Fields[2].Local, got.Fields[3].Local})
+	require.False(t, s.Fields[0].Local, "the schema passed is not modified")
+}

@@ -70,7 +70,7 @@ func TestLookerFaultOutcomes(t *testing.T) {
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 404", "404 Not found"}},
 		{name: "422 query", keys: "source: {query: {model: thelook, view: orders, fields: [orders.id]}}\nformat: csv\ndestination: $DIR/out.csv",
 			inject: func(srv *lookertest.Server) {
-				srv.FailNext(lookertest.Fault{Status: 422, PathPrefix: "/queries/run/"})
+				srv.FailNext(lookertest.Fault{Status: 422, PathPrefix: "/queries"})
 			},
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"inline query thelook/orders", "422"}},
 		{name: "query task ends in a SQL error", keys: look + "\nmode: async",

@@ -79,23 +79,37 @@ func WithClock(clk Clock) Option {
 // whole new run could help (IsRetryable); package jobs owns run retries.
 //
 // Concurrency: runs (sync runs and query tasks, from the first request to
-// the result body's Close) take one of Config.MaxConcurrentQueries slots;
-// metadata calls (looks, queries, explores) do not.
+// the result body's Close) take one of Config.MaxConcurrentQueries slots of
+// their Looker user (see QuerySlots); metadata calls (looks, queries,
+// explores) do not.
+//
+// Redirects: the Client follows a redirect only to the scheme, host and
+// port of Config.BaseURL; any other fails the call with a permanent
+// *Error wrapping ErrRedirect that names the target, so neither the
+// credentials nor a token nor a request for data reach another host.
+//
+// Stalls: a response body that delivers nothing for
+// Config.ReadIdleTimeout fails with a retryable *Error wrapping
+// ErrReadIdle.
 type Client struct {
+	base        string // Config.BaseURL, normalized
 	api         string // base URL + "/api/4.0"
 	id          string
 	secret      string
 	timeout     time.Duration
+	readIdle    time.Duration
 	maxAttempts int
 	hc          *http.Client
 	clock       Clock
 	log         *zap.Logger
 	observer    RequestObserver // optional; see WithRequestObserver
-	slots       chan struct{}   // one value per run in flight
+	slots       QuerySlots
+	maxQueries  int // slots per Looker user
 
 	mu       sync.Mutex
 	sessions map[string]*session // by identity: "" is the API user, else a sudo user id
 	closed   bool
+	meID     string // the API user's id (GET /user), once known
 }
 
 // session holds the token of one identity.
@@ -136,11 +150,16 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Client, error) {
 	if cfg.MaxAttempts < 0 {
 		return nil, fmt.Errorf("lookerapi: max attempts %d is negative", cfg.MaxAttempts)
 	}
+	if cfg.ReadIdleTimeout < 0 {
+		return nil, fmt.Errorf("lookerapi: the read idle timeout %s is negative", cfg.ReadIdleTimeout)
+	}
 	c := &Client{
+		base:        base,
 		api:         base + "/api/4.0",
 		id:          cfg.ClientID,
 		secret:      cfg.ClientSecret,
 		timeout:     cfg.Timeout,
+		readIdle:    cfg.ReadIdleTimeout,
 		maxAttempts: cfg.MaxAttempts,
 		clock:       realClock{},
 		log:         log,
@@ -152,11 +171,14 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Client, error) {
 	if c.maxAttempts == 0 {
 		c.maxAttempts = DefaultMaxAttempts
 	}
-	slots := cfg.MaxConcurrentQueries
-	if slots == 0 {
-		slots = DefaultMaxConcurrentQueries
+	if c.readIdle == 0 {
+		c.readIdle = DefaultReadIdleTimeout
 	}
-	c.slots = make(chan struct{}, slots)
+	c.maxQueries = cfg.MaxConcurrentQueries
+	if c.maxQueries == 0 {
+		c.maxQueries = DefaultMaxConcurrentQueries
+	}
+	c.slots = newLocalSlots()
 	for _, o := range opts {
 		o(c)
 	}
@@ -170,6 +192,7 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Client, error) {
 		}
 		c.hc = &http.Client{Transport: tr}
 	}
+	c.hc = sameOriginOnly(c.hc)
 	return c, nil
 }
 
@@ -209,6 +232,7 @@ type request struct {
 	contentType      string
 	as               string // identity whose token is used: "" the API user, else a sudo user id
 	source           string // what is being run, for errors; "" outside runs
+	sent             bool   // set once the request went out (Looker may be running it)
 }
 
 func (r *request) fullPath() string { return "/api/4.0" + r.path }
@@ -316,6 +340,7 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*http.Respon
 
 	start := c.clock.Now()
 	timer := c.clock.AfterFunc(c.timeout, func() { cancel(ErrTimeout) })
+	r.sent = true
 	resp, err := c.hc.Do(req)
 	c.observe(r.op, resp, err, start)
 	stopped := timer.Stop()
@@ -330,6 +355,9 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*http.Respon
 			return nil, &Error{Op: r.op, Method: r.method, Path: r.fullPath(), Retryable: true, Err: ErrTimeout,
 				Message: fmt.Sprintf("Looker sent no response within %s (the request timeout; raise it if queries take longer to start returning rows)", c.timeout)}
 		}
+		if rerr := (*redirectError)(nil); errors.As(err, &rerr) {
+			return nil, rerr.apiError(r, c.base)
+		}
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err // the URL holds nothing secret, but the path is already in the Error
@@ -339,39 +367,9 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*http.Respon
 	c.log.Debug("looker response",
 		zap.String("op", r.op), zap.String("method", r.method), zap.String("path", r.fullPath()),
 		zap.Int("status", resp.StatusCode), zap.Duration("header_wait", c.clock.Now().Sub(start)))
-	resp.Body = &streamBody{rc: resp.Body, cancel: cancel, ctx: ctx, op: r.op, method: r.method, path: r.fullPath(), source: r.source}
+	resp.Body = &streamBody{rc: resp.Body, cancel: cancel, ctx: ctx, reqCtx: reqCtx, clock: c.clock, idle: c.readIdle,
+		op: r.op, method: r.method, path: r.fullPath(), source: r.source}
 	return resp, nil
-}
-
-// streamBody is a response body that releases its request context on Close and
-// turns read failures into retryable *Error values (an unexpected EOF
-// mid-body is not a clean end).
-type streamBody struct {
-	rc     io.ReadCloser
-	cancel context.CancelCauseFunc
-	ctx    context.Context
-	op     string
-	method string
-	path   string
-	source string
-}
-
-func (b *streamBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if err != nil && err != io.EOF {
-		var e *Error
-		if !errors.As(err, &e) {
-			err = transportError(b.ctx, b.op, b.method, b.path, "reading the response body", err)
-		}
-		err = withSource(err, b.source)
-	}
-	return n, err
-}
-
-func (b *streamBody) Close() error {
-	err := b.rc.Close()
-	b.cancel(nil)
-	return err
 }
 
 // responseError turns a non-2xx response into an *Error and closes its
@@ -446,6 +444,11 @@ func (c *Client) token(ctx context.Context, as string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if ttl <= 0 {
+		c.log.Info("looker sent a token without a lifetime (expires_in <= 0); renewing it like a short-lived one",
+			zap.Bool("sudo", as != ""), zap.Duration("assumed_lifetime", shortTokenTTL))
+		ttl = shortTokenTTL
+	}
 	margin := min(ttl/10, maxRenewMargin)
 	c.mu.Lock()
 	if c.closed {
@@ -454,9 +457,13 @@ func (c *Client) token(ctx context.Context, as string) (string, error) {
 		_ = c.logout(context.WithoutCancel(ctx), &request{op: "logout", method: http.MethodDelete, path: "/logout"}, tok)
 		return "", &Error{Op: "login", Message: "the Looker client was used after Close", Err: ErrClosed}
 	}
+	replaced := s.tok // a live token due for renewal; "" after a 401
 	s.tok = tok
 	s.renewAt = c.clock.Now().Add(ttl - margin)
 	c.mu.Unlock()
+	if replaced != "" && replaced != tok {
+		c.logoutReplaced(ctx, replaced)
+	}
 	return tok, nil
 }
 
@@ -642,25 +649,7 @@ func (c *Client) logout(ctx context.Context, r *request, tok string) error {
 	return nil
 }
 
-// ---- run slots ----
-
-// acquire takes a run slot, waiting in line until one frees or ctx ends.
-// The returned release gives it back; calling it more than once is safe.
-func (c *Client) acquire(ctx context.Context, source string) (func(), error) {
-	select {
-	case c.slots <- struct{}{}:
-	default:
-		c.log.Debug("waiting for a free query slot", zap.String("source", source), zap.Int("max_concurrent_queries", cap(c.slots)))
-		select {
-		case c.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, &Error{Source: source, Op: "run", Err: ctx.Err(), Retryable: errors.Is(ctx.Err(), context.DeadlineExceeded),
-				Message: fmt.Sprintf("waiting for one of %d query slots (looker.max_concurrent_queries)", cap(c.slots))}
-		}
-	}
-	var once sync.Once
-	return func() { once.Do(func() { <-c.slots }) }, nil
-}
+// ---- run slots: see slots.go ----
 
 // releasingBody gives the run slot back when the body is closed.
 type releasingBody struct {

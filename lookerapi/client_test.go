@@ -163,6 +163,7 @@ func TestTokenRenewedBeforeExpiry(t *testing.T) {
 			run()
 			require.Equal(t, 2, f.srv.Logins(), "renewed before expiry")
 			require.Equal(t, 3, f.srv.Requests("run_look"), "no request hit a 401")
+			require.Equal(t, 1, f.srv.Logouts(), "the replaced token is logged out")
 		})
 	}
 }
@@ -271,7 +272,7 @@ func TestPermanentErrors(t *testing.T) {
 		{name: "unknown query", src: lookerapi.Source{QueryID: "777"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/:query_id/run/:result_format"},
 		{name: "unknown slug", src: lookerapi.Source{QuerySlug: "nope"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/slug/:slug"},
 		{name: "unknown field", src: lookerapi.Source{Query: &lookerapi.Query{Model: "thelook", View: "orders", Fields: []string{"orders.id", "orders.bogus"}}},
-			opts: csv, status: 400, msg: "orders.bogus", docContain: "/400/post/queries/run/:result_format"},
+			opts: csv, status: 400, msg: "orders.bogus", docContain: "/400/post/queries"}, // saved first (POST /queries), to be run by id
 		{name: "missing explore", src: lookerapi.Source{Query: &lookerapi.Query{Model: "thelook", Fields: []string{"orders.id"}}},
 			opts: csv, status: 422, msg: "view: This field is required."},
 		{name: "unknown model", src: lookerapi.Source{Query: &lookerapi.Query{Model: "nomodel", View: "orders", Fields: []string{"orders.id"}}},

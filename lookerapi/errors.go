@@ -21,8 +21,9 @@ var (
 	ErrTimeout = errors.New("no response headers before the request timeout")
 	// ErrBadCredentials means Looker rejected the client id/secret at login.
 	ErrBadCredentials = errors.New("client id/secret rejected")
-	// ErrQueryFailed means a query task ended with status "error" (a SQL
-	// or database error; permanent).
+	// ErrQueryFailed means a query task ended with status "error" or
+	// "failure" (a SQL or database error), or reported a status the
+	// client does not know. Permanent.
 	ErrQueryFailed = errors.New("the query failed")
 	// ErrQueryKilled means a query task ended with status "killed":
 	// someone stopped it in Looker (Admin > Queries). Permanent, so a run

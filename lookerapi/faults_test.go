@@ -85,7 +85,7 @@ func TestQueryTaskLifeCycle(t *testing.T) {
 	require.Equal(t, 12, csvRows(body), "the limit goes with the task")
 	require.NotEmpty(t, res.QueryID)
 	s := time.Second
-	require.Equal(t, []time.Duration{s / 2, s, 2 * s, 4 * s, 5 * s, 5 * s, 5 * s}, f.clock.Waits(),
+	require.Equal(t, []time.Duration{s / 2, s, 2 * s, 4 * s, 8 * s, 16 * s, 32 * s}, f.clock.Waits(),
 		"first poll at once, then PollMin doubling up to PollMax")
 	require.Equal(t, 1, f.srv.Requests("create_query"), "an inline query is saved first")
 	require.Equal(t, 8, f.srv.Requests("query_task"))
@@ -129,11 +129,14 @@ func TestQueryTaskEndings(t *testing.T) {
 		retryable bool
 		msg       string
 		polls     int
+		killed    bool // an unknown status may still be running: stop it
 	}{
-		{"sql error", []string{lookertest.TaskRunning, lookertest.TaskError}, nil, lookerapi.ErrQueryFailed, false, lookertest.TaskSQLError, 2},
-		{"expired", []string{lookertest.TaskRunning, lookertest.TaskExpired}, nil, lookerapi.ErrResultsExpired, true, "expired", 2},
-		{"killed by an admin", []string{lookertest.TaskKilled}, nil, lookerapi.ErrQueryKilled, false, "Admin > Queries", 1},
-		{"results gone (404)", nil, &lookertest.Fault{Status: 404, PathSuffix: "/results"}, lookerapi.ErrResultsExpired, true, "expired", 1},
+		{"sql error", []string{lookertest.TaskRunning, lookertest.TaskError}, nil, lookerapi.ErrQueryFailed, false, lookertest.TaskSQLError, 2, false},
+		{"failure", []string{lookertest.TaskRunning, "failure"}, nil, lookerapi.ErrQueryFailed, false, lookertest.TaskSQLError, 2, false},
+		{"unknown status", []string{lookertest.TaskRunning, "queued_for_pdt"}, nil, lookerapi.ErrQueryFailed, false, `"queued_for_pdt"`, 2, true},
+		{"expired twice", []string{lookertest.TaskRunning, lookertest.TaskExpired}, nil, lookerapi.ErrResultsExpired, true, "expired", 3, false},
+		{"killed by an admin", []string{lookertest.TaskKilled}, nil, lookerapi.ErrQueryKilled, false, "Admin > Queries", 1, false},
+		{"results gone (404)", nil, &lookertest.Fault{Status: 404, PathSuffix: "/results"}, lookerapi.ErrResultsExpired, true, "expired", 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,22 +155,53 @@ func TestQueryTaskEndings(t *testing.T) {
 			require.Contains(t, err.Error(), tt.msg)
 			require.Contains(t, err.Error(), "look 42: ", "the error names the source")
 			require.Equal(t, tt.polls, f.srv.Requests("query_task"))
-			require.Empty(t, f.srv.Killed(), "a finished task is not killed")
+			var waited time.Duration
+			for _, w := range f.clock.Waits() {
+				waited += w
+			}
+			require.Less(t, waited, lookerapi.PollMin*time.Duration(1<<tt.polls), "no poll after the final status")
+			if tt.killed {
+				require.Len(t, f.srv.Killed(), 1)
+			} else {
+				require.Empty(t, f.srv.Killed(), "a finished task is not killed")
+			}
 		})
 	}
 }
 
-func TestQueryTaskNotReadyYet(t *testing.T) {
+// A results endpoint that answers 202 or 204 (what 23.x–24.16 send while
+// running) means "poll again", never an empty result.
+func TestQueryTaskNotFinishedYet(t *testing.T) {
 	t.Parallel()
-	f := setup(t, setupOpts{server: lookertest.Options{Rows: 5}})
-	// Complete, but the results endpoint still answers 202 once.
-	f.srv.FailNext(lookertest.Fault{Status: 202, PathSuffix: "/results"})
-	res, err := f.client.Run(context.Background(), lookerapi.Source{QueryID: lookertest.QueryID},
-		lookerapi.RunOptions{ResultFormat: "csv", Mode: lookerapi.ModeAsync})
-	require.NoError(t, err)
-	checkCSV(t, readAll(t, res), mustFields(t, f.srv, lookerapi.Source{QueryID: lookertest.QueryID}), 5)
-	require.Equal(t, 2, f.srv.Requests("query_task_results"))
-	require.Equal(t, 2, f.srv.Requests("query_task"))
+	tests := []struct {
+		name    string
+		script  []string
+		fault   *lookertest.Fault
+		polls   int
+		results int
+	}{
+		{"results 202", nil, &lookertest.Fault{Status: 202, PathSuffix: "/results"}, 2, 2},
+		{"results 204", nil, &lookertest.Fault{Status: 204, PathSuffix: "/results"}, 2, 2},
+		{"results 204 twice", nil, &lookertest.Fault{Status: 204, Count: 2, PathSuffix: "/results"}, 3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, setupOpts{server: lookertest.Options{Rows: 5}})
+			if tt.script != nil {
+				f.srv.ScriptNextTask(tt.script...)
+			}
+			if tt.fault != nil {
+				f.srv.FailNext(*tt.fault)
+			}
+			src := lookerapi.Source{QueryID: lookertest.QueryID}
+			res, err := f.client.Run(context.Background(), src, lookerapi.RunOptions{ResultFormat: "csv", Mode: lookerapi.ModeAsync})
+			require.NoError(t, err)
+			checkCSV(t, readAll(t, res), mustFields(t, f.srv, src), 5)
+			require.Equal(t, tt.polls, f.srv.Requests("query_task"))
+			require.Equal(t, tt.results, f.srv.Requests("query_task_results"))
+		})
+	}
 }
 
 func mustFields(t *testing.T, srv *lookertest.Server, src lookerapi.Source) []lookertest.Field {
@@ -257,7 +291,7 @@ func TestRunAs(t *testing.T) {
 
 	// Close logs every identity out.
 	require.NoError(t, f.client.Close(ctx))
-	require.Equal(t, 3, f.srv.Logouts(), "the API user, users 7 and 8")
+	require.Equal(t, 5, f.srv.Logouts(), "the two tokens replaced at 59 min (the API user's, user 7's), then the API user, users 7 and 8")
 }
 
 func TestTokenExpiryMidRun(t *testing.T) {
@@ -277,7 +311,7 @@ func TestTokenExpiryMidRun(t *testing.T) {
 			f.clock = clock
 			clock.autoFire = lookerapi.DefaultTimeout
 			f.client = f.newClient(t, f.srv.ClientSecret(), 0)
-			// Polls at +0, 0.5, 1.5, 3.5, 7.5, 12.5 s: the 10 s token ends mid-run.
+			// Polls at +0, 0.5, 1.5, 3.5, 7.5, 15.5 s: the 10 s token ends mid-run.
 			f.srv.ScriptNextTask(lookertest.TaskRunning, lookertest.TaskRunning, lookertest.TaskRunning, lookertest.TaskRunning,
 				lookertest.TaskRunning, lookertest.TaskComplete)
 			res, err := f.client.Run(context.Background(), lookerapi.Source{LookID: lookertest.LookID},
@@ -285,7 +319,7 @@ func TestTokenExpiryMidRun(t *testing.T) {
 			require.NoError(t, err)
 			checkCSV(t, readAll(t, res), mustFields(t, f.srv, lookerapi.Source{LookID: lookertest.LookID}), 7)
 			if speed > 1 {
-				// Rejected at the 7.5 s poll and again at 12.5 s.
+				// Rejected at the 7.5 s poll and again at 15.5 s.
 				require.Equal(t, 3, f.srv.Logins())
 				require.Equal(t, 2, countLogs(f, "token rejected, logging in again"))
 			} else {

@@ -5,12 +5,21 @@
 // (ModeAsync, killed in Looker when the run is cancelled), optionally as
 // another Looker user (RunOptions.RunAs), and hands back the result body as
 // a stream. It manages its own tokens: it logs in with
-// client_id/client_secret, logs in again before a token expires, re-logs in
-// once and retries on a 401, and logs every token out on Close. It sends a
-// call again on 429/503 (bounded, honouring Retry-After), bounds the runs
-// in flight per instance, and resolves sources without running them
-// (Resolve: a Look's query, field types, whether the result streams).
-// Errors are *Error values that say whether a retry could help.
+// client_id/client_secret, logs in again before a token expires (a token
+// without a lifetime counts as a 60 s one), logs out each token a renewal
+// replaces, re-logs in once and retries on a 401, and logs every token out
+// on Close. It sends a call again on 429/503 (bounded, honouring
+// Retry-After), bounds the runs in flight per Looker user (QuerySlots),
+// and resolves sources without running them (Resolve: a Look's query,
+// field types, whether the result streams). Errors are *Error values that
+// say whether a retry could help.
+//
+// A run that stops leaves nothing running in Looker: a query task is
+// killed, and a sync run that ends early (cancel, header timeout,
+// read-idle timeout, body closed before its end) is found in
+// GET /running_queries and killed; a timed-out request is never sent
+// again by the Client. Redirects to another scheme, host or port than
+// the base URL are refused (ErrRedirect).
 //
 // lookerapi/lookertest is an in-process Looker-compatible server used by the
 // tests and by `exporter demo`.
@@ -20,6 +29,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Config configures a Client.
@@ -28,25 +39,30 @@ type Config struct {
 	ClientID     string        // API3 client id
 	ClientSecret string        // API3 client secret; never logged or put in errors
 	Timeout      time.Duration // per request, up to the response headers; 0 means 120s
-	VerifySSL    bool          // verify TLS certificates (true unless the user turned it off)
+	// ReadIdleTimeout fails a response body that delivers no bytes for
+	// this long while it is being read (a retryable *Error wrapping
+	// ErrReadIdle; a sync run's query is killed). 0 means
+	// DefaultReadIdleTimeout.
+	ReadIdleTimeout time.Duration
+	VerifySSL       bool // verify TLS certificates (true unless the user turned it off)
 	// MaxConcurrentQueries bounds the runs (sync runs and query tasks)
-	// in flight at once on this instance; further runs queue in call order
-	// until a slot frees or their ctx ends. 0 means
-	// DefaultMaxConcurrentQueries, below Looker's 15 queries per user.
+	// in flight at once per Looker user (the API user, and each run_as
+	// user apart), through the Client's QuerySlots (WithQuerySlots; by
+	// default per process); further runs wait until a slot frees or their
+	// ctx ends. 0 means DefaultMaxConcurrentQueries, below Looker's 15
+	// queries per user.
 	MaxConcurrentQueries int
 	// MaxAttempts bounds how often one API call is sent when Looker answers
 	// 429 or 503 before any body was read (see Client). 0 means
 	// DefaultMaxAttempts; 1 turns these retries off.
 	MaxAttempts int
-	// ReadIdleTimeout fails a result body that sends nothing for this
-	// long; 0 means 5m.
-	ReadIdleTimeout time.Duration
 }
 
 // Defaults for Config.
 const (
 	DefaultMaxConcurrentQueries = 10
 	DefaultMaxAttempts          = 3
+	DefaultReadIdleTimeout      = 5 * time.Minute
 )
 
 // DefaultRowLimit is the row cap Looker applies silently: to runs without a
@@ -137,10 +153,18 @@ const (
 // RunOptions are the run parameters of a source. Nil booleans are not sent,
 // so Looker's own default applies.
 type RunOptions struct {
-	ResultFormat     string // "csv", "json", "json_bi", "xlsx", ...
-	Limit            int64  // rows; -1 means all results; 0 means -1
-	Mode             Mode   // "" means ModeSync
-	RunAs            string // Looker user id to run as (sudo via POST /login/{user_id}); "" runs as the API user
+	ResultFormat string // "csv", "json", "json_bi", "xlsx", ...
+	Limit        int64  // rows; -1 means all results; 0 means -1
+	Mode         Mode   // "" means ModeSync
+	RunAs        string // Looker user id to run as (sudo via POST /login/{user_id}); "" runs as the API user
+	// Log is the run's logger: run-scoped lines (slot waits, kills,
+	// re-polls) go there; nil means the Client's.
+	Log *zap.Logger
+	// OnSlotWait, when set, is called with true when the run starts
+	// waiting for a query slot and with false when the wait ends (it got
+	// one, or its ctx ended). Never called for a run that gets a slot at
+	// once.
+	OnSlotWait       func(waiting bool)
 	ApplyFormatting  *bool
 	ApplyVis         *bool
 	Cache            *bool

@@ -36,7 +36,7 @@ var formatRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 //	LookID     GET  /looks/{id}/run/{fmt}
 //	QueryID    GET  /queries/{id}/run/{fmt}
 //	QuerySlug  GET  /queries/slug/{slug}, then GET /queries/{id}/run/{fmt}
-//	Query      POST /queries/run/{fmt} with the query as JSON
+//	Query      POST /queries, then GET /queries/{id}/run/{fmt}
 //	SQL.Slug   POST /sql_queries/{slug}/run/{fmt}
 //	SQL text   POST /sql_queries, then POST /sql_queries/{slug}/run/{fmt}
 //
@@ -48,8 +48,12 @@ var formatRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // The limit parameter is always sent (opts.Limit, with 0 meaning -1, all
 // rows), so Looker's silent 5,000-row default never applies; SQL Runner
 // runs take no run options (the SQL's own LIMIT rules). With opts.RunAs
-// every call runs as that Looker user. The run holds one of the Client's
-// query slots until Result.Body is closed; the caller must close it.
+// every call runs as that Looker user. The run holds one of the query
+// slots of its Looker user until Result.Body is closed; the caller must
+// close it. A sync run that stops early (ctx ends, the header timeout,
+// the read-idle timeout, or Body closed before its end) kills its query
+// in Looker (see GET /running_queries); a header timeout is never sent
+// again by the Client: it fails as a retryable *Error wrapping ErrTimeout.
 // Reading it fails with a retryable *Error (wrapping io.ErrUnexpectedEOF
 // or the network error) if the connection drops before the body is
 // complete. Every *Error names src in its Source.
@@ -86,9 +90,9 @@ func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result,
 			return nil, withSource(err, name)
 		}
 		r.source = name
-		return c.run(ctx, r, q.ID)
+		return c.run(ctx, r, syncQuery{queryID: q.ID}, opts)
 	case src.Query != nil:
-		return c.RunInlineQuery(ctx, *src.Query, opts)
+		return c.runInlineByID(ctx, *src.Query, opts)
 	default:
 		slug := src.SQL.Slug
 		if slug == "" {
@@ -103,7 +107,7 @@ func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result,
 		}
 		r.query = nil
 		r.source = name
-		return c.run(ctx, r, "")
+		return c.run(ctx, r, syncQuery{sqlSlug: slug}, opts)
 	}
 }
 
@@ -156,7 +160,7 @@ func (c *Client) RunLook(ctx context.Context, lookID string, opts RunOptions) (*
 		return nil, withSource(err, "look "+lookID)
 	}
 	r.source = "look " + lookID
-	return c.run(ctx, r, "")
+	return c.run(ctx, r, syncQuery{lookID: lookID}, opts)
 }
 
 // RunQuery runs a saved query: GET /queries/{query_id}/run/{result_format}.
@@ -166,10 +170,12 @@ func (c *Client) RunQuery(ctx context.Context, queryID string, opts RunOptions) 
 		return nil, withSource(err, "query "+queryID)
 	}
 	r.source = "query " + queryID
-	return c.run(ctx, r, queryID)
+	return c.run(ctx, r, syncQuery{queryID: queryID}, opts)
 }
 
 // RunInlineQuery runs q without saving it: POST /queries/run/{result_format}.
+// Such a run has no query id to find it by, so it is not killed in Looker
+// when it stops early; Run saves an inline query first for that reason.
 func (c *Client) RunInlineQuery(ctx context.Context, q Query, opts RunOptions) (*Result, error) {
 	name := Source{Query: &q}.String()
 	body, err := json.Marshal(q)
@@ -181,7 +187,7 @@ func (c *Client) RunInlineQuery(ctx context.Context, q Query, opts RunOptions) (
 	}
 	r := &request{op: "run_inline_query", method: http.MethodPost, path: "/queries/run/" + opts.ResultFormat,
 		query: runParams(opts), body: body, contentType: "application/json", as: opts.RunAs, source: name}
-	return c.run(ctx, r, "")
+	return c.run(ctx, r, syncQuery{}, opts)
 }
 
 // RunSQLQuery runs a SQL Runner query:
@@ -194,7 +200,7 @@ func (c *Client) RunSQLQuery(ctx context.Context, slug string, opts RunOptions) 
 	}
 	r.query = nil
 	r.source = "sql query " + slug
-	return c.run(ctx, r, "")
+	return c.run(ctx, r, syncQuery{sqlSlug: slug}, opts)
 }
 
 // QueryForSlug looks a saved query up by its slug: GET /queries/slug/{slug}.
@@ -326,21 +332,6 @@ func (c *Client) getJSON(ctx context.Context, r *request, v any) error {
 			Message: "decoding Looker's answer", Err: err}
 	}
 	return nil
-}
-
-// run sends a run request in a query slot; the slot is released when the
-// body is closed.
-func (c *Client) run(ctx context.Context, r *request, queryID string) (*Result, error) {
-	release, err := c.acquire(ctx, r.source)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.do(ctx, r)
-	if err != nil {
-		release()
-		return nil, err
-	}
-	return &Result{Body: &releasingBody{resp.Body, release}, ContentType: resp.Header.Get("Content-Type"), QueryID: queryID}, nil
 }
 
 // runRequest builds a run request whose path has one id and the format.

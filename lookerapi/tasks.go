@@ -14,11 +14,13 @@ import (
 )
 
 // Poll intervals of query tasks: the first poll is immediate, then the wait
-// doubles from PollMin up to PollMax (Looker's own examples poll every
-// 0.5-1 s; a slow query is not worth polling faster than every 5 s).
+// doubles from PollMin up to PollMax. Looker's own examples poll every
+// 0.5-1 s, which suits quick queries; every poll is a query-based API call
+// counted against Looker's licence quotas, so a long task is polled once a
+// minute: an hour-long task costs at most 67 polls.
 const (
 	PollMin = 500 * time.Millisecond
-	PollMax = 5 * time.Second
+	PollMax = 60 * time.Second
 )
 
 // killTimeout bounds the DELETE /running_queries call made after the run's
@@ -33,6 +35,7 @@ const (
 	TaskError    = "error"
 	TaskKilled   = "killed"
 	TaskExpired  = "expired"
+	TaskFailure  = "failure" // treated like "error" by Looker's own SDK examples
 )
 
 // QueryTask is the part of Looker's QueryTask the client uses.
@@ -131,14 +134,20 @@ func (c *Client) killQuery(ctx context.Context, taskID, as, source string) error
 // RunQueryTask runs saved query queryID as a query task and streams its
 // results: POST /query_tasks, then GET /query_tasks/{id} until the status
 // is complete (waits PollMin, doubling up to PollMax, on the Client's
-// clock), then GET /query_tasks/{id}/results (a 202 there means not
-// finished yet: poll on). It ends with:
+// clock), then GET /query_tasks/{id}/results (a 202 or 204 there means
+// not finished yet: poll on; never an empty result). It ends with:
 //
-//   - status error, or 400 from the results: a permanent *Error wrapping
-//     ErrQueryFailed with the database's message;
+//   - status error or failure, or 400 from the results: a permanent
+//     *Error wrapping ErrQueryFailed, with the database's message when
+//     the results endpoint gives one;
+//   - a status other than added, running, complete, error, failure,
+//     killed and expired: at once, a permanent *Error wrapping
+//     ErrQueryFailed that names the status (the task is killed, in case
+//     it still runs);
 //   - status killed: a permanent *Error wrapping ErrQueryKilled;
-//   - status expired, or 404 from the results: a retryable *Error
-//     wrapping ErrResultsExpired.
+//   - status expired twice in a row (it can show briefly before
+//     complete, so it is polled once more), or 404 from the results: a
+//     retryable *Error wrapping ErrResultsExpired.
 //
 // If ctx ends (a timeout or a shutdown) or polling fails before the task
 // finished, the query is killed (DELETE /running_queries/{id}) so the
@@ -149,7 +158,7 @@ func (c *Client) RunQueryTask(ctx context.Context, queryID string, opts RunOptio
 }
 
 func (c *Client) runTask(ctx context.Context, source, queryID, lookID string, opts RunOptions) (*Result, error) {
-	release, err := c.acquire(ctx, source)
+	release, err := c.acquire(ctx, source, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +167,7 @@ func (c *Client) runTask(ctx context.Context, source, queryID, lookID string, op
 		release()
 		return nil, withSource(err, source)
 	}
-	log := c.log.With(zap.String("source", source), zap.String("query_task_id", task.ID))
+	log := c.runLog(opts).With(zap.String("source", source), zap.String("query_task_id", task.ID))
 	log.Debug("query task created", zap.String("query_id", queryID))
 	body, ct, finished, err := c.awaitTask(ctx, log, task, opts.RunAs, source)
 	if err != nil {
@@ -187,18 +196,23 @@ func (c *Client) kill(ctx context.Context, log *zap.Logger, taskID, as, source s
 // finished reports whether the task reached a final status (no kill
 // needed).
 func (c *Client) awaitTask(ctx context.Context, log *zap.Logger, task *QueryTask, as, source string) (body io.ReadCloser, contentType string, finished bool, err error) {
+	taskPath := "/api/4.0/query_tasks/" + task.ID
+	taskErr := func(msg string, cause error, retryable bool) *Error {
+		return &Error{Source: source, Op: "query_task", Method: http.MethodGet, Path: taskPath, Message: msg, Err: cause, Retryable: retryable}
+	}
 	wait := time.Duration(0)
 	status := task.Status
+	expiredBefore := false
 	for {
 		if wait > 0 {
 			if err := c.sleep(ctx, wait); err != nil {
-				return nil, "", false, withSource(transportError(ctx, "query_task", http.MethodGet, "/api/4.0/query_tasks/"+task.ID, "waiting for the query task", err), source)
+				return nil, "", false, withSource(transportError(ctx, "query_task", http.MethodGet, taskPath, "waiting for the query task", err), source)
 			}
 			wait = min(wait*2, PollMax)
 		} else {
 			wait = PollMin
 		}
-		if status != TaskComplete && status != TaskError {
+		if !final(status) {
 			t, err := c.taskStatus(ctx, task.ID, as, source)
 			if err != nil {
 				return nil, "", false, err
@@ -207,46 +221,70 @@ func (c *Client) awaitTask(ctx context.Context, log *zap.Logger, task *QueryTask
 			log.Debug("query task status", zap.String("status", status))
 		}
 		switch status {
-		case TaskKilled:
-			return nil, "", true, &Error{Source: source, Op: "query_task", Method: http.MethodGet, Path: "/api/4.0/query_tasks/" + task.ID,
-				Message: "the query task was killed in Looker (Admin > Queries); run the job again once that is sorted out", Err: ErrQueryKilled}
-		case TaskExpired:
-			return nil, "", true, &Error{Source: source, Op: "query_task", Method: http.MethodGet, Path: "/api/4.0/query_tasks/" + task.ID,
-				Message: "the query task's results expired before they were fetched; a new run runs the query again", Err: ErrResultsExpired, Retryable: true}
-		case TaskComplete, TaskError:
-		default: // added, running, or a status this client does not know: keep polling
+		case TaskAdded, TaskRunning:
+			expiredBefore = false
 			continue
+		case TaskKilled:
+			return nil, "", true, taskErr("the query task was killed in Looker (Admin > Queries); run the job again once that is sorted out", ErrQueryKilled, false)
+		case TaskExpired:
+			if !expiredBefore {
+				expiredBefore = true
+				log.Info("query task reported expired; polling once more before giving up")
+				continue
+			}
+			return nil, "", true, taskErr("the query task's results expired before they were fetched; a new run runs the query again", ErrResultsExpired, true)
+		case TaskComplete, TaskError, TaskFailure:
+		default:
+			return nil, "", false, taskErr(fmt.Sprintf("the query task has status %q, which the exporter does not know (it knows %s, %s, %s, %s, %s, %s and %s); the run stops rather than poll until the job's timeout",
+				status, TaskAdded, TaskRunning, TaskComplete, TaskError, TaskFailure, TaskKilled, TaskExpired), ErrQueryFailed, false)
 		}
+		failed := status == TaskError || status == TaskFailure
 		r := &request{op: "query_task_results", method: http.MethodGet, path: "/query_tasks/" + url.PathEscape(task.ID) + "/results", as: as, source: source}
 		resp, err := c.do(ctx, r)
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
-				switch e.StatusCode {
-				case http.StatusBadRequest:
+				switch {
+				case e.StatusCode == http.StatusBadRequest:
 					e.Err, e.Retryable = ErrQueryFailed, false
 					return nil, "", true, e
-				case http.StatusNotFound:
+				case failed && ctx.Err() == nil:
+					// The status already says how it ended; the results
+					// only lacked the message.
+				case e.StatusCode == http.StatusNotFound:
 					e.Err, e.Retryable = ErrResultsExpired, true
 					e.Message = nonEmpty(e.Message, "Not found") + "; the query task's results expired or are gone, a new run runs the query again"
 					return nil, "", true, e
+				default:
+					return nil, "", false, err
 				}
+			} else if !failed {
+				return nil, "", false, err
 			}
-			return nil, "", status == TaskError, err
 		}
-		if resp.StatusCode == http.StatusAccepted {
+		if resp != nil && !failed && (resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusNoContent) {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 			_ = resp.Body.Close()
+			log.Debug("query task results not ready; polling again", zap.Int("status_code", resp.StatusCode))
 			status = TaskRunning
 			continue
 		}
-		if status == TaskError {
-			_ = resp.Body.Close()
-			return nil, "", true, &Error{Source: source, Op: r.op, Method: r.method, Path: r.fullPath(), StatusCode: resp.StatusCode,
-				Message: "the query task ended with status error; see the query in Looker (Admin > Queries)", Err: ErrQueryFailed}
+		if failed {
+			e := &Error{Source: source, Op: r.op, Method: r.method, Path: r.fullPath(), Err: ErrQueryFailed,
+				Message: fmt.Sprintf("the query task ended with status %q; see the query in Looker (Admin > Queries)", status)}
+			if resp != nil {
+				_ = resp.Body.Close()
+			}
+			return nil, "", true, e
 		}
 		return resp.Body, resp.Header.Get("Content-Type"), true, nil
 	}
+}
+
+// final reports whether a task in status needs no more polling of its
+// status: its results say the rest.
+func final(status string) bool {
+	return status == TaskComplete || status == TaskError || status == TaskFailure
 }
 
 // String names a task for logs.

@@ -33,7 +33,9 @@ type Options struct {
 
 // New returns a CSV encoder writing to w.
 //
-// Values are written as their text. A field is quoted when it contains a
+// Values are written as their text, as Looker sent them: times stay in
+// the query's time zone, and wall-clock times (formats.Field.Local) are
+// unchanged too. A field is quoted when it contains a
 // comma, a quote, \r or \n (quotes doubled), and an empty non-null string
 // is written as "" so that readers which tell the two apart (BigQuery,
 // DuckDB) keep it distinct from null, which is written as nothing. The

@@ -123,3 +123,21 @@ func TestErrors(t *testing.T) {
 type errWriter struct{ err error }
 
 func (e errWriter) Write([]byte) (int, error) { return 0, e.err }
+
+// TestTimesAsSent: CSV re-encoding writes times, zoned or wall-clock
+// (convert_tz: no), as Looker sent them, in the query's time zone.
+func TestTimesAsSent(t *testing.T) {
+	t.Parallel()
+	c, _ := fixture.QueryZone()
+	got := encode(t, c, Options{})
+	want := "orders_created_time,orders_created_local_time\n"
+	for _, row := range c.Rows {
+		if row[0].Null {
+			want += ",\n"
+			continue
+		}
+		want += string(row[0].Value) + "," + string(row[1].Value) + "\n"
+	}
+	require.Equal(t, want, got)
+	require.Contains(t, got, "2026-03-08 02:30:00,2026-03-08 02:30:00\n")
+}

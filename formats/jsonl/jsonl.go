@@ -20,7 +20,9 @@ type Options struct {
 	// Columns are the output keys, one per schema field; nil means
 	// formats.ColumnNames(schema, formats.NameUnderscore).
 	Columns []string
-	// Location is where Looker's zone-less times are read; nil means UTC.
+	// Location is the zone Looker rendered the result's times in (the
+	// query's time zone), where zone-less times are read; nil means UTC.
+	// Wall-clock columns (formats.Field.Local) are not read in it.
 	Location *time.Location
 }
 
@@ -38,6 +40,9 @@ type Options struct {
 //     microseconds when non-zero), read from Looker's
 //     "YYYY-MM-DD HH:MM:SS[.ffffff]" in Options.Location or from a value
 //     with an offset (see lookertext.Timestamps for the DST rule).
+//   - Timestamp of a wall-clock field (formats.Field.Local): the wall clock
+//     as Looker sent it, "2026-03-01T10:15:00" (with up to six fraction
+//     digits when non-zero), no offset; a value with an offset is an error.
 //   - String: a JSON string; invalid UTF-8 becomes U+FFFD.
 //   - null cells: null, whatever the type.
 //
@@ -64,9 +69,16 @@ func New(w io.Writer, schema formats.Schema, opts Options) formats.RowWriter {
 		}
 		e.keys[i] = append(appendString([]byte{sep}, []byte(c)), ':')
 		e.types[i] = schema.Fields[i].Type
+		if schema.Fields[i].IsLocal() {
+			e.types[i] = localTimestamp
+		}
 	}
 	return e
 }
+
+// localTimestamp is the type of a wall-clock timestamp column, internal
+// to the encoder.
+const localTimestamp formats.Type = 255
 
 type encoder struct {
 	w      *bufio.Writer
@@ -161,6 +173,14 @@ func (e *encoder) value(b []byte, t formats.Type, v []byte) ([]byte, error) {
 		}
 		b = append(b, '"')
 		b = lookertext.FormatTimestamp(b, us)
+		return append(b, '"'), nil
+	case localTimestamp:
+		us, err := lookertext.ParseWall(v)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, '"')
+		b = lookertext.FormatWall(b, us)
 		return append(b, '"'), nil
 	}
 	return appendString(b, v), nil

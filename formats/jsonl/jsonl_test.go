@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,3 +218,35 @@ func TestErrors(t *testing.T) {
 type errWriter struct{ err error }
 
 func (e errWriter) Write([]byte) (int, error) { return 0, e.err }
+
+// TestQueryZone: times are read in the zone Looker rendered them in
+// (Options.Location, New York here), giving the true UTC instants around
+// both DST changes; a convert_tz: no column is written as its wall clock
+// without offset.
+func TestQueryZone(t *testing.T) {
+	t.Parallel()
+	c, berlin := fixture.QueryZone()
+	out := encode(t, c, Options{Location: c.Location, Columns: []string{"zoned", "local"}})
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, len(c.Rows))
+	for i, line := range lines {
+		_, vals := parseLine(t, line)
+		if c.Want[i][0] == nil {
+			require.Equal(t, []any{nil, nil}, vals)
+			continue
+		}
+		got, err := time.Parse(time.RFC3339Nano, vals[0].(string))
+		require.NoError(t, err)
+		require.True(t, strings.HasSuffix(vals[0].(string), "Z"), "zoned values are UTC: %s", vals[0])
+		require.True(t, c.Want[i][0].(time.Time).Equal(got), "row %d: %v, want %v", i+1, got, c.Want[i][0])
+		require.False(t, berlin[i].Equal(got), "row %d differs from a reading in Berlin", i+1)
+		require.Equal(t, string(c.Want[i][1].(fixture.Wall)), vals[1], "row %d", i+1)
+	}
+	require.Equal(t, `{"zoned":"2026-03-08T07:30:00Z","local":"2026-03-08T02:30:00"}`, lines[3])
+	require.Equal(t, `{"zoned":"2026-07-01T16:00:00.123456Z","local":"2026-07-01T12:00:00.123456"}`, lines[6])
+	require.Equal(t, `{"zoned":"2027-01-01T04:59:59.5Z","local":"2026-12-31T23:59:59.5"}`, lines[11])
+
+	w := New(io.Discard, c.Schema, Options{})
+	require.ErrorContains(t, w.WriteRow(formats.Row{{Null: true}, {Value: []byte("2026-03-01 10:15:00Z")}}),
+		`column "orders_created_local_time": value "2026-03-01 10:15:00Z": has a time zone offset, but the field is a wall-clock time`)
+}

@@ -24,7 +24,10 @@ var errTooLong = fmt.Errorf("a single record is longer than %d MiB (unterminated
 //
 // The schema has one String field per header column, with Name and Label
 // both set to the header text (Looker CSV carries no field names). The
-// header must exist: an empty body is an error. Blank lines before it are
+// header must exist: an empty body is an error, and so is a header of more
+// than formats.MaxColumns columns (an error matching
+// formats.ErrTooManyColumns, returned before anything per column is
+// allocated). Blank lines before it are
 // skipped. A UTF-8 byte order mark
 // before the header is dropped. Records end in \n or \r\n; a quoted field
 // may hold commas, doubled quotes and line breaks. An empty field, quoted or
@@ -45,6 +48,9 @@ func NewCSV(r io.Reader) (formats.RowReader, error) {
 	}
 	if !ok {
 		return nil, &DecodeError{Format: "csv", Line: 1, Msg: "the body is empty: expected a header row of column labels"}
+	}
+	if err := formats.CheckColumns(d.width); err != nil {
+		return nil, fmt.Errorf("decode looker csv header: %w", err)
 	}
 	fields := make([]formats.Field, len(d.cells))
 	for i, c := range d.cells {
@@ -68,9 +74,10 @@ type csvReader struct {
 	line     int   // lines consumed so far
 	row      int   // data rows returned so far
 	schema   formats.Schema
-	cells    formats.Row
-	scratch  []byte // unescaped quoted fields of the current record
-	err      error  // sticky: io.EOF or the first error
+	cells    formats.Row // the fields of the current record, at most formats.MaxColumns+1
+	width    int         // how many fields the current record has
+	scratch  []byte      // unescaped quoted fields of the current record
+	err      error       // sticky: io.EOF or the first error
 
 	recLine   int   // first line of the last record read
 	recOffset int64 // body offset of the last record read
@@ -96,9 +103,9 @@ func (d *csvReader) Next() (formats.Row, error) {
 			continue
 		}
 		d.row++
-		if len(d.cells) != len(d.schema.Fields) {
+		if d.width != len(d.schema.Fields) {
 			d.err = &DecodeError{Format: "csv", Row: d.row, Line: d.recLine, Offset: d.recOffset,
-				Msg: fmt.Sprintf("has %d fields, the header has %d", len(d.cells), len(d.schema.Fields))}
+				Msg: fmt.Sprintf("has %d fields, the header has %d", d.width, len(d.schema.Fields))}
 			return nil, d.err
 		}
 		return d.cells, nil
@@ -118,7 +125,7 @@ func (d *csvReader) readRecord() (ok, blank bool, err error) {
 			return false, false, perr
 		}
 		if !more {
-			blank = n <= 2 && len(d.cells) == 1 && d.cells[0].Null && data[0] != '"'
+			blank = n <= 2 && d.width == 1 && d.cells[0].Null && data[0] != '"'
 			d.recLine, d.recOffset = d.line+1, d.base+int64(d.pos)
 			d.line += bytes.Count(data[:n], []byte{'\n'})
 			d.pos += n
@@ -198,6 +205,7 @@ func fillBuffer(r *io.Reader, buf *[]byte, pos, end *int, base *int64, eof *bool
 // d.scratch.
 func (d *csvReader) parseRecord(data []byte, atEOF bool) (n int, more bool, err error) {
 	d.cells = d.cells[:0]
+	d.width = 0
 	d.scratch = d.scratch[:0]
 	i := 0
 	for {
@@ -234,7 +242,7 @@ func (d *csvReader) parseRecord(data []byte, atEOF bool) (n int, more bool, err 
 				d.scratch = append(d.scratch, data[seg:k]...)
 				v = d.scratch[sstart:]
 			}
-			d.cells = append(d.cells, formats.Cell{Value: v, Null: len(v) == 0})
+			d.add(formats.Cell{Value: v, Null: len(v) == 0})
 			next := k + 1
 			if next == len(data) { // atEOF
 				return next, false, nil
@@ -246,7 +254,7 @@ func (d *csvReader) parseRecord(data []byte, atEOF bool) (n int, more bool, err 
 					if !atEOF {
 						return 0, true, nil
 					}
-					d.cells = append(d.cells, formats.Cell{Null: true})
+					d.add(formats.Cell{Null: true})
 					return i, false, nil
 				}
 				continue
@@ -278,26 +286,36 @@ func (d *csvReader) parseRecord(data []byte, atEOF bool) (n int, more bool, err 
 			if !atEOF {
 				return 0, true, nil
 			}
-			d.cells = append(d.cells, unquoted(data[i:j]))
+			d.add(unquoted(data[i:j]))
 			return j, false, nil
 		}
 		switch data[j] {
 		case ',':
-			d.cells = append(d.cells, unquoted(data[i:j]))
+			d.add(unquoted(data[i:j]))
 			i = j + 1
 			if i == len(data) {
 				if !atEOF {
 					return 0, true, nil
 				}
-				d.cells = append(d.cells, formats.Cell{Null: true})
+				d.add(formats.Cell{Null: true})
 				return i, false, nil
 			}
 		case '\n':
-			d.cells = append(d.cells, unquoted(data[i:j]))
+			d.add(unquoted(data[i:j]))
 			return j + 1, false, nil
 		default: // '"'
 			return 0, false, d.errAt(data, j, "bare '\"' in an unquoted field (a field holding quotes must be quoted)")
 		}
+	}
+}
+
+// add appends a field to the current record. Past formats.MaxColumns+1
+// fields it only counts them: a record that wide is an error, and keeping
+// its cells would let one line of commas grow memory.
+func (d *csvReader) add(c formats.Cell) {
+	d.width++
+	if len(d.cells) <= formats.MaxColumns {
+		d.cells = append(d.cells, c)
 	}
 }
 

@@ -34,6 +34,11 @@ import (
 // key not in the schema, or repeated in a row, is an error naming the row.
 // A row {"looker_error": "..."} ends the result with a *LookerError.
 //
+// A result wider than formats.MaxColumns (a given schema, or the columns
+// of the first row, pivots included) is an error matching
+// formats.ErrTooManyColumns, returned before anything is allocated per
+// column.
+//
 // NewJSON reads up to the end of the first row before it returns.
 func NewJSON(r io.Reader, schema *formats.Schema) (formats.RowReader, error) {
 	s := newJSONScanner(r, "json")
@@ -49,6 +54,9 @@ func NewJSON(r io.Reader, schema *formats.Schema) (formats.RowReader, error) {
 		return nil, err
 	}
 	if schema != nil {
+		if err := formats.CheckColumns(len(schema.Fields)); err != nil {
+			return nil, fmt.Errorf("decode looker json: %w", err)
+		}
 		d.setSchema(*schema)
 		return d, nil
 	}
@@ -67,9 +75,12 @@ func NewJSON(r io.Reader, schema *formats.Schema) (formats.RowReader, error) {
 	if err := s.lookerError(); err != nil {
 		return nil, err
 	}
+	members := slices.Clone(s.members)
+	if err := d.checkFirstRowWidth(members); err != nil {
+		return nil, err
+	}
 	fields := make([]formats.Field, 0, len(s.members))
 	names := make(map[string]bool, len(s.members))
-	members := slices.Clone(s.members)
 	for _, m := range members {
 		if names[string(s.key(m))] {
 			return nil, &DecodeError{Format: s.format, Row: 1, Offset: s.base + int64(s.pos),
@@ -107,6 +118,28 @@ func NewJSON(r io.Reader, schema *formats.Schema) (formats.RowReader, error) {
 	d.pending = true
 	d.started = true
 	return d, nil
+}
+
+// checkFirstRowWidth counts the columns the first row makes (one per key,
+// one per pivot of a pivoted measure) and fails beyond formats.MaxColumns,
+// before anything is allocated per column.
+func (d *jsonRows) checkFirstRowWidth(members []member) error {
+	s := d.s
+	width := s.width
+	if width <= formats.MaxColumns {
+		for _, m := range members {
+			if m.kind == kindRaw && s.value(m)[0] == '{' {
+				if err := d.pivotObject(s.key(m), s.value(m), func(string) bool { return false }); err != nil {
+					return err
+				}
+				width += d.sub.width - 1
+			}
+		}
+	}
+	if width > formats.MaxColumns {
+		return fmt.Errorf("decode looker %s: first row: %w", s.format, &formats.ColumnsError{Columns: width, AtLeast: s.dropped})
+	}
+	return nil
 }
 
 // inferType types a column from its first value.
@@ -271,6 +304,10 @@ func (d *jsonRows) fillRow() error {
 		d.kinds[i] = kindNull
 	}
 	d.pbuf, d.pcells = d.pbuf[:0], d.pcells[:0]
+	if s.width > len(s.members) {
+		return &DecodeError{Format: s.format, Row: s.row, Offset: s.base + int64(s.pos),
+			Msg: fmt.Sprintf("the row has %d keys; the result has %d fields", s.width, len(d.schema.Fields))}
+	}
 	for j, m := range s.members {
 		key := s.key(m)
 		idx := -1
@@ -359,6 +396,9 @@ func (d *jsonRows) pivotValues(measure []byte, keys map[string]int, m member) er
 		return err
 	}
 	sub := d.sub
+	if sub.width > len(keys) {
+		return errorf("%d pivot keys, more than the result's %d pivots", sub.width, len(keys))
+	}
 	for _, pm := range sub.members {
 		col, ok := keys[string(sub.key(pm))]
 		if !ok {
@@ -395,6 +435,10 @@ func (d *jsonRows) pivotValues(measure []byte, keys map[string]int, m member) er
 // "_type_hint") key is typed from it; otherwise the first row decides:
 // a number makes it Double, a boolean Bool, anything else (string, null,
 // missing, no rows) String. String is the safe default: it holds any value.
+//
+// Metadata describing more than formats.MaxColumns columns (pivot columns
+// included) is an error matching formats.ErrTooManyColumns, returned
+// before anything is allocated per column.
 //
 // Rows are decoded as NewJSON does. A {"looker_error": "..."} at the top
 // level or as a row is returned as a *LookerError. NewJSONBI reads the
@@ -501,6 +545,9 @@ func NewJSONBI(r io.Reader) (formats.RowReader, error) {
 }
 
 func (s *jsonScanner) wrapMeta(err error) error {
+	if errors.Is(err, formats.ErrTooManyColumns) {
+		return fmt.Errorf("decode looker %s metadata: %w", s.format, err)
+	}
 	return &DecodeError{Format: s.format, Offset: s.base + int64(s.pos), Msg: "bad metadata: " + err.Error()}
 }
 

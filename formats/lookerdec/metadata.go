@@ -41,6 +41,22 @@ type biMetadata struct {
 	Pivots []biPivot `json:"pivots"`
 }
 
+// width is the number of columns the metadata describes: the dimensions,
+// and each measure and measure-like table calculation once per pivot (once
+// without pivots), plus the other table calculations.
+func (m *biMetadata) width() int {
+	perMeasure := max(len(m.Pivots), 1)
+	n := len(m.Fields.Dimensions) + len(m.Fields.Measures)*perMeasure
+	for _, tc := range m.Fields.TableCalculations {
+		if tc.Measure {
+			n += perMeasure
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
 // pivots returns the result's pivot columns: values from each pivot's
 // data in pivot field order, or from its key.
 func (m *biMetadata) pivots() ([]formats.Pivot, error) {
@@ -103,6 +119,9 @@ func pivotFields(f formats.Field, pivots []formats.Pivot) []formats.Field {
 func biSchema(meta []byte) (formats.Schema, []int, error) {
 	var m biMetadata
 	if err := json.Unmarshal(meta, &m); err != nil {
+		return formats.Schema{}, nil, err
+	}
+	if err := formats.CheckColumns(m.width()); err != nil {
 		return formats.Schema{}, nil, err
 	}
 	pivots, err := m.pivots()

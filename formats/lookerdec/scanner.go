@@ -8,6 +8,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/formats/internal/lookertext"
 )
 
@@ -43,7 +44,9 @@ type jsonScanner struct {
 	rerr     error
 	row      int // row being decoded, for errors
 	arena    []byte
-	members  []member
+	members  []member // at most formats.MaxColumns
+	width    int      // members of the last object read, counting those not kept
+	dropped  bool     // a member not kept was an object (maybe a pivoted measure)
 	stack    []byte
 }
 
@@ -407,10 +410,13 @@ func (s *jsonScanner) readValue(dst []byte) ([]byte, byte, error) {
 }
 
 // readObject consumes an object into s.members with keys and values in
-// s.arena (both reset first).
+// s.arena (both reset first). It keeps at most formats.MaxColumns members
+// and counts the others in s.width: no row of a result the exporter handles
+// is wider, and keeping them would let one row grow memory.
 func (s *jsonScanner) readObject() error {
 	s.arena = s.arena[:0]
 	s.members = s.members[:0]
+	s.width, s.dropped = 0, false
 	if err := s.expect('{', "'{' starting a row object"); err != nil {
 		return err
 	}
@@ -444,7 +450,13 @@ func (s *jsonScanner) readObject() error {
 			return err
 		}
 		m.v1 = len(s.arena)
-		s.members = append(s.members, m)
+		s.width++
+		if len(s.members) < formats.MaxColumns {
+			s.members = append(s.members, m)
+		} else {
+			s.dropped = s.dropped || m.kind == kindRaw && s.arena[m.v0] == '{'
+			s.arena = s.arena[:m.k0]
+		}
 		if err := s.tooLong(s.arena); err != nil {
 			return err
 		}

@@ -38,7 +38,9 @@ type Options struct {
 	// formats.ColumnNames(schema, formats.NameUnderscore). Names must be
 	// unique and non-empty.
 	Columns []string
-	// Location is where Looker's zone-less times are read; nil means UTC.
+	// Location is the zone Looker rendered the result's times in (the
+	// query's time zone), where zone-less times are read; nil means UTC.
+	// Wall-clock columns (formats.Field.Local) are not read in it.
 	Location *time.Location
 	// Compression is the page codec: Snappy (the default, also for "";
 	// s2's fast Snappy encoder), Zstd (fastest level), Gzip (best speed) or
@@ -85,11 +87,16 @@ const (
 
 // New returns a Parquet encoder writing to w.
 //
+// A schema of more than formats.MaxColumns fields is refused with an error
+// matching formats.ErrTooManyColumns (parquet-go fails on 65,535 columns).
 // Every column is optional (nulls allowed) and in schema order. Types:
 // String -> BYTE_ARRAY (STRING), Int64 -> INT64, Double -> DOUBLE, Bool ->
 // BOOLEAN, Date -> INT32 (DATE), Timestamp -> INT64 (TIMESTAMP(MICROS,
 // isAdjustedToUTC=true)), times read in Options.Location (see
-// lookertext.Timestamps for the DST rule). Values are parsed as jsonl does
+// lookertext.Timestamps for the DST rule); a wall-clock Timestamp
+// (formats.Field.Local) -> INT64 (TIMESTAMP(MICROS, isAdjustedToUTC=false))
+// holding the wall clock as Looker sent it, in no zone (a value with an
+// offset is then an error). Values are parsed as jsonl does
 // (Bool takes Yes/No, true/false, 1/0); a value that does not parse is an
 // error naming the row, the column and the value, and the encoder then
 // refuses further rows. Column chunk and page statistics are written.
@@ -100,6 +107,9 @@ const (
 // a valid file with the schema and no row groups.
 func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, error) {
 	n := len(schema.Fields)
+	if err := formats.CheckColumns(n); err != nil {
+		return nil, fmt.Errorf("parquet encoder: %w", err)
+	}
 	cols := opts.Columns
 	if cols == nil {
 		cols = formats.ColumnNames(schema, formats.NameUnderscore)
@@ -144,6 +154,7 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		dict:      opts.Dictionary,
 		cols:      cols,
 		types:     make([]formats.Type, n),
+		local:     make([]bool, n),
 		ts:        lookertext.NewTimestamps(opts.Location),
 		batch:     make([]parquet.Row, batch),
 		rgBytes:   rgBytes,
@@ -155,6 +166,7 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	}
 	for i, f := range schema.Fields {
 		e.types[i] = f.Type
+		e.local[i] = f.IsLocal()
 	}
 	if _, err := e.schema(nil); err != nil { // check names now; encodings come with the first batch
 		return nil, err
@@ -174,6 +186,7 @@ type encoder struct {
 	dictCols  []bool          // columns written with a dictionary
 	cols      []string
 	types     []formats.Type
+	local     []bool // wall-clock timestamps (formats.Field.Local)
 	ts        *lookertext.Timestamps
 	batch     []parquet.Row
 	n         int    // rows in batch
@@ -206,7 +219,7 @@ func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
 		case formats.Date:
 			leaf = parquet.Date()
 		case formats.Timestamp:
-			leaf = parquet.Timestamp(parquet.Microsecond)
+			leaf = parquet.TimestampAdjusted(parquet.Microsecond, !e.local[i])
 		}
 		nodes[i] = parquet.Optional(leaf)
 	}
@@ -324,7 +337,13 @@ func (e *encoder) WriteRow(row formats.Row) error {
 			}
 			v = parquet.Int32Value(x)
 		case formats.Timestamp:
-			x, err := e.ts.Parse(c.Value)
+			var x int64
+			var err error
+			if e.local[i] {
+				x, err = lookertext.ParseWall(c.Value)
+			} else {
+				x, err = e.ts.Parse(c.Value)
+			}
 			if err != nil {
 				return e.fail(rowNum, i, c.Value, err)
 			}

@@ -79,9 +79,16 @@ func readBack(t *testing.T, data []byte) (*file.Reader, []string, [][]any) {
 					d := a.Value(i).ToTime()
 					rows[r][c] = fixture.Date{Y: d.Year(), M: int(d.Month()), D: d.Day()}
 				case *array.Timestamp:
-					unit := a.DataType().(*arrow.TimestampType).Unit
-					require.Equal(t, arrow.Microsecond, unit)
-					rows[r][c] = a.Value(i).ToTime(unit).UTC()
+					typ := a.DataType().(*arrow.TimestampType)
+					require.Equal(t, arrow.Microsecond, typ.Unit)
+					switch typ.TimeZone {
+					case "": // isAdjustedToUTC=false: a wall clock in no zone
+						rows[r][c] = fixture.Wall(a.Value(i).ToTime(typ.Unit).UTC().Format(fixture.WallLayout))
+					case "UTC":
+						rows[r][c] = a.Value(i).ToTime(typ.Unit).UTC()
+					default:
+						t.Fatalf("column %s: unexpected time zone %q", col.Name(), typ.TimeZone)
+					}
 				default:
 					t.Fatalf("column %s: unexpected arrow type %T", col.Name(), chunk)
 				}
@@ -354,4 +361,101 @@ func encodeCSV(t *testing.T, input []byte, opts Options) []byte {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	return buf.Bytes()
+}
+
+// TestTooManyColumns: parquet-go fails at 65,535 columns; the encoder
+// refuses a schema wider than formats.MaxColumns first, and takes one of
+// exactly formats.MaxColumns.
+func TestTooManyColumns(t *testing.T) {
+	t.Parallel()
+	wide := func(n int) formats.Schema {
+		s := formats.Schema{Fields: make([]formats.Field, n)}
+		for i := range s.Fields {
+			s.Fields[i] = formats.Field{Name: fmt.Sprintf("v.f%d", i), Type: formats.Int64}
+		}
+		return s
+	}
+	_, err := New(io.Discard, wide(70000), Options{})
+	require.ErrorIs(t, err, formats.ErrTooManyColumns)
+	require.ErrorContains(t, err, "parquet encoder: the result has 70,000 columns; the exporter handles at most 10,000")
+
+	s := wide(formats.MaxColumns)
+	row := make(formats.Row, formats.MaxColumns)
+	for i := range row {
+		row[i] = formats.Cell{Value: []byte(fmt.Sprint(i))}
+	}
+	data := encode(t, fixture.Case{Schema: s, Rows: []formats.Row{row}}, Options{})
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	require.NoError(t, err)
+	defer rdr.Close()
+	require.Equal(t, formats.MaxColumns, rdr.MetaData().Schema.NumColumns())
+	cr, err := rdr.RowGroup(0).Column(formats.MaxColumns - 1)
+	require.NoError(t, err)
+	vals, defs := make([]int64, 1), make([]int16, 1)
+	n, _, err := cr.(*file.Int64ColumnChunkReader).ReadBatch(1, vals, defs, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	require.Equal(t, int64(formats.MaxColumns-1), vals[0])
+}
+
+// TestQueryZone: times are read in the zone Looker rendered them in
+// (Options.Location, New York here), giving the true UTC instants around
+// both DST changes, not those of another zone (Berlin, the job's, say);
+// a convert_tz: no column keeps its wall clock as a TIMESTAMP without time
+// zone (isAdjustedToUTC=false). Read back with arrow-go value by value.
+func TestQueryZone(t *testing.T) {
+	t.Parallel()
+	c, berlin := fixture.QueryZone()
+	data := encode(t, c, Options{Location: c.Location})
+	rdr, names, got := readBack(t, data)
+	require.Equal(t, []string{"orders_created_time", "orders_created_local_time"}, names)
+	requireValues(t, c.Want, got)
+	for r := range got {
+		if gt, ok := got[r][0].(time.Time); ok {
+			require.False(t, gt.Equal(berlin[r]), "row %d: the instant differs from a reading in Berlin", r+1)
+		}
+	}
+
+	sc := rdr.MetaData().Schema
+	zoned, ok := sc.Column(0).LogicalType().(schema.TimestampLogicalType)
+	require.True(t, ok)
+	require.True(t, zoned.IsAdjustedToUTC())
+	local, ok := sc.Column(1).LogicalType().(schema.TimestampLogicalType)
+	require.True(t, ok, "%T", sc.Column(1).LogicalType())
+	require.False(t, local.IsAdjustedToUTC(), "a wall clock is a timestamp without time zone")
+	require.Equal(t, schema.TimeUnitMicros, local.TimeUnit())
+
+	// The arrow schema says the same: no time zone on the local column.
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	require.NoError(t, err)
+	as, err := fr.Schema()
+	require.NoError(t, err)
+	require.Equal(t, "UTC", as.Field(0).Type.(*arrow.TimestampType).TimeZone)
+	require.Empty(t, as.Field(1).Type.(*arrow.TimestampType).TimeZone)
+
+	// Berlin gives other instants for the zoned column, the same wall clocks.
+	_, _, inBerlin := readBack(t, encode(t, c, Options{Location: berlinZone(t)}))
+	for r := range inBerlin {
+		if berlin[r].IsZero() {
+			continue
+		}
+		require.True(t, berlin[r].Equal(inBerlin[r][0].(time.Time)), "row %d", r+1)
+		require.Equal(t, c.Want[r][1], inBerlin[r][1], "row %d", r+1)
+	}
+}
+
+func berlinZone(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	return loc
+}
+
+func TestLocalTimestampWithOffset(t *testing.T) {
+	t.Parallel()
+	sch := formats.Schema{Fields: []formats.Field{{Name: "t", Type: formats.Timestamp, Local: true}}}
+	w, err := New(io.Discard, sch, Options{})
+	require.NoError(t, err)
+	err = w.WriteRow(formats.Row{{Value: []byte("2026-03-01T10:15:00+01:00")}})
+	require.ErrorContains(t, err, `row 1, column "t" (TIMESTAMP): value "2026-03-01T10:15:00+01:00": has a time zone offset, but the field is a wall-clock time`)
 }

@@ -160,55 +160,19 @@ func NewTimestamps(loc *time.Location) *Timestamps {
 // offset in force before the change, so it lands after the gap, shifted by
 // the gap's length (2026-03-29 02:30 in Europe/Berlin is 01:30 UTC, shown as
 // 03:30 CEST); a repeated wall time takes the earlier of its two instants
-// (2026-10-25 02:30 in Europe/Berlin is 00:30 UTC, the CEST one).
+// (2026-10-25 02:30 in Europe/Berlin is 00:30 UTC, the CEST one). In
+// America/New_York, 2026-03-08 02:30 is 07:30 UTC (as 03:30 EDT) and
+// 2026-11-01 01:30 is 05:30 UTC (EDT). Go's time.Date is not used: its
+// choice depends on the sign of the zone's offset (it puts the New York
+// gap time before the gap, 06:30 UTC, but the Berlin one after it, and
+// takes the later instant of a Berlin fold but the earlier of a New York
+// one). Looker's text cannot tell the two instants of a fold apart; this
+// rule at least gives every zone the same answer.
 func (p *Timestamps) Parse(b []byte) (int64, error) {
-	if len(b) < 10 {
-		return 0, ErrTimestamp
+	wall, micros, rest, err := parseWall(b)
+	if err != nil {
+		return 0, err
 	}
-	y, mo, d, ok := parseYMD(b)
-	if !ok {
-		return 0, ErrTimestamp
-	}
-	var h, mi, s, nanos int
-	rest := b[10:]
-	if len(rest) > 0 {
-		if rest[0] != ' ' && rest[0] != 'T' || len(rest) < 6 || rest[3] != ':' {
-			return 0, ErrTimestamp
-		}
-		var ok1, ok2 bool
-		h, ok1 = two(rest[1], rest[2])
-		mi, ok2 = two(rest[4], rest[5])
-		if !ok1 || !ok2 || h > 23 || mi > 59 {
-			return 0, ErrTimestamp
-		}
-		rest = rest[6:]
-		if len(rest) >= 3 && rest[0] == ':' {
-			s, ok1 = two(rest[1], rest[2])
-			if !ok1 || s > 59 {
-				return 0, ErrTimestamp
-			}
-			rest = rest[3:]
-			if len(rest) > 0 && rest[0] == '.' {
-				rest = rest[1:]
-				n := 0
-				for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
-					n++
-				}
-				if n == 0 || n > 9 {
-					return 0, ErrTimestamp
-				}
-				for i := 0; i < 9; i++ {
-					nanos *= 10
-					if i < n {
-						nanos += int(rest[i] - '0')
-					}
-				}
-				rest = rest[n:]
-			}
-		}
-	}
-	micros := int64(nanos / 1000)
-	wall := utcSeconds(y, mo, d, h, mi, s)
 	if len(rest) > 0 {
 		off, ok := parseOffset(rest)
 		if !ok {
@@ -220,6 +184,87 @@ func (p *Timestamps) Parse(b []byte) (int64, error) {
 		return wall*1e6 + micros, nil
 	}
 	return p.resolve(wall)*1e6 + micros, nil
+}
+
+// ParseWall parses a wall-clock time (a convert_tz: no field) in the forms
+// Timestamps.Parse takes, without an offset, and returns its microseconds
+// since 1970-01-01 00:00:00 of the same calendar: the wall clock as it
+// reads, in no zone. A value with an offset is ErrWallOffset: it names an
+// instant, not a wall-clock time.
+func ParseWall(b []byte) (int64, error) {
+	wall, micros, rest, err := parseWall(b)
+	if err != nil {
+		return 0, err
+	}
+	if len(rest) > 0 {
+		if _, ok := parseOffset(rest); ok {
+			return 0, ErrWallOffset
+		}
+		return 0, ErrTimestamp
+	}
+	return wall*1e6 + micros, nil
+}
+
+// ErrWallOffset is a zone offset on a wall-clock time.
+var ErrWallOffset = errors.New("has a time zone offset, but the field is a wall-clock time (convert_tz: no) that Looker sends without one")
+
+// FormatWall appends wall-clock micros (see ParseWall) as
+// "2006-01-02T15:04:05", with up to six fraction digits when non-zero
+// (trailing zeros dropped, as FormatTimestamp does) and no offset.
+func FormatWall(dst []byte, micros int64) []byte {
+	return time.UnixMicro(micros).UTC().AppendFormat(dst, "2006-01-02T15:04:05.999999")
+}
+
+// parseWall parses the date and time of a Looker time value into seconds
+// of the wall clock as if it were UTC and microseconds; rest is what
+// follows the time (an offset, or nothing).
+func parseWall(b []byte) (wall, micros int64, rest []byte, err error) {
+	if len(b) < 10 {
+		return 0, 0, nil, ErrTimestamp
+	}
+	y, mo, d, ok := parseYMD(b)
+	if !ok {
+		return 0, 0, nil, ErrTimestamp
+	}
+	var h, mi, s, nanos int
+	rest = b[10:]
+	if len(rest) > 0 {
+		if rest[0] != ' ' && rest[0] != 'T' || len(rest) < 6 || rest[3] != ':' {
+			return 0, 0, nil, ErrTimestamp
+		}
+		var ok1, ok2 bool
+		h, ok1 = two(rest[1], rest[2])
+		mi, ok2 = two(rest[4], rest[5])
+		if !ok1 || !ok2 || h > 23 || mi > 59 {
+			return 0, 0, nil, ErrTimestamp
+		}
+		rest = rest[6:]
+		if len(rest) >= 3 && rest[0] == ':' {
+			s, ok1 = two(rest[1], rest[2])
+			if !ok1 || s > 59 {
+				return 0, 0, nil, ErrTimestamp
+			}
+			rest = rest[3:]
+			if len(rest) > 0 && rest[0] == '.' {
+				rest = rest[1:]
+				n := 0
+				for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+					n++
+				}
+				if n == 0 || n > 9 {
+					return 0, 0, nil, ErrTimestamp
+				}
+				for i := 0; i < 9; i++ {
+					nanos *= 10
+					if i < n {
+						nanos += int(rest[i] - '0')
+					}
+				}
+				rest = rest[n:]
+			}
+		}
+	}
+	return utcSeconds(y, mo, d, h, mi, s), int64(nanos / 1000), rest, nil
 }
 
 const day = 86400

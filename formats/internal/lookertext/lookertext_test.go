@@ -142,3 +142,38 @@ func TestValidJSONNumber(t *testing.T) {
 	require.False(t, IsIntLiteral([]byte("12.0")))
 	require.False(t, IsIntLiteral([]byte("1e2")))
 }
+
+func TestParseWall(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want string // FormatWall of the result, or the error
+	}{
+		{"2026-03-01 10:15:00", "2026-03-01T10:15:00"},
+		{"2026-03-01 10:15", "2026-03-01T10:15:00"},
+		{"2026-03-01", "2026-03-01T00:00:00"},
+		{"2026-03-01 10:15:00.5", "2026-03-01T10:15:00.5"},
+		{"2026-03-01 10:15:00.123456789", "2026-03-01T10:15:00.123456"},
+		{"2026-03-01T10:15:00.000001", "2026-03-01T10:15:00.000001"},
+		{"1969-12-31 23:59:59.999999", "1969-12-31T23:59:59.999999"},
+		// Wall clocks that a DST change skips or repeats in some zone are
+		// just wall clocks: nothing moves.
+		{"2026-03-29 02:30:00", "2026-03-29T02:30:00"},
+		{"2026-11-01 01:30:00", "2026-11-01T01:30:00"},
+		{"2026-03-01T10:15:00Z", ErrWallOffset.Error()},
+		{"2026-03-01 10:15:00+01:00", ErrWallOffset.Error()},
+		{"2026-03-01 10:15:00 UTC", ErrTimestamp.Error()},
+		{"2026-02-30 10:15:00", ErrTimestamp.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			us, err := ParseWall([]byte(tt.in))
+			if err != nil {
+				require.EqualError(t, err, tt.want)
+				return
+			}
+			require.Equal(t, tt.want, string(FormatWall(nil, us)))
+		})
+	}
+}
