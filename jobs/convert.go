@@ -28,7 +28,14 @@ import (
 // rendered them in (or a SQL Runner job's sql_timezone); nil when nobody
 // could say, which fails a result that has datetime columns rather than
 // guess.
-func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.Set, rows *atomic.Int64, info *outputInfo, zone *time.Location) error {
+func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.Set, rows *atomic.Int64, info *outputInfo, zone *time.Location, localFields []string) error {
+	if textResult(job.Run.ResultFormat) {
+		// One policy for every format: bytes that are not UTF-8 become
+		// U+FFFD, counted (see outputInfo.invalidUTF8).
+		utf := formats.NewUTF8Reader(body)
+		defer func() { info.invalidUTF8 = utf.Replaced() }()
+		body = utf
+	}
 	if job.Format == formats.Raw {
 		f, err := out.Next(ctx)
 		if err != nil {
@@ -72,10 +79,10 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 	if err != nil {
 		return err
 	}
-	schema := dec.Schema()
+	schema := formats.MarkLocal(dec.Schema(), localFields)
 	if zone == nil {
 		for _, f := range schema.Fields {
-			if f.Type == formats.Timestamp {
+			if f.Type == formats.Timestamp && !f.IsLocal() {
 				return fmt.Errorf("column %s holds datetimes but Looker did not say which time zone it rendered them in; set query_timezone on the job", f.Name)
 			}
 		}
@@ -93,6 +100,16 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 		return err
 	}
 	return enc.Close()
+}
+
+// textResult reports whether a Looker result format is text (csv, json,
+// html, ...) rather than binary (xlsx, png, jpg).
+func textResult(resultFormat string) bool {
+	switch resultFormat {
+	case "xlsx", "png", "jpg":
+		return false
+	}
+	return true
 }
 
 // newEncoder starts one complete file of the job's format on w,

@@ -100,7 +100,7 @@ func TestLookerFaultOutcomes(t *testing.T) {
 		// Query tasks that end (NOTES §13.3, §13.4).
 		{name: "query task ends in failure", keys: look + "\nmode: async",
 			inject: func(srv *lookertest.Server) { srv.ScriptNextTask(lookertest.TaskRunning, lookertest.TaskFailure) },
-			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "failure"}},
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "division by zero"}},
 		{name: "query task in a status nobody knows", keys: look + "\nmode: async",
 			inject: func(srv *lookertest.Server) { srv.ScriptNextTask("reticulating") },
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "reticulating"}},

@@ -14,6 +14,9 @@ import (
 type outputInfo struct {
 	schema  formats.Schema // empty for raw output
 	columns []string       // output column names, one per schema field
+	// invalidUTF8 counts the byte sequences of a text result that were
+	// not UTF-8 and were written as U+FFFD.
+	invalidUTF8 int64
 }
 
 // newManifest fills in what the runner knows for the run's manifest;
@@ -34,6 +37,7 @@ func newManifest(job *config.Job, run state.Run, scheduled time.Time, res *looke
 		QueryTimezone:  res.Timezone,
 		TimezoneSource: res.TimezoneSource,
 		Limit:          publish.Limit{Applied: appliedLimit(job, res), Saved: res.SavedLimit},
+		InvalidUTF8:    info.invalidUTF8,
 		StartedAt:      run.StartedAt,
 		Format:         string(job.Format),
 		Compression:    string(job.Compression),

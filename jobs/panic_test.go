@@ -112,7 +112,7 @@ func TestSeventyThousandColumnsFailTheRun(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, state.Failed, run.Status)
 			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
-			require.Contains(t, run.Error, "70000 columns")
+			require.Contains(t, run.Error, "70,000 columns")
 			require.Contains(t, run.Error, "10,000")
 			require.NoFileExists(t, filepath.Join(b.dir, "out.data"))
 

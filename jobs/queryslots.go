@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/state"
 )
 
@@ -78,10 +79,17 @@ func (s *StoreQuerySlots) Acquire(ctx context.Context, user string, max int) (fu
 	key := slotKeyPrefix + user
 	holder := s.Replica + " " + randomHex(8)
 	clock := s.clock()
-	for failures := 0; ; {
+	for failures, waiting := 0, false; ; {
 		ok, err := s.Store.AcquireSlot(ctx, key, holder, max, clock.Now(), s.lease())
 		if err == nil && ok {
+			if waiting {
+				lookerapi.NotifySlotWait(ctx, false)
+			}
 			return s.hold(ctx, key, holder), nil
+		}
+		if !waiting {
+			waiting = true
+			lookerapi.NotifySlotWait(ctx, true) // the run's log and the status page say so
 		}
 		wait := s.poll()
 		if err != nil {

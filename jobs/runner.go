@@ -244,12 +244,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	}
 	ropts := job.Run
 	ropts.Log = log
-	ropts.OnSlotWait = func(waiting bool) {
-		p.WaitingForSlot.Store(waiting)
-		if waiting {
-			log.Info("waiting for a looker query slot (looker.max_concurrent_queries, shared by every replica)")
-		}
-	}
+	ropts.OnSlotWait = p.WaitingForSlot.Store // the client logs the wait in the run's log
 	res, err := r.Looker.Run(ctx, src, ropts)
 	if err != nil {
 		return nil, err
@@ -277,8 +272,12 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 		}
 	}()
 	var info outputInfo
-	if err := convert(ctx, job, res.Body, out, &p.Rows, &info, zone); err != nil {
+	if err := convert(ctx, job, res.Body, out, &p.Rows, &info, zone, res.LocalFields); err != nil {
 		return nil, err
+	}
+	if info.invalidUTF8 > 0 {
+		log.Warn("the result held bytes that are not UTF-8; each sequence was written as U+FFFD",
+			zap.Int64("replaced", info.invalidUTF8), zap.String("what_to_do", "fix the encoding of the data in the warehouse, or the connection's character set in Looker"))
 	}
 	if err := checkTruncation(log, job, res, p.Rows.Load()); err != nil {
 		return nil, err // before Commit: nothing is published

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/jobs"
-	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 	"github.com/lookerexport/exporter/sinks/publish"
 	"github.com/lookerexport/exporter/state"
