@@ -214,7 +214,7 @@ func (c *Client) applicationZone(ctx context.Context, what string) (string, erro
 		return "", unknown("Looker's settings name no application time zone")
 	}
 	if err := checkZone(*set.Timezone, "Looker's application time zone"); err != nil {
-		return "", err
+		return "", unknown(err.(*Error).Message)
 	}
 	return *set.Timezone, nil
 }
