@@ -333,6 +333,10 @@ func describe(head []byte) string {
 			return s.message()
 		}
 	}
+	if line, rest, ok := bytes.Cut(t, []byte("\n")); ok && strings.EqualFold(strings.Trim(strings.TrimSpace(string(line)), `"`), "looker_error") {
+		next, _, _ := bytes.Cut(rest, []byte("\n"))
+		return nonEmpty(strings.TrimSpace(splitHeader(next, "csv")[0]), "looker_error (Looker sent no message)")
+	}
 	if len(t) == 0 {
 		return "an empty body"
 	}

@@ -40,7 +40,7 @@ type stub struct {
 	runCT         string         // Content-Type of run answers
 	runBody       string         // body of run answers; "" means a csv of the query's labels
 	created       []map[string]any
-	runs          []string     // "GET /api/4.0/looks/42/run/csv?limit=-1", ...
+	runs          []string // "GET /api/4.0/looks/42/run/csv?limit=-1", ...
 	inline        []lookerapi.Query
 	counts        map[string]int
 }
@@ -159,6 +159,16 @@ func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
 		s.inline = append(s.inline, q)
 		run()
 	case strings.Contains(p, "/run/"):
+		run()
+	case p == "/query_tasks" && r.Method == http.MethodPost:
+		s.counts["create_query_task"]++
+		var task map[string]any
+		require.NoError(s.t, json.NewDecoder(r.Body).Decode(&task))
+		s.runs = append(s.runs, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+		writeJSON(w, 200, map[string]any{"id": "t1", "query_id": task["query_id"], "status": "added"})
+	case p == "/query_tasks/t1":
+		writeJSON(w, 200, map[string]any{"id": "t1", "status": "complete"})
+	case p == "/query_tasks/t1/results":
 		run()
 	case strings.HasPrefix(p, "/sql_queries"):
 		if r.Method == http.MethodPost && p == "/sql_queries" {
