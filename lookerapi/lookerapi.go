@@ -9,8 +9,15 @@
 // once and retries on a 401, and logs every token out on Close. It sends a
 // call again on 429/503 (bounded, honouring Retry-After), bounds the runs
 // in flight per instance, and resolves sources without running them
-// (Resolve: a Look's query, field types, whether the result streams).
-// Errors are *Error values that say whether a retry could help.
+// (Resolve, ResolveRun: a Look's query, field types, time zone, saved
+// limit, whether the result streams). Errors are *Error values that say
+// whether a retry could help.
+//
+// What a result means is part of the contract (NOTES §13): every run knows
+// the time zone Looker rendered its zone-less datetimes in
+// (Result.Timezone; see Run), every result body is checked for Looker's
+// in-band errors as it is read (ErrInBandError), and the limits that
+// applied are reported (Result.SavedLimit, Result.AppliedLimit).
 //
 // lookerapi/lookertest is an in-process Looker-compatible server used by the
 // tests and by `exporter demo`.

@@ -171,7 +171,7 @@ func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
 	case p == "/query_tasks/t1/results":
 		run()
 	case strings.HasPrefix(p, "/sql_queries"):
-		if r.Method == http.MethodPost && p == "/sql_queries" {
+		if (r.Method == http.MethodPost && p == "/sql_queries") || r.Method == http.MethodGet {
 			writeJSON(w, 200, map[string]any{"slug": "sqlslug"})
 			return
 		}
