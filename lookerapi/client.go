@@ -230,9 +230,10 @@ type request struct {
 	query            url.Values
 	body             []byte
 	contentType      string
-	as               string // identity whose token is used: "" the API user, else a sudo user id
-	source           string // what is being run, for errors; "" outside runs
-	sent             bool   // set once the request went out (Looker may be running it)
+	as               string       // identity whose token is used: "" the API user, else a sudo user id
+	source           string       // what is being run, for errors; "" outside runs
+	sent             bool         // set once the request went out (Looker may be running it)
+	check            *resultCheck // run requests: how the result body is checked (inband.go)
 }
 
 func (r *request) fullPath() string { return "/api/4.0" + r.path }

@@ -76,7 +76,9 @@ func TestRunQuerySlugReportsQueryID(t *testing.T) {
 	res, err := f.client.Run(ctx, lookerapi.Source{QuerySlug: lookertest.QuerySlug}, lookerapi.RunOptions{ResultFormat: "csv"})
 	require.NoError(t, err)
 	readAll(t, res)
-	require.Equal(t, lookertest.QueryID, res.QueryID)
+	require.Equal(t, 1, f.srv.Requests("create_query"), "the slug's query has no zone: re-created in the application zone")
+	require.NotEmpty(t, res.QueryID)
+	require.NotEqual(t, lookertest.QueryID, res.QueryID, "the query that ran")
 	require.Equal(t, 2, f.srv.Requests("query_for_slug"), "one above, one by Run")
 	require.Equal(t, 1, f.srv.Requests("run_query"))
 }
@@ -267,9 +269,9 @@ func TestPermanentErrors(t *testing.T) {
 	}{
 		{
 			name: "unknown look", src: lookerapi.Source{LookID: "999"}, opts: csv, status: 404, msg: "Not found",
-			errText: "look 999: run_look GET /api/4.0/looks/999/run/csv: 404 Not found (https://cloud.google.com/looker/docs/r/err/4.0/404/get/looks/:look_id/run/:result_format)",
+			errText: "look 999: look GET /api/4.0/looks/999: 404 Not found (https://cloud.google.com/looker/docs/r/err/4.0/404/get/looks/:look_id)",
 		},
-		{name: "unknown query", src: lookerapi.Source{QueryID: "777"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/:query_id/run/:result_format"},
+		{name: "unknown query", src: lookerapi.Source{QueryID: "777"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/:query_id"},
 		{name: "unknown slug", src: lookerapi.Source{QuerySlug: "nope"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/slug/:slug"},
 		{name: "unknown field", src: lookerapi.Source{Query: &lookerapi.Query{Model: "thelook", View: "orders", Fields: []string{"orders.id", "orders.bogus"}}},
 			opts: csv, status: 400, msg: "orders.bogus", docContain: "/400/post/queries"}, // saved first (POST /queries), to be run by id
@@ -570,7 +572,7 @@ func TestBaseURLWithAPISuffix(t *testing.T) {
 	t.Parallel()
 	srv := lookertest.NewServer(lookertest.Options{Rows: 3})
 	t.Cleanup(srv.Close)
-	c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL() + "/api/4.0/", ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()}, zaptest.NewLogger(t))
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: newFront(t, srv.URL()).URL + "/api/4.0/", ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()}, zaptest.NewLogger(t))
 	require.NoError(t, err)
 	res, err := c.RunLook(context.Background(), lookertest.LookID, lookerapi.RunOptions{ResultFormat: "csv"})
 	require.NoError(t, err)
@@ -601,7 +603,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	clock := newFakeClock()
 	clock.autoFire = time.Minute
 	newClient := func(secret string) *lookerapi.Client {
-		c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: secret, VerifySSL: true},
+		c, err := lookerapi.New(lookerapi.Config{BaseURL: newFront(t, srv.URL()).URL, ClientID: srv.ClientID(), ClientSecret: secret, VerifySSL: true},
 			log, lookerapi.WithClock(clock))
 		require.NoError(t, err)
 		return c

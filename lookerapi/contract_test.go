@@ -27,7 +27,7 @@ func TestContract(t *testing.T) {
 	t.Cleanup(srv.Close)
 	clock := newFakeClock()
 	clock.autoFire = lookerapi.DefaultTimeout
-	c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true},
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: newFront(t, srv.URL()).URL, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true},
 		zaptest.NewLogger(t), lookerapi.WithClock(clock), lookerapi.WithHTTPClient(&http.Client{Transport: v.Transport(nil)}))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -147,7 +147,7 @@ func TestContract(t *testing.T) {
 	t.Logf("validated responses per operation: %v", checked)
 	for _, op := range []string{"login", "login_user", "logout", "look", "run_look", "query", "query_for_slug", "create_query",
 		"run_query", "run_inline_query", "create_sql_query", "sql_query", "run_sql_query", "create_query_task", "query_task",
-		"query_task_results", "kill_query", "lookml_model_explore"} {
+		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection"} {
 		require.Positive(t, checked[op], "operation %s was not exercised; exercised: %v", op, ops)
 	}
 }

@@ -103,7 +103,9 @@ func TestQueryTaskSourcesFindTheirQuery(t *testing.T) {
 		want, err := f.srv.Fields(sandboxSource(t, src))
 		require.NoError(t, err)
 		checkCSV(t, readAll(t, res), want, 10)
-		require.Equal(t, lookertest.QueryID, res.QueryID, "%s", src)
+		require.NotEmpty(t, res.QueryID, "%s", src)
+		require.NotEqual(t, lookertest.QueryID, res.QueryID, "%s: the saved query has no zone: it runs re-created in the application zone", src)
+		require.Equal(t, lookerapi.ZoneSourceApplication, res.TimezoneSource)
 	}
 	require.Equal(t, 1, f.srv.Requests("look"))
 	require.Equal(t, 1, f.srv.Requests("query_for_slug"))
@@ -272,7 +274,8 @@ func TestRunAs(t *testing.T) {
 	require.Equal(t, 1, f.srv.Logins(), "one API login")
 	require.Equal(t, 1, f.srv.UserLogins("7"), "one token per user, shared by concurrent runs")
 	require.Equal(t, 1, f.srv.UserLogins("8"))
-	require.Contains(t, []string{"7", "8"}, f.srv.LastUser("run_look"))
+	require.Contains(t, []string{"7", "8"}, f.srv.LastUser("run_query"), "the look's query, pinned to the application zone, runs by id")
+	require.Contains(t, []string{"7", "8"}, f.srv.LastUser("create_query"))
 	require.Contains(t, []string{"7", "8"}, f.srv.LastUser("create_query_task"))
 
 	// Renewed before expiry, like the API user's.
@@ -281,7 +284,7 @@ func TestRunAs(t *testing.T) {
 	require.NoError(t, err)
 	readAll(t, res)
 	require.Equal(t, 2, f.srv.UserLogins("7"))
-	require.Equal(t, "7", f.srv.LastUser("run_look"))
+	require.Equal(t, "7", f.srv.LastUser("run_query"))
 
 	// An unknown user is a permanent error that says what run_as takes.
 	_, err = f.client.Run(ctx, lookerapi.Source{LookID: lookertest.LookID}, lookerapi.RunOptions{ResultFormat: "csv", RunAs: "100000"})
@@ -335,7 +338,7 @@ func countLogs(f *fixture, msg string) int { return f.logs.FilterMessage(msg).Le
 func TestMaxConcurrentQueries(t *testing.T) {
 	t.Parallel()
 	f := setup(t, setupOpts{server: lookertest.Options{Rows: 3}})
-	c, err := lookerapi.New(lookerapi.Config{BaseURL: f.srv.URL(), ClientID: f.srv.ClientID(), ClientSecret: f.srv.ClientSecret(),
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: f.front.URL, ClientID: f.srv.ClientID(), ClientSecret: f.srv.ClientSecret(),
 		VerifySSL: true, MaxConcurrentQueries: 2}, f.log, lookerapi.WithClock(f.clock))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -348,7 +351,8 @@ func TestMaxConcurrentQueries(t *testing.T) {
 	require.NoError(t, err)
 
 	// Both slots are held until the bodies are closed: a third run queues,
-	// and leaves the queue when its context ends, without reaching Looker.
+	// and leaves the queue when its context ends, without running anything
+	// in Looker.
 	qctx, cancel := context.WithCancel(ctx)
 	queued := make(chan error, 1)
 	go func() {
@@ -360,7 +364,7 @@ func TestMaxConcurrentQueries(t *testing.T) {
 	err = <-queued
 	require.ErrorIs(t, err, context.Canceled)
 	require.Contains(t, err.Error(), "waiting for one of 2 query slots")
-	require.Equal(t, 1, f.srv.Requests("run_look"))
+	require.Equal(t, 1, f.srv.Requests("run_query"), "the look's query runs by id, pinned to the application zone")
 
 	// A queued run starts as soon as a slot frees.
 	third := make(chan error, 1)
@@ -375,7 +379,7 @@ func TestMaxConcurrentQueries(t *testing.T) {
 	readAll(t, first)
 	require.NoError(t, <-third)
 	readAll(t, second)
-	require.Equal(t, 2, f.srv.Requests("run_look"))
+	require.Equal(t, 2, f.srv.Requests("run_query"))
 	require.NoError(t, c.Close(ctx))
 }
 
@@ -409,7 +413,7 @@ func TestResolve(t *testing.T) {
 		Fields: []string{"orders.id", "orders.nope"}, Pivots: []string{"orders.status"}, Total: true}}, "")
 	require.NoError(t, err)
 	require.False(t, r.Streams)
-	require.Equal(t, []string{"pivots (orders.status)", "column totals"}, r.NotStreaming)
+	require.Equal(t, []string{"column totals"}, r.NotStreaming, "pivots alone stream when the dialect does")
 	require.Equal(t, []string{"field orders.nope is not in explore thelook/orders"}, r.Problems)
 
 	_, err = f.client.Resolve(ctx, lookerapi.Source{LookID: "404"}, "")

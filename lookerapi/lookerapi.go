@@ -21,6 +21,14 @@
 // again by the Client. Redirects to another scheme, host or port than
 // the base URL are refused (ErrRedirect).
 //
+// What a result means is part of the contract (NOTES §13): every run knows
+// the time zone Looker rendered its zone-less datetimes in
+// (Result.Timezone; see Run), every result body is checked for Looker's
+// in-band errors as it is read (ErrInBandError), and the limits that
+// applied are reported (Result.SavedLimit, Result.AppliedLimit). Resolve
+// and ResolveRun find a source's query, field types, time zone, saved
+// limit and whether it streams, without running it.
+//
 // lookerapi/lookertest is an in-process Looker-compatible server used by the
 // tests and by `exporter demo`.
 package lookerapi
@@ -64,16 +72,6 @@ const (
 	DefaultMaxAttempts          = 3
 	DefaultReadIdleTimeout      = 5 * time.Minute
 )
-
-// DefaultRowLimit is the row cap Looker applies silently: to runs without a
-// limit, and to results that do not stream (table calculations, pivots,
-// totals) whatever the limit. A run that returns exactly this many rows was
-// most likely cut short.
-const DefaultRowLimit = 5000
-
-// LegacyAllResultsCap is the cap of Looker's legacy "all results" for
-// results that do not stream (NOTES §9).
-const LegacyAllResultsCap = 50000
 
 // Query is an inline query (the Query schema of the API, writable part).
 type Query struct {
@@ -171,19 +169,38 @@ type RunOptions struct {
 	ForceProduction  *bool
 	ServerTableCalcs *bool
 	RebuildPDTs      *bool
-	QueryTimezone    string // the job's query_timezone; "" = not set (see Result.Timezone)
-	SavedLimit       bool   // send no limit: the saved query's own limit applies
+	// QueryTimezone is the job's query_timezone: the IANA zone Looker
+	// renders datetimes in. "" means not set: inline queries then run in
+	// their own query_timezone or UTC, saved queries in theirs or Looker's
+	// application zone (see Run and Result.Timezone).
+	QueryTimezone string
+	// SavedLimit sends no limit, so the saved query's own limit applies
+	// (job `limit: saved`). Limit must then be 0.
+	SavedLimit bool
+
+	header []string // the csv/txt header the result must start with; set by Run
 }
 
 // Result is a running result. The caller must Close Body.
+//
+// Body is checked as it is read (see Run): when it turns out not to be
+// the requested data, Read fails with a permanent *Error wrapping
+// ErrInBandError and hands out nothing past the point of detection.
 type Result struct {
 	Body        io.ReadCloser
 	ContentType string
 	QueryID     string // the Looker query id that ran, when known
-
-	Timezone       string   // IANA zone Looker rendered datetimes in; "" for SQL Runner (never converted)
-	TimezoneSource string   // where Timezone came from, in words
-	SavedLimit     string   // the saved query's limit ("" when none or inline)
-	AppliedLimit   int64    // the limit sent (0 when none was sent: the saved limit applied)
-	LocalFields    []string // fields with convert_tz: no (wall-clock values), when known
+	// Timezone is the IANA zone Looker rendered datetimes in (they carry
+	// no offset); "" for SQL Runner, which never converts. Fields listed
+	// in LocalFields are not converted either.
+	Timezone string
+	// TimezoneSource says where Timezone comes from, e.g.
+	// "query_timezone of look 42's query", "job query_timezone",
+	// "application time zone (GET /setting)".
+	TimezoneSource string
+	SavedLimit     string // the saved query's limit; "" when it has none, or for inline and SQL Runner queries
+	AppliedLimit   int64  // the limit sent; 0 when none was (the saved limit, or Looker's default, applied)
+	// LocalFields are the fields declared convert_tz: no: wall-clock
+	// values Looker does not convert to Timezone. Nil for SQL Runner.
+	LocalFields []string
 }

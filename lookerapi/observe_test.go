@@ -21,7 +21,7 @@ func TestRequestObserver(t *testing.T) {
 	t.Cleanup(srv.Close)
 	var mu sync.Mutex
 	seen := map[string][]int{}
-	c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true},
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: newFront(t, srv.URL()).URL, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true},
 		zaptest.NewLogger(t), lookerapi.WithRequestObserver(func(op string, status int, d time.Duration) {
 			require.GreaterOrEqual(t, d, time.Duration(0))
 			mu.Lock()
@@ -40,5 +40,7 @@ func TestRequestObserver(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []int{200}, seen["login"])
-	require.Equal(t, []int{404, 200}, seen["run_look"])
+	require.Equal(t, []int{404, 200}, seen["look"])
+	require.Equal(t, []int{200}, seen["get_setting"])
+	require.Equal(t, []int{200}, seen["run_query"], "the look's query pinned to the application zone")
 }

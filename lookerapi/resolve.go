@@ -15,13 +15,22 @@ type Field struct {
 	Label    string // "Orders Created Date"
 	Type     string // LookML type: "date_date", "number", "count", ...; "" when unknown
 	Category string // "dimension", "measure", "table_calculation"
+	// ConvertTZ is the explore's convert_tz: false for a datetime Looker
+	// renders as stored, without converting it to the query's zone; nil
+	// when not stated (LookML's default: converted).
+	ConvertTZ *bool
 }
+
+// Local reports whether f is declared convert_tz: no: its values are
+// wall-clock times, not instants in the query's zone.
+func (f Field) Local() bool { return f.ConvertTZ != nil && !*f.ConvertTZ }
 
 // Explore is the field list of a LookML explore.
 type Explore struct {
-	Model  string
-	Name   string
-	Fields []Field // dimensions, then measures, in LookML order
+	Model          string
+	Name           string
+	ConnectionName string  // the database connection the explore's queries run on
+	Fields         []Field // dimensions, then measures, in LookML order
 }
 
 // Explore fetches an explore's fields:
@@ -36,16 +45,18 @@ func (c *Client) explore(ctx context.Context, model, explore, as string) (*Explo
 	}
 	r := &request{op: "lookml_model_explore", method: http.MethodGet,
 		path:  "/lookml_models/" + url.PathEscape(model) + "/explores/" + url.PathEscape(explore),
-		query: url.Values{"fields": {"id,name,model_name,fields"}}, as: as}
+		query: url.Values{"fields": {"id,name,model_name,connection_name,fields"}}, as: as}
 	type field struct {
-		Name     string `json:"name"`
-		Label    string `json:"label"`
-		Type     string `json:"type"`
-		Category string `json:"category"`
+		Name      string `json:"name"`
+		Label     string `json:"label"`
+		Type      string `json:"type"`
+		Category  string `json:"category"`
+		ConvertTZ *bool  `json:"convert_tz"`
 	}
 	var raw struct {
-		Name   string `json:"name"`
-		Fields struct {
+		Name           string `json:"name"`
+		ConnectionName string `json:"connection_name"`
+		Fields         struct {
 			Dimensions []field `json:"dimensions"`
 			Measures   []field `json:"measures"`
 		} `json:"fields"`
@@ -53,7 +64,7 @@ func (c *Client) explore(ctx context.Context, model, explore, as string) (*Explo
 	if err := c.getJSON(ctx, r, &raw); err != nil {
 		return nil, err
 	}
-	e := &Explore{Model: model, Name: explore}
+	e := &Explore{Model: model, Name: explore, ConnectionName: raw.ConnectionName}
 	for _, list := range [][]field{raw.Fields.Dimensions, raw.Fields.Measures} {
 		for _, f := range list {
 			e.Fields = append(e.Fields, Field(f))
@@ -75,58 +86,49 @@ type Resolved struct {
 	// nil for SQL Runner queries, whose columns are known only once the SQL
 	// runs.
 	Fields []Field
-	// Streams reports whether Looker can stream the result. When it cannot
-	// (NotStreaming says why), Looker computes the whole result in memory
-	// and caps it at DefaultRowLimit rows even with limit -1.
+	// Streams reports whether Looker can stream the result (NOTES §13.7).
+	// When it cannot (NotStreaming says why: table calculations, totals,
+	// row totals, subtotals, running_total / percent_of_* measures, a
+	// dialect without streaming), Looker computes the whole result in
+	// memory and caps it (DefaultRowLimit; LegacyAllResultsCap for legacy
+	// "all results"), whatever the limit.
 	Streams      bool
 	NotStreaming []string
-	Problems     []string // fields the explore does not know, and the like
+	// Timezone and TimezoneSource are the zone a run renders datetimes in
+	// and where it comes from, as in Result. Timezone is "" for SQL Runner
+	// and when the zone cannot be told (Problems then says to set
+	// query_timezone on the job).
+	Timezone       string
+	TimezoneSource string
+	SavedLimit     string   // the saved query's limit; "" when none, or for inline and SQL Runner queries
+	Problems       []string // fields the explore does not know, an unknown time zone, and the like
 }
 
-// Resolve finds what src runs without running it: a Look's query
-// (GET /looks/{id}), a saved query (GET /queries/{id} or
-// /queries/slug/{slug}) or the inline query, the types of its fields
-// (GET /lookml_models/{model}/explores/{explore}), and whether the result
-// can stream. A SQL Runner slug is checked to exist
-// (GET /sql_queries/{slug}); SQL text is not run. as, when set, makes the
-// calls as that user (like RunOptions.RunAs).
+// Resolve is ResolveRun with only RunOptions.RunAs set: as, when set,
+// makes the calls as that user. The zone it reports is the one a run
+// without a job query_timezone would use.
 func (c *Client) Resolve(ctx context.Context, src Source, as string) (*Resolved, error) {
+	return c.ResolveRun(ctx, src, RunOptions{RunAs: as})
+}
+
+// ResolveRun finds what src run with opts runs, without running it: a
+// Look's query (GET /looks/{id}), a saved query (GET /queries/{id} or
+// /queries/slug/{slug}) or the inline query, the zone its datetimes come
+// in (opts.QueryTimezone, the query's own, or GET /setting; see Run), the
+// types of its fields (GET /lookml_models/{model}/explores/{explore}),
+// and whether the result can stream (which also reads the explore's
+// connection: GET /connections/{name}). A SQL Runner slug is checked to
+// exist (GET /sql_queries/{slug}); SQL text is not run. Nothing is
+// created in Looker.
+func (c *Client) ResolveRun(ctx context.Context, src Source, opts RunOptions) (*Resolved, error) {
 	if n := countSet(src); n != 1 {
 		return nil, &Error{Op: "resolve", Message: fmt.Sprintf("the source must set exactly one of look id, query id, query slug, query or sql; %d are set", n)}
 	}
+	as := opts.RunAs
 	res := &Resolved{Source: src.String(), Streams: true}
 	var q *Query
 	switch {
-	case src.LookID != "":
-		l, err := c.look(ctx, src.LookID, as, "id,title,query_id,query")
-		if err != nil {
-			return nil, withSource(err, res.Source)
-		}
-		res.LookID, res.LookTitle, res.QueryID = l.ID, l.Title, l.QueryID
-		if l.Query == nil {
-			sq, err := c.getQuery(ctx, &request{op: "query", method: http.MethodGet, path: "/queries/" + url.PathEscape(l.QueryID), as: as})
-			if err != nil {
-				return nil, withSource(err, res.Source)
-			}
-			l.Query = sq
-		}
-		q = &l.Query.Query
-	case src.QueryID != "", src.QuerySlug != "":
-		var sq *SavedQuery
-		var err error
-		if src.QueryID != "" {
-			sq, err = c.getQuery(ctx, &request{op: "query", method: http.MethodGet, path: "/queries/" + url.PathEscape(src.QueryID), as: as})
-		} else {
-			sq, err = c.querySlug(ctx, src.QuerySlug, as)
-		}
-		if err != nil {
-			return nil, withSource(err, res.Source)
-		}
-		res.QueryID = sq.ID
-		q = &sq.Query
-	case src.Query != nil:
-		q = src.Query
-	default:
+	case src.SQL != nil:
 		if src.SQL.Slug != "" {
 			r := &request{op: "sql_query", method: http.MethodGet, path: "/sql_queries/" + url.PathEscape(src.SQL.Slug), as: as}
 			var out struct {
@@ -137,65 +139,72 @@ func (c *Client) Resolve(ctx context.Context, src Source, as string) (*Resolved,
 			}
 		}
 		res.Model = src.SQL.Model
+		res.TimezoneSource = ZoneSourceSQLRunner
 		return res, nil
+	case src.Query != nil:
+		z, err := inlineZone(*src.Query, opts)
+		if err != nil {
+			res.Problems = append(res.Problems, err.Error())
+		}
+		res.Timezone, res.TimezoneSource = z.zone, z.source
+		q = src.Query
+	default:
+		s, err := c.fetchSaved(ctx, src, as)
+		if err != nil {
+			return nil, withSource(err, res.Source)
+		}
+		res.LookID, res.LookTitle, res.QueryID, res.SavedLimit = s.lookID, s.lookTitle, s.id, s.query.Limit
+		z, err := c.chooseZone(ctx, s, opts.QueryTimezone)
+		switch {
+		case IsRetryable(err):
+			return nil, withSource(err, res.Source)
+		case err != nil:
+			res.Problems = append(res.Problems, err.Error())
+		default:
+			res.Timezone, res.TimezoneSource = z.zone, z.source
+		}
+		q = &s.query
 	}
 	res.Query, res.Model, res.View = q, q.Model, q.View
-	res.Streams, res.NotStreaming = Streams(*q)
 
 	ex, err := c.explore(ctx, q.Model, q.View, as)
 	if err != nil {
 		return nil, withSource(err, res.Source)
 	}
-	byName := make(map[string]Field, len(ex.Fields))
-	for _, f := range ex.Fields {
-		byName[f.Name] = f
-	}
-	dyn, err := DynamicFields(q.DynamicFields)
-	if err != nil {
-		res.Problems = append(res.Problems, err.Error())
-	}
-	for _, name := range q.Fields {
-		if f, ok := byName[name]; ok {
-			res.Fields = append(res.Fields, f)
-		} else if f, ok := dyn[name]; ok {
-			res.Fields = append(res.Fields, f)
-		} else {
-			res.Fields = append(res.Fields, Field{Name: name})
-			res.Problems = append(res.Problems, fmt.Sprintf("field %s is not in explore %s/%s", name, q.Model, q.View))
-		}
+	var problems []string
+	res.Fields, problems = queryFields(*q, ex)
+	res.Problems = append(res.Problems, problems...)
+	if err := c.resolveStreaming(ctx, res, *q, ex, as); err != nil {
+		return nil, withSource(err, res.Source)
 	}
 	return res, nil
 }
 
-// Streams reports whether Looker can stream q's result, and if not why:
-// Looker does not stream results with table calculations, pivots, totals,
-// row totals or subtotals; it computes them in memory and caps them at
-// DefaultRowLimit rows.
-func Streams(q Query) (bool, []string) {
-	var why []string
-	dyn, _ := DynamicFields(q.DynamicFields)
-	var calcs []string
+// queryFields looks q's fields up in the explore and in q's dynamic
+// fields, in q's order; fields found in neither are returned with their
+// name only and reported as problems.
+func queryFields(q Query, ex *Explore) ([]Field, []string) {
+	byName := make(map[string]Field, len(ex.Fields))
+	for _, f := range ex.Fields {
+		byName[f.Name] = f
+	}
+	var fields []Field
+	var problems []string
+	dyn, err := DynamicFields(q.DynamicFields)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
 	for _, name := range q.Fields {
-		if f, ok := dyn[name]; ok && f.Category == "table_calculation" {
-			calcs = append(calcs, name)
+		if f, ok := byName[name]; ok {
+			fields = append(fields, f)
+		} else if f, ok := dyn[name]; ok {
+			fields = append(fields, f)
+		} else {
+			fields = append(fields, Field{Name: name})
+			problems = append(problems, fmt.Sprintf("field %s is not in explore %s/%s", name, q.Model, q.View))
 		}
 	}
-	if len(calcs) > 0 {
-		why = append(why, "table calculations ("+strings.Join(calcs, ", ")+")")
-	}
-	if len(q.Pivots) > 0 {
-		why = append(why, "pivots ("+strings.Join(q.Pivots, ", ")+")")
-	}
-	if q.Total {
-		why = append(why, "column totals")
-	}
-	if q.RowTotal != "" {
-		why = append(why, "row totals")
-	}
-	if len(q.Subtotals) > 0 {
-		why = append(why, "subtotals")
-	}
-	return len(why) == 0, why
+	return fields, problems
 }
 
 // DynamicFields parses a Query's dynamic_fields (a JSON string listing

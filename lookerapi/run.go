@@ -40,28 +40,89 @@ var formatRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 //	SQL.Slug   POST /sql_queries/{slug}/run/{fmt}
 //	SQL text   POST /sql_queries, then POST /sql_queries/{slug}/run/{fmt}
 //
-// With ModeAsync the query id is found first (GET /looks/{id} for a Look,
-// GET /queries/slug/{slug} for a slug, POST /queries for an inline query),
-// then the query runs as a query task (see RunQueryTask). SQL Runner
-// sources always run sync.
+// With ModeAsync the query id is found first (POST /queries for an inline
+// query), then the query runs as a query task (see RunQueryTask). SQL
+// Runner sources always run sync.
 //
-// The limit parameter is always sent (opts.Limit, with 0 meaning -1, all
-// rows), so Looker's silent 5,000-row default never applies; SQL Runner
-// runs take no run options (the SQL's own LIMIT rules). With opts.RunAs
-// every call runs as that Looker user. The run holds one of the query
-// slots of its Looker user until Result.Body is closed; the caller must
-// close it. A sync run that stops early (ctx ends, the header timeout,
+// Time zones (NOTES §13.1): Looker renders datetimes without an offset in
+// the query's zone, so Run makes sure it knows that zone and reports it in
+// Result.Timezone and Result.TimezoneSource. An inline query always
+// carries query_timezone: opts.QueryTimezone, else its own, else UTC. For a
+// Look, saved query or slug, Run first reads the saved query
+// (GET /looks/{id} with its query, GET /queries/{id},
+// GET /queries/slug/{slug}); when opts.QueryTimezone is set and differs
+// from the saved zone, it saves the query again with that zone
+// (POST /queries: same fields, filters, sorts, limit...; filter_config and
+// client_id cleared) and runs the new query by id. A saved query without a
+// zone, run without opts.QueryTimezone, runs in Looker's fallback, read
+// from GET /setting: with user-specific time zones on that is the user's
+// zone, which API 4.0 does not show, so Run fails; otherwise it is pinned
+// to the application zone the same way. A run whose zone cannot be told
+// fails with a permanent *Error wrapping ErrTimezoneUnknown that says to
+// set query_timezone on the job. SQL Runner results are never converted
+// (Timezone ""). Run also reads the query's explore, for the fields
+// declared convert_tz: no (Result.LocalFields) and the header labels
+// below.
+//
+// Stopping: a sync run that stops early (ctx ends, the header timeout,
 // the read-idle timeout, or Body closed before its end) kills its query
 // in Looker (see GET /running_queries); a header timeout is never sent
 // again by the Client: it fails as a retryable *Error wrapping ErrTimeout.
-// Reading it fails with a retryable *Error (wrapping io.ErrUnexpectedEOF
-// or the network error) if the connection drops before the body is
-// complete. Every *Error names src in its Source.
+//
+// Limits: the limit parameter is sent as opts.Limit (0 means -1, all
+// rows), so Looker's silent 5,000-row default never applies; with
+// opts.SavedLimit none is sent and the saved query's limit applies.
+// Result.SavedLimit and Result.AppliedLimit show both. SQL Runner runs
+// take no run options (the SQL's own LIMIT rules).
+//
+// In-band errors (NOTES §13.2): Looker can answer 200 with an error in
+// the body. Result.Body is checked as it is read: the Content-Type must
+// fit the result format, no format but html may be an HTML page, JSON
+// bodies must hold no "looker_error" key anywhere, a csv or txt body must
+// start with a header (not looker_error, not an error text; the fields'
+// labels when they are known), and an xlsx body must be a zip archive.
+// On a mismatch Read fails with a permanent *Error wrapping ErrInBandError
+// whose Message is the database's message (or a snippet of the body), and
+// hands out nothing more.
+//
+// With opts.RunAs every call runs as that Looker user. The run holds one
+// of the query slots of its Looker user until Result.Body is closed; the
+// caller must close it. Reading it fails with a retryable *Error (wrapping
+// io.ErrUnexpectedEOF or the network error) if the connection drops before
+// the body is complete. Every *Error names src in its Source.
 func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result, error) {
 	if n := countSet(src); n != 1 {
 		return nil, &Error{Op: "run", Message: fmt.Sprintf("the source must set exactly one of look id, query id, query slug, query or sql; %d are set", n)}
 	}
 	name := src.String()
+	if opts.Mode != "" && opts.Mode != ModeSync && opts.Mode != ModeAsync {
+		return nil, &Error{Source: name, Op: "run", Message: fmt.Sprintf("run mode %q is not sync or async", opts.Mode)}
+	}
+	if err := checkLimit(opts); err != nil {
+		return nil, withSource(err, name)
+	}
+	if err := checkFormat("run", opts.ResultFormat); err != nil {
+		return nil, withSource(err, name)
+	}
+	p, err := c.plan(ctx, src, opts)
+	if err != nil {
+		return nil, withSource(err, name)
+	}
+	opts.header = p.labels
+	var res *Result
+	if opts.Mode == ModeAsync && p.queryID != "" {
+		res, err = c.runTask(ctx, name, p.queryID, p.lookID, opts)
+	} else {
+		res, err = c.runSource(ctx, name, p.src, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.finish(res, opts), nil
+}
+
+// runSource runs src (see Run); name is what errors call it.
+func (c *Client) runSource(ctx context.Context, name string, src Source, opts RunOptions) (*Result, error) {
 	switch opts.Mode {
 	case "", ModeSync:
 	case ModeAsync:
@@ -79,7 +140,12 @@ func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result,
 	case src.LookID != "":
 		return c.RunLook(ctx, src.LookID, opts)
 	case src.QueryID != "":
-		return c.RunQuery(ctx, src.QueryID, opts)
+		r, err := runRequest("run_query", http.MethodGet, "/queries/%s/run/%s", src.QueryID, opts)
+		if err != nil {
+			return nil, withSource(err, name)
+		}
+		r.source = name // a look's query run by id is still the look for the user
+		return c.run(ctx, r, syncQuery{queryID: src.QueryID}, opts)
 	case src.QuerySlug != "":
 		q, err := c.querySlug(ctx, src.QuerySlug, opts.RunAs)
 		if err != nil {
@@ -186,7 +252,8 @@ func (c *Client) RunInlineQuery(ctx context.Context, q Query, opts RunOptions) (
 		return nil, withSource(err, name)
 	}
 	r := &request{op: "run_inline_query", method: http.MethodPost, path: "/queries/run/" + opts.ResultFormat,
-		query: runParams(opts), body: body, contentType: "application/json", as: opts.RunAs, source: name}
+		query: runParams(opts), body: body, contentType: "application/json", as: opts.RunAs, source: name,
+		check: &resultCheck{format: opts.ResultFormat, header: opts.header}}
 	return c.run(ctx, r, syncQuery{}, opts)
 }
 
@@ -343,7 +410,7 @@ func runRequest(op, method, pathFmt, id string, opts RunOptions) (*request, erro
 		return nil, err
 	}
 	return &request{op: op, method: method, path: fmt.Sprintf(pathFmt, url.PathEscape(id), opts.ResultFormat),
-		query: runParams(opts), as: opts.RunAs}, nil
+		query: runParams(opts), as: opts.RunAs, check: &resultCheck{format: opts.ResultFormat, header: opts.header}}, nil
 }
 
 func checkFormat(op, format string) error {
@@ -355,11 +422,10 @@ func checkFormat(op, format string) error {
 
 // runParams encodes the run options; nil switches are left out.
 func runParams(o RunOptions) url.Values {
-	limit := o.Limit
-	if limit == 0 {
-		limit = -1
+	v := url.Values{}
+	if limit, ok := limitParam(o); ok {
+		v.Set("limit", strconv.FormatInt(limit, 10))
 	}
-	v := url.Values{"limit": {strconv.FormatInt(limit, 10)}}
 	for name, b := range map[string]*bool{
 		"apply_formatting":   o.ApplyFormatting,
 		"apply_vis":          o.ApplyVis,

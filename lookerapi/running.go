@@ -51,9 +51,13 @@ func (c *Client) run(ctx context.Context, r *request, sq syncQuery, opts RunOpti
 		release()
 		return nil, err
 	}
-	body := &syncBody{rc: resp.Body, release: release,
+	rc, ct := resp.Body, resp.Header.Get("Content-Type")
+	if r.check != nil {
+		rc = checkedBody(rc, ct, *r.check, r)
+	}
+	body := &syncBody{rc: rc, release: release,
 		stop: func(why error) { c.killSync(ctx, log, sq, opts.RunAs, r.source, start, why) }}
-	return &Result{Body: body, ContentType: resp.Header.Get("Content-Type"), QueryID: sq.queryID}, nil
+	return &Result{Body: body, ContentType: ct, QueryID: sq.queryID}, nil
 }
 
 // runInlineByID saves q (POST /queries) and runs it by its id

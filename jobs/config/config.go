@@ -667,7 +667,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 		if j.Source.Query != nil || j.Source.SQL != nil {
 			bad("limit", "limit saved keeps the limit saved with a Look or query; an inline or SQL Runner source has none: use -1 for all rows or a row count")
 		}
-		j.Run.SavedLimit = true
+		j.Run.SavedLimit, j.Run.Limit = true, 0
 	default:
 		n, err := strconv.ParseInt(string(r.Limit), 10, 64)
 		if err != nil || n == 0 || n < -1 {
