@@ -113,7 +113,7 @@ func TestBackfillRerun(t *testing.T) {
 	attempts, err := b.store.Attempts(context.Background(), "daily", time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
 	require.Len(t, attempts, 2, "a rerun is a new attempt under the same key")
-	require.Equal(t, 6, b.srv.Requests("run_look"))
+	require.Equal(t, 6, queryRuns(b.srv))
 
 	_, err = jobs.Backfill(context.Background(), b.runner, job, b.log, jobs.BackfillOptions{From: to, To: to})
 	require.ErrorContains(t, err, "no fire time")

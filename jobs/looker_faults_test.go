@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
+	"github.com/lookerexport/exporter/sinks/publish"
 	"github.com/lookerexport/exporter/state"
 )
 
@@ -89,14 +91,14 @@ func TestLookerFaultOutcomes(t *testing.T) {
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
 		{name: "in-band error object in parquet", keys: strings.Replace(look, "csv", "parquet", 2), inject: inBand(lookertest.InBandObject),
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
-		{name: "in-band error in raw json", keys: look + "\nformat: raw\nresult_format: json", inject: inBand(lookertest.InBandRows),
+		{name: "in-band error in raw json", keys: strings.Replace(look, "format: csv", "format: raw\nresult_format: json", 1), inject: inBand(lookertest.InBandRows),
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
-		{name: "in-band error in raw txt", keys: look + "\nformat: raw\nresult_format: txt", inject: inBand(lookertest.InBandText),
+		{name: "in-band error in raw txt", keys: strings.Replace(look, "format: csv", "format: raw\nresult_format: txt", 1), inject: inBand(lookertest.InBandText),
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
 		{name: "an SSO page with status 200", keys: look, inject: func(srv *lookertest.Server) { srv.HTMLNextRun() },
-			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "HTML"}},
-		{name: "an SSO page with status 200 in raw", keys: look + "\nformat: raw\nresult_format: xlsx", inject: func(srv *lookertest.Server) { srv.HTMLNextRun() },
-			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "HTML"}},
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "text/html"}},
+		{name: "an SSO page with status 200 in raw", keys: strings.Replace(look, "format: csv", "format: raw\nresult_format: txt", 1), inject: func(srv *lookertest.Server) { srv.HTMLNextRun() },
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", "text/html"}},
 		// Query tasks that end (NOTES §13.3, §13.4).
 		{name: "query task ends in failure", keys: look + "\nmode: async",
 			inject: func(srv *lookertest.Server) { srv.ScriptNextTask(lookertest.TaskRunning, lookertest.TaskFailure) },
@@ -161,7 +163,7 @@ func TestTruncationCheck(t *testing.T) {
 		{"limit reached, warn", 50, "source: {look_id: \"42\"}\nlimit: 50", false, "", 50},
 		{"limit reached, fail", 50, "source: {look_id: \"42\"}\nlimit: 50\non_truncation: fail", true, "exactly its limit of 50 rows", 0},
 		{"below the limit", 40, "source: {look_id: \"42\"}\nlimit: 50\non_truncation: fail", false, "", 40},
-		{"non-streaming look capped at 5000, fail", 6000, "source: {look_id: \"43\"}\non_truncation: fail", true, "exactly 5000, Looker's cap for results it cannot stream", 0},
+		{"non-streaming look capped at 5000, fail", 6000, "source: {look_id: \"43\"}\non_truncation: fail", true, "exactly 5000, a cap Looker applies to results it cannot stream", 0},
 		{"non-streaming look capped at 5000, warn", 6000, "source: {look_id: \"43\"}", false, "", 5000},
 		{"all rows of a streaming look", 6000, "source: {look_id: \"42\"}\non_truncation: fail", false, "", 6000},
 	}
@@ -199,7 +201,7 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 		_, _ = io.WriteString(w, "Orders ID\n1\n")
 	}))
 	t.Cleanup(other.Close)
-	for _, op := range []string{"login", "run_look"} {
+	for _, op := range []string{"login", "run_query"} {
 		t.Run(op, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, 10)
@@ -254,6 +256,62 @@ func TestStoppedSyncRunLeavesNothingRunning(t *testing.T) {
 			require.Zero(t, b.srv.RunningQueries(), "no query is left running in Looker")
 			require.Len(t, b.srv.Killed(), 1)
 			require.Empty(t, b.localFiles(t))
+		})
+	}
+}
+
+// TestTruncationFollowsTheLimitsThatApplied: the guard knows the limit
+// the run sent, the saved query's (limit: saved), and Looker's documented
+// caps, and the manifest records both limits.
+func TestTruncationFollowsTheLimitsThatApplied(t *testing.T) {
+	t.Parallel()
+	top50 := lookertest.Query{Model: lookertest.Model, View: lookertest.ExploreName, Fields: []string{"orders.id", "users.country"}, Limit: "50", QueryTimezone: "UTC"}
+	tests := []struct {
+		name        string
+		opts        lookertest.Options
+		look        *lookertest.Query
+		keys        string
+		rows        int64 // published; 0 with errText
+		errText     string
+		wantApplied int64
+		wantSaved   string
+	}{
+		{name: "saved limit kept and reached", opts: lookertest.Options{Rows: 80}, look: &top50, keys: "limit: saved",
+			errText: "exactly the saved query's limit of 50 rows", wantApplied: 0, wantSaved: "50"},
+		{name: "saved limit overridden by -1", opts: lookertest.Options{Rows: 80}, look: &top50, keys: "limit: -1",
+			rows: 80, wantApplied: -1, wantSaved: "50"},
+		{name: "legacy cap of 50,000", opts: lookertest.Options{Rows: 60000, NonStreamingCap: lookerapi.LegacyAllResultsCap}, keys: "source: {look_id: \"43\"}",
+			errText: "exactly 50000, a cap Looker applies", wantApplied: -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupWith(t, tt.opts)
+			keys := tt.keys
+			if tt.look != nil {
+				id, _ := b.srv.SaveLook(*tt.look)
+				keys += "\nsource: {look_id: '" + id + "'}"
+			}
+			job := b.job(t, "trunc", keys+"\non_truncation: fail\nformat: csv\ndestination: $DIR/out.csv")
+			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			if tt.errText != "" {
+				require.ErrorIs(t, err, jobs.ErrTruncated)
+				require.Contains(t, run.Error, tt.errText)
+				require.Empty(t, b.localFiles(t))
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.rows, run.Rows)
+			var m publish.Manifest
+			require.NoError(t, json.Unmarshal(b.readBack(t, "file://"+filepath.Join(b.dir, "_manifest.json")), &m))
+			require.Equal(t, publish.Limit{Applied: tt.wantApplied, Saved: tt.wantSaved}, m.Limit)
+			lines, err := b.store.RunLog(context.Background(), run.ID)
+			require.NoError(t, err)
+			var said bool
+			for _, l := range lines {
+				said = said || l.Message == "the job's limit overrides the saved query's"
+			}
+			require.True(t, said, "the override is logged")
 		})
 	}
 }

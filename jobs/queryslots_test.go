@@ -58,7 +58,7 @@ func TestQuerySlotsHoldAcrossReplicas(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.LessOrEqual(t, b.srv.MaxRunningQueries(), maxQueries, "queries running at once in Looker, over both replicas")
-	require.Equal(t, 2*perReplica, b.srv.Requests("run_look"))
+	require.Equal(t, 2*perReplica, queryRuns(b.srv))
 }
 
 // flakySlots is a SlotStore that fails while down is set.

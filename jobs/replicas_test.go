@@ -243,7 +243,7 @@ func TestReplicasRunEachFireExactlyOnce(t *testing.T) {
 		seen[r.ScheduledTime] = true
 		replicas[r.Replica]++
 	}
-	require.Equal(t, fires, rs.srv.Requests("run_look"), "Looker ran each fire once")
+	require.Equal(t, fires, queryRuns(rs.srv), "Looker ran each fire once")
 	csvs := 0
 	for _, f := range rs.localFiles(t) {
 		if strings.HasSuffix(f, ".csv") {
@@ -310,5 +310,5 @@ func TestReplicaTakesOverTheRunOfADeadReplica(t *testing.T) {
 	require.Equal(t, 2, attempts[1].Attempt)
 	require.True(t, attempts[1].ScheduledTime.Equal(fire))
 	require.FileExists(t, rs.dir+"/2026-11-27.csv", "the new attempt writes the same name")
-	require.Equal(t, 2, rs.srv.Requests("run_look"))
+	require.Equal(t, 2, queryRuns(rs.srv))
 }

@@ -87,7 +87,7 @@ func TestSchedulerOverlapQueue(t *testing.T) {
 	eventually(t, "the loop to move on to 06:03", func() bool {
 		return f.clock.timerAt(time.Date(2026, 11, 27, 6, 3, 0, 0, time.UTC))
 	})
-	require.Equal(t, 1, b.srv.Requests("run_look"), "the queued run waits for the previous one")
+	require.Equal(t, 1, queryRuns(b.srv), "the queued run waits for the previous one")
 	close(release)
 	runs := f.waitRuns(t, 2, state.Succeeded)
 	first := byScheduled(runs, time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC))
@@ -166,7 +166,7 @@ func TestSchedulerRetriesWithBackoff(t *testing.T) {
 	start := time.Date(2026, 11, 27, 6, 0, 30, 0, time.UTC)
 	f := startConfigured(t, b, start, halfJitter,
 		everyMinute+"retries: {max_attempts: 3, backoff: 10s, max_backoff: 15s}")
-	b.srv.FailNext(lookertest.Fault{Status: 502, Count: 2, PathPrefix: "/looks/"})
+	b.srv.FailNext(lookertest.Fault{Status: 502, Count: 2, PathSuffix: "/run/csv"})
 	f.clock.waitFire(t, time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC))
 	f.clock.Advance(30 * time.Second) // 06:01
 	fire := time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC)
@@ -187,7 +187,7 @@ func TestSchedulerRetriesWithBackoff(t *testing.T) {
 		require.Equal(t, 3-i, r.Attempt)
 	}
 	require.Equal(t, jobs.ClassRetryable, runs[1].ErrorClass)
-	require.Equal(t, 3, b.srv.Requests("run_look"))
+	require.Equal(t, 3, queryRuns(b.srv))
 }
 
 func TestSchedulerDoesNotRetryPermanentErrorsOrPastMaxAttempts(t *testing.T) {

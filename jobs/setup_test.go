@@ -129,3 +129,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// queryRuns counts the runs Looker received for Looks and saved queries:
+// a Look whose query has no query_timezone runs as its query pinned to
+// Looker's default zone (run_query), one with a zone as itself (run_look).
+func queryRuns(srv *lookertest.Server) int {
+	return srv.Requests("run_look") + srv.Requests("run_query")
+}
