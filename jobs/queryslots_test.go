@@ -36,6 +36,12 @@ func TestQuerySlotsHoldAcrossReplicas(t *testing.T) {
 		t.Cleanup(func() { client.Close(context.Background()) })
 		runners = append(runners, &jobs.Runner{Looker: client, Sinks: b.runner.Sinks, Store: store, Log: b.log})
 	}
+	// Every run stalls in Looker until release: while it is closed, the
+	// queries in Looker are exactly those holding a slot.
+	release := make(chan struct{})
+	for range 2 * perReplica {
+		b.srv.StallNextRun(release, false)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*perReplica)
 	for i, r := range runners {
@@ -52,6 +58,19 @@ func TestQuerySlotsHoldAcrossReplicas(t *testing.T) {
 			}()
 		}
 	}
+	// All slots busy, every other run waiting for one, on both replicas.
+	eventually(t, "3 queries running in Looker and 13 runs waiting for a slot", func() bool {
+		waiting := 0
+		for _, r := range runners {
+			for _, f := range r.InFlight() {
+				if f.Progress.WaitingForSlot.Load() {
+					waiting++
+				}
+			}
+		}
+		return b.srv.RunningQueries() == maxQueries && waiting == 2*perReplica-maxQueries
+	})
+	close(release)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
