@@ -280,8 +280,8 @@ func TestDaemonMetricsAfterSuccessAndFailure(t *testing.T) {
 	require.Equal(t, 0.0, m[`exporter_last_success_timestamp_seconds{job="orders_jsonl"}`])
 	require.Equal(t, 2.0, m[`exporter_run_duration_seconds_count{job="orders_csv",outcome="failed"}`]+m[`exporter_run_duration_seconds_count{job="orders_csv",outcome="succeeded"}`])
 	require.Equal(t, 0.0, m[`exporter_runs_in_flight{job="orders_csv"}`])
-	require.GreaterOrEqual(t, m[`exporter_looker_requests_total{endpoint="run_look",status="404"}`], 1.0, body)
-	require.GreaterOrEqual(t, m[`exporter_looker_requests_total{endpoint="run_look",status="200"}`], 1.0, body)
+	require.GreaterOrEqual(t, m[`exporter_looker_requests_total{endpoint="look",status="404"}`], 1.0, body)
+	require.GreaterOrEqual(t, m[`exporter_looker_requests_total{endpoint="run_query",status="200"}`], 1.0, body)
 	next := m[`exporter_next_run_timestamp_seconds{job="orders_csv"}`]
 	require.Greater(t, next, float64(time.Now().Unix()))
 
