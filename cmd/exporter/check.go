@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -30,7 +31,10 @@ type checkedJob struct {
 	Source       string         `json:"source"`
 	Mode         string         `json:"mode"`
 	RunAs        string         `json:"run_as,omitempty"`
-	Limit        int64          `json:"limit"`
+	Limit        string         `json:"limit"`                 // what the job sends: a row count, -1 (all rows), or "saved"
+	SavedLimit   string         `json:"saved_limit,omitempty"` // the limit saved with the Look or query
+	Timezone     string         `json:"timezone,omitempty"`    // the zone Looker renders datetimes in
+	ZoneSource   string         `json:"timezone_source,omitempty"`
 	LookTitle    string         `json:"look_title,omitempty"`
 	QueryID      string         `json:"query_id,omitempty"`
 	Model        string         `json:"model,omitempty"`
@@ -52,10 +56,15 @@ func checkCmd(g *globals) *cobra.Command {
 		Long: `check loads the config, logs in to Looker and, for each job (or the jobs named),
 resolves the source without running the export: a Look to its query, a query
 slug to its query, the query's fields with their LookML types and the output
-type each becomes (Parquet/JSON lines), and whether Looker can stream the
-result. Looker does not stream results with table calculations, pivots, totals,
-row totals or subtotals: it computes them in memory and caps them at 5,000 rows
-even with limit -1, so such a job is flagged. SQL Runner queries are listed
+type each becomes (Parquet/JSON lines), the time zone Looker renders its
+datetimes in and where that comes from (the query's query_timezone, the job's,
+or Looker's default), the limit the job sends beside the saved one, and
+whether Looker can stream the result. Looker does not stream results with
+table calculations, totals, row totals, subtotals, running_total or
+percent_of measures, or on a database without streaming: it computes them in
+memory and caps them (5,000 rows) even with limit -1, so such a job is flagged.
+A saved query whose zone Looker cannot tell (user-specific time zones, or an
+API user that may not read the settings) is a problem: set query_timezone. SQL Runner queries are listed
 without fields (their columns are known only once the SQL runs).
 
 check exits 0 when every job resolved cleanly, 1 when a job has a problem (an
@@ -134,25 +143,38 @@ func selectJobs(cfg *config.Config, names []string) ([]*config.Job, error) {
 // so one bad job does not hide the others.
 func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job) *checkedJob {
 	out := &checkedJob{Job: job.Name, Source: job.Source.String(), Mode: string(job.Run.Mode), RunAs: job.Run.RunAs,
-		Limit: job.Run.Limit, Fields: []checkedField{}}
+		Limit: strconv.FormatInt(job.Run.Limit, 10), Fields: []checkedField{}}
+	if job.Run.SavedLimit {
+		out.Limit = "saved"
+	}
 	if out.Mode == "" {
 		out.Mode = string(lookerapi.ModeSync)
 	}
-	r, err := client.Resolve(ctx, job.Source, job.Run.RunAs)
+	r, err := client.ResolveRun(ctx, job.Source, job.Run)
 	if err != nil {
 		out.Error = fmt.Sprintf("job %s (line %d): %v", job.Name, job.Line, err)
 		return out
 	}
 	out.LookTitle, out.QueryID, out.Model, out.Explore = r.LookTitle, r.QueryID, r.Model, r.View
 	out.Streams, out.NotStreaming, out.Problems = r.Streams, r.NotStreaming, r.Problems
+	out.SavedLimit, out.Timezone, out.ZoneSource = r.SavedLimit, r.Timezone, r.TimezoneSource
+	if job.Source.SQL != nil {
+		out.Timezone, out.ZoneSource = job.SQLLocation.String(), "sql_timezone (Looker does not convert SQL Runner values)"
+	}
 	for _, f := range r.Fields {
 		out.Fields = append(out.Fields, checkedField{Name: f.Name, Label: f.Label, Category: f.Category,
 			LookMLType: f.Type, OutputType: formats.TypeForLookML(f.Type).String()})
 	}
-	if !r.Streams && (job.Run.Limit < 0 || job.Run.Limit > lookerapi.DefaultRowLimit) {
+	asks := job.Run.Limit
+	if job.Run.SavedLimit {
+		if n, err := strconv.ParseInt(r.SavedLimit, 10, 64); err == nil {
+			asks = n
+		}
+	}
+	if !r.Streams && (asks < 0 || asks > lookerapi.DefaultRowLimit) {
 		out.Problems = append(out.Problems, fmt.Sprintf(
-			"will not stream (%s): Looker caps the result at %d rows although the job asks for %s; move table calculations into LookML, drop pivots and totals, or split the export",
-			strings.Join(r.NotStreaming, ", "), lookerapi.DefaultRowLimit, limitText(job.Run.Limit)))
+			"will not stream (%s): Looker computes such results in memory and caps them (5,000 rows; 50,000 with legacy all results) although the job asks for %s; move table calculations into LookML, drop totals, or split the export",
+			strings.Join(r.NotStreaming, ", "), limitText(asks)))
 	}
 	return out
 }
@@ -162,6 +184,24 @@ func limitText(limit int64) string {
 		return "all rows (limit -1)"
 	}
 	return fmt.Sprintf("%d rows", limit)
+}
+
+// limitLine says what limit a run sends and what the saved query holds.
+func limitLine(r *checkedJob) string {
+	words := map[string]string{"-1": "all rows (-1)", "saved": "the saved limit"}
+	sends := words[r.Limit]
+	if sends == "" {
+		sends = r.Limit + " rows"
+	}
+	switch {
+	case r.SavedLimit == "":
+		return "  limit: sends " + sends
+	case r.Limit == "saved":
+		return "  limit: sends none, so the saved limit of " + r.SavedLimit + " applies"
+	case r.Limit != r.SavedLimit:
+		return "  limit: sends " + sends + ", overriding the saved limit of " + r.SavedLimit + " (limit: saved keeps it)"
+	}
+	return "  limit: sends " + sends + " (the saved limit too)"
 }
 
 func printChecks(w io.Writer, path string, results []*checkedJob) error {
@@ -192,6 +232,10 @@ func printChecks(w io.Writer, path string, results []*checkedJob) error {
 			desc += ", explore " + r.Model + "/" + r.Explore
 		}
 		fmt.Fprintln(w, desc)
+		if r.Timezone != "" {
+			fmt.Fprintf(w, "  time zone: %s, from the %s\n", r.Timezone, r.ZoneSource)
+		}
+		fmt.Fprintln(w, limitLine(r))
 		switch {
 		case r.Model == "" && r.Explore == "" && len(r.Fields) == 0:
 			fmt.Fprintln(w, "  streams: yes (SQL Runner; columns are known once the SQL runs)")

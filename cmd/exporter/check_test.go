@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,7 +79,7 @@ func TestCheckFlagsLookThatWillNotStream(t *testing.T) {
 	require.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	require.Contains(t, stdout, "orders_vat  look 43  [PROBLEM]")
 	require.Contains(t, stdout, "streams: NO (table calculations (amount_with_vat))")
-	require.Contains(t, stdout, "problem: will not stream (table calculations (amount_with_vat)): Looker caps the result at 5000 rows although the job asks for all rows (limit -1)")
+	require.Contains(t, stdout, "problem: will not stream (table calculations (amount_with_vat)): Looker computes such results in memory and caps them (5,000 rows; 50,000 with legacy all results) although the job asks for all rows (limit -1)")
 	require.Regexp(t, `amount_with_vat\s+table_calculation\s+number\s+DOUBLE`, stdout)
 	require.Contains(t, stdout, "orders_csv  look 42  [OK]")
 	require.Contains(t, stderr, "1 of 2 job(s) have problems")
@@ -114,4 +115,50 @@ func TestCheckReportsLookerErrors(t *testing.T) {
 	require.Contains(t, stdout, "gone  look 404  [PROBLEM]")
 	require.Regexp(t, `error: job gone \(line \d+\): look 404: look GET /api/4.0/looks/404: 404 Not found`, stdout)
 	require.Contains(t, stdout, "orders_csv  look 42  [OK]", "one bad job does not hide the others")
+}
+
+// TestCheckShowsZoneAndLimits: check prints, per job, the zone Looker
+// renders datetimes in and where it comes from, and the limit the job
+// sends beside the saved one; a zone Looker cannot tell is a problem that
+// names the key to set.
+func TestCheckShowsZoneAndLimits(t *testing.T) {
+	t.Parallel()
+	srv := lookertest.NewServer(lookertest.Options{UserTimezones: true})
+	t.Cleanup(srv.Close)
+	top := lookertest.Query{Model: lookertest.Model, View: lookertest.ExploreName, Fields: []string{"orders.id", "orders.created_time"},
+		Limit: "50", QueryTimezone: "America/New_York"}
+	nyLook, _ := srv.SaveLook(top)
+	top.QueryTimezone = ""
+	bareLook, _ := srv.SaveLook(top)
+	jobs := fmt.Sprintf(`
+  - name: top_overridden
+    source: {look_id: "%s"}
+    format: parquet
+    destination: '/tmp/never-written/a.parquet'
+  - name: top_kept
+    source: {look_id: "%s"}
+    limit: saved
+    query_timezone: Asia/Tokyo
+    format: parquet
+    destination: '/tmp/never-written/b.parquet'
+  - name: zone_unknown
+    source: {look_id: "%s"}
+    format: parquet
+    destination: '/tmp/never-written/c.parquet'
+`, nyLook, nyLook, bareLook)
+	conf := checkConfig(t, srv, jobs)
+	code, stdout, stderr := exec(t, context.Background(), "check", "--config", conf, "top_overridden", "top_kept", "zone_unknown")
+	require.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	for _, want := range []string{
+		"top_overridden  look " + nyLook + "  [OK]",
+		"time zone: America/New_York, from the query_timezone",
+		"limit: sends all rows (-1), overriding the saved limit of 50 (limit: saved keeps it)",
+		"top_kept  look " + nyLook + "  [OK]",
+		"time zone: Asia/Tokyo, from the job",
+		"limit: sends none, so the saved limit of 50 applies",
+		"zone_unknown  look " + bareLook + "  [PROBLEM]",
+		"query_timezone",
+	} {
+		require.Contains(t, stdout, want)
+	}
 }
