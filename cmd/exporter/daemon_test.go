@@ -26,6 +26,7 @@ import (
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/jobs/web"
+	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 )
 
@@ -361,4 +362,54 @@ func TestStatusPageFollowsReload(t *testing.T) {
 	_, page := d.do(t, http.MethodGet, "/", false)
 	require.NotContains(t, page, "orders_jsonl")
 	require.Contains(t, page, "orders_csv")
+}
+
+// TestRunWaitingForAQuerySlotSaysSo: when every Looker query slot of the
+// API user is taken (here by other replicas, straight in the shared state
+// store), a run waits, and its page, the API and its log say so; it runs
+// once a slot frees.
+func TestRunWaitingForAQuerySlotSaysSo(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "127.0.0.1:0")
+	ctx := context.Background()
+	key := "looker-queries " + d.looker.URL() + " " + d.looker.ClientID()
+	var holders []string
+	for i := range lookerapi.DefaultMaxConcurrentQueries {
+		h := fmt.Sprint("other-replica ", i)
+		ok, err := d.app.store.AcquireSlot(ctx, key, h, lookerapi.DefaultMaxConcurrentQueries, time.Now(), time.Hour)
+		require.NoError(t, err)
+		require.True(t, ok)
+		holders = append(holders, h)
+	}
+	code, body := d.do(t, http.MethodPost, "/api/v1/jobs/orders_csv/run", true)
+	require.Equal(t, http.StatusAccepted, code, body)
+	var started struct {
+		RunID string `json:"run_id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &started))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body = d.do(t, http.MethodGet, "/api/v1/runs/"+started.RunID, true)
+		var ri web.RunInfo
+		require.NoError(t, json.Unmarshal([]byte(body), &ri))
+		if ri.WaitingForSlot {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the run never said it waits: %s", body)
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	_, page := d.do(t, http.MethodGet, "/", true)
+	require.Contains(t, page, "waiting for a Looker query slot")
+	_, page = d.do(t, http.MethodGet, "/runs/"+started.RunID, true)
+	require.Contains(t, page, `id="waiting"`)
+	require.Zero(t, d.looker.Requests("run_query")+d.looker.Requests("run_look"), "no query reached Looker")
+
+	for _, h := range holders[:1] {
+		require.NoError(t, d.app.store.ReleaseSlot(ctx, key, h))
+	}
+	ri := d.waitRun(t, started.RunID)
+	require.Equal(t, "succeeded", ri.Status)
+	require.False(t, ri.WaitingForSlot)
+	_, logBody := d.do(t, http.MethodGet, "/api/v1/runs/"+started.RunID+"/log", true)
+	require.Contains(t, logBody, "waiting for a free query slot")
 }
