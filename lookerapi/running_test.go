@@ -124,7 +124,7 @@ func TestSyncRunThatEndsKillsNothing(t *testing.T) {
 	c, _ := newFakeClient(t, f, lookerapi.Config{})
 	res, err := c.Run(context.Background(), lookerapi.Source{QueryID: "55"}, lookerapi.RunOptions{ResultFormat: "csv"})
 	require.NoError(t, err)
-	require.Equal(t, "id\n1\n2\n", string(readAll(t, res)))
+	require.Equal(t, fakeHeader+"1\n2\n", string(readAll(t, res)))
 	require.Zero(t, f.Requests("all_running_queries"))
 	require.Zero(t, f.Requests("me"))
 }
@@ -165,7 +165,7 @@ func TestQueryTaskPollsAnHourSparingly(t *testing.T) {
 	c, _ := newFakeClient(t, f, lookerapi.Config{})
 	res, err := c.Run(context.Background(), lookerapi.Source{QueryID: "55"}, lookerapi.RunOptions{ResultFormat: "csv", Mode: lookerapi.ModeAsync})
 	require.NoError(t, err)
-	require.Equal(t, "id\n1\n", string(readAll(t, res)))
+	require.Equal(t, fakeHeader+"1\n", string(readAll(t, res)))
 	require.LessOrEqual(t, f.Requests("query_task"), 67)
 	require.LessOrEqual(t, clock.Now().Sub(start), time.Hour+lookerapi.PollMax)
 	require.Equal(t, lookerapi.PollMax, time.Minute)
@@ -203,7 +203,7 @@ func TestQueryTaskExpiredIsCheckedOnceMore(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, "id\n1\n", string(readAll(t, res)))
+			require.Equal(t, fakeHeader+"1\n", string(readAll(t, res)))
 		})
 	}
 }
