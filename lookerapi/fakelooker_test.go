@@ -42,6 +42,9 @@ type fakeLooker struct {
 	arrived    chan struct{} // a run request arrived (buffered)
 	taskPolls  int
 	taskStatus func(poll int) string // status of the query task at its poll-th poll (from 0)
+	// exploreStall, when set, makes the explore answer nothing until its
+	// request ends; each explore request is announced on it.
+	exploreStall chan struct{}
 }
 
 type runningEntry struct {
@@ -105,6 +108,17 @@ func newFakeLooker(t *testing.T, clock *fakeClock) *fakeLooker {
 		writeJSON(w, http.StatusOK, map[string]any{"timezone": "UTC", "allow_user_timezones": false})
 	})
 	h("GET /api/4.0/lookml_models/{lookml_model_name}/explores/{explore_name}", "lookml_model_explore", func(w http.ResponseWriter, r *http.Request, _ string) {
+		f.mu.Lock()
+		stall := f.exploreStall
+		f.mu.Unlock()
+		if stall != nil {
+			stall <- struct{}{}
+			select {
+			case <-r.Context().Done():
+			case <-f.closing:
+			}
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("lookml_model_name") + "::" + r.PathValue("explore_name"),
 			"name": r.PathValue("explore_name"), "model_name": r.PathValue("lookml_model_name"), "connection_name": "warehouse",
 			"fields": map[string]any{"dimensions": []map[string]any{{"name": "orders.id", "label": "Orders ID", "type": "number", "category": "dimension"}},
@@ -234,6 +248,17 @@ func (f *fakeLooker) finish(taskID string, killed bool) bool {
 		}
 	}
 	return false
+}
+
+// waitArrived waits for a run request to reach f. A run that ends
+// before (runErr) fails the test instead of leaving it waiting forever.
+func (f *fakeLooker) waitArrived(t *testing.T, runErr <-chan error) {
+	t.Helper()
+	select {
+	case <-f.arrived:
+	case err := <-runErr:
+		t.Fatalf("the run ended before its request reached Looker: %v", err)
+	}
 }
 
 func (f *fakeLooker) addRunning(e runningEntry) {

@@ -99,7 +99,7 @@ func TestSyncRunKillsItsQueryWhenItStops(t *testing.T) {
 					res, err = c.Run(ctx, s.src, lookerapi.RunOptions{ResultFormat: "csv", RunAs: s.as})
 					runErr <- err
 				}()
-				<-f.arrived
+				f.waitArrived(t, runErr)
 				if st.behave == "stallBody" {
 					require.NoError(t, <-runErr)
 				}
@@ -116,6 +116,31 @@ func TestSyncRunKillsItsQueryWhenItStops(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A run cancelled while it still reads what to run (here the explore)
+// ends with the cancel: it does not go on to run without the explore's
+// facts, and nothing runs in Looker.
+func TestRunCancelledBeforeItRunsRunsNothing(t *testing.T) {
+	t.Parallel()
+	f := newFakeLooker(t, newFakeClock())
+	stall := make(chan struct{}, 1)
+	f.set(func(f *fakeLooker) { f.exploreStall = stall })
+	c, logs := newFakeClient(t, f, lookerapi.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() {
+		_, err := c.Run(ctx, lookerapi.Source{QueryID: "55"}, lookerapi.RunOptions{ResultFormat: "csv"})
+		runErr <- err
+	}()
+	<-stall
+	cancel()
+	err := <-runErr
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, lookerapi.IsRetryable(err))
+	require.Zero(t, f.Requests("run_query"))
+	require.Zero(t, logs.FilterMessage("explore not readable; the run's csv header and convert_tz fields are not checked").Len())
 }
 
 func TestSyncRunThatEndsKillsNothing(t *testing.T) {
@@ -232,7 +257,7 @@ func TestContractRunLifecycle(t *testing.T) {
 				_, err := c.Run(rctx, src, lookerapi.RunOptions{ResultFormat: "csv", RunAs: as})
 				done <- err
 			}()
-			<-f.arrived
+			f.waitArrived(t, done)
 			cancel()
 			require.ErrorIs(t, <-done, context.Canceled)
 		}
