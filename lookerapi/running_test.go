@@ -113,6 +113,7 @@ func TestSyncRunKillsItsQueryWhenItStops(t *testing.T) {
 				require.Equal(t, []string{"qt1"}, f.Killed(), "the run's own query, and only that")
 				require.Equal(t, 1, f.Requests("run_look")+f.Requests("run_query")+f.Requests("run_sql_query"), "never sent again")
 				require.Equal(t, 1, logs.FilterMessage("killed the looker query").Len())
+				require.LessOrEqual(t, f.Requests("look"), 1, "the kill finds a Look's run by the query id the run read, not by reading the Look again")
 			})
 		}
 	}
