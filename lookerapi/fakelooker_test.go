@@ -38,7 +38,7 @@ type fakeLooker struct {
 	running    []runningEntry
 	killed     []string
 	nextTask   int
-	behave     string        // run endpoints: "ok", "stall" (no headers), "stallBody" (one row, then nothing)
+	behave     string        // run endpoints: "ok", "stall" (no headers), "stallBody" (one row, then nothing), "dropOnce" (the connection closed with no answer, then "ok")
 	arrived    chan struct{} // a run request arrived (buffered)
 	taskPolls  int
 	taskStatus func(poll int) string // status of the query task at its poll-th poll (from 0)
@@ -210,8 +210,20 @@ func (f *fakeLooker) serveRun(w http.ResponseWriter, r *http.Request, e runningE
 	e.CreatedAt = f.clock.Now()
 	f.running = append(f.running, e)
 	behave := f.behave
+	if behave == "dropOnce" {
+		f.behave = "ok"
+	}
 	f.mu.Unlock()
 	f.arrived <- struct{}{}
+	if behave == "dropOnce" {
+		// The request reached Looker (its query runs), then the
+		// connection went away before any response byte: a proxy's idle
+		// timeout, a restart.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		require.NoError(f.t, err)
+		_ = conn.Close()
+		return
+	}
 	wait := func() {
 		select {
 		case <-r.Context().Done():
