@@ -100,6 +100,7 @@ type Client struct {
 	readIdle    time.Duration
 	maxAttempts int
 	hc          *http.Client
+	runHC       *http.Client // sync run requests: connections never reused (see runClient)
 	clock       Clock
 	log         *zap.Logger
 	observer    RequestObserver // optional; see WithRequestObserver
@@ -192,6 +193,7 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Client, error) {
 		}
 		c.hc = &http.Client{Transport: tr}
 	}
+	c.runHC = sameOriginOnly(runClient(c.hc))
 	c.hc = sameOriginOnly(c.hc)
 	return c, nil
 }
@@ -233,6 +235,7 @@ type request struct {
 	as               string       // identity whose token is used: "" the API user, else a sudo user id
 	source           string       // what is being run, for errors; "" outside runs
 	sent             bool         // set once the request went out (Looker may be running it)
+	fresh            bool         // send on a connection never reused, so it is never sent twice (sync runs; see runClient)
 	check            *resultCheck // run requests: how the result body is checked (inband.go)
 }
 
@@ -342,7 +345,11 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*http.Respon
 	start := c.clock.Now()
 	timer := c.clock.AfterFunc(c.timeout, func() { cancel(ErrTimeout) })
 	r.sent = true
-	resp, err := c.hc.Do(req)
+	hc := c.hc
+	if r.fresh {
+		hc = c.runHC
+	}
+	resp, err := hc.Do(req)
 	c.observe(r.op, resp, err, start)
 	stopped := timer.Stop()
 	timedOut := !stopped && errors.Is(context.Cause(reqCtx), ErrTimeout)

@@ -572,7 +572,7 @@ func TestBaseURLWithAPISuffix(t *testing.T) {
 	t.Parallel()
 	srv := lookertest.NewServer(lookertest.Options{Rows: 3})
 	t.Cleanup(srv.Close)
-	c, err := lookerapi.New(lookerapi.Config{BaseURL: newFront(t, srv.URL()).URL + "/api/4.0/", ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()}, zaptest.NewLogger(t))
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL() + "/api/4.0/", ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()}, zaptest.NewLogger(t))
 	require.NoError(t, err)
 	res, err := c.RunLook(context.Background(), lookertest.LookID, lookerapi.RunOptions{ResultFormat: "csv"})
 	require.NoError(t, err)
@@ -603,7 +603,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	clock := newFakeClock()
 	clock.autoFire = time.Minute
 	newClient := func(secret string) *lookerapi.Client {
-		c, err := lookerapi.New(lookerapi.Config{BaseURL: newFront(t, srv.URL()).URL, ClientID: srv.ClientID(), ClientSecret: secret, VerifySSL: true},
+		c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: secret, VerifySSL: true},
 			log, lookerapi.WithClock(clock))
 		require.NoError(t, err)
 		return c

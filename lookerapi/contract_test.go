@@ -27,7 +27,7 @@ func TestContract(t *testing.T) {
 	t.Cleanup(srv.Close)
 	clock := newFakeClock()
 	clock.autoFire = lookerapi.DefaultTimeout
-	c, err := lookerapi.New(lookerapi.Config{BaseURL: newFront(t, srv.URL()).URL, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true},
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true},
 		zaptest.NewLogger(t), lookerapi.WithClock(clock), lookerapi.WithHTTPClient(&http.Client{Transport: v.Transport(nil)}))
 	require.NoError(t, err)
 	ctx := context.Background()

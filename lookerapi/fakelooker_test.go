@@ -38,10 +38,13 @@ type fakeLooker struct {
 	running    []runningEntry
 	killed     []string
 	nextTask   int
-	behave     string        // run endpoints: "ok", "stall" (no headers), "stallBody" (one row, then nothing)
+	behave     string        // run endpoints: "ok", "stall" (no headers), "stallBody" (one row, then nothing), "dropOnce" (the connection closed with no answer, then "ok")
 	arrived    chan struct{} // a run request arrived (buffered)
 	taskPolls  int
 	taskStatus func(poll int) string // status of the query task at its poll-th poll (from 0)
+	// exploreStall, when set, makes the explore answer nothing until its
+	// request ends; each explore request is announced on it.
+	exploreStall chan struct{}
 }
 
 type runningEntry struct {
@@ -89,11 +92,37 @@ func newFakeLooker(t *testing.T, clock *fakeClock) *fakeLooker {
 	h("GET /api/4.0/user", "me", func(w http.ResponseWriter, _ *http.Request, user string) {
 		writeJSON(w, http.StatusOK, map[string]any{"id": user})
 	})
+	// What a run reads before it runs (the saved query and its zone, the
+	// explore's labels): every saved query of the fake is query 55, saved
+	// with query_timezone UTC, so runs are not re-created in another zone.
 	h("GET /api/4.0/looks/{look_id}", "look", func(w http.ResponseWriter, r *http.Request, _ string) {
-		writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("look_id"), "query_id": "55"})
+		writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("look_id"), "title": "Orders", "query_id": "55", "query": fakeSavedQuery("55")})
+	})
+	h("GET /api/4.0/queries/{query_id}", "query", func(w http.ResponseWriter, r *http.Request, _ string) {
+		writeJSON(w, http.StatusOK, fakeSavedQuery(r.PathValue("query_id")))
 	})
 	h("POST /api/4.0/queries", "create_query", func(w http.ResponseWriter, _ *http.Request, _ string) {
-		writeJSON(w, http.StatusOK, map[string]any{"id": "101", "model": "thelook", "view": "orders"})
+		writeJSON(w, http.StatusOK, fakeSavedQuery("101"))
+	})
+	h("GET /api/4.0/setting", "get_setting", func(w http.ResponseWriter, _ *http.Request, _ string) {
+		writeJSON(w, http.StatusOK, map[string]any{"timezone": "UTC", "allow_user_timezones": false})
+	})
+	h("GET /api/4.0/lookml_models/{lookml_model_name}/explores/{explore_name}", "lookml_model_explore", func(w http.ResponseWriter, r *http.Request, _ string) {
+		f.mu.Lock()
+		stall := f.exploreStall
+		f.mu.Unlock()
+		if stall != nil {
+			stall <- struct{}{}
+			select {
+			case <-r.Context().Done():
+			case <-f.closing:
+			}
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("lookml_model_name") + "::" + r.PathValue("explore_name"),
+			"name": r.PathValue("explore_name"), "model_name": r.PathValue("lookml_model_name"), "connection_name": "warehouse",
+			"fields": map[string]any{"dimensions": []map[string]any{{"name": "orders.id", "label": "Orders ID", "type": "number", "category": "dimension"}},
+				"measures": []map[string]any{}}})
 	})
 	h("GET /api/4.0/running_queries", "all_running_queries", func(w http.ResponseWriter, _ *http.Request, _ string) {
 		f.mu.Lock()
@@ -140,11 +169,21 @@ func newFakeLooker(t *testing.T, clock *fakeClock) *fakeLooker {
 	})
 	h("GET /api/4.0/query_tasks/{query_task_id}/results", "query_task_results", func(w http.ResponseWriter, _ *http.Request, _ string) {
 		w.Header().Set("Content-Type", "text/csv")
-		_, _ = w.Write([]byte("id\n1\n"))
+		_, _ = w.Write([]byte(fakeHeader + "1\n"))
 	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(func() { close(f.closing); f.srv.Close() })
 	return f
+}
+
+// fakeHeader is the csv header of every fake result: the label of
+// orders.id in the fake's explore, as Looker's csv carries labels.
+const fakeHeader = "Orders ID\n"
+
+// fakeSavedQuery is the fake's saved query id as GET /queries/{id} sends it.
+func fakeSavedQuery(id string) map[string]any {
+	return map[string]any{"id": id, "slug": "s" + id, "model": "thelook", "view": "orders",
+		"fields": []string{"orders.id"}, "query_timezone": "UTC"}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -171,8 +210,20 @@ func (f *fakeLooker) serveRun(w http.ResponseWriter, r *http.Request, e runningE
 	e.CreatedAt = f.clock.Now()
 	f.running = append(f.running, e)
 	behave := f.behave
+	if behave == "dropOnce" {
+		f.behave = "ok"
+	}
 	f.mu.Unlock()
 	f.arrived <- struct{}{}
+	if behave == "dropOnce" {
+		// The request reached Looker (its query runs), then the
+		// connection went away before any response byte: a proxy's idle
+		// timeout, a restart.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		require.NoError(f.t, err)
+		_ = conn.Close()
+		return
+	}
 	wait := func() {
 		select {
 		case <-r.Context().Done():
@@ -185,13 +236,13 @@ func (f *fakeLooker) serveRun(w http.ResponseWriter, r *http.Request, e runningE
 		return
 	case "stallBody":
 		w.Header().Set("Content-Type", "text/csv")
-		_, _ = w.Write([]byte("id\n1\n"))
+		_, _ = w.Write([]byte(fakeHeader + "1\n"))
 		w.(http.Flusher).Flush()
 		wait()
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv")
-	_, _ = w.Write([]byte("id\n1\n2\n"))
+	_, _ = w.Write([]byte(fakeHeader + "1\n2\n"))
 	f.finish(e.TaskID, false)
 }
 
@@ -209,6 +260,17 @@ func (f *fakeLooker) finish(taskID string, killed bool) bool {
 		}
 	}
 	return false
+}
+
+// waitArrived waits for a run request to reach f. A run that ends
+// before (runErr) fails the test instead of leaving it waiting forever.
+func (f *fakeLooker) waitArrived(t *testing.T, runErr <-chan error) {
+	t.Helper()
+	select {
+	case <-f.arrived:
+	case err := <-runErr:
+		t.Fatalf("the run ended before its request reached Looker: %v", err)
+	}
 }
 
 func (f *fakeLooker) addRunning(e runningEntry) {

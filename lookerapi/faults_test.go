@@ -338,7 +338,7 @@ func countLogs(f *fixture, msg string) int { return f.logs.FilterMessage(msg).Le
 func TestMaxConcurrentQueries(t *testing.T) {
 	t.Parallel()
 	f := setup(t, setupOpts{server: lookertest.Options{Rows: 3}})
-	c, err := lookerapi.New(lookerapi.Config{BaseURL: f.front.URL, ClientID: f.srv.ClientID(), ClientSecret: f.srv.ClientSecret(),
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: f.srv.URL(), ClientID: f.srv.ClientID(), ClientSecret: f.srv.ClientSecret(),
 		VerifySSL: true, MaxConcurrentQueries: 2}, f.log, lookerapi.WithClock(f.clock))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -394,9 +394,10 @@ func TestResolve(t *testing.T) {
 	require.Equal(t, []string{"table calculations (amount_with_vat)"}, r.NotStreaming)
 	require.Equal(t, lookertest.NonStreamingQueryID, r.QueryID)
 	require.Equal(t, lookertest.NonStreamingLookTitle, r.LookTitle)
+	converted := true // the sandbox states convert_tz of its time fields, as Looker's explore does
 	require.Equal(t, []lookerapi.Field{
 		{Name: "orders.id", Label: "Orders ID", Type: "number", Category: "dimension"},
-		{Name: "orders.created_date", Label: "Orders Created Date", Type: "date_date", Category: "dimension"},
+		{Name: "orders.created_date", Label: "Orders Created Date", Type: "date_date", Category: "dimension", ConvertTZ: &converted},
 		{Name: "users.country", Label: "Users Country", Type: "string", Category: "dimension"},
 		{Name: "orders.amount", Label: "Orders Amount", Type: "number", Category: "dimension"},
 		{Name: "amount_with_vat", Label: "Amount with VAT", Type: "number", Category: "table_calculation"},

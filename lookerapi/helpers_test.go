@@ -104,7 +104,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 // observer, and the client's fake clock.
 type fixture struct {
 	srv    *lookertest.Server
-	front  *front // serves what the sandbox does not: GET /setting, GET /connections/{name}
 	client *lookerapi.Client
 	clock  *fakeClock
 	logs   *observer.ObservedLogs
@@ -122,7 +121,7 @@ func setup(t *testing.T, o setupOpts) *fixture {
 	t.Cleanup(srv.Close)
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core))
-	f := &fixture{srv: srv, front: newFront(t, srv.URL()), clock: newFakeClock(), logs: logs, log: log}
+	f := &fixture{srv: srv, clock: newFakeClock(), logs: logs, log: log}
 	f.clock.autoFire = lookerapi.DefaultTimeout
 	if o.timeout > 0 {
 		f.clock.autoFire = o.timeout
@@ -135,7 +134,7 @@ func setup(t *testing.T, o setupOpts) *fixture {
 func (f *fixture) newClient(t *testing.T, secret string, timeout time.Duration) *lookerapi.Client {
 	t.Helper()
 	c, err := lookerapi.New(lookerapi.Config{
-		BaseURL:      f.front.URL,
+		BaseURL:      f.srv.URL(),
 		ClientID:     f.srv.ClientID(),
 		ClientSecret: secret,
 		Timeout:      timeout,

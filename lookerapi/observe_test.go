@@ -21,7 +21,7 @@ func TestRequestObserver(t *testing.T) {
 	t.Cleanup(srv.Close)
 	var mu sync.Mutex
 	seen := map[string][]int{}
-	c, err := lookerapi.New(lookerapi.Config{BaseURL: newFront(t, srv.URL()).URL, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true},
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true},
 		zaptest.NewLogger(t), lookerapi.WithRequestObserver(func(op string, status int, d time.Duration) {
 			require.GreaterOrEqual(t, d, time.Duration(0))
 			mu.Lock()

@@ -50,6 +50,10 @@ func TestRedirectsStayOnTheBaseURL(t *testing.T) {
 				}
 				writeJSON(w, http.StatusOK, map[string]any{"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
 			})
+			mux.HandleFunc("GET /api/4.0/looks/42", func(w http.ResponseWriter, r *http.Request) {
+				// The run reads the Look's saved query (and its zone) first.
+				writeJSON(w, http.StatusOK, map[string]any{"id": "42", "query_id": "55", "query": fakeSavedQuery("55")})
+			})
 			mux.HandleFunc("GET /api/4.0/looks/42/run/csv", func(w http.ResponseWriter, r *http.Request) {
 				target := other.URL + "/elsewhere/data.csv?token=abc"
 				if !tt.elsewhere {

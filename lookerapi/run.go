@@ -113,7 +113,7 @@ func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result,
 	if opts.Mode == ModeAsync && p.queryID != "" {
 		res, err = c.runTask(ctx, name, p.queryID, p.lookID, opts)
 	} else {
-		res, err = c.runSource(ctx, name, p.src, opts)
+		res, err = c.runSource(ctx, name, p.src, p.queryID, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -121,8 +121,10 @@ func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result,
 	return p.finish(res, opts), nil
 }
 
-// runSource runs src (see Run); name is what errors call it.
-func (c *Client) runSource(ctx context.Context, name string, src Source, opts RunOptions) (*Result, error) {
+// runSource runs src (see Run); name is what errors call it. queryID,
+// when known, is the query a Look runs: a kill finds the run by it
+// without reading the Look again.
+func (c *Client) runSource(ctx context.Context, name string, src Source, queryID string, opts RunOptions) (*Result, error) {
 	switch opts.Mode {
 	case "", ModeSync:
 	case ModeAsync:
@@ -138,7 +140,12 @@ func (c *Client) runSource(ctx context.Context, name string, src Source, opts Ru
 	}
 	switch {
 	case src.LookID != "":
-		return c.RunLook(ctx, src.LookID, opts)
+		r, err := runRequest("run_look", http.MethodGet, "/looks/%s/run/%s", src.LookID, opts)
+		if err != nil {
+			return nil, withSource(err, name)
+		}
+		r.source = name
+		return c.run(ctx, r, syncQuery{lookID: src.LookID, queryID: queryID}, opts)
 	case src.QueryID != "":
 		r, err := runRequest("run_query", http.MethodGet, "/queries/%s/run/%s", src.QueryID, opts)
 		if err != nil {

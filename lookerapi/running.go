@@ -36,6 +36,8 @@ type syncQuery struct {
 // query is found in GET /running_queries (query id or SQL slug, the run's
 // Looker user, started after the run began) and killed
 // (DELETE /running_queries/{query_task_id}), before the slot is released.
+// The request goes out on a connection of its own, so the transport never
+// sends it twice (see runClient).
 func (c *Client) run(ctx context.Context, r *request, sq syncQuery, opts RunOptions) (*Result, error) {
 	release, err := c.acquire(ctx, r.source, opts)
 	if err != nil {
@@ -43,6 +45,7 @@ func (c *Client) run(ctx context.Context, r *request, sq syncQuery, opts RunOpti
 	}
 	log := c.runLog(opts).With(zap.String("source", r.source))
 	start := c.clock.Now()
+	r.fresh = true
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		if r.sent && (ctx.Err() != nil || errors.Is(err, ErrTimeout)) {

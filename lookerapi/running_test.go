@@ -99,7 +99,7 @@ func TestSyncRunKillsItsQueryWhenItStops(t *testing.T) {
 					res, err = c.Run(ctx, s.src, lookerapi.RunOptions{ResultFormat: "csv", RunAs: s.as})
 					runErr <- err
 				}()
-				<-f.arrived
+				f.waitArrived(t, runErr)
 				if st.behave == "stallBody" {
 					require.NoError(t, <-runErr)
 				}
@@ -113,9 +113,35 @@ func TestSyncRunKillsItsQueryWhenItStops(t *testing.T) {
 				require.Equal(t, []string{"qt1"}, f.Killed(), "the run's own query, and only that")
 				require.Equal(t, 1, f.Requests("run_look")+f.Requests("run_query")+f.Requests("run_sql_query"), "never sent again")
 				require.Equal(t, 1, logs.FilterMessage("killed the looker query").Len())
+				require.LessOrEqual(t, f.Requests("look"), 1, "the kill finds a Look's run by the query id the run read, not by reading the Look again")
 			})
 		}
 	}
+}
+
+// A run cancelled while it still reads what to run (here the explore)
+// ends with the cancel: it does not go on to run without the explore's
+// facts, and nothing runs in Looker.
+func TestRunCancelledBeforeItRunsRunsNothing(t *testing.T) {
+	t.Parallel()
+	f := newFakeLooker(t, newFakeClock())
+	stall := make(chan struct{}, 1)
+	f.set(func(f *fakeLooker) { f.exploreStall = stall })
+	c, logs := newFakeClient(t, f, lookerapi.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() {
+		_, err := c.Run(ctx, lookerapi.Source{QueryID: "55"}, lookerapi.RunOptions{ResultFormat: "csv"})
+		runErr <- err
+	}()
+	<-stall
+	cancel()
+	err := <-runErr
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, lookerapi.IsRetryable(err))
+	require.Zero(t, f.Requests("run_query"))
+	require.Zero(t, logs.FilterMessage("explore not readable; the run's csv header and convert_tz fields are not checked").Len())
 }
 
 func TestSyncRunThatEndsKillsNothing(t *testing.T) {
@@ -124,7 +150,7 @@ func TestSyncRunThatEndsKillsNothing(t *testing.T) {
 	c, _ := newFakeClient(t, f, lookerapi.Config{})
 	res, err := c.Run(context.Background(), lookerapi.Source{QueryID: "55"}, lookerapi.RunOptions{ResultFormat: "csv"})
 	require.NoError(t, err)
-	require.Equal(t, "id\n1\n2\n", string(readAll(t, res)))
+	require.Equal(t, fakeHeader+"1\n2\n", string(readAll(t, res)))
 	require.Zero(t, f.Requests("all_running_queries"))
 	require.Zero(t, f.Requests("me"))
 }
@@ -165,7 +191,7 @@ func TestQueryTaskPollsAnHourSparingly(t *testing.T) {
 	c, _ := newFakeClient(t, f, lookerapi.Config{})
 	res, err := c.Run(context.Background(), lookerapi.Source{QueryID: "55"}, lookerapi.RunOptions{ResultFormat: "csv", Mode: lookerapi.ModeAsync})
 	require.NoError(t, err)
-	require.Equal(t, "id\n1\n", string(readAll(t, res)))
+	require.Equal(t, fakeHeader+"1\n", string(readAll(t, res)))
 	require.LessOrEqual(t, f.Requests("query_task"), 67)
 	require.LessOrEqual(t, clock.Now().Sub(start), time.Hour+lookerapi.PollMax)
 	require.Equal(t, lookerapi.PollMax, time.Minute)
@@ -203,7 +229,7 @@ func TestQueryTaskExpiredIsCheckedOnceMore(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, "id\n1\n", string(readAll(t, res)))
+			require.Equal(t, fakeHeader+"1\n", string(readAll(t, res)))
 		})
 	}
 }
@@ -232,7 +258,7 @@ func TestContractRunLifecycle(t *testing.T) {
 				_, err := c.Run(rctx, src, lookerapi.RunOptions{ResultFormat: "csv", RunAs: as})
 				done <- err
 			}()
-			<-f.arrived
+			f.waitArrived(t, done)
 			cancel()
 			require.ErrorIs(t, <-done, context.Canceled)
 		}

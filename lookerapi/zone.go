@@ -300,7 +300,9 @@ func (c *Client) plan(ctx context.Context, src Source, opts RunOptions) (*runPla
 	}
 	ex, err := c.explore(ctx, q.Model, q.View, opts.RunAs)
 	if err != nil {
-		if IsRetryable(err) {
+		if IsRetryable(err) || ctx.Err() != nil {
+			// A run that was stopped (or may work if tried again) ends
+			// here; only an explore Looker refuses is run without.
 			return nil, err
 		}
 		// The run itself reports what is wrong with the query (an unknown

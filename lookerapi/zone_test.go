@@ -189,9 +189,7 @@ func TestLocalFields(t *testing.T) {
 // GET /setting names.
 func TestSandboxQueryZoneIsPinned(t *testing.T) {
 	t.Parallel()
-	f := setup(t, setupOpts{server: lookertest.Options{Rows: 2}})
-	tokyo := "Asia/Tokyo"
-	f.front.set(func(fr *front) { fr.timezone = &tokyo })
+	f := setup(t, setupOpts{server: lookertest.Options{Rows: 2, AppTimezone: "Asia/Tokyo"}})
 	res, err := f.client.Run(context.Background(), lookerapi.Source{LookID: lookertest.LookID}, lookerapi.RunOptions{ResultFormat: "csv"})
 	require.NoError(t, err)
 	readAll(t, res)
@@ -199,5 +197,5 @@ func TestSandboxQueryZoneIsPinned(t *testing.T) {
 	require.Equal(t, 1, f.srv.Requests("create_query"))
 	require.Equal(t, 1, f.srv.Requests("run_query"))
 	require.Zero(t, f.srv.Requests("run_look"))
-	require.Equal(t, 1, f.front.Requests("get_setting"))
+	require.Equal(t, 1, f.srv.Requests("get_setting"))
 }
