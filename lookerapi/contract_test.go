@@ -135,6 +135,17 @@ func TestContract(t *testing.T) {
 	run(lookerapi.Source{QueryID: lookertest.QueryID}, lookerapi.RunOptions{ResultFormat: "csv"})
 	run(lookerapi.Source{LookID: lookertest.LookID}, lookerapi.RunOptions{ResultFormat: "csv"})
 
+	// A sync run stopped while Looker works on it: found among the running
+	// queries (of the API user, GET /user) and killed.
+	release := make(chan struct{})
+	arrived := srv.StallNextRun(release, false)
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { <-arrived; cancel() }()
+	_, err = c.Run(cctx, lookerapi.Source{QueryID: lookertest.QueryID}, lookerapi.RunOptions{ResultFormat: "csv"})
+	require.ErrorIs(t, err, context.Canceled)
+	close(release)
+	require.Zero(t, srv.RunningQueries())
+
 	require.NoError(t, c.Close(ctx))
 
 	v.Require(t)
@@ -147,7 +158,7 @@ func TestContract(t *testing.T) {
 	t.Logf("validated responses per operation: %v", checked)
 	for _, op := range []string{"login", "login_user", "logout", "look", "run_look", "query", "query_for_slug", "create_query",
 		"run_query", "run_inline_query", "create_sql_query", "sql_query", "run_sql_query", "create_query_task", "query_task",
-		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection"} {
+		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection", "me", "all_running_queries"} {
 		require.Positive(t, checked[op], "operation %s was not exercised; exercised: %v", op, ops)
 	}
 }
