@@ -31,6 +31,7 @@ func TestRunRequestIsNeverSentTwice(t *testing.T) {
 			require.Error(t, err)
 			require.True(t, lookerapi.IsRetryable(err), "a dropped connection is worth a new attempt: %v", err)
 			require.Equal(t, 1, runs(), "the run request was not sent again")
+			require.Equal(t, 1, f.Requests("all_running_queries"), "Looker may run the query all the same: it is looked for, to be killed")
 
 			res, err := c.Run(context.Background(), src, lookerapi.RunOptions{ResultFormat: "csv"})
 			require.NoError(t, err)

@@ -48,7 +48,7 @@ func (c *Client) run(ctx context.Context, r *request, sq syncQuery, opts RunOpti
 	r.fresh = true
 	resp, err := c.do(ctx, r)
 	if err != nil {
-		if r.sent && (ctx.Err() != nil || errors.Is(err, ErrTimeout)) {
+		if r.sent && (ctx.Err() != nil || errors.Is(err, ErrTimeout) || noAnswer(err)) {
 			c.killSync(ctx, log, sq, opts.RunAs, r.source, start, err)
 		}
 		release()
@@ -273,4 +273,12 @@ func (c *Client) me(ctx context.Context) (string, error) {
 	c.meID = id
 	c.mu.Unlock()
 	return id, nil
+}
+
+// noAnswer reports whether err is a request that went out and got no
+// HTTP answer at all (the connection dropped): Looker may be running the
+// query all the same.
+func noAnswer(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode == 0 && !errors.Is(err, ErrRedirect)
 }
