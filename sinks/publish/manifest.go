@@ -35,10 +35,10 @@ type Manifest struct {
 	Limit Limit `json:"limit"`
 	// InvalidUTF8 counts the byte sequences of the result that were not
 	// UTF-8 and were written as U+FFFD.
-	InvalidUTF8       int64     `json:"invalid_utf8,omitempty"`
-	Format            string    `json:"format"`
-	Compression       string    `json:"compression"`
-	ContentType       string    `json:"content_type"`
+	InvalidUTF8 int64  `json:"invalid_utf8,omitempty"`
+	Format      string `json:"format"`
+	Compression string `json:"compression"`
+	ContentType string `json:"content_type"`
 	// Schema is empty for raw output, whose columns the exporter does not
 	// read.
 	Schema []Column   `json:"schema"`
