@@ -51,7 +51,7 @@ type BackfillResult struct {
 // partition failed.
 func Backfill(ctx context.Context, r *Runner, job *config.Job, log *zap.Logger, opts BackfillOptions) (BackfillResult, error) {
 	var times []time.Time
-	for at := NextFire(job, opts.From.Add(-time.Nanosecond)); !at.IsZero() && at.Before(opts.To); at = NextFire(job, at) {
+	for at := job.Schedule.Next(opts.From.Add(-time.Nanosecond)); !at.IsZero() && at.Before(opts.To); at = job.Schedule.Next(at) {
 		times = append(times, at)
 	}
 	res := BackfillResult{Total: len(times)}

@@ -13,7 +13,7 @@ import (
 // before this one, or PrevScheduledTime when there is none (or the store
 // cannot tell).
 func (r *Runner) templateData(ctx context.Context, job *config.Job, run state.Run, scheduled time.Time) config.TemplateData {
-	prev := PrevFire(job, scheduled)
+	prev := job.Schedule.Prev(scheduled)
 	last := prev
 	if ls, err := r.Store.LastSuccess(ctx, job.Name); err == nil && ls.ScheduledTime.Before(run.ScheduledTime) {
 		last = ls.ScheduledTime.In(job.Location)

@@ -281,7 +281,7 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 			from = st.last
 		}
 		st.mu.Unlock()
-		next := NextFire(job, from)
+		next := job.Schedule.Next(from)
 		if next.IsZero() {
 			log.Warn("schedule never fires again", zap.String("schedule", job.ScheduleSpec))
 			<-ctx.Done()
@@ -366,7 +366,7 @@ func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Jo
 		from = start.Add(-time.Nanosecond) // fires at the window's start count
 	}
 	var missed []time.Time
-	for at := NextFire(job, from); !at.IsZero() && !at.After(now); at = NextFire(job, at) {
+	for at := job.Schedule.Next(from); !at.IsZero() && !at.After(now); at = job.Schedule.Next(at) {
 		missed = append(missed, at)
 		if len(missed) > 10000 {
 			missed = missed[1:]

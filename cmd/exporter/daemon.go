@@ -18,7 +18,7 @@ import (
 )
 
 func newMetrics(cfg *config.Config) *metrics.Metrics {
-	return metrics.New(metrics.Options{Jobs: cfg.Jobs, Next: jobs.NextFire, ProcessCollectors: true})
+	return metrics.New(metrics.Options{Jobs: cfg.Jobs, ProcessCollectors: true})
 }
 
 // daemonOptions adjust runDaemon; the zero value is the production setup.

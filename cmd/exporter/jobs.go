@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/jobs/web"
 	"github.com/lookerexport/exporter/state"
@@ -79,8 +78,8 @@ included), and the outcome of its latest run from the state store.`,
 			now := time.Now()
 			var out []jobOut
 			for _, j := range cfg.Jobs {
-				jo := jobOut{Name: j.Name, Schedule: j.ScheduleSpec, ScheduleText: web.DescribeSchedule(j.ScheduleSpec),
-					Timezone: j.Location.String(), NextRuns: web.NextFires(j, now, 3, jobs.NextFire)}
+				jo := jobOut{Name: j.Name, Schedule: j.ScheduleSpec, ScheduleText: j.Schedule.Words(),
+					Timezone: j.Location.String(), NextRuns: web.NextFires(j, now, 3)}
 				runs, err := store.ListRuns(ctx, state.ListOptions{Job: j.Name, Limit: 1})
 				if err != nil {
 					return &exitError{code: exitFailed, err: fmt.Errorf("read runs of job %s: %w", j.Name, err)}

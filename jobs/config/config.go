@@ -97,7 +97,7 @@ type GCS struct {
 type Job struct {
 	Name         string
 	Description  string
-	Schedule     cron.Schedule  // in Location
+	Schedule     *Schedule      // fire times in Location
 	ScheduleSpec string         // as written
 	Location     *time.Location // the schedule's zone: fire times and templates
 	// SQLLocation is the zone a SQL Runner source's datetimes are read in
@@ -428,18 +428,6 @@ var jobNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// ParseSchedule parses a 5-field cron expression, a 6-field one with
-// seconds first, or a descriptor (@daily, @hourly, @every 15m), in loc.
-func ParseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		return nil, errors.New("put the time zone in the job's timezone key, not in the schedule")
-	}
-	s, err := cronParser.Parse("CRON_TZ=" + loc.String() + " " + spec)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
 
 func (l *loader) validate(raw *rawFile) *Config {
 	cfg := &Config{}

@@ -44,9 +44,6 @@ type Options struct {
 	Jobs []*config.Job
 	// Now is the clock for next fire times; nil means time.Now.
 	Now func() time.Time
-	// Next returns the first fire time of job after t; nil means
-	// job.Schedule.Next (the schedule already runs in the job's zone).
-	Next func(job *config.Job, t time.Time) time.Time
 	// ProcessCollectors adds the Go runtime and process collectors.
 	ProcessCollectors bool
 }
@@ -219,13 +216,10 @@ func (c *nextCollector) Collect(ch chan<- prometheus.Metric) {
 		now = c.opts.Now()
 	}
 	for _, j := range c.opts.Jobs {
-		var next time.Time
-		switch {
-		case c.opts.Next != nil:
-			next = c.opts.Next(j, now)
-		case j.Schedule != nil:
-			next = j.Schedule.Next(now)
+		if j.Schedule == nil {
+			continue
 		}
+		next := j.Schedule.Next(now) // the one definition of fire times, DST included
 		if next.IsZero() {
 			continue
 		}

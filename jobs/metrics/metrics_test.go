@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/jobs/metrics"
 	"github.com/lookerexport/exporter/state"
 )
@@ -65,4 +67,21 @@ func TestObserverSeries(t *testing.T) {
 	} {
 		require.True(t, strings.Contains(body, want), "missing %s in\n%s", want, body)
 	}
+}
+
+// TestNextRunFollowsTheSchedulersDST: the next-run series is the fire time
+// the scheduler uses. 02:30 in Europe/Berlin on the day clocks jump
+// forward fires at the jump (03:00 CEST = 01:00Z), not a day later.
+func TestNextRunFollowsTheSchedulersDST(t *testing.T) {
+	t.Parallel()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	s, err := config.ParseSchedule("30 2 * * *", berlin)
+	require.NoError(t, err)
+	job := &config.Job{Name: "nightly", Schedule: s, ScheduleSpec: "30 2 * * *", Location: berlin}
+	now := time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
+	m := metrics.New(metrics.Options{Jobs: []*config.Job{job}, Now: func() time.Time { return now }})
+	want := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
+	require.Equal(t, want, s.Next(now).UTC())
+	require.Contains(t, scrape(t, m), `exporter_next_run_timestamp_seconds{job="nightly"} `+strconv.FormatFloat(float64(want.Unix()), 'g', -1, 64)+"\n")
 }

@@ -101,13 +101,10 @@ type JobInfo struct {
 }
 
 // NextFires returns the next n fire times of job after t, in its zone.
-func NextFires(job *config.Job, t time.Time, n int, next func(*config.Job, time.Time) time.Time) []time.Time {
-	if next == nil {
-		next = jobs.NextFire
-	}
+func NextFires(job *config.Job, t time.Time, n int) []time.Time {
 	var out []time.Time
 	for range n {
-		t = next(job, t)
+		t = job.Schedule.Next(t)
 		if t.IsZero() {
 			break
 		}
@@ -117,7 +114,7 @@ func NextFires(job *config.Job, t time.Time, n int, next func(*config.Job, time.
 }
 
 func (s *Server) jobInfo(ctx context.Context, j *config.Job, now time.Time) (JobInfo, error) {
-	ji := JobInfo{Name: j.Name, Description: j.Description, Schedule: j.ScheduleSpec, ScheduleText: DescribeSchedule(j.ScheduleSpec),
+	ji := JobInfo{Name: j.Name, Description: j.Description, Schedule: j.ScheduleSpec, ScheduleText: j.Schedule.Words(),
 		Timezone: j.Location.String(), Source: j.Source.String(), Format: string(j.Format), Compression: string(j.Compression),
 		Running: []RunInfo{}, NextRuns: []string{}}
 	if j.Destination != nil {
@@ -126,7 +123,7 @@ func (s *Server) jobInfo(ctx context.Context, j *config.Job, now time.Time) (Job
 	if j.MaxStaleness > 0 {
 		ji.MaxStaleness = j.MaxStaleness.String()
 	}
-	ji.NextTimes = NextFires(j, now, 3, s.opts.NextFire)
+	ji.NextTimes = NextFires(j, now, 3)
 	for _, t := range ji.NextTimes {
 		ji.NextRuns = append(ji.NextRuns, t.Format(time.RFC3339))
 	}

@@ -58,9 +58,6 @@ type Options struct {
 	Ready func() error
 	Log   *zap.Logger
 	Now   func() time.Time // nil means time.Now
-	// NextFire returns a job's first fire time after t; nil means
-	// jobs.NextFire.
-	NextFire func(job *config.Job, t time.Time) time.Time
 	// RunContext is the parent of runs started with "Run now"; nil means
 	// context.Background. Shutdown interrupts them after its drain.
 	RunContext context.Context
@@ -101,9 +98,6 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
-	}
-	if opts.NextFire == nil {
-		opts.NextFire = jobs.NextFire
 	}
 	if opts.RunContext == nil {
 		opts.RunContext = context.Background()

@@ -1,16 +1,65 @@
-package jobs
+package config
 
 import (
+	"errors"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
-
-	"github.com/lookerexport/exporter/jobs/config"
 )
 
-// NextFire returns the first fire time of job strictly after from, or the
-// zero time if the schedule never fires again.
+// Schedule is a job's schedule: when it fires next, when it fired
+// before, and what that is in words. It is the one definition of fire
+// times: validate, `exporter jobs`, the status page, the metrics and the
+// scheduler all ask it.
+type Schedule struct {
+	spec string         // as written
+	loc  *time.Location // the job's zone
+	cron cron.Schedule
+}
+
+// String is the schedule as written, e.g. "0 6 * * *" or "@every 15m".
+func (s *Schedule) String() string { return s.spec }
+
+// Words says the schedule in English, e.g. "every day at 06:00"; the
+// spec itself for forms it does not know.
+func (s *Schedule) Words() string { return DescribeSchedule(s.spec) }
+
+// Within5Years is how far ahead a schedule must fire at least once.
+const within5Years = 5 * 366 * 24 * time.Hour
+
+// ParseSchedule parses a 5-field cron expression, a 6-field one with
+// seconds first, or a descriptor (@daily, @every 15m), in loc. It rejects
+// intervals that are not a positive whole number of seconds or more, and
+// schedules with no fire time in the next five years (0 0 31 2 *).
+func ParseSchedule(spec string, loc *time.Location) (*Schedule, error) {
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, errors.New("put the time zone in the job's timezone key, not in the schedule")
+	}
+	if every, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(every))
+		if err != nil {
+			return nil, fmt.Errorf("@every needs a duration such as 15m or 1h: %v", err)
+		}
+		if d < time.Second {
+			return nil, fmt.Errorf("@every %s: the interval must be at least 1s", d)
+		}
+	}
+	c, err := cronParser.Parse("CRON_TZ=" + loc.String() + " " + spec)
+	if err != nil {
+		return nil, err
+	}
+	s := &Schedule{spec: spec, loc: loc, cron: c}
+	if now := time.Now(); s.Next(now).IsZero() || s.Next(now).Sub(now) > within5Years {
+		return nil, errors.New("it never fires in the next five years (a date that does not exist, such as 31 February?)")
+	}
+	return s, nil
+}
+
+// Next returns the first fire time strictly after from, in the
+// schedule's zone, or the zero time if the schedule never fires again.
 //
 // # Daylight saving time
 //
@@ -25,17 +74,14 @@ import (
 //   - fires in both occurrences (its fire times are every so often, and an
 //     hour really passes twice).
 //
-// robfig/cron alone skips the fire times of the skipped hour; NextFire
+// robfig/cron alone skips the fire times of the skipped hour; Next
 // computes fire times on the wall clock instead. @every schedules are
 // intervals of real time and ignore wall clocks altogether.
-func NextFire(job *config.Job, from time.Time) time.Time {
-	loc := job.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	spec, ok := job.Schedule.(*cron.SpecSchedule)
+func (s *Schedule) Next(from time.Time) time.Time {
+	loc := s.loc
+	spec, ok := s.cron.(*cron.SpecSchedule)
 	if !ok {
-		return job.Schedule.Next(from).In(loc)
+		return s.cron.Next(from).In(loc)
 	}
 	wall := *spec
 	wall.Location = time.UTC // a floating wall clock: every wall time exists once
@@ -79,13 +125,13 @@ func NextFire(job *config.Job, from time.Time) time.Time {
 // dstWindow bounds how far a daylight saving transition moves wall clocks.
 const dstWindow = 3 * time.Hour
 
-// PrevFire returns the last fire time of job strictly before t (the start
-// of the data interval that ends at t), or the zero time if there is none
-// within five years.
-func PrevFire(job *config.Job, t time.Time) time.Time {
+// Prev returns the last fire time strictly before t (the start of the
+// data interval that ends at t), or the zero time if there is none within
+// five years.
+func (s *Schedule) Prev(t time.Time) time.Time {
 	for _, back := range []time.Duration{time.Hour, 25 * time.Hour, 32 * 24 * time.Hour, 367 * 24 * time.Hour, 5 * 367 * 24 * time.Hour} {
 		var last time.Time
-		for at := NextFire(job, t.Add(-back)); !at.IsZero() && at.Before(t); at = NextFire(job, at) {
+		for at := s.Next(t.Add(-back)); !at.IsZero() && at.Before(t); at = s.Next(at) {
 			last = at
 		}
 		if !last.IsZero() {

@@ -1,4 +1,4 @@
-package jobs_test
+package config_test
 
 import (
 	"testing"
@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
 )
 
@@ -23,7 +22,7 @@ func scheduleJob(t *testing.T, spec, zone string) *config.Job {
 func fires(job *config.Job, from time.Time, n int) []string {
 	var out []string
 	for at := from; len(out) < n; {
-		at = jobs.NextFire(job, at)
+		at = job.Schedule.Next(at)
 		if at.IsZero() {
 			break
 		}
@@ -121,8 +120,8 @@ func TestPrevFire(t *testing.T) {
 	t.Parallel()
 	job := scheduleJob(t, "0 6 * * *", "Europe/Berlin")
 	at := time.Date(2026, 3, 30, 4, 0, 0, 0, time.UTC) // 06:00 CEST
-	require.Equal(t, time.Date(2026, 3, 29, 4, 0, 0, 0, time.UTC), jobs.PrevFire(job, at).UTC())
+	require.Equal(t, time.Date(2026, 3, 29, 4, 0, 0, 0, time.UTC), job.Schedule.Prev(at).UTC())
 	hourly := scheduleJob(t, "0 * * * *", "America/New_York")
 	at = time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC) // 01:00 EST
-	require.Equal(t, time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC), jobs.PrevFire(hourly, at).UTC(), "01:00 EDT")
+	require.Equal(t, time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC), hourly.Schedule.Prev(at).UTC(), "01:00 EDT")
 }

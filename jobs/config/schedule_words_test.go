@@ -1,11 +1,11 @@
-package web_test
+package config_test
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/lookerexport/exporter/jobs/web"
+	"github.com/lookerexport/exporter/jobs/config"
 )
 
 func TestDescribeSchedule(t *testing.T) {
@@ -37,7 +37,7 @@ func TestDescribeSchedule(t *testing.T) {
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tc.want, web.DescribeSchedule(tc.spec))
+			require.Equal(t, tc.want, config.DescribeSchedule(tc.spec))
 		})
 	}
 }
