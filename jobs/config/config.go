@@ -225,6 +225,7 @@ type loader struct {
 	ast      *ast.File
 	problems Problems
 	unset    map[int]bool // lines holding an unset ${VAR}, already reported
+	zones    map[string]*time.Location
 }
 
 func (l *loader) add(line int, job, format string, args ...any) {
@@ -434,11 +435,36 @@ func ParseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
 		return nil, errors.New("put the time zone in the job's timezone key, not in the schedule")
 	}
-	s, err := cronParser.Parse("CRON_TZ=" + loc.String() + " " + spec)
+	// Not "CRON_TZ=<zone> spec": cron would load the zone from disk again
+	// for every job.
+	s, err := cronParser.Parse(spec)
 	if err != nil {
 		return nil, err
 	}
+	if ss, ok := s.(*cron.SpecSchedule); ok {
+		ss.Location = loc
+	}
 	return s, nil
+}
+
+// location is time.LoadLocation, read from disk once per zone per load.
+// "Local" is refused: it names the machine's zone, not the job's.
+func (l *loader) location(name string) (*time.Location, error) {
+	if loc, ok := l.zones[name]; ok {
+		return loc, nil
+	}
+	if name == "Local" {
+		return nil, errors.New("Local is not a zone name")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	if l.zones == nil {
+		l.zones = map[string]*time.Location{}
+	}
+	l.zones[name] = loc
+	return loc, nil
 }
 
 func (l *loader) validate(raw *rawFile) *Config {
@@ -583,8 +609,8 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	if tz == "" {
 		tz = "UTC"
 	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil || tz == "Local" {
+	loc, err := l.location(tz)
+	if err != nil {
 		bad("timezone", "timezone %q is not an IANA time zone name such as UTC, Europe/Berlin or America/New_York", tz)
 		loc = time.UTC
 	}
@@ -677,7 +703,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	}
 	j.Run.QueryTimezone = r.QueryTimezone
 	if r.QueryTimezone != "" {
-		if _, err := time.LoadLocation(r.QueryTimezone); err != nil || r.QueryTimezone == "Local" {
+		if _, err := l.location(r.QueryTimezone); err != nil {
 			bad("query_timezone", "query_timezone %q is not an IANA time zone name such as UTC or America/New_York", r.QueryTimezone)
 		}
 		if j.Source.SQL != nil {
@@ -686,9 +712,9 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	}
 	j.SQLLocation = time.UTC
 	if r.SQLTimezone != "" {
-		loc, err := time.LoadLocation(r.SQLTimezone)
+		loc, err := l.location(r.SQLTimezone)
 		switch {
-		case err != nil || r.SQLTimezone == "Local":
+		case err != nil:
 			bad("sql_timezone", "sql_timezone %q is not an IANA time zone name such as UTC or America/New_York", r.SQLTimezone)
 		case j.Source.SQL == nil:
 			bad("sql_timezone", "sql_timezone applies to SQL Runner sources only; for Looks and queries Looker converts datetimes to the query time zone (see query_timezone)")
