@@ -197,9 +197,9 @@ type Options struct {
 // On failure the error is a Problems listing everything found, or an
 // error reading the file.
 func Load(path string, opts Options) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	return Parse(path, data, opts)
 }
@@ -253,6 +253,15 @@ func (l *loader) line(path string) int {
 func (l *loader) load(data []byte) *Config {
 	if strings.TrimSpace(string(data)) == "" {
 		l.add(0, "", "config is empty; see config.example.yaml for a starting point")
+		return nil
+	}
+	if err := checkLimits(data); err != nil {
+		line := 0
+		var le *limitError
+		if errors.As(err, &le) {
+			line = le.line
+		}
+		l.add(line, "", "%v", err)
 		return nil
 	}
 	f, err := parser.ParseBytes(data, 0)
