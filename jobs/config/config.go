@@ -197,9 +197,9 @@ type Options struct {
 // On failure the error is a Problems listing everything found, or an
 // error reading the file.
 func Load(path string, opts Options) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	return Parse(path, data, opts)
 }
@@ -225,6 +225,7 @@ type loader struct {
 	ast      *ast.File
 	problems Problems
 	unset    map[int]bool // lines holding an unset ${VAR}, already reported
+	zones    map[string]*time.Location
 }
 
 func (l *loader) add(line int, job, format string, args ...any) {
@@ -252,6 +253,15 @@ func (l *loader) line(path string) int {
 func (l *loader) load(data []byte) *Config {
 	if strings.TrimSpace(string(data)) == "" {
 		l.add(0, "", "config is empty; see config.example.yaml for a starting point")
+		return nil
+	}
+	if err := checkLimits(data); err != nil {
+		line := 0
+		var le *limitError
+		if errors.As(err, &le) {
+			line = le.line
+		}
+		l.add(line, "", "%v", err)
 		return nil
 	}
 	f, err := parser.ParseBytes(data, 0)
@@ -429,6 +439,26 @@ var jobNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 
+// location is time.LoadLocation, read from disk once per zone per load.
+// "Local" is refused: it names the machine's zone, not the job's.
+func (l *loader) location(name string) (*time.Location, error) {
+	if loc, ok := l.zones[name]; ok {
+		return loc, nil
+	}
+	if name == "Local" {
+		return nil, errors.New("Local is not a zone name")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	if l.zones == nil {
+		l.zones = map[string]*time.Location{}
+	}
+	l.zones[name] = loc
+	return loc, nil
+}
+
 func (l *loader) validate(raw *rawFile) *Config {
 	cfg := &Config{}
 	l.validateLooker(raw.Looker, &cfg.Looker)
@@ -571,8 +601,8 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	if tz == "" {
 		tz = "UTC"
 	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil || tz == "Local" {
+	loc, err := l.location(tz)
+	if err != nil {
 		bad("timezone", "timezone %q is not an IANA time zone name such as UTC, Europe/Berlin or America/New_York", tz)
 		loc = time.UTC
 	}
@@ -665,7 +695,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	}
 	j.Run.QueryTimezone = r.QueryTimezone
 	if r.QueryTimezone != "" {
-		if _, err := time.LoadLocation(r.QueryTimezone); err != nil || r.QueryTimezone == "Local" {
+		if _, err := l.location(r.QueryTimezone); err != nil {
 			bad("query_timezone", "query_timezone %q is not an IANA time zone name such as UTC or America/New_York", r.QueryTimezone)
 		}
 		if j.Source.SQL != nil {
@@ -674,9 +704,9 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	}
 	j.SQLLocation = time.UTC
 	if r.SQLTimezone != "" {
-		loc, err := time.LoadLocation(r.SQLTimezone)
+		loc, err := l.location(r.SQLTimezone)
 		switch {
-		case err != nil || r.SQLTimezone == "Local":
+		case err != nil:
 			bad("sql_timezone", "sql_timezone %q is not an IANA time zone name such as UTC or America/New_York", r.SQLTimezone)
 		case j.Source.SQL == nil:
 			bad("sql_timezone", "sql_timezone applies to SQL Runner sources only; for Looks and queries Looker converts datetimes to the query time zone (see query_timezone)")

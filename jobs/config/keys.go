@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -57,8 +58,16 @@ func checkKeys(n ast.Node, t reflect.Type, path string, report func(line int, pa
 	}
 }
 
+// fieldCache holds yamlFields by type: computing them for every mapping
+// of every job was a tenth of a large load.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
 func yamlFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
+	defer fieldCache.Store(t, out)
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")

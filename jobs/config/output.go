@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
-	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/lookerexport/exporter/formats"
 )
@@ -39,22 +40,10 @@ func (o Output) Split() bool { return o.MaxRowsPerFile > 0 || o.MaxBytesPerFile 
 type ByteSize string
 
 // UnmarshalYAML accepts an integer or a string; validation parses it.
-func (b *ByteSize) UnmarshalYAML(data []byte) error {
-	var v any
-	if err := yaml.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	switch x := v.(type) {
-	case nil:
-		*b = ""
-	case string:
-		*b = ByteSize(x)
-	case uint64, int64:
-		*b = ByteSize(fmt.Sprint(x))
-	default:
-		return fmt.Errorf("a size must be an integer or a string such as \"3.5GB\", not %T", v)
-	}
-	return nil
+func (b *ByteSize) UnmarshalYAML(n ast.Node) error {
+	v, err := leafScalar(n, reflect.TypeFor[ByteSize]())
+	*b = ByteSize(v)
+	return err
 }
 
 func (l *loader) validateOutput(p, name string, r *rawJob, j *Job) {

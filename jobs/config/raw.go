@@ -1,10 +1,9 @@
 package config
 
 import (
-	"fmt"
-	"strconv"
+	"reflect"
 
-	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/lookerexport/exporter/lookerapi"
 )
@@ -115,46 +114,18 @@ type rawSource struct {
 type ID string
 
 // UnmarshalYAML accepts a string or an integer.
-func (id *ID) UnmarshalYAML(b []byte) error {
-	var v any
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	switch x := v.(type) {
-	case nil:
-		*id = ""
-	case string:
-		*id = ID(x)
-	case uint64:
-		*id = ID(strconv.FormatUint(x, 10))
-	case int64:
-		*id = ID(strconv.FormatInt(x, 10))
-	default:
-		return fmt.Errorf("a Looker id must be a string or an integer, not %T", v)
-	}
-	return nil
+func (id *ID) UnmarshalYAML(n ast.Node) error {
+	v, err := leafScalar(n, reflect.TypeFor[ID]())
+	*id = ID(v)
+	return err
 }
 
 // RowLimit is a job's limit as written: a row count, -1, or "saved".
 type RowLimit string
 
 // UnmarshalYAML accepts an integer or a string; validation parses it.
-func (l *RowLimit) UnmarshalYAML(b []byte) error {
-	var v any
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	switch x := v.(type) {
-	case nil:
-		*l = ""
-	case string:
-		*l = RowLimit(x)
-	case uint64:
-		*l = RowLimit(strconv.FormatUint(x, 10))
-	case int64:
-		*l = RowLimit(strconv.FormatInt(x, 10))
-	default:
-		return fmt.Errorf("a limit must be a row count, -1 (all rows) or saved, not %T", v)
-	}
-	return nil
+func (l *RowLimit) UnmarshalYAML(n ast.Node) error {
+	v, err := leafScalar(n, reflect.TypeFor[RowLimit]())
+	*l = RowLimit(v)
+	return err
 }

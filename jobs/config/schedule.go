@@ -27,9 +27,6 @@ func (s *Schedule) String() string { return s.spec }
 // spec itself for forms it does not know.
 func (s *Schedule) Words() string { return DescribeSchedule(s.spec) }
 
-// Within5Years is how far ahead a schedule must fire at least once.
-const within5Years = 5 * 366 * 24 * time.Hour
-
 // ParseSchedule parses a 5-field cron expression, a 6-field one with
 // seconds first, or a descriptor (@daily, @every 15m), in loc. It rejects
 // intervals that are not a positive whole number of seconds or more, and
@@ -47,12 +44,17 @@ func ParseSchedule(spec string, loc *time.Location) (*Schedule, error) {
 			return nil, fmt.Errorf("@every %s: the interval must be at least 1s", d)
 		}
 	}
-	c, err := cronParser.Parse("CRON_TZ=" + loc.String() + " " + spec)
+	// Not "CRON_TZ=<zone> spec": cron would load the zone from disk again
+	// for every job.
+	c, err := cronParser.Parse(spec)
 	if err != nil {
 		return nil, err
 	}
+	if ss, ok := c.(*cron.SpecSchedule); ok {
+		ss.Location = loc
+	}
 	s := &Schedule{spec: spec, loc: loc, cron: c}
-	if now := time.Now(); s.Next(now).IsZero() || s.Next(now).Sub(now) > within5Years {
+	if now := time.Now(); s.Next(now).IsZero() {
 		return nil, errors.New("it never fires in the next five years (a date that does not exist, such as 31 February?)")
 	}
 	return s, nil

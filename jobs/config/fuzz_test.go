@@ -1,0 +1,42 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/lookerexport/exporter/jobs/config"
+)
+
+// FuzzParse feeds config.Parse arbitrary files: it must never panic, hang
+// or take a second. The seed corpus (testdata/fuzz/FuzzParse) holds the
+// shipped examples and edge cases of the pre-scan limits.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("looker: {base_url: https://x.looker.com, client_id: a, client_secret: b}\njobs:\n  - {name: j, schedule: '@daily', source: {look_id: 1}, format: csv, destination: x.csv}\n"))
+	opts := config.Options{LookupEnv: func(k string) (string, bool) { return "v-" + k, true }}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Parse in a goroutine so that a hang fails here, with the
+		// input saved, rather than stalling the fuzzer.
+		type result struct {
+			cfg *config.Config
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			cfg, err := config.Parse("fuzz.yaml", data, opts)
+			done <- result{cfg, err}
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(time.Second):
+			t.Fatalf("Parse took over a second on %d bytes", len(data))
+		}
+		cfg, err := r.cfg, r.err
+		if err == nil && len(cfg.Jobs) == 0 {
+			t.Fatal("a config without jobs was accepted")
+		}
+		if err != nil && err.Error() == "" {
+			t.Fatal("an error with no message")
+		}
+	})
+}

@@ -1,0 +1,127 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs/config"
+)
+
+func TestFileSizeCap(t *testing.T) {
+	t.Parallel()
+	big := []byte("# " + strings.Repeat("x", 9<<20) + "\n")
+	_, err := config.Parse("big.yaml", big, env(nil))
+	require.EqualError(t, err, "big.yaml: config is 9.0 MiB (9437187 bytes), over the limit of 8.0 MiB; split the jobs into files and include them")
+
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	require.NoError(t, os.WriteFile(path, big, 0o600))
+	_, err = config.Load(path, env(nil))
+	require.EqualError(t, err, path+": config is 9.0 MiB (9437187 bytes), over the limit of 8.0 MiB; split the jobs into files and include them")
+}
+
+func TestDepthCap(t *testing.T) {
+	t.Parallel()
+	const deep = 100
+	indented := func(n int) string { // a: {b: {c: ...}} written as block mappings
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(strings.Repeat(" ", i) + "k:\n")
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name, yaml string
+		deep       bool
+	}{
+		{"flow lists", "x: " + strings.Repeat("[", deep) + strings.Repeat("]", deep) + "\n", true},
+		{"flow mappings", "x: " + strings.Repeat("{a: ", deep) + "1" + strings.Repeat("}", deep) + "\n", true},
+		{"unclosed", strings.Repeat("[", 1<<20), true},
+		{"block lists on a line", strings.Repeat("- ", deep) + "x\n", true},
+		{"complex keys", strings.Repeat("? ", deep) + "x\n", true},
+		{"block mappings", indented(deep), true},
+		{"closing brackets in a comment", "# " + strings.Repeat("]", deep) + "\nx: " + strings.Repeat("[", deep) + "\n", true},
+		{"closing brackets in a string", "x: [\"" + strings.Repeat("]", deep) + "\", " + strings.Repeat("[", deep) + "\n", true},
+		// Conservative: opening brackets in a string count.
+		{"open brackets in a string", "x: '" + strings.Repeat("[", deep) + "'\n", true},
+
+		{"shallow", indented(40), false},
+		{"balanced brackets in strings", "x: \"" + strings.Repeat("a[1] ", deep) + "\"\ny: '" + strings.Repeat("{}", deep) + "'\n", false},
+		{"brackets in plain text", "x: " + strings.Repeat("a[1] ", deep) + "\n", false},
+		{"block scalar", "x: |-\n" + indentedText(deep) + "y: 1\n", false},
+		{"long flow list", "x: [" + strings.Repeat("1, ", 10000) + "1]\n", false},
+		{"flow list of mappings", "x: [" + strings.Repeat("{a: 1, b: [2, 3]}, ", 1000) + "{}]\n", false},
+		{"colons in flow", "x: [" + strings.Repeat("{a: 1, b: 2}, ", 1000) + "{}]\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse("x.yaml", []byte(tt.yaml), env(nil))
+			require.Error(t, err) // none of these is a whole config
+			if tt.deep {
+				require.Contains(t, err.Error(), "config nests deeper than 64 levels")
+			} else {
+				require.NotContains(t, err.Error(), "nests deeper")
+			}
+		})
+	}
+}
+
+func TestKeysCap(t *testing.T) {
+	t.Parallel()
+	keys := func(n int, f string) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(fmt.Sprintf(f, i))
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name, yaml string
+		wide       bool
+	}{
+		{"flat", keys(300, "k%d: v\n"), true},
+		{"nested", "a:\n  b:\n" + keys(300, "    k%d: v\n"), true},
+		{"flow", "a: {" + keys(300, "k%d: v, ") + "}\n", true},
+		{"many small mappings", "a:\n" + keys(300, "  - k%d: v\n    x: 1\n"), false},
+		{"a list", "a:\n" + keys(3000, "  - %d\n"), false},
+		{"siblings", keys(200, "k%d: v\n") + "a:\n" + keys(200, "  j%d: v\n"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse("x.yaml", []byte(tt.yaml), env(nil))
+			require.Error(t, err)
+			if tt.wide {
+				require.Contains(t, err.Error(), "a mapping holds more than 256 keys")
+			} else {
+				require.NotContains(t, err.Error(), "more than 256 keys")
+			}
+		})
+	}
+}
+
+// indentedText is a block scalar body indented ever deeper, like nested SQL.
+func indentedText(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString("  " + strings.Repeat(" ", i) + "(select a[1], {b}\n")
+	}
+	return b.String()
+}
+
+func TestExamplesWithinLimits(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"../../config.example.yaml", "../../cmd/exporter/demo.yaml", "testdata/valid.yaml"} {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = config.Parse(f, data, env(map[string]string{"TEST_SECRET": "x"}))
+		if err != nil {
+			require.NotContains(t, err.Error(), "nests deeper", f)
+		}
+	}
+}
