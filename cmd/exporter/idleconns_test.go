@@ -189,7 +189,9 @@ func TestIdleConnectionsLeaveRunsWorking(t *testing.T) {
 	// Looker connection, the output file), not the status server.
 	_, err := io.WriteString(child.stdin, "run\n")
 	require.NoError(t, err)
-	require.Regexp(t, `^run succeeded `, child.next(t, "run "))
+	ran := child.next(t, "run ")
+	t.Log("child: ", ran)
+	require.Regexp(t, `^run succeeded `, ran)
 
 	require.NoError(t, healthErr, "/healthz on a fresh connection behind %d idle ones", flood)
 	require.Equal(t, http.StatusOK, healthCode, healthBody)
