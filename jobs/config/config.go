@@ -86,6 +86,10 @@ type Server struct {
 	Listen   string
 	Token    Secret // bearer token for the API and the status page; required beyond loopback
 	LogLines int    // log lines kept per run (DefaultLogLines when unset)
+	// MaxConnections caps the connections the status server holds open
+	// (DefaultMaxConnections when unset), so clients cannot take the file
+	// descriptors runs need.
+	MaxConnections int
 }
 
 // GCS holds Google Cloud Storage settings.

@@ -29,6 +29,11 @@ const (
 	MaxLogLines     = 10000
 )
 
+// DefaultMaxConnections is server.max_connections when unset: far more than
+// browsers, probes and Prometheus need, and far below the 1024 file
+// descriptors a process usually starts with, so runs keep theirs.
+const DefaultMaxConnections = 256
+
 type rawNotify struct {
 	Name   string   `yaml:"name"`
 	URL    Secret   `yaml:"url"`
@@ -103,6 +108,13 @@ func (l *loader) validateServer(raw rawServer, out *Server) {
 		out.LogLines = *raw.LogLines
 		if out.LogLines < 1 || out.LogLines > MaxLogLines {
 			l.add(l.line("$.server.log_lines"), "", "server.log_lines %d must be between 1 and %d", out.LogLines, MaxLogLines)
+		}
+	}
+	out.MaxConnections = DefaultMaxConnections
+	if raw.MaxConnections != nil {
+		out.MaxConnections = *raw.MaxConnections
+		if out.MaxConnections < 1 {
+			l.add(l.line("$.server.max_connections"), "", "server.max_connections %d must be at least 1", out.MaxConnections)
 		}
 	}
 }

@@ -29,15 +29,17 @@ func TestOnCallKeys(t *testing.T) {
 		{name: "defaults", check: func(t *testing.T, c *config.Config) {
 			require.Equal(t, config.DefaultListen, c.Server.Listen)
 			require.Equal(t, config.DefaultLogLines, c.Server.LogLines)
+			require.Equal(t, config.DefaultMaxConnections, c.Server.MaxConnections)
 			require.Empty(t, c.Notify)
 			require.Zero(t, c.Jobs[0].MaxStaleness)
 		}},
 		{name: "everything", jobKeys: ", max_staleness: 26h",
-			extra: "server: {listen: ':9464', token: '${TOKEN}', log_lines: 500}\nnotify:\n  - {name: slack, url: '${HOOK}', format: slack, on: [failure]}\n  - {url: 'https://example.com/hook'}\n",
+			extra: "server: {listen: ':9464', token: '${TOKEN}', log_lines: 500, max_connections: 64}\nnotify:\n  - {name: slack, url: '${HOOK}', format: slack, on: [failure]}\n  - {url: 'https://example.com/hook'}\n",
 			check: func(t *testing.T, c *config.Config) {
 				require.Equal(t, "env-token-0123456789", c.Server.Token.Reveal())
 				require.Equal(t, "<secret>", fmt.Sprint(c.Server.Token))
 				require.Equal(t, 500, c.Server.LogLines)
+				require.Equal(t, 64, c.Server.MaxConnections)
 				require.Equal(t, 26*time.Hour, c.Jobs[0].MaxStaleness)
 				require.Len(t, c.Notify, 2)
 				require.Equal(t, "slack", c.Notify[0].Name)
@@ -56,6 +58,7 @@ func TestOnCallKeys(t *testing.T) {
 		{name: "short token", extra: "server: {token: short}\n", wantErr: "server.token is shorter than 16 characters"},
 		{name: "both tokens", extra: "server: {token: '${TOKEN}', token_file: " + tokenFile + "}\n", wantErr: "server.token and server.token_file are both set"},
 		{name: "log lines", extra: "server: {log_lines: 0}\n", wantErr: "server.log_lines 0 must be between 1 and 10000"},
+		{name: "max connections", extra: "server:\n  listen: 127.0.0.1:9464\n  max_connections: 0\n", wantErr: "test.yaml:6: server.max_connections 0 must be at least 1"},
 		{name: "bad webhook", extra: "notify:\n  - {url: 'ftp://secret-host/x', format: teams, on: [boom]}\n",
 			wantErr: "test.yaml:5: notify[0]: url must be an http(s) webhook URL"},
 		{name: "bad staleness", jobKeys: ", max_staleness: soon", wantErr: `job "j": max_staleness: "soon" is not a duration`},

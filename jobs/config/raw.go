@@ -41,10 +41,11 @@ type rawState struct {
 }
 
 type rawServer struct {
-	Listen    string `yaml:"listen"`
-	Token     Secret `yaml:"token"`
-	TokenFile string `yaml:"token_file"`
-	LogLines  *int   `yaml:"log_lines"`
+	Listen         string `yaml:"listen"`
+	Token          Secret `yaml:"token"`
+	TokenFile      string `yaml:"token_file"`
+	LogLines       *int   `yaml:"log_lines"`
+	MaxConnections *int   `yaml:"max_connections"`
 }
 
 type rawGCS struct {

@@ -157,13 +157,22 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve is ListenAndServe on a listener of the caller's.
+// Serve is ListenAndServe on a listener of the caller's. It holds at most
+// server.max_connections connections open (see connLimiter) and bounds
+// each with ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(s.log)}
+	maxConns := s.opts.Config.Server.MaxConnections
+	if maxConns <= 0 {
+		maxConns = config.DefaultMaxConnections
+	}
+	lim := newConnLimiter(ln, maxConns)
+	ln = lim
+	hs := newHTTPServer(s.Handler(), lim)
+	hs.ErrorLog = zap.NewStdLog(s.log)
 	s.mu.Lock()
 	s.hs = hs
 	s.mu.Unlock()
-	s.log.Info("status server listening", zap.String("addr", ln.Addr().String()), zap.Bool("token_required", s.authAll))
+	s.log.Info("status server listening", zap.String("addr", ln.Addr().String()), zap.Bool("token_required", s.authAll), zap.Int("max_connections", maxConns))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
