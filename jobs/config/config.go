@@ -442,7 +442,6 @@ var jobNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-
 // location is time.LoadLocation, read from disk once per zone per load.
 // "Local" is refused: it names the machine's zone, not the job's.
 func (l *loader) location(name string) (*time.Location, error) {
