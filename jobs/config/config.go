@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -228,7 +229,9 @@ type loader struct {
 	env      func(string) (string, bool)
 	ast      *ast.File
 	problems Problems
-	unset    map[int]bool // lines holding an unset ${VAR}, already reported
+	unset    map[int]bool    // lines holding an unset ${VAR}, already reported
+	nulled   map[string]bool // file + "\x00" + YAML path of each value of the wrong kind
+	jobs     []jobSrc        // where each of rawFile.Jobs was written
 	zones    map[string]*time.Location
 }
 
@@ -284,9 +287,7 @@ func (l *loader) load(data []byte) *Config {
 		return nil
 	}
 	l.expandEnv(root)
-	checkKeys(root, typeOf[rawFile](), "", func(line int, path, msg string) {
-		l.add(line, l.jobAt(path), "%s", msg)
-	})
+	l.check(root, typeOf[rawFile]())
 
 	var raw rawFile
 	// Decode section by section so one bad value does not hide the rest.
@@ -297,15 +298,74 @@ func (l *loader) load(data []byte) *Config {
 	l.decodeSection(root, "scheduler", &raw.Scheduler)
 	l.decodeSection(root, "defaults", &raw.Defaults)
 	l.decodeSection(root, "notify", &raw.Notify)
-	jobNodes := l.jobNodes(root)
-	raw.Jobs = make([]rawJob, len(jobNodes))
-	for i, n := range jobNodes {
-		raw.Jobs[i] = raw.Defaults.clone()
-		if err := yaml.NodeToValue(n, &raw.Jobs[i]); err != nil {
-			l.addYAMLError(err, jobName(n, i))
+	l.decodeJobs(root, &raw)
+	return l.validate(&raw)
+}
+
+// check runs the checker (keys.go) over a file's root mapping: unknown
+// keys, duplicate keys and values of the wrong kind, all reported in the
+// user's words; wrong values become null before decoding.
+func (l *loader) check(root ast.Node, t reflect.Type) {
+	reported := map[Problem]bool{} // an anchor's problems, once however often it is used
+	c := newChecker(root, func(line int, path, msg string) {
+		p := Problem{File: l.file, Line: line, Msg: msg}
+		if keyPath(path) != path { // inside a job, not the job itself
+			p.Job = l.jobAt(path)
+		}
+		if !reported[p] {
+			reported[p] = true
+			l.problems = append(l.problems, p)
+		}
+	}, func(path string) {
+		if l.nulled == nil {
+			l.nulled = map[string]bool{}
+		}
+		l.nulled[l.file+"\x00$."+path] = true
+	})
+	values, _ := mappingValues(root)
+	c.checkStruct(values, t, "")
+}
+
+// isNulled reports whether the value at a YAML path ("$.jobs[0].limit"),
+// or one holding it, was of the wrong kind: reported, and read as unset.
+// Messages about such a value ("limit is required") are follow-ons.
+func (l *loader) isNulled(path string) bool {
+	if len(l.nulled) == 0 {
+		return false
+	}
+	for {
+		if l.nulled[l.file+"\x00"+path] {
+			return true
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return false
+		}
+		path = path[:i]
+	}
+}
+
+// nulledUnder is isNulled, or a value inside path was nulled.
+func (l *loader) nulledUnder(path string) bool {
+	if l.isNulled(path) {
+		return true
+	}
+	prefix := l.file + "\x00" + path
+	for k := range l.nulled {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && (strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[")) {
+			return true
 		}
 	}
-	return l.validate(&raw)
+	return false
+}
+
+// addAt reports a problem with the value at a YAML path, on its line,
+// unless that value was already reported as of the wrong kind.
+func (l *loader) addAt(path, job, format string, args ...any) {
+	if l.isNulled(path) {
+		return
+	}
+	l.add(l.line(path), job, format, args...)
 }
 
 func (l *loader) decodeSection(root ast.Node, key string, dst any) {
@@ -318,27 +378,34 @@ func (l *loader) decodeSection(root ast.Node, key string, dst any) {
 	}
 }
 
-func (l *loader) jobNodes(root ast.Node) []ast.Node {
-	n := mappingValue(root, "jobs")
-	if n == nil {
-		return nil
-	}
-	seq, ok := n.(*ast.SequenceNode)
+// decodeJobs decodes each job of the file over a copy of the defaults and
+// notes where it came from. The checker has reported, and nulled, a jobs
+// that is not a list and every item that is not a mapping.
+func (l *loader) decodeJobs(root ast.Node, raw *rawFile) {
+	seq, ok := mappingValue(root, "jobs").(*ast.SequenceNode)
 	if !ok {
-		if n.Type() != ast.NullType {
-			l.add(nodeLine(n), "", "jobs must be a list of jobs (each item starting with \"- name: ...\")")
-		}
-		return nil
+		return
 	}
-	out := make([]ast.Node, 0, len(seq.Values))
-	for i, v := range seq.Values {
-		if _, ok := v.(*ast.MappingNode); !ok {
-			l.add(nodeLine(v), "", "jobs[%d] must be a mapping with name, schedule, source, format and destination", i)
+	for i, n := range seq.Values {
+		if _, ok := mappingValues(unwrap(n)); !ok {
 			continue
 		}
-		out = append(out, v)
+		r := raw.Defaults.clone()
+		if err := yaml.NodeToValue(n, &r); err != nil {
+			l.addYAMLError(err, jobName(n, i))
+			continue
+		}
+		raw.Jobs = append(raw.Jobs, r)
+		l.jobs = append(l.jobs, jobSrc{file: l.file, ast: l.ast, index: i})
 	}
-	return out
+}
+
+// jobSrc is where a decoded job was written: its file and its index in
+// that file's jobs list.
+type jobSrc struct {
+	file  string
+	ast   *ast.File
+	index int
 }
 
 // jobAt names the job a YAML path like "jobs[2].source" points into.
@@ -476,11 +543,11 @@ func (l *loader) validate(raw *rawFile) *Config {
 			cfg.State.DSN = DefaultStateDSN
 		}
 	case "postgres":
-		if cfg.State.DSN == "" {
-			l.add(l.line("$.state"), "", "state.dsn is required for postgres, e.g. postgres://exporter@db:5432/exporter?sslmode=require")
+		if cfg.State.DSN == "" && !l.isNulled("$.state.dsn") {
+			l.addAt("$.state", "", "state.dsn is required for postgres, e.g. postgres://exporter@db:5432/exporter?sslmode=require")
 		}
 	default:
-		l.add(l.line("$.state.driver"), "", "state.driver %q is not supported; use sqlite or postgres", cfg.State.Driver)
+		l.addAt("$.state.driver", "", "state.driver %q is not supported; use sqlite or postgres", cfg.State.Driver)
 	}
 
 	l.validateServer(raw.Server, &cfg.Server)
@@ -488,12 +555,12 @@ func (l *loader) validate(raw *rawFile) *Config {
 	cfg.GCS.CredentialsFile = raw.GCS.CredentialsFile
 	l.validateScheduler(raw, cfg)
 
-	if len(raw.Jobs) == 0 {
-		l.add(l.line("$.jobs"), "", "no jobs: add at least one under jobs:")
+	if len(raw.Jobs) == 0 && !l.nulledUnder("$.jobs") {
+		l.addAt("$.jobs", "", "no jobs: add at least one under jobs:")
 	}
 	seen := map[string]int{}
 	for i := range raw.Jobs {
-		j := l.validateJob(i, &raw.Jobs[i])
+		j := l.validateJob(l.jobs[i].index, &raw.Jobs[i])
 		if j == nil {
 			continue
 		}
@@ -529,14 +596,14 @@ func (l *loader) validateLooker(raw rawLooker, out *Looker) {
 	if t := firstNonEmpty(raw.Timeout, env("LOOKERSDK_TIMEOUT")); t != "" {
 		d, err := parseDuration(t)
 		if err != nil {
-			l.add(l.line("$.looker.timeout"), "", "looker.timeout: %v", err)
+			l.addAt("$.looker.timeout", "", "looker.timeout: %v", err)
 		}
 		out.Timeout = d
 	}
 	if raw.ReadIdleTimeout != "" {
 		d, err := parseDuration(raw.ReadIdleTimeout)
 		if err != nil {
-			l.add(l.line("$.looker.read_idle_timeout"), "", "looker.read_idle_timeout: %v", err)
+			l.addAt("$.looker.read_idle_timeout", "", "looker.read_idle_timeout: %v", err)
 		}
 		out.ReadIdleTimeout = d
 	}
@@ -544,19 +611,21 @@ func (l *loader) validateLooker(raw rawLooker, out *Looker) {
 	if raw.MaxConcurrentQueries != nil {
 		out.MaxConcurrentQueries = *raw.MaxConcurrentQueries
 		if out.MaxConcurrentQueries < 1 || out.MaxConcurrentQueries > 75 {
-			l.add(l.line("$.looker.max_concurrent_queries"), "", "looker.max_concurrent_queries %d must be between 1 and 75; keep it below the API user's query limit (15 by default in Looker)", out.MaxConcurrentQueries)
+			l.addAt("$.looker.max_concurrent_queries", "", "looker.max_concurrent_queries %d must be between 1 and 75; keep it below the API user's query limit (15 by default in Looker)", out.MaxConcurrentQueries)
 		}
 	}
 	if out.BaseURL == "" {
-		l.add(l.line("$.looker"), "", "looker.base_url is required (or set LOOKERSDK_BASE_URL), e.g. https://example.cloud.looker.com")
+		if !l.isNulled("$.looker.base_url") {
+			l.addAt("$.looker", "", "looker.base_url is required (or set LOOKERSDK_BASE_URL), e.g. https://example.cloud.looker.com")
+		}
 	} else if !strings.HasPrefix(out.BaseURL, "https://") && !strings.HasPrefix(out.BaseURL, "http://") {
-		l.add(l.line("$.looker.base_url"), "", "looker.base_url %q must start with https:// (or http://)", out.BaseURL)
+		l.addAt("$.looker.base_url", "", "looker.base_url %q must start with https:// (or http://)", out.BaseURL)
 	}
 	out.BaseURL = strings.TrimSuffix(strings.TrimSuffix(out.BaseURL, "/"), "/api/4.0")
-	if line := l.line("$.looker.client_id"); out.ClientID == "" && !l.unset[line] {
+	if line := l.line("$.looker.client_id"); out.ClientID == "" && !l.unset[line] && !l.isNulled("$.looker.client_id") {
 		l.add(line, "", "looker.client_id is required (or set LOOKERSDK_CLIENT_ID)")
 	}
-	if line := l.line("$.looker.client_secret"); out.ClientSecret == "" && !l.unset[line] {
+	if line := l.line("$.looker.client_secret"); out.ClientSecret == "" && !l.unset[line] && !l.isNulled("$.looker.client_secret") {
 		l.add(line, "", "looker.client_secret is required (or set LOOKERSDK_CLIENT_SECRET)")
 	}
 }
@@ -590,7 +659,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	line := l.line(p)
 	name := r.Name
 	bad := func(key, format string, args ...any) {
-		l.add(l.line(p+"."+key), name, format, args...)
+		l.addAt(p+"."+key, name, format, args...)
 	}
 	if name == "" {
 		name = fmt.Sprintf("#%d", i+1)
@@ -815,7 +884,9 @@ func (l *loader) validateSource(p, name string, r *rawJob, j *Job) {
 		}
 	}
 	bad := func(key, format string, args ...any) {
-		l.add(l.line(p+".source"+key), name, format, args...)
+		if !l.nulledUnder(p + ".source" + key) {
+			l.add(l.line(p+".source"+key), name, format, args...)
+		}
 	}
 	switch {
 	case set == 0:

@@ -80,41 +80,41 @@ func (l *loader) validateServer(raw rawServer, out *Server) {
 		out.Listen = DefaultListen
 	}
 	if _, _, err := net.SplitHostPort(out.Listen); err != nil {
-		l.add(l.line("$.server.listen"), "", "server.listen %q is not host:port, e.g. 127.0.0.1:9464 or :9464", out.Listen)
+		l.addAt("$.server.listen", "", "server.listen %q is not host:port, e.g. 127.0.0.1:9464 or :9464", out.Listen)
 	}
 	out.Token = raw.Token
 	switch {
 	case raw.Token != "" && raw.TokenFile != "":
-		l.add(l.line("$.server.token_file"), "", "server.token and server.token_file are both set; keep one")
+		l.addAt("$.server.token_file", "", "server.token and server.token_file are both set; keep one")
 	case raw.TokenFile != "":
 		b, err := os.ReadFile(raw.TokenFile)
 		if err != nil {
-			l.add(l.line("$.server.token_file"), "", "server.token_file: %v", err)
+			l.addAt("$.server.token_file", "", "server.token_file: %v", err)
 			break
 		}
 		out.Token = Secret(strings.TrimSpace(string(b)))
 		if out.Token == "" {
-			l.add(l.line("$.server.token_file"), "", "server.token_file %s is empty", raw.TokenFile)
+			l.addAt("$.server.token_file", "", "server.token_file %s is empty", raw.TokenFile)
 		}
 	}
 	if out.Token != "" && len(out.Token.Reveal()) < 16 {
-		l.add(l.line("$.server"), "", "server.token is shorter than 16 characters; use a long random one, e.g. `openssl rand -hex 32`")
+		l.addAt("$.server", "", "server.token is shorter than 16 characters; use a long random one, e.g. `openssl rand -hex 32`")
 	}
 	if out.Token == "" && !IsLoopback(out.Listen) {
-		l.add(l.line("$.server.listen"), "", "server.listen %s accepts connections from other machines, so the status page and API need a bearer token: set server.token (e.g. ${EXPORTER_TOKEN}) or server.token_file, or listen on 127.0.0.1", out.Listen)
+		l.addAt("$.server.listen", "", "server.listen %s accepts connections from other machines, so the status page and API need a bearer token: set server.token (e.g. ${EXPORTER_TOKEN}) or server.token_file, or listen on 127.0.0.1", out.Listen)
 	}
 	out.LogLines = DefaultLogLines
 	if raw.LogLines != nil {
 		out.LogLines = *raw.LogLines
 		if out.LogLines < 1 || out.LogLines > MaxLogLines {
-			l.add(l.line("$.server.log_lines"), "", "server.log_lines %d must be between 1 and %d", out.LogLines, MaxLogLines)
+			l.addAt("$.server.log_lines", "", "server.log_lines %d must be between 1 and %d", out.LogLines, MaxLogLines)
 		}
 	}
 	out.MaxConnections = DefaultMaxConnections
 	if raw.MaxConnections != nil {
 		out.MaxConnections = *raw.MaxConnections
 		if out.MaxConnections < 1 {
-			l.add(l.line("$.server.max_connections"), "", "server.max_connections %d must be at least 1", out.MaxConnections)
+			l.addAt("$.server.max_connections", "", "server.max_connections %d must be at least 1", out.MaxConnections)
 		}
 	}
 }
@@ -125,7 +125,7 @@ func (l *loader) validateNotify(raws []rawNotify) []Notify {
 	for i, r := range raws {
 		p := fmt.Sprintf("$.notify[%d]", i)
 		bad := func(key, format string, args ...any) {
-			l.add(l.line(p+key), "", "notify[%d]: "+format, append([]any{i}, args...)...)
+			l.addAt(p+key, "", "notify[%d]: "+format, append([]any{i}, args...)...)
 		}
 		n := Notify{Name: r.Name, URL: r.URL, Format: r.Format, On: r.On}
 		if n.Name == "" {
@@ -167,11 +167,11 @@ func (l *loader) validateStaleness(p, name string, r *rawJob, j *Job) {
 	}
 	d, err := parseDuration(r.MaxStaleness)
 	if err != nil {
-		l.add(l.line(p+".max_staleness"), name, "max_staleness: %v", err)
+		l.addAt(p+".max_staleness", name, "max_staleness: %v", err)
 		return
 	}
 	if d < time.Minute {
-		l.add(l.line(p+".max_staleness"), name, "max_staleness %s is under a minute; it is checked once a minute", d)
+		l.addAt(p+".max_staleness", name, "max_staleness %s is under a minute; it is checked once a minute", d)
 	}
 	j.MaxStaleness = d
 }

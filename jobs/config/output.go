@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"time"
 
@@ -41,14 +40,14 @@ type ByteSize string
 
 // UnmarshalYAML accepts an integer or a string; validation parses it.
 func (b *ByteSize) UnmarshalYAML(n ast.Node) error {
-	v, err := leafScalar(n, reflect.TypeFor[ByteSize]())
+	v, _ := leafScalar(n) // the checker rejected anything else
 	*b = ByteSize(v)
-	return err
+	return nil
 }
 
 func (l *loader) validateOutput(p, name string, r *rawJob, j *Job) {
 	bad := func(key, format string, args ...any) {
-		l.add(l.line(p+"."+key), name, format, args...)
+		l.addAt(p+"."+key, name, format, args...)
 	}
 	j.Output.Manifest = r.Manifest == nil || *r.Manifest
 	if r.MaxRowsPerFile != nil {

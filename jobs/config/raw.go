@@ -1,8 +1,6 @@
 package config
 
 import (
-	"reflect"
-
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/lookerexport/exporter/lookerapi"
@@ -27,17 +25,17 @@ type rawLooker struct {
 	BaseURL      string `yaml:"base_url"`
 	ClientID     string `yaml:"client_id"`
 	ClientSecret Secret `yaml:"client_secret"`
-	Timeout      string `yaml:"timeout"`
+	Timeout      string `yaml:"timeout" want:"a duration such as 90s, 15m or 2h"`
 	VerifySSL    *bool  `yaml:"verify_ssl"`
 	// MaxConcurrentQueries bounds the queries in flight per Looker user.
 	MaxConcurrentQueries *int   `yaml:"max_concurrent_queries"`
-	ReadIdleTimeout      string `yaml:"read_idle_timeout"`
+	ReadIdleTimeout      string `yaml:"read_idle_timeout" want:"a duration such as 90s, 15m or 2h"`
 }
 
 type rawState struct {
 	Driver    string `yaml:"driver"`
 	DSN       string `yaml:"dsn"`
-	Retention string `yaml:"retention"`
+	Retention string `yaml:"retention" want:"a duration such as 90s, 15m or 2h"`
 }
 
 type rawServer struct {
@@ -55,7 +53,7 @@ type rawGCS struct {
 type rawJob struct {
 	Name             string     `yaml:"name"`
 	Description      string     `yaml:"description"`
-	Schedule         string     `yaml:"schedule"`
+	Schedule         string     `yaml:"schedule" want:"a schedule such as '0 6 * * *' or '@daily'"`
 	Timezone         string     `yaml:"timezone"`
 	Source           rawSource  `yaml:"source"`
 	Limit            RowLimit   `yaml:"limit"`
@@ -72,7 +70,7 @@ type rawJob struct {
 	MaxBytesPerFile  ByteSize   `yaml:"max_bytes_per_file"`
 	ColumnNames      string     `yaml:"column_names"`
 	CSVHeader        string     `yaml:"csv_header"`
-	Timeout          string     `yaml:"timeout"`
+	Timeout          string     `yaml:"timeout" want:"a duration such as 90s, 15m or 2h"`
 	ApplyFormatting  *bool      `yaml:"apply_formatting"`
 	ApplyVis         *bool      `yaml:"apply_vis"`
 	Cache            *bool      `yaml:"cache"`
@@ -83,22 +81,22 @@ type rawJob struct {
 	RunAs            ID         `yaml:"run_as"`
 	OnTruncation     string     `yaml:"on_truncation"`
 	OnSchemaChange   string     `yaml:"on_schema_change"`
-	MaxStaleness     string     `yaml:"max_staleness"`
+	MaxStaleness     string     `yaml:"max_staleness" want:"a duration such as 90s, 15m or 2h"`
 	Overlap          string     `yaml:"overlap"`
 	Catchup          string     `yaml:"catchup"`
-	CatchupWindow    string     `yaml:"catchup_window"`
+	CatchupWindow    string     `yaml:"catchup_window" want:"a duration such as 90s, 15m or 2h"`
 	Retries          rawRetries `yaml:"retries"`
 }
 
 type rawRetries struct {
 	MaxAttempts *int   `yaml:"max_attempts"`
-	Backoff     string `yaml:"backoff"`
-	MaxBackoff  string `yaml:"max_backoff"`
+	Backoff     string `yaml:"backoff" want:"a duration such as 90s, 15m or 2h"`
+	MaxBackoff  string `yaml:"max_backoff" want:"a duration such as 90s, 15m or 2h"`
 }
 
 type rawScheduler struct {
 	MaxConcurrentRuns *int   `yaml:"max_concurrent_runs"`
-	Lease             string `yaml:"lease"`
+	Lease             string `yaml:"lease" want:"a duration such as 90s, 15m or 2h"`
 	Replica           string `yaml:"replica"`
 }
 
@@ -116,9 +114,9 @@ type ID string
 
 // UnmarshalYAML accepts a string or an integer.
 func (id *ID) UnmarshalYAML(n ast.Node) error {
-	v, err := leafScalar(n, reflect.TypeFor[ID]())
+	v, _ := leafScalar(n) // the checker rejected anything else
 	*id = ID(v)
-	return err
+	return nil
 }
 
 // RowLimit is a job's limit as written: a row count, -1, or "saved".
@@ -126,7 +124,7 @@ type RowLimit string
 
 // UnmarshalYAML accepts an integer or a string; validation parses it.
 func (l *RowLimit) UnmarshalYAML(n ast.Node) error {
-	v, err := leafScalar(n, reflect.TypeFor[RowLimit]())
+	v, _ := leafScalar(n) // the checker rejected anything else
 	*l = RowLimit(v)
-	return err
+	return nil
 }

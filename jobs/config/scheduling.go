@@ -56,7 +56,7 @@ func (l *loader) validateScheduler(raw *rawFile, cfg *Config) {
 	if raw.State.Retention != "" {
 		d, err := parseDuration(raw.State.Retention)
 		if err != nil || d < time.Hour {
-			l.add(l.line("$.state.retention"), "", "state.retention %q: give a duration of at least 1h, such as 720h (30 days), or leave it out to keep runs forever", raw.State.Retention)
+			l.addAt("$.state.retention", "", "state.retention %q: give a duration of at least 1h, such as 720h (30 days), or leave it out to keep runs forever", raw.State.Retention)
 		} else {
 			cfg.State.Retention = d
 		}
@@ -64,7 +64,7 @@ func (l *loader) validateScheduler(raw *rawFile, cfg *Config) {
 	s := raw.Scheduler
 	if s.MaxConcurrentRuns != nil {
 		if *s.MaxConcurrentRuns < 0 {
-			l.add(l.line("$.scheduler.max_concurrent_runs"), "", "scheduler.max_concurrent_runs must be 0 (no limit) or more, not %d", *s.MaxConcurrentRuns)
+			l.addAt("$.scheduler.max_concurrent_runs", "", "scheduler.max_concurrent_runs must be 0 (no limit) or more, not %d", *s.MaxConcurrentRuns)
 		} else {
 			cfg.Scheduler.MaxConcurrentRuns = *s.MaxConcurrentRuns
 		}
@@ -73,7 +73,7 @@ func (l *loader) validateScheduler(raw *rawFile, cfg *Config) {
 	if s.Lease != "" {
 		d, err := parseDuration(s.Lease)
 		if err != nil || d < time.Second {
-			l.add(l.line("$.scheduler.lease"), "", "scheduler.lease %q: give a duration of at least 1s, such as 1m", s.Lease)
+			l.addAt("$.scheduler.lease", "", "scheduler.lease %q: give a duration of at least 1s, such as 1m", s.Lease)
 		} else {
 			cfg.Scheduler.Lease = d
 		}
@@ -87,7 +87,7 @@ func (l *loader) validateScheduler(raw *rawFile, cfg *Config) {
 
 func (l *loader) validateJobScheduling(p, name string, r *rawJob, j *Job) {
 	bad := func(key, format string, args ...any) {
-		l.add(l.line(p+"."+key), name, format, args...)
+		l.addAt(p+"."+key, name, format, args...)
 	}
 	j.Overlap = Overlap(r.Overlap)
 	switch j.Overlap {

@@ -73,6 +73,6 @@ func (l *loader) validateSourceTemplates(p, name string, j *Job) {
 		if j.Source.SQL != nil {
 			key = ".source.sql"
 		}
-		l.add(l.line(p+key), name, "%v", err)
+		l.addAt(p+key, name, "%v", err)
 	}
 }

@@ -1,26 +1,20 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 )
 
-// A typeError is a value of the wrong kind: a list where a number belongs.
-// Its message is in the user's words, "expected a number, -1 or saved,
-// found a list"; the loader prefixes the key path.
-type typeError struct {
-	want  reflect.Type
-	found ast.Node
-}
-
-func (e *typeError) Error() string { return typeWords(e.want, "", e.found) }
-
 // typeWords is the one place that words a type mismatch: what the key
 // takes (want, or the words for t when want is empty) and what was
-// written.
+// written. The checker (keys.go) calls it for every value of the wrong
+// kind, before decoding.
 func typeWords(t reflect.Type, want string, found ast.Node) string {
 	if want == "" {
 		want = expected(t)
@@ -80,6 +74,14 @@ func expected(t reflect.Type) string {
 		}
 		return "a mapping"
 	case reflect.Struct:
+		if fields := yamlFields(t); len(fields) <= 5 {
+			names := make([]string, 0, len(fields))
+			for name := range fields {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			return "a mapping with " + strings.Join(names, ", ")
+		}
 		return "a mapping"
 	}
 	return t.String()
@@ -124,18 +126,40 @@ func unwrap(n ast.Node) ast.Node {
 	}
 }
 
+// wantWords is what a key of type t takes, said for the value v written
+// there when that helps: a number too large for it.
+func wantWords(t reflect.Type, v ast.Node) string {
+	if t.Kind() < reflect.Int || t.Kind() > reflect.Int64 {
+		return ""
+	}
+	tooBig := false
+	switch x := v.(type) {
+	case *ast.IntegerNode:
+		tooBig = true
+	case *ast.StringNode: // the parser keeps integers too large for int64 as strings
+		_, err := strconv.ParseInt(x.Value, 10, 64)
+		tooBig = errors.Is(err, strconv.ErrRange)
+	}
+	if tooBig {
+		return fmt.Sprintf("a whole number from %d to %d", int64(-1)<<(t.Bits()-1), int64(1)<<(t.Bits()-1)-1)
+	}
+	return ""
+}
+
 // leafScalar reads a value for the leaf unmarshalers (ID, RowLimit,
-// ByteSize): a string or an integer, as written. It reads the node, never
-// bytes: goccy/go-yaml re-formats the whole document for every value given
-// to a []byte UnmarshalYAML, which made loading quadratic.
-func leafScalar(n ast.Node, t reflect.Type) (string, error) {
+// ByteSize): a string or an integer, as written; ok is false for anything
+// else, which the checker has reported and replaced with null before the
+// decoder calls them. It reads the node, never bytes: goccy/go-yaml
+// re-formats the whole document for every value given to a []byte
+// UnmarshalYAML, which made loading quadratic.
+func leafScalar(n ast.Node) (v string, ok bool) {
 	switch x := unwrap(n).(type) {
 	case nil, *ast.NullNode:
-		return "", nil
+		return "", true
 	case *ast.StringNode:
-		return x.Value, nil
+		return x.Value, true
 	case *ast.IntegerNode:
-		return fmt.Sprint(x.Value), nil
+		return fmt.Sprint(x.Value), true
 	}
-	return "", &typeError{want: t, found: n}
+	return "", false
 }
