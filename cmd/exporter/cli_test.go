@@ -192,3 +192,35 @@ func mustRead(t *testing.T, path string) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// TestValidateWithIncludes: validate reads the files include: names,
+// lists their jobs, and reports a problem in one with that file's name
+// and line.
+func TestValidateWithIncludes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, data string) {
+		t.Helper()
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600))
+	}
+	job := func(name string) string {
+		return "  - {name: " + name + ", schedule: '@daily', source: {look_id: 1}, format: csv, destination: " + name + ".csv}\n"
+	}
+	write("main.yaml", "looker: {base_url: https://x.looker.com, client_id: a, client_secret: b}\ninclude: [jobs.d/*.yaml]\njobs:\n"+job("main_job"))
+	write("jobs.d/a.yaml", "jobs:\n"+job("team_a"))
+	conf := filepath.Join(dir, "main.yaml")
+
+	code, stdout, stderr := exec(t, context.Background(), "validate", "--config", conf)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "OK, 2 job(s)")
+	require.Contains(t, stdout, "team_a")
+
+	write("jobs.d/b.yaml", "jobs:\n"+job("team_b")+job("team_a")+"  - {name: bad, limit: [1]}\n")
+	code, stdout, stderr = exec(t, context.Background(), "validate", "--config", conf)
+	require.Equal(t, exitFailed, code)
+	require.Empty(t, stdout)
+	b := filepath.Join(dir, "jobs.d", "b.yaml")
+	require.Contains(t, stderr, b+`:3: job "team_a": duplicate job name; the first is in `+filepath.Join(dir, "jobs.d", "a.yaml")+":2")
+	require.Contains(t, stderr, b+`:4: job "bad": limit: expected a number, -1 or saved, found a list`)
+}

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/require"
 
@@ -14,9 +15,25 @@ import (
 // manyJobs returns a config with n jobs of the kinds people write: a Look
 // with a limit, an inline query with filters, a SQL Runner query.
 func manyJobs(n int) []byte {
+	return []byte(benchHead + "jobs:\n" + jobsYAML(0, n))
+}
+
+const benchHead = "looker: {base_url: https://x.looker.com, client_id: a, client_secret: b}\ndefaults:\n  timezone: Europe/Berlin\n  format: csv\n"
+
+// manyFiles returns a config of n jobs split over included files of
+// perFile jobs each: the main file's data and the included files.
+func manyFiles(n, perFile int) ([]byte, fstest.MapFS) {
+	fsys := fstest.MapFS{}
+	for from := 0; from < n; from += perFile {
+		fsys[fmt.Sprintf("jobs.d/%06d.yaml", from)] = &fstest.MapFile{Data: []byte("jobs:\n" + jobsYAML(from, min(from+perFile, n)))}
+	}
+	return []byte(benchHead + "include: [jobs.d/*.yaml]\n"), fsys
+}
+
+// jobsYAML writes jobs from to to-1 as items of a jobs list.
+func jobsYAML(from, to int) string {
 	var b strings.Builder
-	b.WriteString("looker: {base_url: https://x.looker.com, client_id: a, client_secret: b}\ndefaults:\n  timezone: Europe/Berlin\n  format: csv\njobs:\n")
-	for i := range n {
+	for i := from; i < to; i++ {
 		fmt.Fprintf(&b, "  - name: job-%d\n    schedule: '%d 6 * * *'\n", i, i%60)
 		switch i % 3 {
 		case 0:
@@ -28,23 +45,32 @@ func manyJobs(n int) []byte {
 		}
 		fmt.Fprintf(&b, "    destination: exports/job-%d/{{ date \"2006-01-02\" }}.csv\n", i)
 	}
-	return []byte(b.String())
+	return b.String()
 }
 
-// BenchmarkLoad parses and validates configs of 1,000 to 100,000 jobs. The
-// last is some 15 MB, over MaxFileSize: it is skipped until include: lets
-// it be split into files.
+// BenchmarkLoad parses and validates configs of 1,000 to 100,000 jobs.
+// 1,000 and 10,000 are one file; 100,000 (some 15 MB, over MaxFileSize)
+// are 20 included files of 5,000 jobs, read from memory.
 func BenchmarkLoad(b *testing.B) {
 	for _, n := range []int{1000, 10000, 100000} {
 		b.Run(fmt.Sprintf("jobs=%d", n), func(b *testing.B) {
-			data := manyJobs(n)
-			if len(data) > config.MaxFileSize {
-				b.Skipf("%d bytes is over config.MaxFileSize; needs include:", len(data))
+			data, fsys := manyJobs(n), fstest.MapFS(nil)
+			size := len(data)
+			if n > 10000 {
+				data, fsys = manyFiles(n, 5000)
+				size = len(data)
+				for _, f := range fsys {
+					size += len(f.Data)
+				}
 			}
-			b.SetBytes(int64(len(data)))
+			b.SetBytes(int64(size))
+			opts := config.Options{LookupEnv: func(string) (string, bool) { return "", false }}
+			if fsys != nil {
+				opts.FS = fsys
+			}
 			b.ResetTimer()
 			for b.Loop() {
-				cfg, err := config.Parse("x.yaml", data, config.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+				cfg, err := config.Parse("x.yaml", data, opts)
 				if err != nil {
 					b.Fatal(err)
 				}

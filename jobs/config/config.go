@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -120,7 +122,8 @@ type Job struct {
 	ColumnNames string // "underscore" (default), "field", "label"
 	CSVHeader   string // "labels" (Looker's header, byte-true), "names", "none"
 	Timeout     time.Duration
-	Line        int // line of the job in the config file
+	File        string // the file the job is written in: Config.Path or an included one
+	Line        int    // line of the job in File
 	// OnTruncation is what a run that returns exactly its limit in rows
 	// (or 5,000 with limit -1: Looker's silent cap) does: "warn" (the
 	// default: log a warning, publish) or "fail" (fail the run, publish
@@ -196,6 +199,9 @@ func (ps Problems) Error() string {
 type Options struct {
 	// LookupEnv reads environment variables; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// FS is where include: globs are matched and read, with slash
+	// paths; nil means the operating system's files.
+	FS fs.FS
 }
 
 // Load reads, expands, decodes and validates the config file at path.
@@ -214,10 +220,17 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	l := &loader{file: name, env: opts.LookupEnv}
+	l := &loader{file: name, main: name, env: opts.LookupEnv, fsys: opts.FS, rank: map[string]int{name: 0, filepath.Clean(name): 0}}
 	cfg := l.load(data)
 	if len(l.problems) > 0 {
-		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
+		// File by file, in the order they were read; line by line.
+		sort.SliceStable(l.problems, func(i, j int) bool {
+			a, b := l.problems[i], l.problems[j]
+			if ra, rb := l.rank[a.File], l.rank[b.File]; ra != rb {
+				return ra < rb
+			}
+			return a.Line < b.Line
+		})
 		return nil, l.problems
 	}
 	cfg.Path = name
@@ -225,11 +238,14 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 }
 
 type loader struct {
-	file     string
+	file     string // the file being read or validated: l.main or an included one
+	main     string // the file given to Load
 	env      func(string) (string, bool)
-	ast      *ast.File
+	fsys     fs.FS          // Options.FS
+	rank     map[string]int // files in the order they were read
+	ast      *ast.File      // l.file's
 	problems Problems
-	unset    map[int]bool    // lines holding an unset ${VAR}, already reported
+	unset    map[string]bool // "file:line" holding an unset ${VAR}, already reported
 	nulled   map[string]bool // file + "\x00" + YAML path of each value of the wrong kind
 	jobs     []jobSrc        // where each of rawFile.Jobs was written
 	zones    map[string]*time.Location
@@ -262,6 +278,30 @@ func (l *loader) load(data []byte) *Config {
 		l.add(0, "", "config is empty; see config.example.yaml for a starting point")
 		return nil
 	}
+	root := l.parse(data, "config must be a mapping with keys looker, state, server, defaults, jobs")
+	if root == nil {
+		return nil
+	}
+	l.check(root, typeOf[rawFile]())
+
+	var raw rawFile
+	// Decode section by section so one bad value does not hide the rest.
+	l.decodeSection(root, "looker", &raw.Looker)
+	l.decodeSection(root, "state", &raw.State)
+	l.decodeSection(root, "server", &raw.Server)
+	l.decodeSection(root, "gcs", &raw.GCS)
+	l.decodeSection(root, "scheduler", &raw.Scheduler)
+	l.decodeSection(root, "defaults", &raw.Defaults)
+	l.decodeSection(root, "notify", &raw.Notify)
+	l.decodeJobs(root, &raw)
+	l.include(root, &raw)
+	return l.validate(&raw)
+}
+
+// parse checks the limits of the file l.file, parses it, and returns its
+// root mapping with ${VAR}s expanded; nil after reporting a problem.
+// notMapping is the message for a file that is not a mapping.
+func (l *loader) parse(data []byte, notMapping string) ast.Node {
 	if err := checkLimits(data); err != nil {
 		line := 0
 		var le *limitError
@@ -283,23 +323,11 @@ func (l *loader) load(data []byte) *Config {
 	}
 	root := f.Docs[0].Body
 	if _, ok := root.(*ast.MappingNode); !ok {
-		l.add(nodeLine(root), "", "config must be a mapping with keys looker, state, server, defaults, jobs")
+		l.add(nodeLine(root), "", "%s", notMapping)
 		return nil
 	}
 	l.expandEnv(root)
-	l.check(root, typeOf[rawFile]())
-
-	var raw rawFile
-	// Decode section by section so one bad value does not hide the rest.
-	l.decodeSection(root, "looker", &raw.Looker)
-	l.decodeSection(root, "state", &raw.State)
-	l.decodeSection(root, "server", &raw.Server)
-	l.decodeSection(root, "gcs", &raw.GCS)
-	l.decodeSection(root, "scheduler", &raw.Scheduler)
-	l.decodeSection(root, "defaults", &raw.Defaults)
-	l.decodeSection(root, "notify", &raw.Notify)
-	l.decodeJobs(root, &raw)
-	return l.validate(&raw)
+	return root
 }
 
 // check runs the checker (keys.go) over a file's root mapping: unknown
@@ -462,9 +490,9 @@ func (l *loader) expandEnv(root ast.Node) {
 		}
 		for _, name := range missing {
 			if l.unset == nil {
-				l.unset = map[int]bool{}
+				l.unset = map[string]bool{}
 			}
-			l.unset[line] = true
+			l.unset[l.file+":"+strconv.Itoa(line)] = true
 			l.add(line, "", "environment variable %s is not set; export it, or write ${%s:-default} to give a default", name, name)
 		}
 		s.Value = v
@@ -558,19 +586,25 @@ func (l *loader) validate(raw *rawFile) *Config {
 	if len(raw.Jobs) == 0 && !l.nulledUnder("$.jobs") {
 		l.addAt("$.jobs", "", "no jobs: add at least one under jobs:")
 	}
-	seen := map[string]int{}
+	seen := map[string]*Job{}
+	mainAST := l.ast
 	for i := range raw.Jobs {
-		j := l.validateJob(l.jobs[i].index, &raw.Jobs[i])
-		if j == nil {
-			continue
-		}
+		src := l.jobs[i]
+		l.file, l.ast = src.file, src.ast
+		j := l.validateJob(src.index, &raw.Jobs[i])
+		j.File = src.file
 		if prev, dup := seen[j.Name]; dup {
-			l.add(j.Line, j.Name, "duplicate job name; the first is on line %d", prev)
+			if prev.File == j.File {
+				l.add(j.Line, j.Name, "duplicate job name; the first is on line %d", prev.Line)
+			} else {
+				l.add(j.Line, j.Name, "duplicate job name; the first is in %s:%d", prev.File, prev.Line)
+			}
 			continue
 		}
-		seen[j.Name] = j.Line
+		seen[j.Name] = j
 		cfg.Jobs = append(cfg.Jobs, j)
 	}
+	l.file, l.ast = l.main, mainAST
 	return cfg
 }
 
@@ -622,10 +656,10 @@ func (l *loader) validateLooker(raw rawLooker, out *Looker) {
 		l.addAt("$.looker.base_url", "", "looker.base_url %q must start with https:// (or http://)", out.BaseURL)
 	}
 	out.BaseURL = strings.TrimSuffix(strings.TrimSuffix(out.BaseURL, "/"), "/api/4.0")
-	if line := l.line("$.looker.client_id"); out.ClientID == "" && !l.unset[line] && !l.isNulled("$.looker.client_id") {
+	if line := l.line("$.looker.client_id"); out.ClientID == "" && !l.unset[l.file+":"+strconv.Itoa(line)] && !l.isNulled("$.looker.client_id") {
 		l.add(line, "", "looker.client_id is required (or set LOOKERSDK_CLIENT_ID)")
 	}
-	if line := l.line("$.looker.client_secret"); out.ClientSecret == "" && !l.unset[line] && !l.isNulled("$.looker.client_secret") {
+	if line := l.line("$.looker.client_secret"); out.ClientSecret == "" && !l.unset[l.file+":"+strconv.Itoa(line)] && !l.isNulled("$.looker.client_secret") {
 		l.add(line, "", "looker.client_secret is required (or set LOOKERSDK_CLIENT_SECRET)")
 	}
 }

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/lookerexport/exporter/jobs/config"
@@ -12,7 +13,15 @@ import (
 // shipped examples and edge cases of the pre-scan limits.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("looker: {base_url: https://x.looker.com, client_id: a, client_secret: b}\njobs:\n  - {name: j, schedule: '@daily', source: {look_id: 1}, format: csv, destination: x.csv}\n"))
-	opts := config.Options{LookupEnv: func(k string) (string, bool) { return "v-" + k, true }}
+	f.Add([]byte("looker: {base_url: https://x.looker.com, client_id: a, client_secret: b}\ninclude: [jobs.d/*.yaml, b.yaml]\njobs:\n  - {name: j, schedule: '@daily', source: {look_id: 1}, format: csv, destination: x.csv}\n"))
+	// Includes are read from memory: a fuzzed glob must not walk the disk.
+	opts := config.Options{
+		LookupEnv: func(k string) (string, bool) { return "v-" + k, true },
+		FS: fstest.MapFS{
+			"jobs.d/a.yaml": {Data: []byte("jobs:\n  - {name: a, schedule: '@daily', source: {look_id: 1}, format: csv, destination: a.csv}\n")},
+			"b.yaml":        {Data: []byte("jobs: [{name: b, limit: [1]}]\nlooker: {}\n")},
+		},
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Parse in a goroutine so that a hang fails here, with the
 		// input saved, rather than stalling the fuzzer.

@@ -11,6 +11,7 @@ import (
 // problem with its line; Load turns them into Config.
 
 type rawFile struct {
+	Include   []string     `yaml:"include"` // globs of files holding more jobs: include.go
 	Looker    rawLooker    `yaml:"looker"`
 	State     rawState     `yaml:"state"`
 	Server    rawServer    `yaml:"server"`
