@@ -220,7 +220,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	l := &loader{file: name, main: name, env: opts.LookupEnv, fsys: opts.FS, rank: map[string]int{name: 0, filepath.Clean(name): 0}}
+	l := &loader{file: name, main: name, env: opts.LookupEnv, fsys: opts.FS, rank: map[string]int{name: 0, filepath.Clean(name): 0}, nulled: map[string]bool{}}
 	cfg := l.load(data)
 	if len(l.problems) > 0 {
 		// File by file, in the order they were read; line by line.
@@ -345,9 +345,6 @@ func (l *loader) check(root ast.Node, t reflect.Type) {
 			l.problems = append(l.problems, p)
 		}
 	}, func(path string) {
-		if l.nulled == nil {
-			l.nulled = map[string]bool{}
-		}
 		l.nulled[l.file+"\x00$."+path] = true
 	})
 	values, _ := mappingValues(root)
@@ -358,9 +355,6 @@ func (l *loader) check(root ast.Node, t reflect.Type) {
 // or one holding it, was of the wrong kind: reported, and read as unset.
 // Messages about such a value ("limit is required") are follow-ons.
 func (l *loader) isNulled(path string) bool {
-	if len(l.nulled) == 0 {
-		return false
-	}
 	for {
 		if l.nulled[l.file+"\x00"+path] {
 			return true
@@ -381,6 +375,17 @@ func (l *loader) nulledUnder(path string) bool {
 	prefix := l.file + "\x00" + path
 	for k := range l.nulled {
 		if rest, ok := strings.CutPrefix(k, prefix); ok && (strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[")) {
+			return true
+		}
+	}
+	return false
+}
+
+// jobReported reports whether jobs, or a job, of any file was nulled: a
+// config whose every job was reported is not "no jobs".
+func (l *loader) jobReported() bool {
+	for k := range l.nulled {
+		if _, p, _ := strings.Cut(k, "\x00"); p == "$.jobs" || strings.HasPrefix(p, "$.jobs[") {
 			return true
 		}
 	}
@@ -420,7 +425,10 @@ func (l *loader) decodeJobs(root ast.Node, raw *rawFile) {
 		}
 		r := raw.Defaults.clone()
 		if err := yaml.NodeToValue(n, &r); err != nil {
+			// Only what the checker cannot see is left: an alias the
+			// decoder cannot resolve. The job counts as reported.
 			l.addYAMLError(err, jobName(n, i))
+			l.nulled[l.file+"\x00"+fmt.Sprintf("$.jobs[%d]", i)] = true
 			continue
 		}
 		raw.Jobs = append(raw.Jobs, r)
@@ -583,7 +591,7 @@ func (l *loader) validate(raw *rawFile) *Config {
 	cfg.GCS.CredentialsFile = raw.GCS.CredentialsFile
 	l.validateScheduler(raw, cfg)
 
-	if len(raw.Jobs) == 0 && !l.nulledUnder("$.jobs") {
+	if len(raw.Jobs) == 0 && !l.jobReported() {
 		l.addAt("$.jobs", "", "no jobs: add at least one under jobs:")
 	}
 	seen := map[string]*Job{}

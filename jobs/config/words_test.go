@@ -117,6 +117,10 @@ func TestTypeErrorOutsideJobs(t *testing.T) {
 			`x.yaml:2: defaults.limit: expected a number, -1 or saved, found a mapping`},
 		{"notify", head + "notify: [{name: n, url: 'https://h.example/x', on: failure}]\njobs:\n" + job,
 			`x.yaml:2: notify[0].on: expected a list of strings, found "failure"`},
+		{"alias", head + "jobs:\n  - name: j\n    schedule: '@daily'\n    source: &src {look_id: 1}\n    format: csv\n    destination: x.csv\n    limit: *src\n",
+			`x.yaml:8: job "j": limit: expected a number, -1 or saved, found a mapping`},
+		{"null job", head + "jobs:\n  - ~\n" + job,
+			`x.yaml:3: jobs[0]: expected a job (a mapping with name, schedule, source, ...), found nothing`},
 		{"notify item", head + "notify: [hook]\njobs:\n" + job,
 			`x.yaml:2: notify[0]: expected a webhook (a mapping with name, url, on), found "hook"`},
 	} {
