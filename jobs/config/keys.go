@@ -69,7 +69,7 @@ func (c *checker) checkWant(n ast.Node, t reflect.Type, want, path string) bool 
 			return false
 		}
 		// Check the anchored value here, reporting at the alias.
-		if v = unwrap(target); v.Type() == ast.AliasType {
+		if v = unwrap(target); v != nil && v.Type() == ast.AliasType {
 			return true // the parser does not make these
 		}
 	}
