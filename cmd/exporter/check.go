@@ -152,7 +152,7 @@ func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job) *c
 	}
 	r, err := client.ResolveRun(ctx, job.Source, job.Run)
 	if err != nil {
-		out.Error = fmt.Sprintf("job %s (line %d): %v", job.Name, job.Line, err)
+		out.Error = fmt.Sprintf("job %s (%s:%d): %v", job.Name, job.File, job.Line, err)
 		return out
 	}
 	out.LookTitle, out.QueryID, out.Model, out.Explore = r.LookTitle, r.QueryID, r.Model, r.View
