@@ -14,18 +14,23 @@ import (
 
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/jobs/notify"
 	"github.com/lookerexport/exporter/state"
 )
 
 func runCmd(g *globals) *cobra.Command {
 	var path, at string
-	var acceptSchema bool
+	var acceptSchema, noRetry bool
 	cmd := &cobra.Command{
 		Use:   "run --config FILE JOB [--at TIME]",
 		Short: "Run one job once, now, and exit with its outcome",
 		Long: `run performs one run of JOB and records it in the state store, like a scheduled
-run would. The scheduled time (which destination templates use) is --at, or now.
-On a terminal it shows rows, bytes and rate as the result streams.
+run would: it claims the key (JOB, scheduled time) and holds a lease on it, retries
+under the job's retries (one attempt with --no-retry) and sends the notify:
+webhooks. If the process dies, a serve or run sharing the state store records the
+run interrupted once its lease expires. The scheduled time (which destination
+templates use) is --at, or now. On a terminal it shows rows, bytes and rate as the
+result streams.
 
 Exit codes: 0 succeeded; 1 failed (fix the job or its query first); 2 bad
 config, flags or arguments; 75 failed with a retryable error (Looker busy, rate
@@ -50,23 +55,28 @@ limited, network): try again later; 130 interrupted.`,
 				return err
 			}
 			defer a.Close(ctx) //nolint:errcheck
-			run, err := runOnce(ctx, g.stderr, a.runner, job, scheduled, jobs.RunOptions{AcceptSchemaChange: acceptSchema})
+			n := notify.New(notify.Options{Hooks: cfg.Notify, Jobs: cfg.Jobs, Store: a.store, Log: a.log.Named("notify")})
+			a.runner.Observers = append(a.runner.Observers, n)
+			run, err := runOnce(ctx, g.stderr, a.trigger("run"), job, scheduled,
+				jobs.TriggerOptions{RunOptions: jobs.RunOptions{AcceptSchemaChange: acceptSchema}, NoRetry: noRetry})
+			n.Flush()
 			printRun(g.stdout, run)
 			return runExit(run, err)
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
 	cmd.Flags().StringVar(&at, "at", "", "scheduled time of the run, RFC 3339 (default now)")
+	cmd.Flags().BoolVar(&noRetry, "no-retry", false, "make one attempt, whatever the job's retries say")
 	cmd.Flags().BoolVar(&acceptSchema, "accept-schema-change", false, "publish even if the columns changed since the last success (for on_schema_change: fail); the new schema becomes the baseline")
 	return cmd
 }
 
-// runOnce runs a job, showing progress on a terminal.
-func runOnce(ctx context.Context, progressTo io.Writer, r *jobs.Runner, job *config.Job, scheduled time.Time, opts jobs.RunOptions) (state.Run, error) {
+// runOnce runs a job through t, showing progress on a terminal.
+func runOnce(ctx context.Context, progressTo io.Writer, t *jobs.Trigger, job *config.Job, scheduled time.Time, opts jobs.TriggerOptions) (state.Run, error) {
 	p := &jobs.Progress{}
 	stop := showProgress(progressTo, job.Name, p)
 	opts.Progress = p
-	run, err := r.Run(ctx, job, scheduled, opts)
+	run, err := t.Run(ctx, job, scheduled, opts)
 	stop()
 	return run, err
 }
