@@ -24,7 +24,7 @@ import (
 // 75.
 func TestRunRetriesUnderTheJobsPolicy(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, runRetryJobYAML+"    retries: {max_attempts: 3, backoff: 1s, max_backoff: 1s}\n")
+	f := newFixture(t, runRetryJobYAML+"    retries: {max_attempts: 3, backoff: 10ms, max_backoff: 10ms}\n")
 	ctx := context.Background()
 
 	f.srv.DropNextRun(10)
