@@ -131,7 +131,7 @@ func backfillOne(ctx context.Context, s *Scheduler, job *config.Job, at time.Tim
 		ev.Outcome = "skipped: running elsewhere"
 		return ev
 	}
-	ev.Run, ev.Err = s.runClaimed(job, run, job.Retries.MaxAttempts, RunOptions{})
+	ev.Run, ev.Err = s.runClaimed(job, run, job.Retries.MaxAttempts, RunOptions{}, nil)
 	if ev.Err == nil {
 		ev.Outcome = "succeeded"
 	} else {

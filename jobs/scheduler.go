@@ -419,9 +419,6 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 			log.Debug("run claimed elsewhere", zap.String("run_id", run.ID), zap.String("replica", run.Replica), zap.String("status", string(run.Status)))
 			return
 		}
-		rl := s.holdLease(run)
-		defer rl.stop()
-
 		st.mu.Lock()
 		busy := st.active > 0
 		st.active++
@@ -431,18 +428,21 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 			st.active--
 			st.mu.Unlock()
 		}()
-		switch overlap {
-		case config.OverlapSkip:
-			if busy || s.runningElsewhere(job, run) {
-				s.skip(log, run)
-				return
+		admit := func() bool {
+			switch overlap {
+			case config.OverlapSkip:
+				if busy || s.runningElsewhere(job, run) {
+					s.skip(log, run)
+					return false
+				}
+			case config.OverlapQueue:
+				if prev != nil {
+					<-prev // the lease is renewed meanwhile; a shutdown interrupts the run below
+				}
 			}
-		case config.OverlapQueue:
-			if prev != nil {
-				<-prev // the lease is renewed meanwhile; a shutdown interrupts the run below
-			}
+			return true
 		}
-		_, _ = s.attempts(job, run, rl, job.Retries.MaxAttempts, RunOptions{}) // the runner logs and records the outcome
+		_, _ = s.runClaimed(job, run, job.Retries.MaxAttempts, RunOptions{}, admit) // the runner logs and records the outcome
 	}()
 }
 

@@ -63,7 +63,7 @@ func (t *Trigger) Run(ctx context.Context, job *config.Job, scheduled time.Time,
 	if opts.NoRetry || last < run.Attempt {
 		last = run.Attempt
 	}
-	return s.runClaimed(job, run, last, opts.RunOptions)
+	return s.runClaimed(job, run, last, opts.RunOptions, nil)
 }
 
 // door is a Scheduler that fires nothing by itself, used to run keys
@@ -114,12 +114,18 @@ func (s *Scheduler) claimKey(ctx context.Context, job *config.Job, at time.Time,
 }
 
 // runClaimed is the part of the door after the claim, shared by every way
-// into a run: it holds and renews the lease of run, a claimed attempt of
-// job, runs it and retries it while the job's retry policy allows and the
-// key's attempts stay at most lastAttempt, recording each attempt. It
-// returns the last attempt as recorded and its error.
-func (s *Scheduler) runClaimed(job *config.Job, run state.Run, lastAttempt int, opts RunOptions) (state.Run, error) {
+// into a run (fires, catch-up, takeovers, backfill, Trigger): it holds and
+// renews the lease of run, a claimed attempt of job; calls admit, if not
+// nil, which may wait (overlap: queue) and reports whether to go on (false
+// once it has finished run itself, e.g. as skipped); then runs run and
+// retries it while the job's retry policy allows and the key's attempts
+// stay at most lastAttempt, recording each attempt. It returns the last
+// attempt as recorded and its error.
+func (s *Scheduler) runClaimed(job *config.Job, run state.Run, lastAttempt int, opts RunOptions, admit func() bool) (state.Run, error) {
 	rl := s.holdLease(run)
 	defer rl.stop()
+	if admit != nil && !admit() {
+		return run, nil
+	}
 	return s.attempts(job, run, rl, lastAttempt, opts)
 }
