@@ -303,7 +303,7 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 }
 
 // reap takes over, every lease, the runs of the scheduled jobs whose lease
-// expired: their replica died. Claim decides atomically, so of several
+// expired (state.Run.LeaseEnd): their replica or process died. Claim decides atomically, so of several
 // replicas reaping the same run one takes it over.
 func (s *Scheduler) reap(ctx context.Context) {
 	clock := s.clock()
@@ -336,7 +336,7 @@ func (s *Scheduler) reap(ctx context.Context) {
 				if _, mine := s.held.Load(r.ID); mine {
 					continue // alive here: its renewal is just late
 				}
-				if r.Status == state.Running && !r.LeaseExpires.IsZero() && !r.LeaseExpires.After(now) {
+				if r.Status == state.Running && !r.LeaseEnd(s.lease()).After(now) {
 					s.Log.Warn("run lease expired; taking the run over", zap.String("job", r.Job), zap.String("run_id", r.ID),
 						zap.String("replica", r.Replica), zap.Time("scheduled_time", r.ScheduledTime))
 					s.fire(tg.job, r.ScheduledTime.In(tg.job.Location), config.OverlapAllow, tg.st)
@@ -449,8 +449,8 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 // runningElsewhere reports whether another run of job holds a live lease
 // (in another replica: this one's are counted in jobState). A Running
 // attempt without a lease (recorded by StartRun, which nothing renews)
-// counts as live for one lease after it started, so that no such record
-// blocks the job for longer.
+// counts as live for one lease after it started (state.Run.LeaseEnd), so
+// that no such record blocks the job for longer.
 func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
 	runs, err := s.Runner.Store.ListRuns(s.runCtx, state.ListOptions{Job: job.Name, Limit: 20})
 	if err != nil {
@@ -459,7 +459,7 @@ func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
 	now := s.clock().Now()
 	for _, r := range runs {
 		if r.ID != run.ID && r.Status == state.Running && r.ScheduledTime.Before(run.ScheduledTime) &&
-			(r.LeaseExpires.After(now) || r.LeaseExpires.IsZero() && r.StartedAt.Add(s.lease()).After(now)) {
+			r.LeaseEnd(s.lease()).After(now) {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	execpkg "os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/sqlite"
 )
 
 // The tests of finding 1 of issue 11: every way into a run (a scheduled
@@ -294,4 +296,19 @@ func TestKilledDaemonDuringRunNowDoesNotBlockTheJob(t *testing.T) {
 	_ = child.Wait()
 	close(release)
 	serveAfterCrash(t, f, dead)
+}
+
+// TestLeaselessRunDoesNotBlockTheJob: a run left Running without a lease
+// (recorded by StartRun, as `exporter run` and Run now did before they
+// claimed their key) is taken as dead one lease after it started.
+func TestLeaselessRunDoesNotBlockTheJob(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, crashJobYAML)
+	st, err := sqlite.Open(context.Background(), filepath.Join(f.dir, "state.db"))
+	require.NoError(t, err)
+	started := time.Now().UTC().Truncate(time.Second)
+	_, err = st.StartRun(context.Background(), "orders", started, started)
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	serveAfterCrash(t, f, onlyRun(t, f))
 }
