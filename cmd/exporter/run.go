@@ -34,7 +34,8 @@ result streams.
 
 Exit codes: 0 succeeded; 1 failed (fix the job or its query first); 2 bad
 config, flags or arguments; 75 failed with a retryable error (Looker busy, rate
-limited, network): try again later; 130 interrupted.`,
+limited, network) after the job's retries, or the run is in flight elsewhere: try
+again later; 130 interrupted.`,
 		Example: `  exporter run --config jobs.yaml orders_daily
   exporter run --config jobs.yaml orders_daily --at 2026-11-27T06:00:00Z   # re-run a past partition`,
 		Args: cobra.ExactArgs(1),
@@ -112,7 +113,7 @@ func showProgress(w io.Writer, name string, p *jobs.Progress) func() {
 }
 
 func printRun(w io.Writer, run state.Run) {
-	if run.ID == "" {
+	if run.ID == "" || run.Status == state.Running { // not ours: in flight elsewhere
 		return
 	}
 	fmt.Fprintf(w, "job %s run %s attempt %d: %s, %s rows, %s, %s\n", run.Job, run.ID, run.Attempt, run.Status,
@@ -131,8 +132,8 @@ func runExit(run state.Run, err error) error {
 	switch {
 	case run.Status == state.Interrupted, errors.Is(err, context.Canceled) && run.ErrorClass == jobs.ClassCancelled:
 		code = exitInterrupted
-	case run.ErrorClass == jobs.ClassRetryable:
-		code = exitTempFail
+	case run.ErrorClass == jobs.ClassRetryable, errors.Is(err, jobs.ErrRunning):
+		code = exitTempFail // try again later
 	}
 	return &exitError{code: code, err: err}
 }

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 	"github.com/lookerexport/exporter/state"
+	"github.com/lookerexport/exporter/state/sqlite"
 )
 
 // The tests of finding 2 of issue 11: `exporter run` retries under the
@@ -72,3 +75,26 @@ const runRetryJobYAML = `  - name: orders
     format: csv
     destination: $DIR/out/{{ .RunID }}.csv
 `
+
+// TestRunOfAKeyInFlightElsewhereExits75: `exporter run` of a key whose
+// attempt holds a live lease in another process leaves it alone and says
+// "try again later".
+func TestRunOfAKeyInFlightElsewhereExits75(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, runRetryJobYAML)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	st, err := sqlite.Open(ctx, filepath.Join(f.dir, "state.db"))
+	require.NoError(t, err)
+	_, claimed, err := st.Claim(ctx, "orders", at, "elsewhere", time.Now(), time.Hour)
+	require.NoError(t, err)
+	require.True(t, claimed)
+	require.NoError(t, st.Close())
+
+	code, stdout, stderr := exec(t, ctx, "run", "--config", f.conf, "orders", "--at", at.Format(time.RFC3339))
+	require.Equal(t, exitTempFail, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stderr, "in flight")
+	runs := f.runs(t)
+	require.Len(t, runs, 1)
+	require.Equal(t, state.Running, runs[0].Status)
+}
