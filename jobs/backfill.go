@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -22,7 +21,7 @@ type BackfillOptions struct {
 	Rerun    bool
 	Replica  string        // recorded with the runs; "" means "backfill"
 	Lease    time.Duration // 0 means config.DefaultLease
-	Clock    Clock         // nil means RealClock
+	Clock    Clock         // nil means the wall clock (Runner.Now)
 	Jitter   func() float64
 	Progress func(BackfillEvent) // optional; called from several goroutines, one event at a time
 }
@@ -63,8 +62,7 @@ func Backfill(ctx context.Context, r *Runner, job *config.Job, log *zap.Logger, 
 	if replica == "" {
 		replica = "backfill"
 	}
-	s := &Scheduler{Runner: r, Clock: opts.Clock, Log: log, Replica: replica, Lease: opts.Lease, Jitter: opts.Jitter}
-	s.stopCtx, s.runCtx = ctx, ctx
+	s := (&Trigger{Runner: r, Clock: opts.Clock, Log: log, Replica: replica, Lease: opts.Lease, Jitter: opts.Jitter}).door(ctx)
 	parallel := max(opts.Parallel, 1)
 
 	var (
@@ -119,35 +117,21 @@ feed:
 
 func backfillOne(ctx context.Context, s *Scheduler, job *config.Job, at time.Time, rerun bool) BackfillEvent {
 	ev := BackfillEvent{Scheduled: at}
-	store := s.Runner.Store
-	run, claimed, err := store.Claim(ctx, job.Name, at, s.replica(), s.clock().Now(), s.lease())
-	if err != nil {
+	again := func(latest state.Run) bool { return rerun || latest.Status != state.Succeeded }
+	run, claimed, err := s.claimKey(ctx, job, at, again)
+	switch {
+	case err != nil:
 		ev.Err = err
 		return ev
+	case !claimed && !again(run):
+		ev.Outcome = "skipped: already succeeded"
+		ev.Run = run
+		return ev
+	case !claimed:
+		ev.Outcome = "skipped: running elsewhere"
+		return ev
 	}
-	if !claimed {
-		switch {
-		case run.Status == state.Running:
-			ev.Outcome = "skipped: running elsewhere"
-			return ev
-		case run.Status == state.Succeeded && !rerun:
-			ev.Outcome = "skipped: already succeeded"
-			ev.Run = run
-			return ev
-		}
-		run, err = store.Retry(ctx, run.ID, s.replica(), s.clock().Now(), s.lease())
-		if errors.Is(err, state.ErrNotLatest) || errors.Is(err, state.ErrStillRunning) {
-			ev.Outcome = "skipped: running elsewhere"
-			return ev
-		}
-		if err != nil {
-			ev.Err = err
-			return ev
-		}
-	}
-	rl := s.holdLease(run)
-	defer rl.stop()
-	ev.Run, ev.Err = s.attempts(job, run, rl)
+	ev.Run, ev.Err = s.runClaimed(job, run, job.Retries.MaxAttempts, RunOptions{}, nil)
 	if ev.Err == nil {
 		ev.Outcome = "succeeded"
 	} else {

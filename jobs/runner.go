@@ -115,20 +115,19 @@ type RunOptions struct {
 	AcceptSchemaChange bool
 }
 
-// Run performs one attempt of job at the scheduled time and records it. It
-// returns the recorded run; the error is the run's failure, if any (the run
-// is recorded either way, unless the store itself failed).
+// Run performs one attempt of job at the scheduled time through the door
+// every run takes (a Trigger with its defaults and NoRetry: claimed, under a
+// lease) and records it. It returns the recorded run; the error is the
+// run's failure, if any (the run is recorded either way, unless the store
+// itself failed), or ErrRunning.
 func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, opts RunOptions) (state.Run, error) {
-	run, err := r.Store.StartRun(ctx, job.Name, scheduled.In(job.Location), r.now())
-	if err != nil {
-		return state.Run{}, fmt.Errorf("job %s: record run start: %w", job.Name, err)
-	}
-	return r.Execute(ctx, job, run, opts)
+	return (&Trigger{Runner: r}).Run(ctx, job, scheduled, TriggerOptions{RunOptions: opts, NoRetry: true})
 }
 
 // Execute performs run, an attempt of job already recorded as Running (by
-// StartRun, Claim or Retry), and records its outcome. It returns the
-// recorded run; the error is the run's failure, if any.
+// Claim or Retry, whose lease the caller holds), and records its outcome.
+// It returns the recorded run; the error is the run's failure, if any.
+// opts.Progress, when given, restarts from zero.
 func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, opts RunOptions) (state.Run, error) {
 	scheduled := run.ScheduledTime.In(job.Location)
 	logBuf := runlog.NewBuffer(r.LogLines)
@@ -138,6 +137,8 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
 	}
+	opts.Progress.Rows.Store(0) // a retry starts over
+	opts.Progress.Bytes.Store(0)
 	r.inFlight.Store(run.ID, InFlightRun{Run: run, Progress: opts.Progress, Log: logBuf})
 	if opts.OnStart != nil {
 		opts.OnStart(run)

@@ -303,7 +303,7 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 }
 
 // reap takes over, every lease, the runs of the scheduled jobs whose lease
-// expired: their replica died. Claim decides atomically, so of several
+// expired (state.Run.LeaseEnd): their replica or process died. Claim decides atomically, so of several
 // replicas reaping the same run one takes it over.
 func (s *Scheduler) reap(ctx context.Context) {
 	clock := s.clock()
@@ -336,7 +336,7 @@ func (s *Scheduler) reap(ctx context.Context) {
 				if _, mine := s.held.Load(r.ID); mine {
 					continue // alive here: its renewal is just late
 				}
-				if r.Status == state.Running && !r.LeaseExpires.IsZero() && !r.LeaseExpires.After(now) {
+				if r.Status == state.Running && !r.LeaseEnd(s.lease()).After(now) {
 					s.Log.Warn("run lease expired; taking the run over", zap.String("job", r.Job), zap.String("run_id", r.ID),
 						zap.String("replica", r.Replica), zap.Time("scheduled_time", r.ScheduledTime))
 					s.fire(tg.job, r.ScheduledTime.In(tg.job.Location), config.OverlapAllow, tg.st)
@@ -419,9 +419,6 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 			log.Debug("run claimed elsewhere", zap.String("run_id", run.ID), zap.String("replica", run.Replica), zap.String("status", string(run.Status)))
 			return
 		}
-		rl := s.holdLease(run)
-		defer rl.stop()
-
 		st.mu.Lock()
 		busy := st.active > 0
 		st.active++
@@ -431,23 +428,29 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 			st.active--
 			st.mu.Unlock()
 		}()
-		switch overlap {
-		case config.OverlapSkip:
-			if busy || s.runningElsewhere(job, run) {
-				s.skip(log, run)
-				return
+		admit := func() bool {
+			switch overlap {
+			case config.OverlapSkip:
+				if busy || s.runningElsewhere(job, run) {
+					s.skip(log, run)
+					return false
+				}
+			case config.OverlapQueue:
+				if prev != nil {
+					<-prev // the lease is renewed meanwhile; a shutdown interrupts the run below
+				}
 			}
-		case config.OverlapQueue:
-			if prev != nil {
-				<-prev // the lease is renewed meanwhile; a shutdown interrupts the run below
-			}
+			return true
 		}
-		_, _ = s.attempts(job, run, rl) // the runner logs and records the outcome
+		_, _ = s.runClaimed(job, run, job.Retries.MaxAttempts, RunOptions{}, admit) // the runner logs and records the outcome
 	}()
 }
 
 // runningElsewhere reports whether another run of job holds a live lease
-// (in another replica: this one's are counted in jobState).
+// (in another replica: this one's are counted in jobState). A Running
+// attempt without a lease (recorded by StartRun, which nothing renews)
+// counts as live for one lease after it started (state.Run.LeaseEnd), so
+// that no such record blocks the job for longer.
 func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
 	runs, err := s.Runner.Store.ListRuns(s.runCtx, state.ListOptions{Job: job.Name, Limit: 20})
 	if err != nil {
@@ -456,7 +459,7 @@ func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
 	now := s.clock().Now()
 	for _, r := range runs {
 		if r.ID != run.ID && r.Status == state.Running && r.ScheduledTime.Before(run.ScheduledTime) &&
-			(r.LeaseExpires.IsZero() || r.LeaseExpires.After(now)) {
+			r.LeaseEnd(s.lease()).After(now) {
 			return true
 		}
 	}
@@ -473,13 +476,14 @@ func (s *Scheduler) skip(log *zap.Logger, run state.Run) {
 	}
 }
 
-// attempts runs run, and retries it while the job's retry policy allows.
-// It returns the last attempt as recorded and its error.
-func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder) (state.Run, error) {
+// attempts runs run, held by rl, and retries it while the job's retry
+// policy allows and the key has at most lastAttempt attempts. It returns
+// the last attempt as recorded and its error.
+func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder, lastAttempt int, opts RunOptions) (state.Run, error) {
 	clock := s.clock()
 	for {
-		done, err := s.attempt(job, run, rl)
-		if err == nil || done.ErrorClass != ClassRetryable || done.Attempt >= job.Retries.MaxAttempts {
+		done, err := s.attempt(job, run, rl, opts)
+		if err == nil || done.ErrorClass != ClassRetryable || done.Attempt >= lastAttempt {
 			return done, err
 		}
 		if s.stopCtx.Err() != nil {
@@ -507,7 +511,7 @@ func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder) (s
 
 // attempt runs one attempt under the concurrency limit and the job's
 // timeout, measured on the scheduler's clock.
-func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder) (state.Run, error) {
+func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opts RunOptions) (state.Run, error) {
 	if s.sem != nil {
 		select {
 		case s.sem <- struct{}{}:
@@ -516,7 +520,7 @@ func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder) (st
 			// Shut down while waiting for a slot: record it as interrupted.
 			ctx, cancel := context.WithCancelCause(context.Background())
 			cancel(context.Cause(s.runCtx))
-			return s.Runner.Execute(ctx, job, run, RunOptions{})
+			return s.Runner.Execute(ctx, job, run, opts)
 		}
 	}
 	ctx, cancel := context.WithCancelCause(s.runCtx)
@@ -536,7 +540,7 @@ func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder) (st
 			}
 		}()
 	}
-	return s.Runner.Execute(ctx, job, run, RunOptions{})
+	return s.Runner.Execute(ctx, job, run, opts)
 }
 
 func (s *Scheduler) jitter() float64 {

@@ -121,9 +121,10 @@ type Store interface {
 	//   - no attempt recorded yet: attempt 1 is inserted Running, held by
 	//     replica until now+lease; claimed is true.
 	//   - the latest attempt is Running and its lease expired (its replica
-	//     died or lost the database): that attempt is finished Interrupted
-	//     with ErrorClass ClassLeaseExpired, and the next attempt is inserted
-	//     Running for replica; claimed is true.
+	//     died or lost the database; see Run.LeaseEnd for attempts recorded
+	//     by StartRun): that attempt is finished Interrupted with ErrorClass
+	//     ClassLeaseExpired and TakeoverError's text, and the next attempt
+	//     is inserted Running for replica; claimed is true.
 	//   - otherwise (running under a live lease, or finished): nothing
 	//     changes; the latest attempt is returned with claimed false.
 	// A claimed attempt must be renewed (RenewLease) before its lease
@@ -180,6 +181,29 @@ type Store interface {
 
 	// Close releases the store.
 	Close() error
+}
+
+// LeaseEnd is when the Running attempt r may be taken over by a Claim with
+// lease: r.LeaseExpires, or, for an attempt recorded by StartRun (no lease,
+// and nothing renews it), r.StartedAt+lease, so that a dead process's
+// StartRun attempt does not hold its key for ever.
+func (r Run) LeaseEnd(lease time.Duration) time.Time {
+	if r.LeaseExpires.IsZero() {
+		return r.StartedAt.Add(lease)
+	}
+	return r.LeaseExpires
+}
+
+// TakeoverError is the Error recorded by Claim with the attempt r it
+// finishes as Interrupted because its lease (LeaseEnd(lease)) expired and
+// replica took the key over.
+func TakeoverError(r Run, replica string, lease time.Duration) string {
+	holder := fmt.Sprintf("replica %q", r.Replica)
+	if r.Replica == "" {
+		holder = "the process that started it without a lease"
+	}
+	return fmt.Sprintf("%s stopped renewing its lease (expired %s); replica %q took the run over",
+		holder, r.LeaseEnd(lease).Format(time.RFC3339Nano), replica)
 }
 
 // ClassLeaseExpired is the ErrorClass of an attempt that Claim finished as

@@ -107,6 +107,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, err
 	return a, nil
 }
 
+// trigger is the door for runs started on demand, with the config's replica
+// and lease, so that a run whose process dies is taken over like a fire.
+func (a *app) trigger(name string) *jobs.Trigger {
+	return &jobs.Trigger{Runner: a.runner, Log: a.log.Named(name), Replica: a.cfg.Scheduler.Replica, Lease: a.cfg.Scheduler.Lease}
+}
+
 // gcsSink creates the GCS client on first use, so configs that only write
 // local files need no Google credentials.
 func (a *app) gcsSink(ctx context.Context) (sinks.Sink, error) {

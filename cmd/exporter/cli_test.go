@@ -93,8 +93,8 @@ func TestRunExitCodes(t *testing.T) {
 	require.Equal(t, exitFailed, code)
 	require.Contains(t, stderr, "404")
 
-	f.srv.DropNextRun(100)
-	code, _, stderr = exec(t, context.Background(), "run", "--config", f.conf, "flaky")
+	f.srv.DropNextRun(100) // one attempt: the job's retries would succeed (TestRunRetriesUnderTheJobsPolicy)
+	code, _, stderr = exec(t, context.Background(), "run", "--config", f.conf, "flaky", "--no-retry")
 	require.Equal(t, exitTempFail, code)
 	require.Contains(t, stderr, "unexpected EOF")
 	require.NoFileExists(t, filepath.Join(f.dir, "flaky.parquet"))

@@ -50,7 +50,8 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 
 	var running atomic.Bool
 	srv, err := web.New(web.Options{
-		Config: a.cfg, Jobs: s.CurrentJobs, Store: a.store, Runner: a.runner, Metrics: a.metrics.Handler(), Log: a.log.Named("web"),
+		Config: a.cfg, Jobs: s.CurrentJobs, Store: a.store, Runner: a.runner, Trigger: a.trigger("run_now"),
+		Metrics: a.metrics.Handler(), Log: a.log.Named("web"),
 		Version: versionString(), RunContext: ctx,
 		Ready: func() error {
 			if !running.Load() {

@@ -14,22 +14,28 @@ import (
 
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/jobs/notify"
 	"github.com/lookerexport/exporter/state"
 )
 
 func runCmd(g *globals) *cobra.Command {
 	var path, at string
-	var acceptSchema bool
+	var acceptSchema, noRetry bool
 	cmd := &cobra.Command{
 		Use:   "run --config FILE JOB [--at TIME]",
 		Short: "Run one job once, now, and exit with its outcome",
 		Long: `run performs one run of JOB and records it in the state store, like a scheduled
-run would. The scheduled time (which destination templates use) is --at, or now.
-On a terminal it shows rows, bytes and rate as the result streams.
+run would: it claims the key (JOB, scheduled time) and holds a lease on it, retries
+under the job's retries (one attempt with --no-retry) and sends the notify:
+webhooks. If the process dies, a serve or run sharing the state store records the
+run interrupted once its lease expires. The scheduled time (which destination
+templates use) is --at, or now. On a terminal it shows rows, bytes and rate as the
+result streams.
 
 Exit codes: 0 succeeded; 1 failed (fix the job or its query first); 2 bad
 config, flags or arguments; 75 failed with a retryable error (Looker busy, rate
-limited, network): try again later; 130 interrupted.`,
+limited, network) after the job's retries, or the run is in flight elsewhere: try
+again later; 130 interrupted.`,
 		Example: `  exporter run --config jobs.yaml orders_daily
   exporter run --config jobs.yaml orders_daily --at 2026-11-27T06:00:00Z   # re-run a past partition`,
 		Args: cobra.ExactArgs(1),
@@ -50,23 +56,28 @@ limited, network): try again later; 130 interrupted.`,
 				return err
 			}
 			defer a.Close(ctx) //nolint:errcheck
-			run, err := runOnce(ctx, g.stderr, a.runner, job, scheduled, jobs.RunOptions{AcceptSchemaChange: acceptSchema})
+			n := notify.New(notify.Options{Hooks: cfg.Notify, Jobs: cfg.Jobs, Store: a.store, Log: a.log.Named("notify")})
+			a.runner.Observers = append(a.runner.Observers, n)
+			run, err := runOnce(ctx, g.stderr, a.trigger("run"), job, scheduled,
+				jobs.TriggerOptions{RunOptions: jobs.RunOptions{AcceptSchemaChange: acceptSchema}, NoRetry: noRetry})
+			n.Flush()
 			printRun(g.stdout, run)
 			return runExit(run, err)
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
 	cmd.Flags().StringVar(&at, "at", "", "scheduled time of the run, RFC 3339 (default now)")
+	cmd.Flags().BoolVar(&noRetry, "no-retry", false, "make one attempt, whatever the job's retries say")
 	cmd.Flags().BoolVar(&acceptSchema, "accept-schema-change", false, "publish even if the columns changed since the last success (for on_schema_change: fail); the new schema becomes the baseline")
 	return cmd
 }
 
-// runOnce runs a job, showing progress on a terminal.
-func runOnce(ctx context.Context, progressTo io.Writer, r *jobs.Runner, job *config.Job, scheduled time.Time, opts jobs.RunOptions) (state.Run, error) {
+// runOnce runs a job through t, showing progress on a terminal.
+func runOnce(ctx context.Context, progressTo io.Writer, t *jobs.Trigger, job *config.Job, scheduled time.Time, opts jobs.TriggerOptions) (state.Run, error) {
 	p := &jobs.Progress{}
 	stop := showProgress(progressTo, job.Name, p)
 	opts.Progress = p
-	run, err := r.Run(ctx, job, scheduled, opts)
+	run, err := t.Run(ctx, job, scheduled, opts)
 	stop()
 	return run, err
 }
@@ -102,7 +113,7 @@ func showProgress(w io.Writer, name string, p *jobs.Progress) func() {
 }
 
 func printRun(w io.Writer, run state.Run) {
-	if run.ID == "" {
+	if run.ID == "" || run.Status == state.Running { // not ours: in flight elsewhere
 		return
 	}
 	fmt.Fprintf(w, "job %s run %s attempt %d: %s, %s rows, %s, %s\n", run.Job, run.ID, run.Attempt, run.Status,
@@ -121,8 +132,8 @@ func runExit(run state.Run, err error) error {
 	switch {
 	case run.Status == state.Interrupted, errors.Is(err, context.Canceled) && run.ErrorClass == jobs.ClassCancelled:
 		code = exitInterrupted
-	case run.ErrorClass == jobs.ClassRetryable:
-		code = exitTempFail
+	case run.ErrorClass == jobs.ClassRetryable, errors.Is(err, jobs.ErrRunning):
+		code = exitTempFail // try again later
 	}
 	return &exitError{code: code, err: err}
 }

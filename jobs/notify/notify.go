@@ -163,6 +163,12 @@ func (n *Notifier) Run(ctx context.Context) error {
 	}
 }
 
+// Flush decides and delivers the alerts of the runs queued so far, within
+// 10 s, and returns: for a process that runs jobs without Run's loop
+// (`exporter run`), so its failures alert like the daemon's. Do not call it
+// while Run is going.
+func (n *Notifier) Flush() { n.drain() }
+
 func (n *Notifier) drain() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

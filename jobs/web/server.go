@@ -50,7 +50,10 @@ type Options struct {
 	// reload (jobs.Scheduler.CurrentJobs); nil means Config.Jobs.
 	Jobs   func() []*config.Job
 	Store  state.Store
-	Runner *jobs.Runner // runs in flight, and "Run now"
+	Runner *jobs.Runner // runs in flight
+	// Trigger starts "Run now" runs; nil means a jobs.Trigger on Runner
+	// with its defaults. The daemon passes one with its replica and lease.
+	Trigger *jobs.Trigger
 	// Metrics is served at /metrics; nil leaves it out.
 	Metrics http.Handler
 	// Ready reports what /readyz checks beyond the store, e.g. that the
@@ -98,6 +101,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Trigger == nil {
+		opts.Trigger = &jobs.Trigger{Runner: opts.Runner, Log: opts.Log}
 	}
 	if opts.RunContext == nil {
 		opts.RunContext = context.Background()
@@ -318,34 +324,49 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // ErrBusy is returned by RunNow when the job has a run in flight.
 var ErrBusy = errors.New("the job has a run in flight")
 
-// RunNow starts a run of job in the background through the Runner, at
-// the current second as its scheduled time, and returns the run once it
-// is recorded. It returns ErrBusy when the job is already running here.
+// RunNow starts a run of job in the background through the Trigger (claimed,
+// leased, retried under the job's policy), at the current second as its
+// scheduled time, and returns the run once its first attempt is recorded.
+// It returns ErrBusy when the job is already running here, or its key is
+// running elsewhere (jobs.ErrRunning).
 func (s *Server) RunNow(job *config.Job) (state.Run, error) {
 	for _, f := range s.opts.Runner.InFlight() {
 		if f.Run.Job == job.Name {
 			return f.Run, ErrBusy
 		}
 	}
+	type outcome struct {
+		run state.Run
+		err error
+	}
 	started := make(chan state.Run, 1)
-	done := make(chan error, 1)
+	done := make(chan outcome, 1)
 	scheduled := s.opts.Now().Truncate(time.Second)
 	s.runs.Add(1)
 	go func() {
 		defer s.runs.Done()
-		_, err := s.opts.Runner.Run(s.runCtx, job, scheduled, jobs.RunOptions{OnStart: func(r state.Run) { started <- r }})
-		done <- err
+		onStart := func(r state.Run) {
+			select {
+			case started <- r: // the first attempt; retries are not waited for
+			default:
+			}
+		}
+		run, err := s.opts.Trigger.Run(s.runCtx, job, scheduled, jobs.TriggerOptions{RunOptions: jobs.RunOptions{OnStart: onStart}})
+		done <- outcome{run, err}
 	}()
 	select {
 	case run := <-started:
 		return run, nil
-	case err := <-done:
+	case o := <-done:
 		select {
 		case run := <-started: // recorded, then failed
 			return run, nil
 		default:
-			return state.Run{}, err
 		}
+		if errors.Is(o.err, jobs.ErrRunning) {
+			return o.run, fmt.Errorf("%w: %w", ErrBusy, o.err)
+		}
+		return state.Run{}, o.err
 	}
 }
 

@@ -54,11 +54,10 @@ func (s *Store) Claim(ctx context.Context, job string, scheduled time.Time, repl
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
 		return state.Run{}, false, wrap(err)
-	case latest.Status == state.Running && !latest.LeaseExpires.IsZero() && !latest.LeaseExpires.After(now):
+	case latest.Status == state.Running && !latest.LeaseEnd(lease).After(now):
 		if _, err := tx.Exec(ctx, `UPDATE runs SET status = $2, finished_at = $3, error_class = $4, error = $5, lease_expires = NULL
 			WHERE id = $1`, latest.ID, string(state.Interrupted), us(now), state.ClassLeaseExpired,
-			cleanText(fmt.Sprintf("replica %q stopped renewing its lease (expired %s); replica %q took the run over",
-				latest.Replica, latest.LeaseExpires.Format(time.RFC3339Nano), replica))); err != nil {
+			cleanText(state.TakeoverError(latest, replica, lease))); err != nil {
 			return state.Run{}, false, wrap(fmt.Errorf("interrupt expired attempt %s: %w", latest.ID, err))
 		}
 		next = latest.Attempt + 1

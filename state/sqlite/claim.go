@@ -39,11 +39,10 @@ func (s *Store) Claim(ctx context.Context, job string, scheduled time.Time, repl
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return state.Run{}, false, wrap(err)
-	case latest.Status == state.Running && !latest.LeaseExpires.IsZero() && !latest.LeaseExpires.After(now):
+	case latest.Status == state.Running && !latest.LeaseEnd(lease).After(now):
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, finished_at = ?, error_class = ?, error = ?, lease_expires = NULL
 			WHERE id = ?`, string(state.Interrupted), micros(now), state.ClassLeaseExpired,
-			cleanText(fmt.Sprintf("replica %q stopped renewing its lease (expired %s); replica %q took the run over",
-				latest.Replica, latest.LeaseExpires.Format(time.RFC3339Nano), replica)), latest.ID); err != nil {
+			cleanText(state.TakeoverError(latest, replica, lease)), latest.ID); err != nil {
 			return state.Run{}, false, wrap(fmt.Errorf("interrupt expired attempt %s: %w", latest.ID, err))
 		}
 		next = latest.Attempt + 1

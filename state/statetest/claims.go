@@ -131,15 +131,22 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, state.St
 		require.NoError(t, s.RenewLease(ctx, second.ID, "b", takeover, lease))
 		require.ErrorIs(t, s.RenewLease(ctx, "0190a4c2-0000-7000-8000-000000000000", "b", takeover, lease), state.ErrNotFound)
 
-		// StartRun attempts hold no lease and are never taken over.
+		// StartRun attempts hold no lease: they count as holding one from
+		// their start, so a dead process's attempt does not hold its key for ever.
 		m, err := s.StartRun(ctx, "manual", base, base)
 		require.NoError(t, err)
-		_, ok, err = s.Claim(ctx, "manual", base, "b", base.Add(1000*time.Hour), lease)
+		_, ok, err = s.Claim(ctx, "manual", base, "b", base.Add(lease-time.Second), lease)
 		require.NoError(t, err)
-		require.False(t, ok)
+		require.False(t, ok, "within a lease of its start")
+		took, ok, err := s.Claim(ctx, "manual", base, "b", base.Add(lease), lease)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, 2, took.Attempt)
 		got, err := s.GetRun(ctx, m.ID)
 		require.NoError(t, err)
-		require.Equal(t, state.Running, got.Status)
+		require.Equal(t, state.Interrupted, got.Status)
+		require.Equal(t, state.ClassLeaseExpired, got.ErrorClass)
+		require.Contains(t, got.Error, "without a lease")
 	})
 
 	t.Run("Retry", func(t *testing.T) {
