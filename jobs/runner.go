@@ -113,13 +113,22 @@ type RunOptions struct {
 	// result whose schema differs from its last success; the new schema
 	// becomes the baseline.
 	AcceptSchemaChange bool
+
+	// Set by the Scheduler that runs the attempt: the clock, lease and
+	// jitter the final record's retries follow (storeRetry). Unset, they
+	// are the wall clock (with Runner.Now), config.DefaultLease and
+	// math/rand/v2.
+	clock  Clock
+	lease  time.Duration
+	jitter func() float64
 }
 
 // Run performs one attempt of job at the scheduled time through the door
 // every run takes (a Trigger with its defaults and NoRetry: claimed, under a
 // lease) and records it. It returns the recorded run; the error is the
-// run's failure, if any (the run is recorded either way, unless the store
-// itself failed), or ErrRunning.
+// run's failure, if any, or ErrRunning. The outcome is recorded either way,
+// waiting through a short store outage; a store that stays down is logged
+// and is never the run's error.
 func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, opts RunOptions) (state.Run, error) {
 	return (&Trigger{Runner: r}).Run(ctx, job, scheduled, TriggerOptions{RunOptions: opts, NoRetry: true})
 }
@@ -127,7 +136,11 @@ func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, 
 // Execute performs run, an attempt of job already recorded as Running (by
 // Claim or Retry, whose lease the caller holds), and records its outcome.
 // It returns the recorded run; the error is the run's failure, if any.
-// opts.Progress, when given, restarts from zero.
+// The outcome is recorded even when ctx is done, and FinishRun is retried
+// with backoff through a store outage of up to two leases; if the store
+// stays down longer the trouble is logged, never returned as the run's
+// error, and the run as known here is returned. opts.Progress, when given,
+// restarts from zero.
 func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, opts RunOptions) (state.Run, error) {
 	scheduled := run.ScheduledTime.In(job.Location)
 	logBuf := runlog.NewBuffer(r.LogLines)
@@ -169,17 +182,30 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 		err = fmt.Errorf("job %s run %s: %w", job.Name, run.ID, err)
 		res.Error = err.Error()
 	}
-	// Record the outcome even when ctx is cancelled: that is when it matters.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if ferr := r.Store.FinishRun(fctx, run.ID, res, r.now()); ferr != nil {
-		log.Error("record run outcome failed", zap.Error(ferr))
-		if err == nil {
-			err = fmt.Errorf("job %s run %s: record outcome: %w", job.Name, run.ID, ferr)
-		}
+	// Record the outcome even when ctx is cancelled: that is when it
+	// matters. A store that is briefly down is waited for (storeRetry); the
+	// store's trouble is logged and never becomes the run's error.
+	clock := opts.clock
+	if clock == nil {
+		clock = runnerClock{r}
 	}
-	if done, gerr := r.Store.GetRun(fctx, run.ID); gerr == nil {
+	fctx := context.WithoutCancel(ctx)
+	ferr := storeRetry(fctx, clock, storeOutage(opts.lease), opts.jitter, log, "FinishRun", func() error {
+		cctx, cancel := context.WithTimeout(fctx, 30*time.Second)
+		defer cancel()
+		return r.Store.FinishRun(cctx, run.ID, res, clock.Now())
+	})
+	if ferr != nil {
+		log.Error("record run outcome failed; the run's lease will expire and it will be run again", zap.Error(ferr))
+	}
+	gctx, cancel := context.WithTimeout(fctx, 30*time.Second)
+	defer cancel()
+	if done, gerr := r.Store.GetRun(gctx, run.ID); gerr == nil && done.Status.Terminal() {
 		run = done
+	} else {
+		// Not recorded (or not readable): report the outcome as the run knows it.
+		run.Status, run.FinishedAt, run.Rows, run.Bytes, run.URIs = res.Status, clock.Now(), res.Rows, res.Bytes, res.URIs
+		run.ErrorClass, run.Error, run.QueryIDs, run.Schema = res.ErrorClass, res.Error, res.QueryIDs, res.Schema
 	}
 	r.inFlight.Delete(run.ID)
 	for _, o := range r.Observers {

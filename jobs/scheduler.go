@@ -392,7 +392,6 @@ func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Jo
 // background under the overlap policy.
 func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Overlap, st *jobState) {
 	log := s.Log.With(zap.String("job", job.Name), zap.Time("scheduled_time", scheduled))
-	clock := s.clock()
 	s.runs.Add(1)
 	s.inFlight.Add(1)
 	var prev, mine chan struct{}
@@ -409,8 +408,7 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 		if mine != nil {
 			defer close(mine)
 		}
-		store := s.Runner.Store
-		run, claimed, err := store.Claim(s.runCtx, job.Name, scheduled, s.replica(), clock.Now(), s.lease())
+		run, claimed, err := s.claimKey(s.runCtx, job, scheduled, func(state.Run) bool { return false })
 		if err != nil {
 			log.Error("claim run failed; the fire is lost unless another replica claims it", zap.Error(err))
 			return
@@ -520,7 +518,7 @@ func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opt
 			// Shut down while waiting for a slot: record it as interrupted.
 			ctx, cancel := context.WithCancelCause(context.Background())
 			cancel(context.Cause(s.runCtx))
-			return s.Runner.Execute(ctx, job, run, opts)
+			return s.Runner.Execute(ctx, job, run, s.recordOptions(opts))
 		}
 	}
 	ctx, cancel := context.WithCancelCause(s.runCtx)
@@ -540,7 +538,14 @@ func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opt
 			}
 		}()
 	}
-	return s.Runner.Execute(ctx, job, run, opts)
+	return s.Runner.Execute(ctx, job, run, s.recordOptions(opts))
+}
+
+// recordOptions is opts with the scheduler's clock, lease and jitter for
+// the retries of the attempt's final record.
+func (s *Scheduler) recordOptions(opts RunOptions) RunOptions {
+	opts.clock, opts.lease, opts.jitter = s.clock(), s.lease(), s.Jitter
+	return opts
 }
 
 func (s *Scheduler) jitter() float64 {

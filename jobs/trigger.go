@@ -97,13 +97,28 @@ func (c runnerClock) After(d time.Duration) (<-chan time.Time, func()) {
 // does not claim, it returns the latest attempt it saw: one again said no
 // to, or one running under a live lease (or finished, when another holder
 // started the next attempt at the same time).
+//
+// Each store call is retried with backoff through a store outage of up to
+// two leases (storeRetry), until ctx is done.
 func (s *Scheduler) claimKey(ctx context.Context, job *config.Job, at time.Time, again func(state.Run) bool) (state.Run, bool, error) {
 	store := s.Runner.Store
-	run, claimed, err := store.Claim(ctx, job.Name, at, s.replica(), s.clock().Now(), s.lease())
+	log := s.Log.With(zap.String("job", job.Name), zap.Time("scheduled_time", at))
+	var (
+		run     state.Run
+		claimed bool
+	)
+	err := storeRetry(ctx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "Claim", func() (err error) {
+		run, claimed, err = store.Claim(ctx, job.Name, at, s.replica(), s.clock().Now(), s.lease())
+		return err
+	})
 	if err != nil || claimed || run.Status == state.Running || !again(run) {
 		return run, claimed && err == nil, err
 	}
-	next, err := store.Retry(ctx, run.ID, s.replica(), s.clock().Now(), s.lease())
+	var next state.Run
+	err = storeRetry(ctx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "Retry", func() (err error) {
+		next, err = store.Retry(ctx, run.ID, s.replica(), s.clock().Now(), s.lease())
+		return err
+	})
 	switch {
 	case errors.Is(err, state.ErrNotLatest), errors.Is(err, state.ErrStillRunning):
 		return run, false, nil // another holder started an attempt meanwhile

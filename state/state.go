@@ -242,3 +242,17 @@ var ErrStillRunning = errors.New("previous attempt is still running")
 // slot: it was released, or its lease ended and another AcquireSlot of the
 // key removed it. Whatever the slot guarded is no longer counted.
 var ErrSlotLost = errors.New("slot lost: its lease ended and it was given to another holder, or it was released")
+
+// Answered reports whether err is one of the answers a Store gives when it
+// was reached (ErrNotFound, ErrNotRunning, ErrLeaseLost, ErrNotLatest,
+// ErrStillRunning, ErrSlotLost): asking again will not change it. Any other
+// error is a failure to reach or use the store (a database locked or
+// restarting, a dropped connection) that a caller may retry.
+func Answered(err error) bool {
+	for _, answer := range []error{ErrNotFound, ErrNotRunning, ErrLeaseLost, ErrNotLatest, ErrStillRunning, ErrSlotLost} {
+		if errors.Is(err, answer) {
+			return true
+		}
+	}
+	return false
+}

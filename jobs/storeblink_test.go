@@ -1,0 +1,215 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/state"
+)
+
+// blinking is a store that is briefly down: the next n calls of FinishRun
+// and of Claim fail (finishFails, claimFails), each failure reported on
+// failed.
+type blinking struct {
+	state.Store
+	finishFails atomic.Int32
+	claimFails  atomic.Int32
+	failed      chan string
+}
+
+var errBlink = errors.New("state store unreachable: connection refused")
+
+func newBlinking(s state.Store) *blinking {
+	return &blinking{Store: s, failed: make(chan string, 100)}
+}
+
+func (b *blinking) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) error {
+	if b.finishFails.Add(-1) >= 0 {
+		b.failed <- "FinishRun"
+		return errBlink
+	}
+	return b.Store.FinishRun(ctx, id, res, now)
+}
+
+func (b *blinking) Claim(ctx context.Context, job string, at time.Time, replica string, now time.Time, lease time.Duration) (state.Run, bool, error) {
+	if b.claimFails.Add(-1) >= 0 {
+		b.failed <- "Claim"
+		return state.Run{}, false, errBlink
+	}
+	return b.Store.Claim(ctx, job, at, replica, now, lease)
+}
+
+// throughOutage waits for each of n failed calls of store in turn, then
+// moves clock to the retry's backoff timer, the earliest of the pending
+// timers once pending of them are (the backoff included).
+func throughOutage(t *testing.T, store *blinking, clock *fakeClock, call string, n, pending int) {
+	t.Helper()
+	for i := range n {
+		select {
+		case got := <-store.failed:
+			require.Equal(t, call, got)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s was not retried after failure %d", call, i)
+		}
+		clock.waitTimers(t, pending)
+		clock.AdvanceTo(clock.nextTimer())
+	}
+}
+
+// TestFinishedRunIsRecordedWhenTheStoreReturns pins that a run that
+// exported all its rows while the store was down is recorded succeeded,
+// with its rows and URIs, once the store answers, and returns no error.
+func TestFinishedRunIsRecordedWhenTheStoreReturns(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 50)
+	ctx := context.Background()
+	store := newBlinking(b.store)
+	store.finishFails.Store(3)
+	runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: store, Log: b.log}
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}.csv")
+	scheduled := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	clock := newFakeClock(scheduled.Add(5 * time.Second))
+	trig := &jobs.Trigger{Runner: runner, Clock: clock, Replica: "here", Lease: time.Minute, Jitter: func() float64 { return 0 }}
+
+	type result struct {
+		run state.Run
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		run, err := trig.Run(ctx, job, scheduled, jobs.TriggerOptions{NoRetry: true})
+		done <- result{run, err}
+	}()
+	// Pending: the lease renewal, the job's timeout and the backoff.
+	throughOutage(t, store, clock, "FinishRun", 3, 3)
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not return once the store answered")
+	}
+	require.NoError(t, res.err)
+	require.Equal(t, state.Succeeded, res.run.Status)
+	got, err := b.store.GetRun(ctx, res.run.ID)
+	require.NoError(t, err)
+	require.Equal(t, state.Succeeded, got.Status)
+	require.Equal(t, int64(50), got.Rows)
+	require.Len(t, got.URIs, 1)
+	_, err = os.Stat(strings.TrimPrefix(got.URIs[0], "file://"))
+	require.NoError(t, err, "the export is published")
+}
+
+// TestFireClaimRetriesThroughAStoreOutage pins that a fire whose claim
+// meets a store that is briefly down is claimed once it answers, and runs
+// exactly once.
+func TestFireClaimRetriesThroughAStoreOutage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 5)
+	ctx := context.Background()
+	store := newBlinking(b.store)
+	store.claimFails.Store(3)
+	runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: store, Log: b.log}
+	start := time.Date(2026, 3, 1, 6, 0, 30, 0, time.UTC)
+	clock := newFakeClock(start)
+	s := &jobs.Scheduler{Runner: runner, Clock: clock, Log: b.log, DrainTimeout: time.Minute, Replica: "r0",
+		Lease: time.Hour, Jitter: func() float64 { return 0 }}
+	s.Jobs = []*config.Job{b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}.csv")}
+	runCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(20 * time.Second):
+			t.Error("scheduler did not stop")
+		}
+	})
+
+	fireAt := time.Date(2026, 3, 1, 6, 1, 0, 0, time.UTC)
+	clock.waitTimers(t, 2) // the job's next fire and the reaper
+	clock.AdvanceTo(fireAt)
+	// Pending: the next fire, the reaper and the backoff.
+	throughOutage(t, store, clock, "Claim", 3, 3)
+	var attempts []state.Run
+	eventually(t, "the fire to run", func() bool {
+		var err error
+		attempts, err = b.store.Attempts(ctx, "orders", fireAt)
+		require.NoError(t, err)
+		return len(attempts) == 1 && attempts[0].Status == state.Succeeded
+	})
+	require.Equal(t, 1, queryRuns(b.srv), "the fire ran once")
+}
+
+// TestRunOutlivingTheStoreIsNotAFailure pins that a store that stays down
+// longer than the retries wait (two leases) is logged, and the export that
+// succeeded is returned as succeeded, not as the store's error.
+func TestRunOutlivingTheStoreIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 20)
+	store := newBlinking(b.store)
+	store.finishFails.Store(1000)
+	runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: store, Log: b.log}
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}.csv")
+	scheduled := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	clock := newFakeClock(scheduled.Add(5 * time.Second))
+	trig := &jobs.Trigger{Runner: runner, Clock: clock, Replica: "here", Lease: time.Minute}
+	done := make(chan error, 1)
+	var run state.Run
+	go func() {
+		var err error
+		run, err = trig.Run(context.Background(), job, scheduled, jobs.TriggerOptions{NoRetry: true})
+		done <- err
+	}()
+	<-store.failed
+	clock.waitTimers(t, 3) // the lease renewal, the job's timeout and the backoff
+	clock.Advance(3 * time.Minute)
+	select {
+	case err := <-done:
+		require.NoError(t, err, "the export succeeded")
+	case <-time.After(10 * time.Second):
+		t.Fatal("FinishRun was retried past its window")
+	}
+	require.Equal(t, state.Succeeded, run.Status)
+	require.Equal(t, int64(20), run.Rows)
+	require.Len(t, run.URIs, 1)
+}
+
+// TestClaimRetriesStopWithTheContext pins that cancelling the caller's
+// context ends the retries of a claim against a store that is down.
+func TestClaimRetriesStopWithTheContext(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 5)
+	store := newBlinking(b.store)
+	store.claimFails.Store(1000)
+	runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: store, Log: b.log}
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}.csv")
+	scheduled := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	clock := newFakeClock(scheduled)
+	trig := &jobs.Trigger{Runner: runner, Clock: clock, Replica: "here", Lease: time.Minute}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := trig.Run(ctx, job, scheduled, jobs.TriggerOptions{})
+		done <- err
+	}()
+	<-store.failed
+	clock.waitTimers(t, 1) // the backoff
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, errBlink)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the claim's retries did not stop with the context")
+	}
+	require.Equal(t, 0, queryRuns(b.srv))
+}
