@@ -23,6 +23,7 @@ type blinking struct {
 	state.Store
 	finishFails atomic.Int32
 	claimFails  atomic.Int32
+	renewFails  atomic.Int32
 	failed      chan string
 }
 
@@ -46,6 +47,14 @@ func (b *blinking) Claim(ctx context.Context, job string, at time.Time, replica 
 		return state.Run{}, false, errBlink
 	}
 	return b.Store.Claim(ctx, job, at, replica, now, lease)
+}
+
+func (b *blinking) RenewLease(ctx context.Context, id, replica string, now time.Time, lease time.Duration) error {
+	if b.renewFails.Add(-1) >= 0 {
+		b.failed <- "RenewLease"
+		return errBlink
+	}
+	return b.Store.RenewLease(ctx, id, replica, now, lease)
 }
 
 // throughOutage waits for each of n failed calls of store in turn, then
@@ -212,4 +221,55 @@ func TestClaimRetriesStopWithTheContext(t *testing.T) {
 		t.Fatal("the claim's retries did not stop with the context")
 	}
 	require.Equal(t, 0, queryRuns(b.srv))
+}
+
+// TestLeaseRenewalRidesOutABlip pins that renewals that fail because the
+// store is briefly down are retried and the run goes on: only a lease lost
+// to another holder (state.ErrLeaseLost) stops it.
+func TestLeaseRenewalRidesOutABlip(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 20)
+	ctx := context.Background()
+	store := newBlinking(b.store)
+	runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: store, Log: b.log}
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}.csv")
+	scheduled := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	clock := newFakeClock(scheduled)
+	const lease = 3 * time.Minute
+	trig := &jobs.Trigger{Runner: runner, Clock: clock, Replica: "here", Lease: lease, Jitter: func() float64 { return 0 }}
+	release := make(chan struct{})
+	stalled := b.srv.StallNextRun(release, true)
+	type result struct {
+		run state.Run
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		run, err := trig.Run(ctx, job, scheduled, jobs.TriggerOptions{NoRetry: true})
+		done <- result{run, err}
+	}()
+	select {
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not start")
+	}
+	store.renewFails.Store(2)
+	clock.waitTimers(t, 2) // the lease renewal and the job's timeout
+	clock.AdvanceTo(clock.nextTimer())
+	// Pending: the next renewal (or its retry) and the job's timeout.
+	throughOutage(t, store, clock, "RenewLease", 2, 2)
+	eventually(t, "the lease to be renewed once the store answers", func() bool {
+		runs, err := b.store.ListRuns(ctx, state.ListOptions{Job: "orders"})
+		require.NoError(t, err)
+		return len(runs) == 1 && runs[0].LeaseExpires.Equal(clock.Now().Add(lease))
+	})
+	close(release)
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not finish")
+	}
+	require.NoError(t, res.err)
+	require.Equal(t, state.Succeeded, res.run.Status)
 }
