@@ -571,7 +571,9 @@ func Backoff(r config.Retries, attempt int, jitter float64) time.Duration {
 }
 
 // leaseHolder renews the lease of the current attempt every lease/3 on the
-// scheduler's clock, and cancels the attempt if the lease is lost.
+// scheduler's clock, retrying a renewal the store failed with backoff
+// (storeRetry) and again at the next tick, and cancels the attempt only if
+// the lease is lost (state.ErrLeaseLost).
 type leaseHolder struct {
 	mu     sync.Mutex
 	id     string
@@ -597,11 +599,29 @@ func (s *Scheduler) holdLease(run state.Run) *leaseHolder {
 				return
 			case <-tick:
 			}
-			h.mu.Lock()
-			id := h.id
-			h.mu.Unlock()
-			err := s.Runner.Store.RenewLease(context.WithoutCancel(s.runCtx), id, s.replica(), clock.Now(), lease)
+			// A renewal the store failed is retried with backoff, for up
+			// to a lease, rather than only at the next tick; the run
+			// ending (quit) stops the retries.
+			rctx, cancel := context.WithCancel(context.WithoutCancel(s.runCtx))
+			go func() {
+				select {
+				case <-h.quit:
+					cancel()
+				case <-rctx.Done():
+				}
+			}()
+			var id string
+			err := storeRetry(rctx, clock, lease, s.Jitter, log, "RenewLease", func() error {
+				h.mu.Lock()
+				id = h.id
+				h.mu.Unlock()
+				return s.Runner.Store.RenewLease(rctx, id, s.replica(), clock.Now(), lease)
+			})
+			quit := rctx.Err() != nil
+			cancel()
 			switch {
+			case quit:
+				return
 			case errors.Is(err, state.ErrLeaseLost):
 				// Finished between the tick and the renewal, or taken over.
 				h.mu.Lock()
@@ -612,7 +632,7 @@ func (s *Scheduler) holdLease(run state.Run) *leaseHolder {
 				}
 				h.mu.Unlock()
 			case err != nil:
-				log.Warn("renew run lease failed; retrying at the next tick", zap.String("run_id", id), zap.Error(err))
+				log.Warn("renew run lease failed; trying again at the next tick", zap.String("run_id", id), zap.Error(err))
 			}
 		}
 	}()

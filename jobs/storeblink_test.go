@@ -273,3 +273,57 @@ func TestLeaseRenewalRidesOutABlip(t *testing.T) {
 	require.NoError(t, res.err)
 	require.Equal(t, state.Succeeded, res.run.Status)
 }
+
+// TestLeaseRenewalRetriesBeforeTheNextTick pins that a renewal the store
+// failed is retried with backoff, well before the next renewal is due, so
+// that a blip does not eat a third of the lease per failure.
+func TestLeaseRenewalRetriesBeforeTheNextTick(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 20)
+	ctx := context.Background()
+	store := newBlinking(b.store)
+	runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: store, Log: b.log}
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}.csv")
+	scheduled := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	clock := newFakeClock(scheduled)
+	const lease = 3 * time.Minute
+	trig := &jobs.Trigger{Runner: runner, Clock: clock, Replica: "here", Lease: lease, Jitter: func() float64 { return 0 }}
+	release := make(chan struct{})
+	stalled := b.srv.StallNextRun(release, true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := trig.Run(ctx, job, scheduled, jobs.TriggerOptions{NoRetry: true})
+		done <- err
+	}()
+	select {
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not start")
+	}
+	store.renewFails.Store(1)
+	clock.waitTimers(t, 2) // the lease renewal and the job's timeout
+	clock.AdvanceTo(clock.nextTimer())
+	select {
+	case <-store.failed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no renewal")
+	}
+	failedAt := clock.Now()
+	eventually(t, "the renewal's retry to be due before the next tick", func() bool {
+		next := clock.nextTimer()
+		return next.After(failedAt) && next.Before(failedAt.Add(lease/3))
+	})
+	clock.AdvanceTo(clock.nextTimer())
+	eventually(t, "the lease to be renewed", func() bool {
+		runs, err := b.store.ListRuns(ctx, state.ListOptions{Job: "orders"})
+		require.NoError(t, err)
+		return len(runs) == 1 && runs[0].LeaseExpires.Equal(clock.Now().Add(lease))
+	})
+	close(release)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not finish")
+	}
+}
