@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -223,55 +224,80 @@ func TestClaimRetriesStopWithTheContext(t *testing.T) {
 	require.Equal(t, 0, queryRuns(b.srv))
 }
 
-// TestLeaseRenewalRidesOutABlip pins that renewals that fail because the
-// store is briefly down are retried and the run goes on: only a lease lost
-// to another holder (state.ErrLeaseLost) stops it.
-func TestLeaseRenewalRidesOutABlip(t *testing.T) {
-	t.Parallel()
+// stalledRun is a triggered run held by the sandbox after its headers,
+// on a fake clock and a store whose renewals can be made to fail.
+type stalledRun struct {
+	b       *bundle
+	store   *blinking
+	clock   *fakeClock
+	release chan struct{}
+	done    chan error
+}
+
+const stalledLease = 3 * time.Minute
+
+// startStalledRun starts one attempt through a Trigger and returns once the
+// sandbox holds it.
+func startStalledRun(t *testing.T) *stalledRun {
+	t.Helper()
 	b := setup(t, 20)
-	ctx := context.Background()
 	store := newBlinking(b.store)
 	runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: store, Log: b.log}
 	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}.csv")
 	scheduled := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
-	clock := newFakeClock(scheduled)
-	const lease = 3 * time.Minute
-	trig := &jobs.Trigger{Runner: runner, Clock: clock, Replica: "here", Lease: lease, Jitter: func() float64 { return 0 }}
-	release := make(chan struct{})
-	stalled := b.srv.StallNextRun(release, true)
-	type result struct {
-		run state.Run
-		err error
-	}
-	done := make(chan result, 1)
+	r := &stalledRun{b: b, store: store, clock: newFakeClock(scheduled), release: make(chan struct{}), done: make(chan error, 1)}
+	trig := &jobs.Trigger{Runner: runner, Clock: r.clock, Replica: "here", Lease: stalledLease, Jitter: func() float64 { return 0 }}
+	stalled := b.srv.StallNextRun(r.release, true)
 	go func() {
-		run, err := trig.Run(ctx, job, scheduled, jobs.TriggerOptions{NoRetry: true})
-		done <- result{run, err}
+		run, err := trig.Run(context.Background(), job, scheduled, jobs.TriggerOptions{NoRetry: true})
+		if err == nil && run.Status != state.Succeeded {
+			err = fmt.Errorf("run %s: %s", run.ID, run.Status)
+		}
+		r.done <- err
 	}()
 	select {
 	case <-stalled:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the run did not start")
 	}
-	store.renewFails.Store(2)
-	clock.waitTimers(t, 2) // the lease renewal and the job's timeout
-	clock.AdvanceTo(clock.nextTimer())
-	// Pending: the next renewal (or its retry) and the job's timeout.
-	throughOutage(t, store, clock, "RenewLease", 2, 2)
-	eventually(t, "the lease to be renewed once the store answers", func() bool {
-		runs, err := b.store.ListRuns(ctx, state.ListOptions{Job: "orders"})
+	return r
+}
+
+// leaseRenewed waits until the run's lease reaches one lease past now.
+func (r *stalledRun) leaseRenewed(t *testing.T, what string) {
+	t.Helper()
+	eventually(t, what, func() bool {
+		runs, err := r.b.store.ListRuns(context.Background(), state.ListOptions{Job: "orders"})
 		require.NoError(t, err)
-		return len(runs) == 1 && runs[0].LeaseExpires.Equal(clock.Now().Add(lease))
+		return len(runs) == 1 && runs[0].LeaseExpires.Equal(r.clock.Now().Add(stalledLease))
 	})
-	close(release)
-	var res result
+}
+
+// finish releases the run and requires it to succeed.
+func (r *stalledRun) finish(t *testing.T) {
+	t.Helper()
+	close(r.release)
 	select {
-	case res = <-done:
+	case err := <-r.done:
+		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the run did not finish")
 	}
-	require.NoError(t, res.err)
-	require.Equal(t, state.Succeeded, res.run.Status)
+}
+
+// TestLeaseRenewalRidesOutABlip pins that renewals that fail because the
+// store is briefly down are retried and the run goes on: only a lease lost
+// to another holder (state.ErrLeaseLost) stops it.
+func TestLeaseRenewalRidesOutABlip(t *testing.T) {
+	t.Parallel()
+	r := startStalledRun(t)
+	r.store.renewFails.Store(2)
+	r.clock.waitTimers(t, 2) // the lease renewal and the job's timeout
+	r.clock.AdvanceTo(r.clock.nextTimer())
+	// Pending: the next renewal (or its retry) and the job's timeout.
+	throughOutage(t, r.store, r.clock, "RenewLease", 2, 2)
+	r.leaseRenewed(t, "the lease to be renewed once the store answers")
+	r.finish(t)
 }
 
 // TestLeaseRenewalRetriesBeforeTheNextTick pins that a renewal the store
@@ -279,51 +305,21 @@ func TestLeaseRenewalRidesOutABlip(t *testing.T) {
 // that a blip does not eat a third of the lease per failure.
 func TestLeaseRenewalRetriesBeforeTheNextTick(t *testing.T) {
 	t.Parallel()
-	b := setup(t, 20)
-	ctx := context.Background()
-	store := newBlinking(b.store)
-	runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: store, Log: b.log}
-	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}.csv")
-	scheduled := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
-	clock := newFakeClock(scheduled)
-	const lease = 3 * time.Minute
-	trig := &jobs.Trigger{Runner: runner, Clock: clock, Replica: "here", Lease: lease, Jitter: func() float64 { return 0 }}
-	release := make(chan struct{})
-	stalled := b.srv.StallNextRun(release, true)
-	done := make(chan error, 1)
-	go func() {
-		_, err := trig.Run(ctx, job, scheduled, jobs.TriggerOptions{NoRetry: true})
-		done <- err
-	}()
+	r := startStalledRun(t)
+	r.store.renewFails.Store(1)
+	r.clock.waitTimers(t, 2) // the lease renewal and the job's timeout
+	r.clock.AdvanceTo(r.clock.nextTimer())
 	select {
-	case <-stalled:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the run did not start")
-	}
-	store.renewFails.Store(1)
-	clock.waitTimers(t, 2) // the lease renewal and the job's timeout
-	clock.AdvanceTo(clock.nextTimer())
-	select {
-	case <-store.failed:
+	case <-r.store.failed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no renewal")
 	}
-	failedAt := clock.Now()
+	failedAt := r.clock.Now()
 	eventually(t, "the renewal's retry to be due before the next tick", func() bool {
-		next := clock.nextTimer()
-		return next.After(failedAt) && next.Before(failedAt.Add(lease/3))
+		next := r.clock.nextTimer()
+		return next.After(failedAt) && next.Before(failedAt.Add(stalledLease/3))
 	})
-	clock.AdvanceTo(clock.nextTimer())
-	eventually(t, "the lease to be renewed", func() bool {
-		runs, err := b.store.ListRuns(ctx, state.ListOptions{Job: "orders"})
-		require.NoError(t, err)
-		return len(runs) == 1 && runs[0].LeaseExpires.Equal(clock.Now().Add(lease))
-	})
-	close(release)
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the run did not finish")
-	}
+	r.clock.AdvanceTo(r.clock.nextTimer())
+	r.leaseRenewed(t, "the lease to be renewed")
+	r.finish(t)
 }
