@@ -29,34 +29,33 @@ import (
 // could say, which fails a result that has datetime columns rather than
 // guess.
 func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.Set, rows *atomic.Int64, info *outputInfo, zone *time.Location, localFields []string) error {
-	if textResult(job.Run.ResultFormat) {
+	plan := job.Plan
+	if plan.Text {
 		// One policy for every format: bytes that are not UTF-8 become
 		// U+FFFD, counted (see outputInfo.invalidUTF8).
 		utf := formats.NewUTF8Reader(body)
 		defer func() { info.invalidUTF8 = utf.Replaced() }()
 		body = utf
 	}
-	if job.Format == formats.Raw {
+	if plan.Read == config.ReadBytes {
 		f, err := out.Next(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := copyCtx(ctx, f, body, job.Compression); err != nil {
-			return fmt.Errorf("copy %s result: %w", job.Run.ResultFormat, err)
+		if _, err := copyCtx(ctx, f, body, plan.Stream); err != nil {
+			return fmt.Errorf("copy %s result: %w", plan.ResultFormat, err)
 		}
 		return f.Commit(0) // raw results are not parsed: rows unknown
 	}
 	limits := publish.Limits{MaxRows: job.Output.MaxRowsPerFile, MaxBytes: job.Output.MaxBytesPerFile}
 
-	// Byte-true passthrough: Looker's CSV is copied as is, and decoded on
-	// the side only to validate and count it. A split run re-encodes
-	// instead, to repeat the header in every part.
-	if job.Format == formats.CSV && job.Run.ResultFormat == "csv" && job.CSVHeader == "labels" && limits == (publish.Limits{}) {
+	// Byte-true passthrough: see config.Plan.Passthrough.
+	if plan.Passthrough {
 		f, err := out.Next(ctx)
 		if err != nil {
 			return err
 		}
-		zw, err := compress.NewWriter(f, job.Compression)
+		zw, err := compress.NewWriter(f, plan.Stream)
 		if err != nil {
 			return err
 		}
@@ -70,12 +69,12 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 			return err
 		}
 		if err := zw.Close(); err != nil {
-			return fmt.Errorf("finish %s compression: %w", job.Compression, err)
+			return fmt.Errorf("finish %s compression: %w", plan.Stream, err)
 		}
 		return f.Commit(rows.Load())
 	}
 
-	dec, err := decoder(job, body)
+	dec, err := decoder(plan, body)
 	if err != nil {
 		return err
 	}
@@ -90,11 +89,11 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 	}
 	cols := formats.ColumnNames(schema, formats.NameStyle(job.ColumnNames))
 	info.schema, info.columns = schema, cols
-	if job.Format == formats.CSV && job.CSVHeader == "labels" {
+	if plan.Format == formats.CSV && plan.Header == csvenc.HeaderLabels {
 		info.columns = formats.ColumnNames(schema, formats.NameLabel)
 	}
 	enc := publish.NewSplitter(ctx, out, limits, func(w io.Writer) (publish.Encoder[formats.Row], error) {
-		return newEncoder(job, w, schema, cols, zone)
+		return newEncoder(plan, w, schema, cols, zone)
 	})
 	if err := drain(ctx, dec, enc, rows); err != nil {
 		return err
@@ -102,72 +101,61 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 	return enc.Close()
 }
 
-// textResult reports whether a Looker result format is text (csv, json,
-// html, ...) rather than binary (xlsx, png, jpg).
-func textResult(resultFormat string) bool {
-	switch resultFormat {
-	case "xlsx", "png", "jpg":
-		return false
-	}
-	return true
-}
-
-// newEncoder starts one complete file of the job's format on w,
-// compressed as configured. Closing the encoder ends the file and the
+// newEncoder starts one complete file of the plan's format on w,
+// compressed as planned. Closing the encoder ends the file and the
 // compressed stream, never w.
-func newEncoder(job *config.Job, w io.Writer, schema formats.Schema, cols []string, zone *time.Location) (formats.RowWriter, error) {
-	if job.Format == formats.Parquet {
-		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: zone, Compression: job.Compression})
+func newEncoder(plan config.Plan, w io.Writer, schema formats.Schema, cols []string, zone *time.Location) (formats.RowWriter, error) {
+	if plan.Format == formats.Parquet {
+		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: zone, Compression: plan.Compression})
 	}
-	zw, err := compress.NewWriter(w, job.Compression)
+	zw, err := compress.NewWriter(w, plan.Stream)
 	if err != nil {
 		return nil, err
 	}
 	var enc formats.RowWriter
-	switch job.Format {
+	switch plan.Format {
 	case formats.CSV:
-		header := map[string]csvenc.Header{"labels": csvenc.HeaderLabels, "names": csvenc.HeaderNames, "none": csvenc.HeaderNone}[job.CSVHeader]
-		enc = csvenc.New(zw, schema, csvenc.Options{Header: header, Columns: cols})
+		enc = csvenc.New(zw, schema, csvenc.Options{Header: plan.Header, Columns: cols})
 	case formats.JSONL:
 		enc = jsonl.New(zw, schema, jsonl.Options{Columns: cols, Location: zone})
 	default:
-		return nil, fmt.Errorf("format %q is not supported", job.Format)
+		return nil, fmt.Errorf("format %q is not supported", plan.Format)
 	}
-	return &compressedEncoder{RowWriter: enc, zw: zw, job: job}, nil
+	return &compressedEncoder{RowWriter: enc, zw: zw, plan: plan}, nil
 }
 
 // compressedEncoder ends the compressed stream after the encoder.
 type compressedEncoder struct {
 	formats.RowWriter
-	zw  io.WriteCloser
-	job *config.Job
+	zw   io.WriteCloser
+	plan config.Plan
 }
 
 func (c *compressedEncoder) Close() error {
 	if err := c.RowWriter.Close(); err != nil {
-		return fmt.Errorf("finish %s: %w", c.job.Format, err)
+		return fmt.Errorf("finish %s: %w", c.plan.Format, err)
 	}
 	if err := c.zw.Close(); err != nil {
-		return fmt.Errorf("finish %s compression: %w", c.job.Compression, err)
+		return fmt.Errorf("finish %s compression: %w", c.plan.Stream, err)
 	}
 	return nil
 }
 
-func decoder(job *config.Job, body io.Reader) (formats.RowReader, error) {
+func decoder(plan config.Plan, body io.Reader) (formats.RowReader, error) {
 	var dec formats.RowReader
 	var err error
-	switch job.Run.ResultFormat {
-	case "csv":
+	switch plan.Read {
+	case config.ReadCSV:
 		dec, err = lookerdec.NewCSV(body)
-	case "json":
+	case config.ReadJSON:
 		dec, err = lookerdec.NewJSON(body, nil)
-	case "json_bi":
+	case config.ReadJSONBI:
 		dec, err = lookerdec.NewJSONBI(body)
 	default:
-		return nil, fmt.Errorf("cannot convert Looker %s results to %s", job.Run.ResultFormat, job.Format)
+		return nil, fmt.Errorf("cannot convert Looker %s results to %s", plan.ResultFormat, plan.Format)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s result: %w", job.Run.ResultFormat, err)
+		return nil, fmt.Errorf("read %s result: %w", plan.ResultFormat, err)
 	}
 	return dec, nil
 }
@@ -211,32 +199,4 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader, c formats.Compressio
 			return total, rerr
 		}
 	}
-}
-
-// contentType is the MIME type of the object a job writes. Compressed text
-// is stored as a compressed file (application/gzip, application/zstd), not
-// with a Content-Encoding, so warehouses and gsutil read it as written.
-func contentType(job *config.Job, lookerType string) string {
-	switch job.Compression {
-	case formats.Gzip:
-		if job.Format != formats.Parquet {
-			return "application/gzip"
-		}
-	case formats.Zstd:
-		if job.Format != formats.Parquet {
-			return "application/zstd"
-		}
-	}
-	switch job.Format {
-	case formats.CSV:
-		return "text/csv; charset=utf-8"
-	case formats.JSONL:
-		return "application/x-ndjson"
-	case formats.Parquet:
-		return "application/vnd.apache.parquet"
-	}
-	if lookerType != "" {
-		return lookerType
-	}
-	return "application/octet-stream"
 }

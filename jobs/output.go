@@ -39,8 +39,8 @@ func newManifest(job *config.Job, run state.Run, scheduled time.Time, res *looke
 		Limit:          publish.Limit{Applied: appliedLimit(job, res), Saved: res.SavedLimit},
 		InvalidUTF8:    info.invalidUTF8,
 		StartedAt:      run.StartedAt,
-		Format:         string(job.Format),
-		Compression:    string(job.Compression),
+		Format:         string(job.Plan.Format),
+		Compression:    string(job.Plan.Compression),
 		ContentType:    contentType,
 		Schema:         []publish.Column{},
 	}

@@ -320,7 +320,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 
 func writeOptions(job *config.Job, run state.Run, scheduled time.Time, lookerContentType string) sinks.WriteOptions {
 	return sinks.WriteOptions{
-		ContentType: contentType(job, lookerContentType),
+		ContentType: job.Plan.ObjectType(lookerContentType),
 		IfExists:    job.IfExists,
 		Metadata: map[string]string{
 			"exporter-job":            job.Name,

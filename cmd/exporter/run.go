@@ -12,6 +12,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/jobs/notify"
@@ -140,8 +141,8 @@ func runExit(run state.Run, err error) error {
 
 // format names a job's output, e.g. "parquet/zstd".
 func format(j *config.Job) string {
-	if j.Compression == "" || j.Compression == "none" {
-		return string(j.Format)
+	if j.Plan.Compression == "" || j.Plan.Compression == formats.None {
+		return string(j.Plan.Format)
 	}
-	return string(j.Format) + "/" + string(j.Compression)
+	return string(j.Plan.Format) + "/" + string(j.Plan.Compression)
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/robfig/cron/v3"
 
-	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/sinks"
 )
@@ -114,13 +113,11 @@ type Job struct {
 	SQLLocation *time.Location
 	Source      lookerapi.Source
 	Run         lookerapi.RunOptions // ResultFormat and Limit filled in
-	Format      formats.Format
-	Compression formats.Compression
+	Plan        Plan                 // format, compression, result format: see plan.go
 	Destination *Template
 	IfExists    sinks.IfExists
 	Output      Output // files, manifest, splitting, root: see output.go
 	ColumnNames string // "underscore" (default), "field", "label"
-	CSVHeader   string // "labels" (Looker's header, byte-true), "names", "none"
 	Timeout     time.Duration
 	File        string // the file the job is written in: Config.Path or an included one
 	Line        int    // line of the job in File
@@ -733,33 +730,6 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	l.validateSource(p, name, r, j)
 	l.validateStaleness(p, name, r, j)
 
-	j.Format = formats.Format(r.Format)
-	if j.Format == "" {
-		bad("format", "format is required: csv, jsonl, parquet or raw")
-	}
-	j.Compression = formats.Compression(r.Compression)
-	switch j.Format {
-	case formats.CSV, formats.JSONL, formats.Raw:
-		if j.Compression == "" {
-			j.Compression = formats.None
-		}
-		if j.Compression != formats.None && j.Compression != formats.Gzip && j.Compression != formats.Zstd {
-			bad("compression", "compression %q does not apply to %s; use none, gzip or zstd", r.Compression, j.Format)
-		}
-	case formats.Parquet:
-		if j.Compression == "" {
-			j.Compression = formats.Snappy
-		}
-		switch j.Compression {
-		case formats.None, formats.Snappy, formats.Gzip, formats.Zstd:
-		default:
-			bad("compression", "compression %q does not apply to parquet; use snappy, zstd, gzip or none", r.Compression)
-		}
-	case "":
-	default:
-		bad("format", "format %q is not supported; use csv, jsonl, parquet or raw", r.Format)
-	}
-
 	j.Run = lookerapi.RunOptions{
 		Limit: -1, ApplyFormatting: r.ApplyFormatting, ApplyVis: r.ApplyVis, Cache: r.Cache,
 		ForceProduction: r.ForceProduction, ServerTableCalcs: r.ServerTableCalcs, RebuildPDTs: r.RebuildPDTs,
@@ -828,40 +798,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 			j.SQLLocation = loc
 		}
 	}
-	j.Run.ResultFormat = r.ResultFormat
-	switch j.Format {
-	case formats.CSV:
-		if j.Run.ResultFormat == "" {
-			j.Run.ResultFormat = "csv"
-			if r.CSVHeader == "names" {
-				j.Run.ResultFormat = "json_bi" // field names come with json_bi only
-			}
-		}
-		switch {
-		case j.Run.ResultFormat != "csv" && j.Run.ResultFormat != "json_bi":
-			bad("result_format", "format csv reads Looker csv (or json_bi for csv_header: names), not %q; use format raw to save other formats", j.Run.ResultFormat)
-		case r.CSVHeader == "names" && j.Run.ResultFormat != "json_bi":
-			bad("csv_header", "csv_header names needs field names, which Looker csv does not carry; remove result_format")
-		}
-	case formats.JSONL:
-		if j.Run.ResultFormat == "" {
-			j.Run.ResultFormat = "json_bi"
-		}
-		if j.Run.ResultFormat != "json" && j.Run.ResultFormat != "json_bi" {
-			bad("result_format", "format jsonl reads Looker json or json_bi, not %q", j.Run.ResultFormat)
-		}
-	case formats.Parquet:
-		if j.Run.ResultFormat == "" {
-			j.Run.ResultFormat = "json_bi"
-		}
-		if j.Run.ResultFormat != "json_bi" {
-			bad("result_format", "format parquet needs Looker json_bi (it carries the field types); remove result_format")
-		}
-	case formats.Raw:
-		if j.Run.ResultFormat == "" {
-			bad("result_format", "format raw needs result_format: the Looker format to save as is (csv, json, json_bi, txt, xlsx, html, md, ...)")
-		}
-	}
+	l.resolvePlan(p, name, r, j)
 
 	j.ColumnNames = r.ColumnNames
 	if j.ColumnNames == "" {
@@ -872,16 +809,6 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	default:
 		bad("column_names", "column_names %q is not one of underscore, field, label", r.ColumnNames)
 	}
-	j.CSVHeader = r.CSVHeader
-	if j.CSVHeader == "" {
-		j.CSVHeader = "labels"
-	}
-	switch j.CSVHeader {
-	case "labels", "names", "none":
-	default:
-		bad("csv_header", "csv_header %q is not one of labels (Looker's header, file passed through byte for byte), names, none", r.CSVHeader)
-	}
-
 	j.IfExists = sinks.IfExists(r.IfExists)
 	switch j.IfExists {
 	case "":

@@ -36,8 +36,8 @@ func TestLoadValid(t *testing.T) {
 
 	od := cfg.Job("orders_daily")
 	require.Equal(t, "42", od.Source.LookID)
-	require.Equal(t, formats.Parquet, od.Format)
-	require.Equal(t, formats.Zstd, od.Compression, "job value wins over defaults")
+	require.Equal(t, formats.Parquet, od.Plan.Format)
+	require.Equal(t, formats.Zstd, od.Plan.Compression, "job value wins over defaults")
 	require.Equal(t, "Europe/Berlin", od.Location.String(), "timezone from defaults")
 	require.Equal(t, "json_bi", od.Run.ResultFormat)
 	require.Equal(t, int64(-1), od.Run.Limit)
@@ -48,8 +48,8 @@ func TestLoadValid(t *testing.T) {
 	require.Equal(t, time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC), next.UTC(), "06:00 Berlin is 05:00 UTC in winter")
 
 	u := cfg.Job("users")
-	require.Equal(t, formats.CSV, u.Format, "format from defaults")
-	require.Equal(t, formats.Gzip, u.Compression)
+	require.Equal(t, formats.CSV, u.Plan.Format, "format from defaults")
+	require.Equal(t, formats.Gzip, u.Plan.Compression)
 	require.Equal(t, []string{"orders.id", "orders.created_date"}, u.Source.Query.Fields)
 	require.Equal(t, map[string]string{"orders.status": "complete"}, u.Source.Query.Filters)
 	dest, err := u.Destination.Render(config.TemplateData{Job: "users", ScheduledTime: time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)})
@@ -59,7 +59,7 @@ func TestLoadValid(t *testing.T) {
 	s := cfg.Job("sql_job")
 	require.Equal(t, "warehouse", s.Source.SQL.Connection)
 	require.Equal(t, "SELECT 1", s.Source.SQL.SQL)
-	require.Equal(t, formats.Gzip, s.Compression, "compression from defaults")
+	require.Equal(t, formats.Gzip, s.Plan.Compression, "compression from defaults")
 }
 
 func TestValidateGolden(t *testing.T) {

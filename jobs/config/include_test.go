@@ -49,7 +49,7 @@ func TestIncludeJobs(t *testing.T) {
 	a2 := cfg.Job("a2")
 	require.Equal(t, "conf/jobs.d/a.yaml", a2.File)
 	require.Equal(t, 7, a2.Line)
-	require.Equal(t, "csv", string(a2.Format), "defaults of the main file apply")
+	require.Equal(t, "csv", string(a2.Plan.Format), "defaults of the main file apply")
 	require.Equal(t, "conf/main.yaml", cfg.Job("main-job").File)
 }
 

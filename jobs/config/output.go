@@ -67,7 +67,10 @@ func (l *loader) validateOutput(p, name string, r *rawJob, j *Job) {
 			j.Output.MaxBytesPerFile = int64(n)
 		}
 	}
-	if j.Output.Split() && j.Format == formats.Raw {
+	if j.Output.Split() {
+		j.Plan.Passthrough = false // parts are re-encoded: each repeats the header
+	}
+	if j.Output.Split() && j.Plan.Format == formats.Raw {
 		bad("format", "format raw cannot be split (max_rows_per_file, max_bytes_per_file): its bytes are not parsed into rows; use csv, jsonl or parquet")
 	}
 	if r.Root != "" {

@@ -115,7 +115,7 @@ func NextFires(job *config.Job, t time.Time, n int) []time.Time {
 
 func (s *Server) jobInfo(ctx context.Context, j *config.Job, now time.Time) (JobInfo, error) {
 	ji := JobInfo{Name: j.Name, Description: j.Description, Schedule: j.ScheduleSpec, ScheduleText: j.Schedule.Words(),
-		Timezone: j.Location.String(), Source: j.Source.String(), Format: string(j.Format), Compression: string(j.Compression),
+		Timezone: j.Location.String(), Source: j.Source.String(), Format: string(j.Plan.Format), Compression: string(j.Plan.Compression),
 		Running: []RunInfo{}, NextRuns: []string{}}
 	if j.Destination != nil {
 		ji.Destination = j.Destination.String()

@@ -1,0 +1,198 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/formats/compress"
+	"github.com/lookerexport/exporter/formats/csvenc"
+)
+
+// Plan is how a job turns a Looker result into files: the job keys
+// format, compression, result_format and csv_header, resolved once when
+// the config loads (see planRules). The runner switches on these values
+// and never re-derives them from strings.
+type Plan struct {
+	Format      formats.Format
+	Compression formats.Compression // as configured, defaults filled in
+	// ResultFormat is the Looker result_format the run asks for (also
+	// set in Job.Run.ResultFormat, which lookerapi reads).
+	ResultFormat string
+	// Read is how the result body is read.
+	Read Read
+	// Text reports a text result (csv, json, html, ...): bytes that are
+	// not UTF-8 are written as U+FFFD and counted. Binary results (xlsx,
+	// png, jpg) are copied untouched.
+	Text bool
+	// Stream is the codec around each whole file: Compression for text
+	// formats, none for parquet, which compresses its pages itself.
+	Stream formats.Compression
+	// Header is the header row of format csv.
+	Header csvenc.Header
+	// Passthrough: Looker's csv is the file, copied byte for byte and
+	// decoded on the side only to validate and count it. A split run
+	// re-encodes instead, to repeat the header in every part, so it never
+	// passes through.
+	Passthrough bool
+	// ContentType is the MIME type of the objects written; "" for format
+	// raw uncompressed: the type Looker sent (see ObjectType).
+	ContentType string
+}
+
+// Read is how a run reads the Looker result body.
+type Read uint8
+
+// Readers.
+const (
+	ReadBytes  Read = iota // copied as is (format raw), never parsed
+	ReadCSV                // Looker csv, labels in the header row
+	ReadJSON               // Looker json: rows of objects keyed by field
+	ReadJSONBI             // Looker json_bi: metadata with types, then rows
+)
+
+var readers = map[string]Read{"csv": ReadCSV, "json": ReadJSON, "json_bi": ReadJSONBI}
+
+// binaryResults are the Looker result formats that are not text.
+var binaryResults = []string{"xlsx", "png", "jpg"}
+
+// ObjectType is the MIME type to store an object under, given the one
+// Looker sent with the result (used for format raw only).
+func (p Plan) ObjectType(lookerType string) string {
+	switch {
+	case p.ContentType != "":
+		return p.ContentType
+	case lookerType != "":
+		return lookerType
+	}
+	return "application/octet-stream"
+}
+
+// formatRule is what one output format allows and implies.
+type formatRule struct {
+	// compressions are the codecs it takes; the first is the default.
+	compressions []formats.Compression
+	// results are the Looker result formats it converts; the first is the
+	// default. nil: any, passed through (format raw), and required.
+	results []string
+	// badResult is the problem when result_format is not among results.
+	badResult func(resultFormat string) string
+	// pages: compression applies to the pages inside the file (parquet),
+	// not to a stream around it.
+	pages bool
+	// contentType is the MIME type of an uncompressed file; "" for raw.
+	contentType string
+}
+
+// planRules is the one table of which format, compression and
+// result_format go together. Validation and the runner both read it
+// (through Plan).
+var planRules = map[formats.Format]formatRule{
+	formats.CSV: {
+		compressions: []formats.Compression{formats.None, formats.Gzip, formats.Zstd},
+		results:      []string{"csv", "json_bi"},
+		badResult: func(rf string) string {
+			return fmt.Sprintf("format csv reads Looker csv (or json_bi for csv_header: names), not %q; use format raw to save other formats", rf)
+		},
+		contentType: "text/csv; charset=utf-8",
+	},
+	formats.JSONL: {
+		compressions: []formats.Compression{formats.None, formats.Gzip, formats.Zstd},
+		results:      []string{"json_bi", "json"},
+		badResult: func(rf string) string {
+			return fmt.Sprintf("format jsonl reads Looker json or json_bi, not %q", rf)
+		},
+		contentType: "application/x-ndjson",
+	},
+	formats.Parquet: {
+		compressions: []formats.Compression{formats.Snappy, formats.Zstd, formats.Gzip, formats.None},
+		results:      []string{"json_bi"},
+		badResult: func(string) string {
+			return "format parquet needs Looker json_bi (it carries the field types); remove result_format"
+		},
+		pages:       true,
+		contentType: "application/vnd.apache.parquet",
+	},
+	formats.Raw: {
+		compressions: []formats.Compression{formats.None, formats.Gzip, formats.Zstd},
+	},
+}
+
+var csvHeaders = []csvenc.Header{csvenc.HeaderLabels, csvenc.HeaderNames, csvenc.HeaderNone}
+
+// orList writes a list for a message: "a, b or c".
+func orList[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+// resolvePlan fills j.Plan (and j.Run.ResultFormat) from the job's keys,
+// reporting every combination planRules does not allow. Passthrough is
+// settled in validateOutput, once splitting is known.
+func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
+	bad := func(key, format string, args ...any) {
+		l.addAt(p+"."+key, name, format, args...)
+	}
+	pl := Plan{Format: formats.Format(r.Format), Compression: formats.Compression(r.Compression), ResultFormat: r.ResultFormat}
+	defer func() { j.Plan, j.Run.ResultFormat = pl, pl.ResultFormat }()
+
+	pl.Header = csvenc.Header(r.CSVHeader)
+	if pl.Header == "" {
+		pl.Header = csvenc.HeaderLabels
+	}
+	if !slices.Contains(csvHeaders, pl.Header) {
+		bad("csv_header", "csv_header %q is not one of labels (Looker's header, file passed through byte for byte), names, none", r.CSVHeader)
+	}
+
+	rule, ok := planRules[pl.Format]
+	switch {
+	case pl.Format == "":
+		bad("format", "format is required: csv, jsonl, parquet or raw")
+		return
+	case !ok:
+		bad("format", "format %q is not supported; use csv, jsonl, parquet or raw", r.Format)
+		return
+	}
+	if pl.Compression == "" {
+		pl.Compression = rule.compressions[0]
+	}
+	if !slices.Contains(rule.compressions, pl.Compression) {
+		bad("compression", "compression %q does not apply to %s; use %s", r.Compression, pl.Format, orList(rule.compressions))
+	}
+	pl.Stream, pl.ContentType = pl.Compression, rule.contentType
+	if rule.pages {
+		pl.Stream = formats.None
+	}
+	if ct := compress.ContentType(pl.Stream); ct != "" {
+		pl.ContentType = ct // stored as a compressed file, not with a Content-Encoding
+	}
+
+	if rule.results == nil { // raw
+		if pl.ResultFormat == "" {
+			bad("result_format", "format raw needs result_format: the Looker format to save as is (csv, json, json_bi, txt, xlsx, html, md, ...)")
+		}
+		pl.Read, pl.Text = ReadBytes, !slices.Contains(binaryResults, pl.ResultFormat)
+		return
+	}
+	if pl.ResultFormat == "" {
+		pl.ResultFormat = rule.results[0]
+		if pl.Format == formats.CSV && pl.Header == csvenc.HeaderNames {
+			pl.ResultFormat = "json_bi" // field names come with json_bi only
+		}
+	}
+	switch {
+	case !slices.Contains(rule.results, pl.ResultFormat):
+		bad("result_format", "%s", rule.badResult(pl.ResultFormat))
+	case pl.Format == formats.CSV && pl.Header == csvenc.HeaderNames && pl.ResultFormat != "json_bi":
+		bad("csv_header", "csv_header names needs field names, which Looker csv does not carry; remove result_format")
+	}
+	pl.Read, pl.Text = readers[pl.ResultFormat], true
+	pl.Passthrough = pl.Format == formats.CSV && pl.ResultFormat == "csv" && pl.Header == csvenc.HeaderLabels
+}
