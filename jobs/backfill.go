@@ -21,7 +21,7 @@ type BackfillOptions struct {
 	Rerun    bool
 	Replica  string        // recorded with the runs; "" means "backfill"
 	Lease    time.Duration // 0 means config.DefaultLease
-	Clock    Clock         // nil means the wall clock (Runner.Now)
+	Clock    Clock         // nil means Runner's
 	Jitter   func() float64
 	Progress func(BackfillEvent) // optional; called from several goroutines, one event at a time
 }

@@ -1,9 +1,20 @@
 package jobs_test
 
 import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/sinks/publish"
+	"github.com/lookerexport/exporter/state"
 )
 
 // fakeClock is a manual clock: timers fire only when the test advances it.
@@ -89,4 +100,48 @@ func (c *fakeClock) nextTimer() time.Time {
 		}
 	}
 	return first
+}
+
+// TestOneClock: a run reads one clock for everything it stamps: the
+// claim, the finish, its log lines and the manifest. The clock given to
+// the Runner is the default of every Trigger and Scheduler on it.
+func TestOneClock(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 20)
+	ctx := context.Background()
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/{{ .RunID }}/data.csv")
+	t0 := time.Date(2031, 7, 1, 6, 0, 0, 0, time.UTC) // far from the wall clock
+	b.runner.Clock = newFakeClock(t0)
+
+	for name, door := range map[string]func(*config.Job, time.Time) (state.Run, error){
+		"trigger": func(j *config.Job, at time.Time) (state.Run, error) {
+			return (&jobs.Trigger{Runner: b.runner}).Run(ctx, j, at, jobs.TriggerOptions{})
+		},
+		"backfill": func(j *config.Job, at time.Time) (state.Run, error) {
+			var last state.Run
+			_, err := jobs.Backfill(ctx, b.runner, j, b.log, jobs.BackfillOptions{From: at, To: at.Add(time.Minute), Progress: func(ev jobs.BackfillEvent) { last = ev.Run }})
+			return last, err
+		},
+	} {
+		at := t0.Add(-time.Hour)
+		if name == "backfill" {
+			at = at.Add(-time.Hour)
+		}
+		run, err := door(job, at)
+		require.NoError(t, err, name)
+		require.Equal(t, state.Succeeded, run.Status, name)
+		require.True(t, run.StartedAt.Equal(t0), "%s: started %s", name, run.StartedAt)
+		require.True(t, run.FinishedAt.Equal(t0), "%s: finished %s", name, run.FinishedAt)
+		lines, err := b.store.RunLog(ctx, run.ID)
+		require.NoError(t, err)
+		require.NotEmpty(t, lines)
+		for _, l := range lines {
+			require.True(t, l.Time.Equal(t0), "%s: log line %q at %s", name, l.Message, l.Time)
+		}
+		raw, err := os.ReadFile(filepath.Join(b.dir, run.ID, publish.ManifestName))
+		require.NoError(t, err)
+		var m publish.Manifest
+		require.NoError(t, json.Unmarshal(raw, &m))
+		require.True(t, m.FinishedAt.Equal(t0), "%s: manifest finished_at %s", name, m.FinishedAt)
+	}
 }

@@ -59,12 +59,7 @@ func (s *StoreQuerySlots) poll() time.Duration {
 	return time.Second
 }
 
-func (s *StoreQuerySlots) clock() Clock {
-	if s.Clock == nil {
-		return RealClock
-	}
-	return s.Clock
-}
+func (s *StoreQuerySlots) clock() Clock { return orReal(s.Clock) }
 
 func (s *StoreQuerySlots) log() *zap.Logger {
 	if s.Log == nil {

@@ -76,7 +76,7 @@ type Runner struct {
 	Sinks     SinkFor
 	Store     state.Store
 	Log       *zap.Logger
-	Now       func() time.Time // nil means time.Now
+	Clock     Clock // nil means RealClock; the default of everything built on the Runner
 	Observers []Observer
 	// LogLines is how many log lines of each run are kept and saved with
 	// it (state.Store.SaveRunLog); 0 means runlog.DefaultLines.
@@ -96,12 +96,7 @@ func (r *Runner) InFlight() []InFlightRun {
 	return out
 }
 
-func (r *Runner) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
+func (r *Runner) clock() Clock { return orReal(r.Clock) }
 
 // RunOptions adjust one run.
 type RunOptions struct {
@@ -116,8 +111,8 @@ type RunOptions struct {
 
 	// Set by the Scheduler that runs the attempt: the clock, lease and
 	// jitter the final record's retries follow (storeRetry). Unset, they
-	// are the wall clock (with Runner.Now), config.DefaultLease and
-	// math/rand/v2.
+	// are Runner.Clock, config.DefaultLease and math/rand/v2. The clock
+	// also stamps the run's log lines and its manifest.
 	clock  Clock
 	lease  time.Duration
 	jitter func() float64
@@ -143,9 +138,13 @@ func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, 
 // restarts from zero.
 func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, opts RunOptions) (state.Run, error) {
 	scheduled := run.ScheduledTime.In(job.Location)
+	if opts.clock == nil {
+		opts.clock = r.clock()
+	}
+	clock := opts.clock
 	logBuf := runlog.NewBuffer(r.LogLines)
 	defer r.saveRunLog(ctx, run.ID, logBuf) // after the last line below
-	log := r.Log.WithOptions(runlog.Tee(logBuf)).With(zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("attempt", run.Attempt))
+	log := r.Log.WithOptions(logClock(clock), runlog.Tee(logBuf)).With(zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("attempt", run.Attempt))
 	log.Info("run started", zap.Time("scheduled_time", scheduled), zap.Stringer("source", job.Source))
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
@@ -185,10 +184,6 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	// Record the outcome even when ctx is cancelled: that is when it
 	// matters. A store that is briefly down is waited for (storeRetry); the
 	// store's trouble is logged and never becomes the run's error.
-	clock := opts.clock
-	if clock == nil {
-		clock = runnerClock{r}
-	}
 	fctx := context.WithoutCancel(ctx)
 	ferr := storeRetry(fctx, clock, storeOutage(opts.lease), opts.jitter, log, "FinishRun", func() error {
 		cctx, cancel := context.WithTimeout(fctx, 30*time.Second)
@@ -288,7 +283,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	wopts := writeOptions(job, run, scheduled, res.ContentType)
 	out, err := publish.Begin(ctx, sink, publish.Options{
 		Dest: dest, Split: job.Output.Split(), Manifest: job.Output.Manifest,
-		WriteOptions: wopts, Bytes: &p.Bytes, Now: r.now, Log: log,
+		WriteOptions: wopts, Bytes: &p.Bytes, Now: opts.clock.Now, Log: log,
 	})
 	if err != nil {
 		return nil, err

@@ -16,24 +16,6 @@ import (
 	"github.com/lookerexport/exporter/state"
 )
 
-// Clock is the scheduler's view of time, injected so tests never sleep.
-type Clock interface {
-	Now() time.Time
-	// After returns a channel that receives after d, and a stop function.
-	After(d time.Duration) (<-chan time.Time, func())
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) After(d time.Duration) (<-chan time.Time, func()) {
-	t := time.NewTimer(d)
-	return t.C, func() { t.Stop() }
-}
-
-// RealClock is the wall clock.
-var RealClock Clock = realClock{}
-
 // ErrLeaseLost is the cancellation cause of a run whose lease another
 // replica took over: the run stops, since the other replica now runs it.
 var ErrLeaseLost = errors.New("the run's lease was taken over by another replica")
@@ -81,7 +63,7 @@ var ErrLeaseLost = errors.New("the run's lease was taken over by another replica
 type Scheduler struct {
 	Runner            *Runner
 	Jobs              []*config.Job // read by Run; use Reload afterwards
-	Clock             Clock         // nil means RealClock
+	Clock             Clock         // nil means Runner's
 	Log               *zap.Logger
 	DrainTimeout      time.Duration  // 0 means 5 minutes
 	Replica           string         // this replica's id; "" means "local"
@@ -125,7 +107,7 @@ func (s *Scheduler) InFlight() int { return int(s.inFlight.Load()) }
 
 func (s *Scheduler) clock() Clock {
 	if s.Clock == nil {
-		return RealClock
+		return s.Runner.clock()
 	}
 	return s.Clock
 }

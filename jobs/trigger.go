@@ -28,7 +28,7 @@ var ErrRunning = errors.New("the run is in flight")
 // concurrent use.
 type Trigger struct {
 	Runner  *Runner
-	Clock   Clock          // nil means the wall clock, read through Runner.Now
+	Clock   Clock          // nil means Runner's
 	Log     *zap.Logger    // nil means Runner.Log
 	Replica string         // recorded with the runs; "" means "local"
 	Lease   time.Duration  // 0 means config.DefaultLease
@@ -74,21 +74,9 @@ func (t *Trigger) door(ctx context.Context) *Scheduler {
 	if log == nil {
 		log = t.Runner.Log
 	}
-	clock := t.Clock
-	if clock == nil {
-		clock = runnerClock{t.Runner}
-	}
-	s := &Scheduler{Runner: t.Runner, Clock: clock, Log: log, Replica: t.Replica, Lease: t.Lease, Jitter: t.Jitter}
+	s := &Scheduler{Runner: t.Runner, Clock: t.Clock, Log: log, Replica: t.Replica, Lease: t.Lease, Jitter: t.Jitter}
 	s.stopCtx, s.runCtx = ctx, ctx
 	return s
-}
-
-// runnerClock is the wall clock for timers, with Runner.Now for the time.
-type runnerClock struct{ r *Runner }
-
-func (c runnerClock) Now() time.Time { return c.r.now() }
-func (c runnerClock) After(d time.Duration) (<-chan time.Time, func()) {
-	return RealClock.After(d)
 }
 
 // claimKey claims (job, at) for a run on demand: the key's first attempt,

@@ -29,6 +29,10 @@ type app struct {
 	looker  *lookerapi.Client
 	runner  *jobs.Runner
 	metrics *metrics.Metrics // also a runner observer and the Looker client's request observer
+	// clock is the one clock of the process: the runner (and every
+	// scheduler, trigger and backfill on it), query slots, the pruner,
+	// notify and the Looker client read it.
+	clock jobs.Clock
 
 	gcsOnce   sync.Once
 	gcsClient *storage.Client
@@ -84,16 +88,17 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, err
 		return nil, err
 	}
 	m := newMetrics(cfg)
+	clock := jobs.RealClock
 	// Looker's per-user query limit is shared by every replica (and every
 	// `exporter run`) using the same state store.
-	slots := &jobs.StoreQuerySlots{Store: store, Replica: cfg.Scheduler.Replica, Lease: cfg.Scheduler.Lease, Log: log.Named("query_slots")}
+	slots := &jobs.StoreQuerySlots{Store: store, Replica: cfg.Scheduler.Replica, Lease: cfg.Scheduler.Lease, Log: log.Named("query_slots"), Clock: clock}
 	client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"),
-		lookerapi.WithRequestObserver(m.LookerRequest), lookerapi.WithQuerySlots(slots))
+		lookerapi.WithRequestObserver(m.LookerRequest), lookerapi.WithQuerySlots(slots), lookerapi.WithClock(lookerClock{clock}))
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("looker client: %w", err)
 	}
-	a := &app{cfg: cfg, log: log, store: store, looker: client, metrics: m}
+	a := &app{cfg: cfg, log: log, store: store, looker: client, metrics: m, clock: clock}
 	local := localfs.New(log.Named("localfs"))
 	cleanupTemp(cfg, local, log) // crashed writers' leftovers, before any run
 	a.runner = &jobs.Runner{
@@ -101,6 +106,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, err
 		Sinks:     jobs.SinkForScheme(a.gcsSink, local),
 		Store:     store,
 		Log:       log.Named("run"),
+		Clock:     clock,
 		Observers: []jobs.Observer{m},
 		LogLines:  cfg.Server.LogLines,
 	}

@@ -24,7 +24,7 @@ func newMetrics(cfg *config.Config) *metrics.Metrics {
 // daemonOptions adjust runDaemon; the zero value is the production setup.
 type daemonOptions struct {
 	listener    net.Listener       // nil: listen on server.listen
-	notifyClock jobs.Clock         // nil: the wall clock
+	notifyClock jobs.Clock         // nil: the app's clock
 	started     chan<- *web.Server // told once the server is up (tests)
 }
 
@@ -44,6 +44,9 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	defer ln.Close()
 	if err := a.metrics.Init(ctx, a.store, a.cfg.JobNames()); err != nil {
 		a.log.Warn("metrics: reading last successes from the state store failed; they start at 0", zap.Error(err))
+	}
+	if opts.notifyClock == nil {
+		opts.notifyClock = a.clock
 	}
 	n := notify.New(notify.Options{Hooks: a.cfg.Notify, Jobs: a.cfg.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: opts.notifyClock})
 	a.runner.Observers = append(a.runner.Observers, n)

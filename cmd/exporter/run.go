@@ -46,7 +46,7 @@ again later; 130 interrupted.`,
 			if err != nil {
 				return err
 			}
-			scheduled := time.Now().Truncate(time.Second)
+			var scheduled time.Time
 			if at != "" {
 				if scheduled, err = time.Parse(time.RFC3339, at); err != nil {
 					return usageErr("--at %q: use RFC 3339, e.g. 2026-11-27T06:00:00Z", at)
@@ -57,7 +57,10 @@ again later; 130 interrupted.`,
 				return err
 			}
 			defer a.Close(ctx) //nolint:errcheck
-			n := notify.New(notify.Options{Hooks: cfg.Notify, Jobs: cfg.Jobs, Store: a.store, Log: a.log.Named("notify")})
+			if at == "" {
+				scheduled = a.clock.Now().Truncate(time.Second)
+			}
+			n := notify.New(notify.Options{Hooks: cfg.Notify, Jobs: cfg.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: a.clock})
 			a.runner.Observers = append(a.runner.Observers, n)
 			run, err := runOnce(ctx, g.stderr, a.trigger("run"), job, scheduled,
 				jobs.TriggerOptions{RunOptions: jobs.RunOptions{AcceptSchemaChange: acceptSchema}, NoRetry: noRetry})

@@ -11,7 +11,6 @@ package runlog
 import (
 	"fmt"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -102,7 +101,8 @@ func truncate(s string) string {
 
 // Core is a zapcore.Core that records entries into a Buffer: the level, the
 // message, the time, and the structured fields (those added with With and
-// those of the call) as one JSON object.
+// those of the call) as one JSON object. The time is the entry's, which
+// the logger's clock sets (zap.WithClock): the package reads no clock.
 type Core struct {
 	zapcore.LevelEnabler
 	buf *Buffer
@@ -149,11 +149,7 @@ func (c *Core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	if len(js) > MaxLineBytes {
 		js = fmt.Sprintf(`{"fields_truncated":%q}`, truncate(js))
 	}
-	t := ent.Time
-	if t.IsZero() {
-		t = time.Now()
-	}
-	c.buf.Add(state.LogLine{Time: t.UTC(), Level: ent.Level.String(), Message: ent.Message, Fields: js})
+	c.buf.Add(state.LogLine{Time: ent.Time.UTC(), Level: ent.Level.String(), Message: ent.Message, Fields: js})
 	return nil
 }
 

@@ -36,6 +36,24 @@ func TestCoreRecordsFieldsAndLevels(t *testing.T) {
 	require.False(t, lines[0].Time.IsZero())
 }
 
+// fixedClock is a zapcore.Clock that always reads at.
+type fixedClock struct{ at time.Time }
+
+func (c fixedClock) Now() time.Time                       { return c.at }
+func (fixedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
+
+// TestCoreKeepsTheLoggersTime: lines carry the time of the logger's clock,
+// never the wall clock, so a run's log reads the run's one clock.
+func TestCoreKeepsTheLoggersTime(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2031, 7, 1, 6, 0, 0, 0, time.FixedZone("CEST", 2*3600))
+	buf := runlog.NewBuffer(10)
+	zap.New(runlog.NewCore(buf, zapcore.InfoLevel), zap.WithClock(fixedClock{at})).Info("run started")
+	lines := buf.Lines()
+	require.Len(t, lines, 1)
+	require.Equal(t, at.UTC(), lines[0].Time)
+}
+
 func TestBufferKeepsTheLastN(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
