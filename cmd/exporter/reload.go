@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -33,7 +32,8 @@ func startScheduling(ctx context.Context, a *app, s *jobs.Scheduler) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{}, 2)
 	go func() { defer func() { done <- struct{}{} }(); watchReloads(ctx, a, s) }()
-	go func() { defer func() { done <- struct{}{} }(); prune(ctx, a) }()
+	pruner := &jobs.Pruner{Store: a.store, Retention: a.cfg.State.Retention, Clock: a.clock, Log: a.log.Named("prune")}
+	go func() { defer func() { done <- struct{}{} }(); pruner.Run(ctx) }()
 	return func() { cancel(); <-done; <-done }
 }
 
@@ -56,28 +56,5 @@ func watchReloads(ctx context.Context, a *app, s *jobs.Scheduler) {
 		}
 		a.log.Info("reload: config loaded", zap.String("config", cfg.Path), zap.Strings("jobs", cfg.JobNames()))
 		s.Reload(cfg.Jobs)
-	}
-}
-
-// prune deletes finished runs older than state.retention, hourly.
-func prune(ctx context.Context, a *app) {
-	keep := a.cfg.State.Retention
-	if keep <= 0 {
-		return
-	}
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		n, err := a.store.Prune(ctx, time.Now().Add(-keep))
-		if err != nil && ctx.Err() == nil {
-			a.log.Warn("prune run history failed; retrying in an hour", zap.Error(err))
-		} else if n > 0 {
-			a.log.Info("pruned run history", zap.Int("runs", n), zap.Duration("retention", keep))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
