@@ -124,7 +124,7 @@ func TestLookerFaultOutcomes(t *testing.T) {
 			if tt.inject != nil {
 				tt.inject(b.srv)
 			}
-			run, err := b.runner.Run(context.Background(), job, time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC), jobs.RunOptions{})
+			run, err := b.run(context.Background(), job, time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC), jobs.RunOptions{})
 			got, gerr := b.store.GetRun(context.Background(), run.ID)
 			require.NoError(t, gerr)
 			require.Equal(t, tt.status, got.Status, "recorded error: %s", got.Error)
@@ -172,7 +172,7 @@ func TestTruncationCheck(t *testing.T) {
 			t.Parallel()
 			b := setup(t, tt.rows)
 			job := b.job(t, "trunc", tt.keys+"\nformat: csv\nresult_format: json_bi\ncsv_header: names\ndestination: $DIR/out.csv")
-			run, err := b.runner.Run(context.Background(), job, time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC), jobs.RunOptions{})
+			run, err := b.run(context.Background(), job, time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC), jobs.RunOptions{})
 			if !tt.fail {
 				require.NoError(t, err)
 				require.Equal(t, state.Succeeded, run.Status)
@@ -210,7 +210,7 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 			}
 			b.srv.RedirectNext(op, other.URL+"/api/4.0/elsewhere", http.StatusTemporaryRedirect)
 			job := b.job(t, "redirected", "source: {look_id: '42'}\nformat: csv\ndestination: $DIR/out.csv")
-			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 			require.Error(t, err)
 			require.Equal(t, state.Failed, run.Status)
 			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
@@ -244,7 +244,7 @@ func TestStoppedSyncRunLeavesNothingRunning(t *testing.T) {
 			job := b.job(t, "stopped", keys)
 			done := make(chan error, 1)
 			go func() {
-				_, err := b.runner.Run(ctx, job, scheduled, jobs.RunOptions{})
+				_, err := b.run(ctx, job, scheduled, jobs.RunOptions{})
 				done <- err
 			}()
 			<-started
@@ -293,7 +293,7 @@ func TestTruncationFollowsTheLimitsThatApplied(t *testing.T) {
 				keys += "\nsource: {look_id: '" + id + "'}"
 			}
 			job := b.job(t, "trunc", keys+"\non_truncation: fail\nformat: csv\ndestination: $DIR/out.csv")
-			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 			if tt.errText != "" {
 				require.ErrorIs(t, err, jobs.ErrTruncated)
 				require.Contains(t, run.Error, tt.errText)

@@ -51,7 +51,7 @@ func TestPanicFailsTheRunNotTheProcess(t *testing.T) {
 			b := setup(t, 10)
 			b.runner.Looker = tc.looker
 			job := b.job(t, "hostile", "source: {look_id: '42'}\nformat: "+tc.format+"\ndestination: '$DIR/out.data'")
-			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 			require.Error(t, err)
 			require.Equal(t, state.Failed, run.Status)
 			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
@@ -69,7 +69,7 @@ func TestPanicFailsTheRunNotTheProcess(t *testing.T) {
 			// The runner keeps working.
 			b.runner.Looker = b.client
 			good := b.job(t, "good", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/good.csv'")
-			run, err = b.runner.Run(context.Background(), good, scheduled, jobs.RunOptions{})
+			run, err = b.run(context.Background(), good, scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 			require.Equal(t, state.Succeeded, run.Status)
 		})
@@ -108,7 +108,7 @@ func TestSeventyThousandColumnsFailTheRun(t *testing.T) {
 			b := setup(t, 10)
 			b.runner.Looker = wideLooker{cols: 70000}
 			job := b.job(t, "wide", "source: {look_id: '42'}\nformat: "+format+"\ndestination: '$DIR/out.data'")
-			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 			require.Error(t, err)
 			require.Equal(t, state.Failed, run.Status)
 			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
@@ -117,7 +117,7 @@ func TestSeventyThousandColumnsFailTheRun(t *testing.T) {
 			require.NoFileExists(t, filepath.Join(b.dir, "out.data"))
 
 			b.runner.Looker = b.client
-			run, err = b.runner.Run(context.Background(), b.job(t, "good", "source: {look_id: '42'}\nformat: "+format+"\ndestination: '$DIR/good.data'"), scheduled, jobs.RunOptions{})
+			run, err = b.run(context.Background(), b.job(t, "good", "source: {look_id: '42'}\nformat: "+format+"\ndestination: '$DIR/good.data'"), scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 			require.Equal(t, state.Succeeded, run.Status)
 		})

@@ -50,7 +50,7 @@ func TestQuerySlotsHoldAcrossReplicas(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				run, err := r.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+				run, err := (&jobs.Trigger{Runner: r}).Run(context.Background(), job, scheduled, jobs.TriggerOptions{NoRetry: true})
 				if err == nil && run.Status != state.Succeeded {
 					err = fmt.Errorf("run %s: %s", run.ID, run.Status)
 				}

@@ -118,16 +118,6 @@ type RunOptions struct {
 	jitter func() float64
 }
 
-// Run performs one attempt of job at the scheduled time through the door
-// every run takes (a Trigger with its defaults and NoRetry: claimed, under a
-// lease) and records it. It returns the recorded run; the error is the
-// run's failure, if any, or ErrRunning. The outcome is recorded either way,
-// waiting through a short store outage; a store that stays down is logged
-// and is never the run's error.
-func (r *Runner) Run(ctx context.Context, job *config.Job, scheduled time.Time, opts RunOptions) (state.Run, error) {
-	return (&Trigger{Runner: r}).Run(ctx, job, scheduled, TriggerOptions{RunOptions: opts, NoRetry: true})
-}
-
 // Execute performs run, an attempt of job already recorded as Running (by
 // Claim or Retry, whose lease the caller holds), and records its outcome.
 // It returns the recorded run; the error is the run's failure, if any.

@@ -22,7 +22,7 @@ func TestRunSucceedsAndRecords(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 500)
 	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ .Job }}/{{ date \"2006-01-02\" }}/{{ .Attempt }}.csv'")
-	run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+	run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 	require.NoError(t, err)
 	path := filepath.Join(b.dir, "orders", "2026-11-27", "1.csv")
 	require.Equal(t, state.Succeeded, run.Status)
@@ -35,7 +35,7 @@ func TestRunSucceedsAndRecords(t *testing.T) {
 	require.Empty(t, run.Error)
 
 	// A second run of the same key is attempt 2 and names its own file.
-	run2, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+	run2, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 2, run2.Attempt)
 	require.Equal(t, []string{"file://" + filepath.Join(b.dir, "orders", "2026-11-27", "2.csv")}, run2.URIs)
@@ -79,7 +79,7 @@ func TestFailedRunPublishesNothing(t *testing.T) {
 							cancel(errors.New("operator pressed ctrl-c"))
 						}()
 					}
-					run, err := b.runner.Run(ctx, job, scheduled, jobs.RunOptions{Progress: p})
+					run, err := b.run(ctx, job, scheduled, jobs.RunOptions{Progress: p})
 					require.Error(t, err)
 					require.Equal(t, state.Failed, run.Status)
 					require.NotZero(t, run.FinishedAt)
@@ -110,7 +110,7 @@ func TestPermanentErrorsAreClassified(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 10)
 	job := b.job(t, "missing", "source: {look_id: '999'}\nformat: csv\ndestination: '$DIR/x.csv'")
-	run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+	run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 	require.Error(t, err)
 	require.Equal(t, state.Failed, run.Status)
 	require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
@@ -126,7 +126,7 @@ func TestTimeoutFailsTheRun(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	b.srv.StallNextRun(release, true)
-	run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+	run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 	require.Error(t, err)
 	require.Equal(t, state.Failed, run.Status)
 	require.Equal(t, jobs.ClassCancelled, run.ErrorClass)
@@ -151,7 +151,7 @@ func TestObserversAndInFlight(t *testing.T) {
 	arrived := b.srv.StallNextRun(release, true)
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+		_, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 		done <- err
 	}()
 	started := <-rec.started

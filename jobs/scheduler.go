@@ -428,7 +428,7 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 
 // runningElsewhere reports whether another run of job holds a live lease
 // (in another replica: this one's are counted in jobState). A Running
-// attempt without a lease (recorded by StartRun, which nothing renews)
+// attempt without a lease (written by versions before claims; nothing renews it)
 // counts as live for one lease after it started (state.Run.LeaseEnd), so
 // that no such record blocks the job for longer.
 func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {

@@ -136,8 +136,9 @@ func TestSchedulerCatchUp(t *testing.T) {
 			b := setup(t, 5)
 			ctx := context.Background()
 			// A replica ran 06:00, then every replica was down until 06:05:30.
-			r, err := b.store.StartRun(ctx, "joba", at(0), at(0))
+			r, claimed, err := b.store.Claim(ctx, "joba", at(0), "r0", at(0), time.Minute)
 			require.NoError(t, err)
+			require.True(t, claimed)
 			require.NoError(t, b.store.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded}, at(0)))
 			f := startScheduler(t, b, at(5).Add(30*time.Second), time.Minute, everyMinute+tt.keys)
 			f.waitRuns(t, len(tt.want)+1, state.Succeeded)

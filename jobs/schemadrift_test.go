@@ -22,19 +22,19 @@ func TestSchemaDrift(t *testing.T) {
 				return "source: {query: {model: thelook, view: orders, fields: [" + fields + "]}}\nformat: parquet\non_schema_change: " + policy + "\ndestination: '$DIR/{{ .Attempt }}.parquet'"
 			}
 			ctx := context.Background()
-			first, err := b.runner.Run(ctx, b.job(t, "orders", job("orders.id, orders.amount")), scheduled, jobs.RunOptions{})
+			first, err := b.run(ctx, b.job(t, "orders", job("orders.id, orders.amount")), scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 			var s formats.Schema
 			require.NoError(t, json.Unmarshal([]byte(first.Schema), &s), "the schema is stored with the run")
 			require.Equal(t, []string{"orders.id", "orders.amount"}, s.Names())
 
 			// Same columns: no change, whatever the policy.
-			_, err = b.runner.Run(ctx, b.job(t, "orders", job("orders.id, orders.amount")), scheduled, jobs.RunOptions{})
+			_, err = b.run(ctx, b.job(t, "orders", job("orders.id, orders.amount")), scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 
 			// orders.amount replaced by orders.status.
 			changed := b.job(t, "orders", job("orders.id, orders.status"))
-			run, err := b.runner.Run(ctx, changed, scheduled, jobs.RunOptions{})
+			run, err := b.run(ctx, changed, scheduled, jobs.RunOptions{})
 			if policy == "warn" {
 				require.NoError(t, err)
 				require.Equal(t, state.Succeeded, run.Status)
@@ -49,10 +49,10 @@ func TestSchemaDrift(t *testing.T) {
 			require.NoFileExists(t, b.dir+"/3.parquet", "nothing published")
 
 			// Accepting it once makes it the baseline.
-			run, err = b.runner.Run(ctx, changed, scheduled, jobs.RunOptions{AcceptSchemaChange: true})
+			run, err = b.run(ctx, changed, scheduled, jobs.RunOptions{AcceptSchemaChange: true})
 			require.NoError(t, err)
 			require.FileExists(t, b.dir+"/4.parquet")
-			_, err = b.runner.Run(ctx, changed, scheduled, jobs.RunOptions{})
+			_, err = b.run(ctx, changed, scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 		})
 	}

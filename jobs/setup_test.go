@@ -72,6 +72,12 @@ func setupWith(t *testing.T, opts lookertest.Options) *bundle {
 	return b
 }
 
+// run makes one attempt of job at scheduled through the one door (a
+// Trigger with its defaults, NoRetry), as Run now does.
+func (b *bundle) run(ctx context.Context, job *config.Job, scheduled time.Time, opts jobs.RunOptions) (state.Run, error) {
+	return (&jobs.Trigger{Runner: b.runner}).Run(ctx, job, scheduled, jobs.TriggerOptions{RunOptions: opts, NoRetry: true})
+}
+
 // job builds a validated job through the config loader, as users write it.
 func (b *bundle) job(t *testing.T, name, keys string) *config.Job {
 	t.Helper()

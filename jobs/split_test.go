@@ -105,7 +105,7 @@ func TestSplitRunPublishesPartsAndManifest(t *testing.T) {
 			split := b.job(t, "split", keys+"\nmax_rows_per_file: 1000")
 			whole := b.job(t, "whole", keys)
 
-			run, err := b.runner.Run(t.Context(), split, scheduled, jobs.RunOptions{})
+			run, err := b.run(t.Context(), split, scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 			require.Equal(t, state.Succeeded, run.Status)
 			require.Equal(t, int64(rows), run.Rows)
@@ -126,7 +126,7 @@ func TestSplitRunPublishesPartsAndManifest(t *testing.T) {
 			require.NotEmpty(t, m.Schema)
 			require.Len(t, m.Files, 3)
 
-			wholeRun, err := b.runner.Run(t.Context(), whole, scheduled, jobs.RunOptions{})
+			wholeRun, err := b.run(t.Context(), whole, scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 			wholeData := b.readBack(t, wholeRun.URIs[0])
 
@@ -181,7 +181,7 @@ func TestSplitRunFailureAnnouncesNothing(t *testing.T) {
 	b := setup(t, 5000)
 	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: jsonl\nmax_rows_per_file: 100\ndestination: '$DIR/{{ .Job }}/orders.jsonl'")
 	b.srv.DropNextRun(250) // in the third part
-	run, err := b.runner.Run(t.Context(), job, scheduled, jobs.RunOptions{})
+	run, err := b.run(t.Context(), job, scheduled, jobs.RunOptions{})
 	require.Error(t, err)
 	require.Equal(t, state.Failed, run.Status)
 	require.Empty(t, run.URIs)
@@ -193,7 +193,7 @@ func TestManifestOff(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 10)
 	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\nmanifest: false\ndestination: '$DIR/orders.csv'")
-	_, err := b.runner.Run(t.Context(), job, scheduled, jobs.RunOptions{})
+	_, err := b.run(t.Context(), job, scheduled, jobs.RunOptions{})
 	require.NoError(t, err)
 	require.Equal(t, []string{filepath.Join(b.dir, "orders.csv")}, b.localFiles(t))
 }

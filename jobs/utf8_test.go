@@ -42,7 +42,7 @@ func TestInvalidUTF8IsReplacedAndCounted(t *testing.T) {
 			b := setup(t, 1)
 			b.runner.Looker = bodyLooker{tc.body}
 			job := b.job(t, "latin1", "source: {look_id: '42'}\n"+tc.keys+"\ndestination: '$DIR/out.data'")
-			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 			require.Equal(t, state.Succeeded, run.Status)
 			out := b.readBack(t, run.URIs[0])

@@ -92,7 +92,7 @@ func TestExportedInstantsAreTrue(t *testing.T) {
 					src = fmt.Sprintf("source: {look_id: '%s'}\n", id)
 				}
 				job := b.job(t, "zones", src+tt.keys+"timezone: Europe/Berlin\nlimit: 300\nformat: "+format+"\ndestination: '$DIR/out."+format+"'")
-				run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+				run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 				require.NoError(t, err)
 				require.Equal(t, state.Succeeded, run.Status)
 				got := createdTimes(t, format, b.readBack(t, run.URIs[0]))
@@ -124,7 +124,7 @@ func TestUnknowableZoneFailsTheRun(t *testing.T) {
 			b := setupWith(t, opts)
 			id, _ := b.srv.SaveLook(lookertest.Query{Model: lookertest.Model, View: lookertest.ExploreName, Fields: []string{"orders.id", "orders.created_time"}})
 			job := b.job(t, "zones", "source: {look_id: '"+id+"'}\nformat: parquet\ndestination: '$DIR/out.parquet'")
-			run, err := b.runner.Run(context.Background(), job, scheduled, jobs.RunOptions{})
+			run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 			require.Error(t, err)
 			require.Equal(t, state.Failed, run.Status)
 			require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
@@ -148,7 +148,7 @@ func TestSQLRunnerFollowsSQLTimezone(t *testing.T) {
 				keys += "sql_timezone: " + zone + "\n"
 				loc, _ = time.LoadLocation(zone)
 			}
-			run, err := b.runner.Run(context.Background(), b.job(t, "sql", keys), scheduled, jobs.RunOptions{})
+			run, err := b.run(context.Background(), b.job(t, "sql", keys), scheduled, jobs.RunOptions{})
 			require.NoError(t, err)
 			sc := bufio.NewScanner(bytes.NewReader(b.readBack(t, run.URIs[0])))
 			i := 0

@@ -42,7 +42,7 @@ type Run struct {
 	URIs          []string  // committed objects
 	ErrorClass    string    // "retryable", "permanent", "cancelled", ... empty on success
 	Error         string    // human-readable error, empty on success
-	Replica       string    // the replica that claimed the attempt; empty for StartRun
+	Replica       string    // the replica that claimed the attempt; empty for a lease-less attempt (see LeaseEnd)
 	LeaseExpires  time.Time // while Running under a claim: when another replica may take it over
 	QueryIDs      []string  // Looker query ids the attempt ran
 	Schema        string    // a JSON document describing the output columns, opaque to state
@@ -89,12 +89,13 @@ func (o ListOptions) EffectiveLimit() (int, error) {
 	return o.Limit, nil
 }
 
-// Store persists runs. All methods are safe for concurrent use.
+// Store persists runs. All methods are safe for concurrent use. A run
+// starts only by Claim (or Retry of a finished attempt): there is no way
+// into a run that skips the claim and its lease. Rows without a lease,
+// which exporter versions before claims wrote, are still understood (see
+// Run.LeaseEnd); the stores' StartRun, outside this interface, writes
+// them for tests (statetest.Store).
 type Store interface {
-	// StartRun records a new attempt of (job, scheduled) with status
-	// Running, started at now, and returns it. Its Attempt is one more than
-	// the highest attempt recorded for that key.
-	StartRun(ctx context.Context, job string, scheduled time.Time, now time.Time) (Run, error)
 	// FinishRun records the outcome of a running attempt at now.
 	// It returns ErrNotFound for an unknown id, ErrNotRunning if the attempt
 	// is no longer Running (finishing twice fails), and an error if
@@ -121,8 +122,8 @@ type Store interface {
 	//   - no attempt recorded yet: attempt 1 is inserted Running, held by
 	//     replica until now+lease; claimed is true.
 	//   - the latest attempt is Running and its lease expired (its replica
-	//     died or lost the database; see Run.LeaseEnd for attempts recorded
-	//     by StartRun): that attempt is finished Interrupted with ErrorClass
+	//     died or lost the database; see Run.LeaseEnd for lease-less
+	//     attempts): that attempt is finished Interrupted with ErrorClass
 	//     ClassLeaseExpired and TakeoverError's text, and the next attempt
 	//     is inserted Running for replica; claimed is true.
 	//   - otherwise (running under a live lease, or finished): nothing
@@ -184,9 +185,10 @@ type Store interface {
 }
 
 // LeaseEnd is when the Running attempt r may be taken over by a Claim with
-// lease: r.LeaseExpires, or, for an attempt recorded by StartRun (no lease,
-// and nothing renews it), r.StartedAt+lease, so that a dead process's
-// StartRun attempt does not hold its key for ever.
+// lease: r.LeaseExpires, or, for an attempt without a lease (written by
+// exporter versions before claims, and by the stores' StartRun for tests;
+// nothing renews it), r.StartedAt+lease, so that a dead process's
+// lease-less attempt does not hold its key for ever.
 func (r Run) LeaseEnd(lease time.Duration) time.Time {
 	if r.LeaseExpires.IsZero() {
 		return r.StartedAt.Add(lease)

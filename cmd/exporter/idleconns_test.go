@@ -56,7 +56,7 @@ func TestIdleConnsChild(t *testing.T) {
 		}
 		job := d.sched.CurrentJobs()[1]
 		require.Equal(t, "orders_jsonl", job.Name)
-		_, err := d.app.runner.Run(t.Context(), job, time.Now().Truncate(time.Second), jobs.RunOptions{})
+		_, err := d.app.trigger("test").Run(t.Context(), job, time.Now().Truncate(time.Second), jobs.TriggerOptions{NoRetry: true})
 		fds := "unknown"
 		if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 			fds = fmt.Sprint(len(ents))

@@ -110,7 +110,7 @@ func openDSN(t *testing.T, dsn string) *Store {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	adminConn(t).Close(context.Background()) // skip once, not per subtest
-	statetest.Run(t, func(t *testing.T) state.Store {
+	statetest.Run(t, func(t *testing.T) statetest.Store {
 		return openDSN(t, newSchema(t))
 	})
 }
@@ -119,9 +119,9 @@ func TestConformance(t *testing.T) {
 func TestConformanceShared(t *testing.T) {
 	t.Parallel()
 	adminConn(t).Close(context.Background())
-	statetest.RunShared(t, func(t *testing.T, n int) []state.Store {
+	statetest.RunShared(t, func(t *testing.T, n int) []statetest.Store {
 		dsn := newSchema(t)
-		stores := make([]state.Store, n)
+		stores := make([]statetest.Store, n)
 		for i := range stores {
 			stores[i] = openDSN(t, dsn)
 		}
@@ -153,14 +153,14 @@ func TestSlotsDoNotAccumulate(t *testing.T) {
 func TestSlotsUnderSerializableDefault(t *testing.T) {
 	t.Parallel()
 	adminConn(t).Close(context.Background())
-	statetest.RunShared(t, func(t *testing.T, n int) []state.Store {
+	statetest.RunShared(t, func(t *testing.T, n int) []statetest.Store {
 		dsn := newSchema(t)
 		if strings.HasPrefix(dsn, "postgres") {
 			dsn += "&default_transaction_isolation=serializable"
 		} else {
 			dsn += " default_transaction_isolation=serializable"
 		}
-		stores := make([]state.Store, n)
+		stores := make([]statetest.Store, n)
 		for i := range stores {
 			s := openDSN(t, dsn)
 			var level string

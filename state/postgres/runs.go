@@ -13,7 +13,13 @@ import (
 	"github.com/lookerexport/exporter/state/internal/rows"
 )
 
-// StartRun implements state.Store. It holds a transaction-scoped advisory
+// StartRun records a new attempt of (job, scheduled) with status Running,
+// started at now and held by no lease, and returns it; its Attempt is one
+// more than the highest recorded for the key. It is not part of
+// state.Store, since every run starts by a claim: it writes the row that
+// exporter versions before claims wrote, so tests can check such rows are
+// taken over (state.Run.LeaseEnd) and statetest can check attempt
+// numbering under contention (statetest.Store). It holds a transaction-scoped advisory
 // lock on the key while it reads the highest attempt and inserts the next, so
 // concurrent callers, from any replica, get distinct, consecutive attempts
 // without retries. The transaction is READ COMMITTED whatever the server's

@@ -28,9 +28,9 @@ func Example() {
 	defer s.Close()
 
 	fire := time.Date(2025, time.June, 1, 6, 0, 0, 0, time.UTC)
-	run, err := s.StartRun(ctx, "daily-sales", fire, fire.Add(2*time.Second))
-	if err != nil {
-		log.Fatal(err)
+	run, claimed, err := s.Claim(ctx, "daily-sales", fire, "replica-a", fire.Add(2*time.Second), time.Minute)
+	if err != nil || !claimed {
+		log.Fatal("claim: ", err)
 	}
 	err = s.FinishRun(ctx, run.ID, state.Result{
 		Status: state.Succeeded,

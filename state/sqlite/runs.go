@@ -14,7 +14,13 @@ import (
 	"github.com/lookerexport/exporter/state/internal/rows"
 )
 
-// StartRun implements state.Store. The attempt number is computed and the row
+// StartRun records a new attempt of (job, scheduled) with status Running,
+// started at now and held by no lease, and returns it; its Attempt is one
+// more than the highest recorded for the key. It is not part of
+// state.Store, since every run starts by a claim: it writes the row that
+// exporter versions before claims wrote, so tests can check such rows are
+// taken over (state.Run.LeaseEnd) and statetest can check attempt
+// numbering under contention (statetest.Store). The attempt number is computed and the row
 // inserted by one statement under SQLite's single write lock, so concurrent
 // callers, in this process or another on the same file, never share one.
 func (s *Store) StartRun(ctx context.Context, job string, scheduled time.Time, now time.Time) (state.Run, error) {

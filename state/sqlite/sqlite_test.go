@@ -28,16 +28,16 @@ func openPath(t *testing.T, path string) *Store {
 
 func TestConformanceFile(t *testing.T) {
 	t.Parallel()
-	statetest.Run(t, func(t *testing.T) state.Store {
+	statetest.Run(t, func(t *testing.T) statetest.Store {
 		return openPath(t, filepath.Join(t.TempDir(), "state.db"))
 	})
 }
 
 func TestConformanceShared(t *testing.T) {
 	t.Parallel()
-	statetest.RunShared(t, func(t *testing.T, n int) []state.Store {
+	statetest.RunShared(t, func(t *testing.T, n int) []statetest.Store {
 		path := filepath.Join(t.TempDir(), "state.db")
-		stores := make([]state.Store, n)
+		stores := make([]statetest.Store, n)
 		for i := range stores {
 			stores[i] = openPath(t, path)
 		}
@@ -65,7 +65,7 @@ func TestSlotsDoNotAccumulate(t *testing.T) {
 
 func TestConformanceMemory(t *testing.T) {
 	t.Parallel()
-	statetest.Run(t, func(t *testing.T) state.Store {
+	statetest.Run(t, func(t *testing.T) statetest.Store {
 		return openPath(t, Memory)
 	})
 }

@@ -14,7 +14,7 @@ import (
 
 // runClaims covers claims, leases, retries, retention, logs and the
 // lookups the scheduler makes.
-func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, state.Store)) {
+func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) {
 	const lease = 30 * time.Second
 
 	t.Run("ClaimOnce", func(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 )
 
 // runSlots covers AcquireSlot, RenewSlot and ReleaseSlot on one store.
-func runSlots(t *testing.T, setup func(t *testing.T) (context.Context, state.Store)) {
+func runSlots(t *testing.T, setup func(t *testing.T) (context.Context, Store)) {
 	const lease = 30 * time.Second
 
 	t.Run("SlotsUpToMax", func(t *testing.T) {
@@ -308,7 +308,7 @@ func runSlots(t *testing.T, setup func(t *testing.T) (context.Context, state.Sto
 	t.Run("SlotsConcurrentNeverExceedMax", func(t *testing.T) {
 		t.Parallel()
 		_, s := setup(t)
-		hammerSlots(t, []state.Store{s})
+		hammerSlots(t, []Store{s})
 	})
 }
 
@@ -319,7 +319,7 @@ func runSlots(t *testing.T, setup func(t *testing.T) (context.Context, state.Sto
 // the store (RenewSlot) that it still holds its slot. The first failure stops
 // every worker, and a store that never gives a slot back fails after a
 // minute instead of hanging the test.
-func hammerSlots(t *testing.T, stores []state.Store) {
+func hammerSlots(t *testing.T, stores []Store) {
 	t.Helper()
 	const (
 		key     = "hammered"
@@ -341,7 +341,7 @@ func hammerSlots(t *testing.T, stores []state.Store) {
 		failOnce.Do(func() { failure = err })
 		cancel()
 	}
-	hold := func(s state.Store, holder string) error {
+	hold := func(s Store, holder string) error {
 		// One clock reading for all: no lease ends, so only releases free
 		// slots.
 		for {

@@ -1,10 +1,10 @@
-// Package statetest is the conformance suite every state.Store passes.
+// Package statetest is the conformance suite every Store passes.
 //
 // An implementation's tests call Run with a constructor that returns a fresh,
 // empty store per call (and closes it in t.Cleanup):
 //
 //	func TestConformance(t *testing.T) {
-//		statetest.Run(t, func(t *testing.T) state.Store { return newTestStore(t) })
+//		statetest.Run(t, func(t *testing.T) Store { return newTestStore(t) })
 //	}
 //
 // The subtests run in parallel, each on its own store, and never read the
@@ -39,11 +39,21 @@ var est = time.FixedZone("EST", -5*60*60)
 // to microseconds.
 func us(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
 
+// Store is a state.Store under test. StartRun, outside state.Store (every
+// run starts by a claim), writes a Running attempt without a lease, as
+// exporter versions before claims did: the suite checks that claims take
+// such attempts over, and that attempt numbers stay distinct under
+// contention.
+type Store interface {
+	state.Store
+	StartRun(ctx context.Context, job string, scheduled time.Time, now time.Time) (state.Run, error)
+}
+
 // Run runs the conformance suite against stores built by newStore. newStore
 // must return a fresh, empty store that is closed when t ends.
-func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Helper()
-	setup := func(t *testing.T) (context.Context, state.Store) {
+	setup := func(t *testing.T) (context.Context, Store) {
 		t.Helper()
 		s := newStore(t)
 		require.NotNil(t, s, "newStore returned nil")
@@ -499,7 +509,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 // RunShared runs the checks that take several stores on one database, as
 // replicas have them. newStores must return n stores sharing one fresh, empty
 // database (or file), each with its own connections, closed when t ends.
-func RunShared(t *testing.T, newStores func(t *testing.T, n int) []state.Store) {
+func RunShared(t *testing.T, newStores func(t *testing.T, n int) []Store) {
 	t.Helper()
 	const lease = 30 * time.Second
 
@@ -509,7 +519,7 @@ func RunShared(t *testing.T, newStores func(t *testing.T, n int) []state.Store) 
 		stores := newStores(t, 2)
 		require.Len(t, stores, 2)
 		a, b := stores[0], stores[1]
-		acquire := func(s state.Store, holder string, at time.Duration, want bool) {
+		acquire := func(s Store, holder string, at time.Duration, want bool) {
 			t.Helper()
 			got, err := s.AcquireSlot(ctx, "user-1", holder, 2, base.Add(at), lease)
 			require.NoError(t, err)
