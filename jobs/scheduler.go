@@ -76,6 +76,10 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	running bool
+	// Stored contexts, on purpose: they are Run's two lifetimes, which
+	// goroutines started after Run began (Reload's loops, retries,
+	// takeovers) must derive theirs from; channels would only be turned
+	// back into contexts at every store and Looker call.
 	stopCtx context.Context // done when Run's ctx is done
 	runCtx  context.Context // cancelled after the drain timeout
 	runs    sync.WaitGroup
