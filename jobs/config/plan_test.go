@@ -25,10 +25,22 @@ func planKeys(format, compression, resultFormat, header string) string {
 	return b.String() + "    destination: out/x\n"
 }
 
+// planJob loads one job with the given source and keys.
+func planJob(t *testing.T, source, keys string) (*config.Job, error) {
+	t.Helper()
+	y := "looker: {base_url: https://x.looker.com, client_id: a, client_secret: b}\njobs:\n  - name: j\n    schedule: '@daily'\n    source: " + source + "\n" + keys
+	cfg, err := config.Parse("x.yaml", []byte(y), config.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Jobs[0], nil
+}
+
 // TestPlanMatrix resolves every format x compression x Looker result
-// format (x csv_header for csv) and compares the plans and the problems
-// with testdata/plan.golden. The problem wording is what users read:
-// it must not drift.
+// format (x csv_header for csv) x source kind and compares the plans and
+// the problems with testdata/plan.golden (written for a Look; every other
+// source kind must plan the same). The problem wording is what users
+// read: it must not drift.
 func TestPlanMatrix(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
@@ -41,7 +53,15 @@ func TestPlanMatrix(t *testing.T) {
 			for _, rf := range []string{"", "csv", "json", "json_bi", "xlsx", "txt"} {
 				for _, h := range headers {
 					fmt.Fprintf(&b, "format=%s compression=%s result_format=%s csv_header=%s\n", format, comp, rf, h)
-					job, err := outputJob(t, planKeys(format, comp, rf, h))
+					job, err := planJob(t, "{look_id: '1'}", planKeys(format, comp, rf, h))
+					for _, src := range []string{"{query_slug: abc}", "{query_id: '7'}", "{query: {model: m, view: v, fields: [v.id]}}", "{sql: {connection: c, sql: 'SELECT 1'}}"} {
+						other, oerr := planJob(t, src, planKeys(format, comp, rf, h))
+						if err != nil || oerr != nil {
+							require.Equal(t, fmt.Sprint(err), fmt.Sprint(oerr), "source %s", src)
+							continue
+						}
+						require.Equal(t, job.Plan, other.Plan, "source %s", src)
+					}
 					if err != nil {
 						for _, line := range strings.Split(err.Error(), "\n") {
 							fmt.Fprintf(&b, "  error: %s\n", line)
