@@ -327,9 +327,13 @@ func (s *Scheduler) reap(ctx context.Context) {
 		s.mu.Unlock()
 		now := clock.Now()
 		for _, tg := range targets {
-			runs, err := s.Runner.Store.ListRuns(ctx, state.ListOptions{Job: tg.job.Name, Limit: 50})
+			var runs []state.Run
+			err := storeRetry(ctx, clock, s.lease(), s.Jitter, s.Log.With(zap.String("job", tg.job.Name)), "ListRuns", func() (err error) {
+				runs, err = s.Runner.Store.ListRuns(ctx, state.ListOptions{Job: tg.job.Name, Limit: 50})
+				return err
+			})
 			if err != nil {
-				s.Log.Warn("look for expired leases failed", zap.String("job", tg.job.Name), zap.Error(err))
+				s.Log.Warn("look for expired leases failed; looking again in one lease", zap.String("job", tg.job.Name), zap.Error(err))
 				continue
 			}
 			for _, r := range runs {
@@ -352,8 +356,12 @@ func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Jo
 	if job.Catchup == config.CatchupNone || job.Catchup == "" {
 		return
 	}
+	var latest state.Run
+	err := storeRetry(ctx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "LatestScheduled", func() (err error) {
+		latest, err = s.Runner.Store.LatestScheduled(ctx, job.Name)
+		return err
+	})
 	now := s.clock().Now()
-	latest, err := s.Runner.Store.LatestScheduled(ctx, job.Name)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
 		return // a new job: nothing was missed
@@ -429,7 +437,7 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 		admit := func() bool {
 			switch overlap {
 			case config.OverlapSkip:
-				if busy || s.runningElsewhere(job, run) {
+				if busy || s.runningElsewhere(log, job, run) {
 					s.skip(log, run)
 					return false
 				}
@@ -449,9 +457,14 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 // attempt without a lease (recorded by StartRun, which nothing renews)
 // counts as live for one lease after it started (state.Run.LeaseEnd), so
 // that no such record blocks the job for longer.
-func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
-	runs, err := s.Runner.Store.ListRuns(s.runCtx, state.ListOptions{Job: job.Name, Limit: 20})
+func (s *Scheduler) runningElsewhere(log *zap.Logger, job *config.Job, run state.Run) bool {
+	var runs []state.Run
+	err := storeRetry(s.runCtx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "ListRuns", func() (err error) {
+		runs, err = s.Runner.Store.ListRuns(s.runCtx, state.ListOptions{Job: job.Name, Limit: 20})
+		return err
+	})
 	if err != nil {
+		log.Error("look for a run of the job in flight elsewhere failed; running this fire", zap.Error(err))
 		return false
 	}
 	now := s.clock().Now()
@@ -466,11 +479,14 @@ func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
 
 func (s *Scheduler) skip(log *zap.Logger, run state.Run) {
 	log.Warn("previous run still in flight; skipping this fire", zap.String("run_id", run.ID))
-	err := s.Runner.Store.FinishRun(context.WithoutCancel(s.runCtx), run.ID, state.Result{
-		Status: state.Skipped, Error: "skipped: the previous run of the job was still in flight (overlap: skip)",
-	}, s.clock().Now())
+	ctx := context.WithoutCancel(s.runCtx)
+	err := storeRetry(ctx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "FinishRun", func() error {
+		return s.Runner.Store.FinishRun(ctx, run.ID, state.Result{
+			Status: state.Skipped, Error: "skipped: the previous run of the job was still in flight (overlap: skip)",
+		}, s.clock().Now())
+	})
 	if err != nil {
-		log.Error("record skipped fire failed", zap.Error(err))
+		log.Error("record skipped fire failed; the fire's lease will expire and it will be run then", zap.String("run_id", run.ID), zap.Error(err))
 	}
 }
 
@@ -497,7 +513,11 @@ func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder, la
 			stop()
 			return done, err
 		}
-		next, rerr := s.Runner.Store.Retry(s.runCtx, done.ID, s.replica(), clock.Now(), s.lease())
+		var next state.Run
+		rerr := storeRetry(s.runCtx, clock, storeOutage(s.lease()), s.Jitter, log, "Retry", func() (err error) {
+			next, err = s.Runner.Store.Retry(s.runCtx, done.ID, s.replica(), clock.Now(), s.lease())
+			return err
+		})
 		if rerr != nil {
 			log.Warn("retry not started", zap.Error(rerr))
 			return done, err

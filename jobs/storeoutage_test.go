@@ -14,9 +14,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/state"
@@ -168,11 +165,11 @@ func TestRealStoreOutageLosesNoFireAndNoFinishedRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, 30)
+			bf := newBlinkFixture(t, 30)
+			b := bf.bundle
 			o := tc.outage(t, b)
-			core, logs := observer.New(zapcore.WarnLevel)
-			log := zap.New(zapcore.NewTee(b.log.Core(), core))
-			runner := &jobs.Runner{Looker: b.client, Sinks: b.runner.Sinks, Store: o.store, Log: log}
+			runner, log := bf.runner, bf.log
+			runner.Store = o.store
 			f := startConfigured(t, b, time.Date(2026, 3, 1, 6, 0, 30, 0, time.UTC), func(s *jobs.Scheduler) {
 				s.Runner, s.Log, s.Replica, s.Lease = runner, log, "r0", time.Hour
 				s.Jitter = func() float64 { return 0 }
@@ -186,29 +183,15 @@ func TestRealStoreOutageLosesNoFireAndNoFinishedRun(t *testing.T) {
 			// the call of tc.during has failed, then brings the store back and
 			// moves the clock to that call's retry.
 			outage := func(act func()) {
-				failures := func() []observer.LoggedEntry { // the observer's filters are snapshots
-					return logs.FilterMessage("state store call failed; retrying").All()
-				}
-				seen := len(failures())
 				o.down(t)
 				act()
 				for {
-					var f observer.LoggedEntry
-					eventually(t, tc.during+" to fail on the store that is down", func() bool {
-						all := failures()
-						if len(all) > seen {
-							f = all[seen]
-						}
-						return len(all) > seen
-					})
-					seen++
-					call := f.ContextMap()["call"]
+					e := bf.waits.next(t)
+					call := e.ContextMap()["call"]
 					if call == tc.during {
 						o.up(t)
 					}
-					retry := clock.Now().Add(f.ContextMap()["backoff"].(time.Duration))
-					eventually(t, "the retry's backoff", func() bool { return clock.timerAt(retry) })
-					clock.AdvanceTo(retry)
+					bf.waits.advance(t, clock, e)
 					if call == tc.during {
 						return
 					}
