@@ -90,3 +90,15 @@ func (c *fakeClock) nextTimer() time.Time {
 	}
 	return first
 }
+
+// Jump moves the wall clock by d (forward or back) as a clock step
+// (NTP, a VM restored) does: pending timers keep the time they have left,
+// as timers on the monotonic clock do, so none fires.
+func (c *fakeClock) Jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for _, ft := range c.timers {
+		ft.at = ft.at.Add(d)
+	}
+}

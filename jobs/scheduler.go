@@ -59,7 +59,11 @@ var ErrLeaseLost = errors.New("the run's lease was taken over by another replica
 //   - catchup: when a job's loop first starts, fires missed since the
 //     job's latest recorded run (and within catchup_window) run: none of
 //     them, the latest, or all in order. They are claimed like any fire, so
-//     replicas starting together run each once.
+//     replicas starting together run each once. The loop applies the same
+//     policy when it wakes to find that several fire times passed (the
+//     process was frozen, or the wall clock jumped forward: it reads the
+//     wall clock at least every wallClockWatch, a minute); one late fire
+//     just runs. A wall clock stepping back fires nothing twice.
 //   - retries: a run that fails with a retryable error (ClassRetryable) is
 //     retried as a new attempt under the same key after an exponential
 //     backoff with jitter, until max_attempts attempts of the key exist. A
@@ -273,32 +277,61 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 	if catchUp {
 		s.catchUp(ctx, log, job, st)
 	}
+	st.mu.Lock()
+	handled := later(clock.Now(), st.last) // every fire up to here is handled
+	st.mu.Unlock()
 	for {
-		now := clock.Now()
-		from := now
-		st.mu.Lock()
-		if from.Before(st.last) {
-			from = st.last
-		}
-		st.mu.Unlock()
-		next := job.Schedule.Next(from)
+		next := job.Schedule.Next(handled)
 		if next.IsZero() {
 			log.Warn("schedule never fires again", zap.String("schedule", job.ScheduleSpec))
 			<-ctx.Done()
 			return
 		}
-		log.Debug("next run", zap.Time("at", next))
-		fire, stop := clock.After(next.Sub(now))
-		select {
-		case <-ctx.Done():
-			stop()
-			return
-		case <-fire:
+		now := clock.Now()
+		if next.After(now) {
+			log.Debug("next run", zap.Time("at", next))
+			// Wake at the fire time, and every wallClockWatch until then:
+			// timers run on the monotonic clock, so only reading the wall
+			// clock shows that it jumped forward over fire times.
+			fire, stopFire := clock.After(next.Sub(now))
+			var watch <-chan time.Time
+			stopWatch := func() {}
+			if next.Sub(now) > wallClockWatch {
+				watch, stopWatch = clock.After(wallClockWatch)
+			}
+			select {
+			case <-ctx.Done():
+			case <-fire:
+			case <-watch:
+			}
+			stopFire()
+			stopWatch()
+			if ctx.Err() != nil {
+				return
+			}
+			now = clock.Now()
+			if now.Before(next) {
+				continue // not yet; or the clock went back, and handled stays: nothing fires twice
+			}
 		}
 		st.mu.Lock()
-		st.last = next
+		st.last = later(st.last, now)
 		st.mu.Unlock()
-		s.fire(job, next, job.Overlap, st)
+		if after := job.Schedule.Next(next); after.IsZero() || after.After(now) {
+			// The one fire due: on time, or late by less than a period.
+			handled = next
+			s.fire(job, next, job.Overlap, st)
+			continue
+		}
+		// Several fires came due at once: the process was frozen (the
+		// timer was delivered late) or the wall clock jumped forward.
+		missed := catchupFires(job, handled, now)
+		log.Warn("fires were missed while the process was paused or the wall clock jumped; handling them as catchup says",
+			zap.Time("since", handled), zap.Time("now", now), zap.String("catchup", string(job.Catchup)), zap.Int("running", len(missed)))
+		handled = now
+		for _, at := range missed {
+			s.fire(job, at, config.OverlapQueue, st) // in order, one after the other
+		}
 	}
 }
 
@@ -369,7 +402,39 @@ func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Jo
 		log.Error("catch-up: read the job's latest run failed; not catching up", zap.Error(err))
 		return
 	}
-	from := latest.ScheduledTime
+	missed := catchupFires(job, latest.ScheduledTime, now)
+	if len(missed) == 0 {
+		return
+	}
+	log.Info("catching up missed fires", zap.String("catchup", string(job.Catchup)), zap.Int("fires", len(missed)),
+		zap.Time("first", missed[0]), zap.Time("last", missed[len(missed)-1]))
+	st.mu.Lock()
+	st.last = now
+	st.mu.Unlock()
+	for _, at := range missed {
+		s.fire(job, at, config.OverlapQueue, st) // in order, one after the other
+	}
+}
+
+// wallClockWatch is the longest a job's loop sleeps between reading the
+// wall clock, and so the longest before it notices that the clock jumped
+// forward over fire times.
+const wallClockWatch = time.Minute
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// catchupFires lists the fires of job after from and up to now that its
+// catchup policy runs: none of them, the latest, or all in order; only
+// fires within catchup_window before now count.
+func catchupFires(job *config.Job, from, now time.Time) []time.Time {
+	if job.Catchup == config.CatchupNone || job.Catchup == "" {
+		return nil
+	}
 	if start := now.Add(-job.CatchupWindow); from.Before(start) {
 		from = start.Add(-time.Nanosecond) // fires at the window's start count
 	}
@@ -380,20 +445,10 @@ func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Jo
 			missed = missed[1:]
 		}
 	}
-	if len(missed) == 0 {
-		return
-	}
-	if job.Catchup == config.CatchupLatest {
+	if job.Catchup == config.CatchupLatest && len(missed) > 0 {
 		missed = missed[len(missed)-1:]
 	}
-	log.Info("catching up missed fires", zap.String("catchup", string(job.Catchup)), zap.Int("fires", len(missed)),
-		zap.Time("first", missed[0]), zap.Time("last", missed[len(missed)-1]))
-	st.mu.Lock()
-	st.last = now
-	st.mu.Unlock()
-	for _, at := range missed {
-		s.fire(job, at, config.OverlapQueue, st) // in order, one after the other
-	}
+	return missed
 }
 
 // fire claims (job, scheduled) and, if this replica won it, runs it in the
