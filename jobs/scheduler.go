@@ -166,9 +166,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.stopCtx, s.runCtx = ctx, runCtx
 	s.loops = map[string]*jobLoop{}
 	s.states = map[string]*jobState{}
-	if s.MaxConcurrentRuns > 0 {
-		s.sem = make(chan struct{}, s.MaxConcurrentRuns)
-	}
+	s.slotsLocked()
 	for _, job := range s.Jobs {
 		s.startLoop(job)
 	}
@@ -582,19 +580,26 @@ func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder, la
 	}
 }
 
+// slotsLocked returns the semaphore of MaxConcurrentRuns, made on first
+// use (by Run or a Trigger sharing it), or nil for no limit; s.mu is held.
+func (s *Scheduler) slotsLocked() chan struct{} {
+	if s.sem == nil && s.MaxConcurrentRuns > 0 {
+		s.sem = make(chan struct{}, s.MaxConcurrentRuns)
+	}
+	return s.sem
+}
+
 // attempt runs one attempt under the concurrency limit and the job's
 // timeout, measured on the scheduler's clock.
 func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opts RunOptions) (state.Run, error) {
 	if s.sem != nil {
-		select {
-		case s.sem <- struct{}{}:
-			defer func() { <-s.sem }()
-		case <-s.runCtx.Done():
+		if !s.takeSlot(job, run, &opts) {
 			// Shut down while waiting for a slot: record it as interrupted.
 			ctx, cancel := context.WithCancelCause(context.Background())
 			cancel(context.Cause(s.runCtx))
 			return s.Runner.Execute(ctx, job, run, s.recordOptions(opts))
 		}
+		defer func() { <-s.sem }()
 	}
 	ctx, cancel := context.WithCancelCause(s.runCtx)
 	defer cancel(nil)
@@ -614,6 +619,30 @@ func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opt
 		}()
 	}
 	return s.Runner.Execute(ctx, job, run, s.recordOptions(opts))
+}
+
+// takeSlot takes one of the MaxConcurrentRuns slots for run, waiting for
+// one if need be, and reports false if the scheduler shut down meanwhile.
+// An attempt that must wait is announced (opts.OnStart) before it waits,
+// and not again: a Run now answers at once.
+func (s *Scheduler) takeSlot(job *config.Job, run state.Run, opts *RunOptions) bool {
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	default:
+	}
+	s.Log.Info("waiting for a run slot (scheduler.max_concurrent_runs); the run's lease is held meanwhile",
+		zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("max_concurrent_runs", cap(s.sem)))
+	if opts.OnStart != nil {
+		opts.OnStart(run)
+		opts.OnStart = nil
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	case <-s.runCtx.Done():
+		return false
+	}
 }
 
 // recordOptions is opts with the scheduler's clock, lease and jitter for
