@@ -272,11 +272,12 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 	catchUp := !st.caughtUp
 	st.caughtUp = true
 	st.mu.Unlock()
+	started := clock.Now()
 	if catchUp {
-		s.catchUp(ctx, log, job, st)
+		s.catchUp(ctx, log, job, st) // may wait out a store outage: fires due meanwhile count as missed below
 	}
 	st.mu.Lock()
-	handled := later(clock.Now(), st.last) // every fire up to here is handled
+	handled := later(started, st.last) // every fire up to here is handled
 	st.mu.Unlock()
 	for {
 		next := job.Schedule.Next(handled)

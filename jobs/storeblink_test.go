@@ -511,6 +511,11 @@ func TestStoreCallsOfTheRunPathRetry(t *testing.T) {
 			require.Equal(t, []string{"LatestScheduled", "LatestScheduled"}, f.waits.through(t, s.clock, 2))
 			attempts(t, f, at(5), state.Succeeded, 1)
 		}},
+		{"a fire due while catch-up waits for the store", "LatestScheduled", func(t *testing.T, f *blinkFixture, _ string) {
+			s := scheduler(t, f, at(1).Add(-time.Second), "catchup: latest") // a new job: nothing to catch up
+			require.Equal(t, []string{"LatestScheduled", "LatestScheduled"}, f.waits.through(t, s.clock, 2))
+			attempts(t, f, at(1), state.Succeeded, 1) // 06:01 passed during the retries
+		}},
 		{"the reaper's look for expired leases", "ListRuns", func(t *testing.T, f *blinkFixture, _ string) {
 			_, _, err := f.store.Claim(ctx, "joba", at(0), "dead", at(0), time.Minute)
 			require.NoError(t, err)

@@ -138,7 +138,7 @@ func (c *privateCluster) ctl(t *testing.T, args ...string) {
 func (c *privateCluster) start(t *testing.T) {
 	t.Helper()
 	c.ctl(t, "-l", filepath.Join(c.dir, "log"), "-o",
-		fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", c.port, c.dir), "start")
+		fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB -c max_connections=30", c.port, c.dir), "start")
 }
 
 // TestRealStoreOutageLosesNoFireAndNoFinishedRun is the bar of issue 11:
