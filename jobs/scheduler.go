@@ -272,7 +272,9 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 	catchUp := !st.caughtUp
 	st.caughtUp = true
 	st.mu.Unlock()
-	started := clock.Now()
+	// Fire times are wall-clock times: readings drop the monotonic clock
+	// (Round(0)), which would hide a jump from comparisons between them.
+	started := clock.Now().Round(0)
 	if catchUp {
 		s.catchUp(ctx, log, job, st) // may wait out a store outage: fires due meanwhile count as missed below
 	}
@@ -286,7 +288,7 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 			<-ctx.Done()
 			return
 		}
-		now := clock.Now()
+		now := clock.Now().Round(0)
 		if next.After(now) {
 			log.Debug("next run", zap.Time("at", next))
 			// Wake at the fire time, and every wallClockWatch until then:
@@ -308,7 +310,7 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 			if ctx.Err() != nil {
 				return
 			}
-			now = clock.Now()
+			now = clock.Now().Round(0)
 			if now.Before(next) {
 				continue // not yet; or the clock went back, and handled stays: nothing fires twice
 			}
