@@ -145,3 +145,15 @@ func TestOneClock(t *testing.T) {
 		require.True(t, m.FinishedAt.Equal(t0), "%s: manifest finished_at %s", name, m.FinishedAt)
 	}
 }
+
+// Jump moves the wall clock by d (forward or back) as a clock step
+// (NTP, a VM restored) does: pending timers keep the time they have left,
+// as timers on the monotonic clock do, so none fires.
+func (c *fakeClock) Jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for _, ft := range c.timers {
+		ft.at = ft.at.Add(d)
+	}
+}

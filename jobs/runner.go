@@ -241,7 +241,7 @@ func classify(ctx context.Context, err error) (state.Status, string) {
 // committed data files' URIs, only on success.
 func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, opts RunOptions) ([]string, error) {
 	p := opts.Progress
-	td := r.templateData(ctx, job, run, scheduled)
+	td := r.templateData(ctx, log, job, run, scheduled, opts)
 	dest, err := job.RenderDestination(td)
 	if err != nil {
 		return nil, err
@@ -294,7 +294,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err := checkTruncation(log, job, res, p.Rows.Load()); err != nil {
 		return nil, err // before Commit: nothing is published
 	}
-	if err := r.checkSchema(ctx, log, job, info.schema, opts.AcceptSchemaChange, p); err != nil {
+	if err := r.checkSchema(ctx, log, job, info.schema, opts); err != nil {
 		return nil, err // before Commit: nothing is published
 	}
 	if err := out.Commit(ctx, newManifest(job, run, scheduled, res, wopts.ContentType, &info)); err != nil {

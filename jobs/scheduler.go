@@ -41,7 +41,11 @@ var ErrLeaseLost = errors.New("the run's lease was taken over by another replica
 //   - catchup: when a job's loop first starts, fires missed since the
 //     job's latest recorded run (and within catchup_window) run: none of
 //     them, the latest, or all in order. They are claimed like any fire, so
-//     replicas starting together run each once.
+//     replicas starting together run each once. The loop applies the same
+//     policy when it wakes to find that several fire times passed (the
+//     process was frozen, or the wall clock jumped forward: it reads the
+//     wall clock at least every wallClockWatch, a minute); one late fire
+//     just runs. A wall clock stepping back fires nothing twice.
 //   - retries: a run that fails with a retryable error (ClassRetryable) is
 //     retried as a new attempt under the same key after an exponential
 //     backoff with jitter, until max_attempts attempts of the key exist. A
@@ -148,9 +152,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.stopCtx, s.runCtx = ctx, runCtx
 	s.loops = map[string]*jobLoop{}
 	s.states = map[string]*jobState{}
-	if s.MaxConcurrentRuns > 0 {
-		s.sem = make(chan struct{}, s.MaxConcurrentRuns)
-	}
+	s.slotsLocked()
 	for _, job := range s.Jobs {
 		s.startLoop(job)
 	}
@@ -256,35 +258,67 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 	catchUp := !st.caughtUp
 	st.caughtUp = true
 	st.mu.Unlock()
+	// Fire times are wall-clock times: readings drop the monotonic clock
+	// (Round(0)), which would hide a jump from comparisons between them.
+	started := clock.Now().Round(0)
 	if catchUp {
-		s.catchUp(ctx, log, job, st)
+		s.catchUp(ctx, log, job, st) // may wait out a store outage: fires due meanwhile count as missed below
 	}
+	st.mu.Lock()
+	handled := later(started, st.last) // every fire up to here is handled
+	st.mu.Unlock()
 	for {
-		now := clock.Now()
-		from := now
-		st.mu.Lock()
-		if from.Before(st.last) {
-			from = st.last
-		}
-		st.mu.Unlock()
-		next := job.Schedule.Next(from)
+		next := job.Schedule.Next(handled)
 		if next.IsZero() {
 			log.Warn("schedule never fires again", zap.String("schedule", job.ScheduleSpec))
 			<-ctx.Done()
 			return
 		}
-		log.Debug("next run", zap.Time("at", next))
-		fire, stop := clock.After(next.Sub(now))
-		select {
-		case <-ctx.Done():
-			stop()
-			return
-		case <-fire:
+		now := clock.Now().Round(0)
+		if next.After(now) {
+			log.Debug("next run", zap.Time("at", next))
+			// Wake at the fire time, and every wallClockWatch until then:
+			// timers run on the monotonic clock, so only reading the wall
+			// clock shows that it jumped forward over fire times.
+			fire, stopFire := clock.After(next.Sub(now))
+			var watch <-chan time.Time
+			stopWatch := func() {}
+			if next.Sub(now) > wallClockWatch {
+				watch, stopWatch = clock.After(wallClockWatch)
+			}
+			select {
+			case <-ctx.Done():
+			case <-fire:
+			case <-watch:
+			}
+			stopFire()
+			stopWatch()
+			if ctx.Err() != nil {
+				return
+			}
+			now = clock.Now().Round(0)
+			if now.Before(next) {
+				continue // not yet; or the clock went back, and handled stays: nothing fires twice
+			}
 		}
 		st.mu.Lock()
-		st.last = next
+		st.last = later(st.last, now)
 		st.mu.Unlock()
-		s.fire(job, next, job.Overlap, st)
+		if after := job.Schedule.Next(next); after.IsZero() || after.After(now) {
+			// The one fire due: on time, or late by less than a period.
+			handled = next
+			s.fire(job, next, job.Overlap, st)
+			continue
+		}
+		// Several fires came due at once: the process was frozen (the
+		// timer was delivered late) or the wall clock jumped forward.
+		missed := catchupFires(job, handled, now)
+		log.Warn("fires were missed while the process was paused or the wall clock jumped; handling them as catchup says",
+			zap.Time("since", handled), zap.Time("now", now), zap.String("catchup", string(job.Catchup)), zap.Int("running", len(missed)))
+		handled = now
+		for _, at := range missed {
+			s.fire(job, at, config.OverlapQueue, st) // in order, one after the other
+		}
 	}
 }
 
@@ -313,9 +347,13 @@ func (s *Scheduler) reap(ctx context.Context) {
 		s.mu.Unlock()
 		now := clock.Now()
 		for _, tg := range targets {
-			runs, err := s.Runner.Store.ListRuns(ctx, state.ListOptions{Job: tg.job.Name, Limit: 50})
+			var runs []state.Run
+			err := storeRetry(ctx, clock, s.lease(), s.Jitter, s.Log.With(zap.String("job", tg.job.Name)), "ListRuns", func() (err error) {
+				runs, err = s.Runner.Store.ListRuns(ctx, state.ListOptions{Job: tg.job.Name, Limit: 50})
+				return err
+			})
 			if err != nil {
-				s.Log.Warn("look for expired leases failed", zap.String("job", tg.job.Name), zap.Error(err))
+				s.Log.Warn("look for expired leases failed; looking again in one lease", zap.String("job", tg.job.Name), zap.Error(err))
 				continue
 			}
 			for _, r := range runs {
@@ -338,8 +376,12 @@ func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Jo
 	if job.Catchup == config.CatchupNone || job.Catchup == "" {
 		return
 	}
+	var latest state.Run
+	err := storeRetry(ctx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "LatestScheduled", func() (err error) {
+		latest, err = s.Runner.Store.LatestScheduled(ctx, job.Name)
+		return err
+	})
 	now := s.clock().Now()
-	latest, err := s.Runner.Store.LatestScheduled(ctx, job.Name)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
 		return // a new job: nothing was missed
@@ -347,7 +389,39 @@ func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Jo
 		log.Error("catch-up: read the job's latest run failed; not catching up", zap.Error(err))
 		return
 	}
-	from := latest.ScheduledTime
+	missed := catchupFires(job, latest.ScheduledTime, now)
+	if len(missed) == 0 {
+		return
+	}
+	log.Info("catching up missed fires", zap.String("catchup", string(job.Catchup)), zap.Int("fires", len(missed)),
+		zap.Time("first", missed[0]), zap.Time("last", missed[len(missed)-1]))
+	st.mu.Lock()
+	st.last = now
+	st.mu.Unlock()
+	for _, at := range missed {
+		s.fire(job, at, config.OverlapQueue, st) // in order, one after the other
+	}
+}
+
+// wallClockWatch is the longest a job's loop sleeps between reading the
+// wall clock, and so the longest before it notices that the clock jumped
+// forward over fire times.
+const wallClockWatch = time.Minute
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// catchupFires lists the fires of job after from and up to now that its
+// catchup policy runs: none of them, the latest, or all in order; only
+// fires within catchup_window before now count.
+func catchupFires(job *config.Job, from, now time.Time) []time.Time {
+	if job.Catchup == config.CatchupNone || job.Catchup == "" {
+		return nil
+	}
 	if start := now.Add(-job.CatchupWindow); from.Before(start) {
 		from = start.Add(-time.Nanosecond) // fires at the window's start count
 	}
@@ -358,20 +432,10 @@ func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Jo
 			missed = missed[1:]
 		}
 	}
-	if len(missed) == 0 {
-		return
-	}
-	if job.Catchup == config.CatchupLatest {
+	if job.Catchup == config.CatchupLatest && len(missed) > 0 {
 		missed = missed[len(missed)-1:]
 	}
-	log.Info("catching up missed fires", zap.String("catchup", string(job.Catchup)), zap.Int("fires", len(missed)),
-		zap.Time("first", missed[0]), zap.Time("last", missed[len(missed)-1]))
-	st.mu.Lock()
-	st.last = now
-	st.mu.Unlock()
-	for _, at := range missed {
-		s.fire(job, at, config.OverlapQueue, st) // in order, one after the other
-	}
+	return missed
 }
 
 // fire claims (job, scheduled) and, if this replica won it, runs it in the
@@ -415,7 +479,7 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 		admit := func() bool {
 			switch overlap {
 			case config.OverlapSkip:
-				if busy || s.runningElsewhere(job, run) {
+				if busy || s.runningElsewhere(log, job, run) {
 					s.skip(log, run)
 					return false
 				}
@@ -435,9 +499,14 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 // attempt without a lease (written by versions before claims; nothing renews it)
 // counts as live for one lease after it started (state.Run.LeaseEnd), so
 // that no such record blocks the job for longer.
-func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
-	runs, err := s.Runner.Store.ListRuns(s.runCtx, state.ListOptions{Job: job.Name, Limit: 20})
+func (s *Scheduler) runningElsewhere(log *zap.Logger, job *config.Job, run state.Run) bool {
+	var runs []state.Run
+	err := storeRetry(s.runCtx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "ListRuns", func() (err error) {
+		runs, err = s.Runner.Store.ListRuns(s.runCtx, state.ListOptions{Job: job.Name, Limit: 20})
+		return err
+	})
 	if err != nil {
+		log.Error("look for a run of the job in flight elsewhere failed; running this fire", zap.Error(err))
 		return false
 	}
 	now := s.clock().Now()
@@ -452,11 +521,14 @@ func (s *Scheduler) runningElsewhere(job *config.Job, run state.Run) bool {
 
 func (s *Scheduler) skip(log *zap.Logger, run state.Run) {
 	log.Warn("previous run still in flight; skipping this fire", zap.String("run_id", run.ID))
-	err := s.Runner.Store.FinishRun(context.WithoutCancel(s.runCtx), run.ID, state.Result{
-		Status: state.Skipped, Error: "skipped: the previous run of the job was still in flight (overlap: skip)",
-	}, s.clock().Now())
+	ctx := context.WithoutCancel(s.runCtx)
+	err := storeRetry(ctx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "FinishRun", func() error {
+		return s.Runner.Store.FinishRun(ctx, run.ID, state.Result{
+			Status: state.Skipped, Error: "skipped: the previous run of the job was still in flight (overlap: skip)",
+		}, s.clock().Now())
+	})
 	if err != nil {
-		log.Error("record skipped fire failed", zap.Error(err))
+		log.Error("record skipped fire failed; the fire's lease will expire and it will be run then", zap.String("run_id", run.ID), zap.Error(err))
 	}
 }
 
@@ -483,7 +555,11 @@ func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder, la
 			stop()
 			return done, err
 		}
-		next, rerr := s.Runner.Store.Retry(s.runCtx, done.ID, s.replica(), clock.Now(), s.lease())
+		var next state.Run
+		rerr := storeRetry(s.runCtx, clock, storeOutage(s.lease()), s.Jitter, log, "Retry", func() (err error) {
+			next, err = s.Runner.Store.Retry(s.runCtx, done.ID, s.replica(), clock.Now(), s.lease())
+			return err
+		})
 		if rerr != nil {
 			log.Warn("retry not started", zap.Error(rerr))
 			return done, err
@@ -493,19 +569,26 @@ func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder, la
 	}
 }
 
+// slotsLocked returns the semaphore of MaxConcurrentRuns, made on first
+// use (by Run or a Trigger sharing it), or nil for no limit; s.mu is held.
+func (s *Scheduler) slotsLocked() chan struct{} {
+	if s.sem == nil && s.MaxConcurrentRuns > 0 {
+		s.sem = make(chan struct{}, s.MaxConcurrentRuns)
+	}
+	return s.sem
+}
+
 // attempt runs one attempt under the concurrency limit and the job's
 // timeout, measured on the scheduler's clock.
 func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opts RunOptions) (state.Run, error) {
 	if s.sem != nil {
-		select {
-		case s.sem <- struct{}{}:
-			defer func() { <-s.sem }()
-		case <-s.runCtx.Done():
+		if !s.takeSlot(job, run, &opts) {
 			// Shut down while waiting for a slot: record it as interrupted.
 			ctx, cancel := context.WithCancelCause(context.Background())
 			cancel(context.Cause(s.runCtx))
 			return s.Runner.Execute(ctx, job, run, s.recordOptions(opts))
 		}
+		defer func() { <-s.sem }()
 	}
 	ctx, cancel := context.WithCancelCause(s.runCtx)
 	defer cancel(nil)
@@ -525,6 +608,30 @@ func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opt
 		}()
 	}
 	return s.Runner.Execute(ctx, job, run, s.recordOptions(opts))
+}
+
+// takeSlot takes one of the MaxConcurrentRuns slots for run, waiting for
+// one if need be, and reports false if the scheduler shut down meanwhile.
+// An attempt that must wait is announced (opts.OnStart) before it waits,
+// and not again: a Run now answers at once.
+func (s *Scheduler) takeSlot(job *config.Job, run state.Run, opts *RunOptions) bool {
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	default:
+	}
+	s.Log.Info("waiting for a run slot (scheduler.max_concurrent_runs); the run's lease is held meanwhile",
+		zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("max_concurrent_runs", cap(s.sem)))
+	if opts.OnStart != nil {
+		opts.OnStart(run)
+		opts.OnStart = nil
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	case <-s.runCtx.Done():
+		return false
+	}
 }
 
 // recordOptions is opts with the scheduler's clock, lease and jitter for

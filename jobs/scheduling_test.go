@@ -15,16 +15,7 @@ import (
 )
 
 // timerAt reports whether a timer is pending at exactly at.
-func (c *fakeClock) timerAt(at time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, ft := range c.timers {
-		if ft.at.Equal(at) {
-			return true
-		}
-	}
-	return false
-}
+func (c *fakeClock) timerAt(at time.Time) bool { return c.timersAt(at) > 0 }
 
 // startConfigured is startScheduler with the scheduler's settings set
 // before it runs.
@@ -328,17 +319,7 @@ func TestSchedulerMaxConcurrentRuns(t *testing.T) {
 	arrived := b.srv.StallNextRun(release, false)
 	at := time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC)
 	f.clock.waitFire(t, at)
-	eventually(t, "both jobs to wait for 06:01", func() bool {
-		f.clock.mu.Lock()
-		defer f.clock.mu.Unlock()
-		n := 0
-		for _, ft := range f.clock.timers {
-			if ft.at.Equal(at) {
-				n++
-			}
-		}
-		return n == 2
-	})
+	eventually(t, "both jobs to wait for 06:01", func() bool { return f.clock.timersAt(at) == 2 })
 	f.clock.AdvanceTo(at)
 	<-arrived
 	eventually(t, "both fires to be claimed", func() bool { return len(f.runs(t)) == 2 })

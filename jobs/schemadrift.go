@@ -21,8 +21,8 @@ var ErrSchemaChanged = errors.New("schema changed since the last successful run"
 // checkSchema records the run's schema in p and compares it with the
 // schema of the job's last successful run: changed, added or removed
 // columns are logged, and fail the run when the job asks for it (unless
-// accept). A job whose output has no columns (raw) has nothing to check.
-func (r *Runner) checkSchema(ctx context.Context, log *zap.Logger, job *config.Job, cur formats.Schema, accept bool, p *Progress) error {
+// opts.AcceptSchemaChange). A job whose output has no columns (raw) has nothing to check.
+func (r *Runner) checkSchema(ctx context.Context, log *zap.Logger, job *config.Job, cur formats.Schema, opts RunOptions) error {
 	if len(cur.Fields) == 0 {
 		return nil
 	}
@@ -31,9 +31,9 @@ func (r *Runner) checkSchema(ctx context.Context, log *zap.Logger, job *config.J
 		return fmt.Errorf("encode schema: %w", err)
 	}
 	s := string(b)
-	p.schema.Store(&s)
+	opts.Progress.schema.Store(&s)
 
-	last, err := r.Store.LastSuccess(ctx, job.Name)
+	last, err := r.lastSuccess(ctx, log, job.Name, opts)
 	if errors.Is(err, state.ErrNotFound) || (err == nil && last.Schema == "") {
 		return nil // the first run (or one from before schemas were kept) sets the baseline
 	}
@@ -54,7 +54,7 @@ func (r *Runner) checkSchema(ctx context.Context, log *zap.Logger, job *config.J
 		list[i] = c.String()
 	}
 	fields := []zap.Field{zap.Strings("changes", list), zap.String("last_success_run_id", last.ID)}
-	if job.OnSchemaChange != "fail" || accept {
+	if job.OnSchemaChange != "fail" || opts.AcceptSchemaChange {
 		log.Warn("schema changed since the last successful run", fields...)
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/state"
 )
@@ -11,11 +13,11 @@ import (
 // templateData is what the destination and source templates of run see.
 // LastSuccessTime is the scheduled time of the job's latest succeeded run
 // before this one, or PrevScheduledTime when there is none (or the store
-// cannot tell).
-func (r *Runner) templateData(ctx context.Context, job *config.Job, run state.Run, scheduled time.Time) config.TemplateData {
+// cannot tell through a store outage of two leases).
+func (r *Runner) templateData(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, opts RunOptions) config.TemplateData {
 	prev := job.Schedule.Prev(scheduled)
 	last := prev
-	if ls, err := r.Store.LastSuccess(ctx, job.Name); err == nil && ls.ScheduledTime.Before(run.ScheduledTime) {
+	if ls, err := r.lastSuccess(ctx, log, job.Name, opts); err == nil && ls.ScheduledTime.Before(run.ScheduledTime) {
 		last = ls.ScheduledTime.In(job.Location)
 	}
 	return config.TemplateData{

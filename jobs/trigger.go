@@ -33,6 +33,11 @@ type Trigger struct {
 	Replica string         // recorded with the runs; "" means "local"
 	Lease   time.Duration  // 0 means config.DefaultLease
 	Jitter  func() float64 // retry backoff jitter in [0, 1); nil means math/rand/v2
+	// Slots, when set, is the Scheduler of this process: each attempt
+	// takes one of its MaxConcurrentRuns slots, like a scheduled fire,
+	// waiting for one with its lease held (and announced to
+	// RunOptions.OnStart before it waits).
+	Slots *Scheduler
 }
 
 // TriggerOptions adjust one triggered run.
@@ -76,6 +81,11 @@ func (t *Trigger) door(ctx context.Context) *Scheduler {
 	}
 	s := &Scheduler{Runner: t.Runner, Clock: t.Clock, Log: log, Replica: t.Replica, Lease: t.Lease, Jitter: t.Jitter}
 	s.stopCtx, s.runCtx = ctx, ctx
+	if t.Slots != nil {
+		t.Slots.mu.Lock()
+		s.sem = t.Slots.slotsLocked()
+		t.Slots.mu.Unlock()
+	}
 	return s
 }
 

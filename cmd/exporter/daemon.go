@@ -52,8 +52,10 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	a.runner.Observers = append(a.runner.Observers, n)
 
 	var running atomic.Bool
+	runNow := a.trigger("run_now")
+	runNow.Slots = s // Run now takes the scheduler's run slots (scheduler.max_concurrent_runs)
 	srv, err := web.New(web.Options{
-		Config: a.cfg, Jobs: s.CurrentJobs, Store: a.store, Runner: a.runner, Trigger: a.trigger("run_now"),
+		Config: a.cfg, Jobs: s.CurrentJobs, Store: a.store, Runner: a.runner, Trigger: runNow,
 		Metrics: a.metrics.Handler(), Log: a.log.Named("web"),
 		Version: versionString(), RunContext: ctx,
 		Ready: func() error {

@@ -108,7 +108,9 @@ func randomHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-func startDaemon(t *testing.T, listen string) *daemon {
+// startDaemon starts the daemon on the test config; configure, if given,
+// adjusts the scheduler before it runs.
+func startDaemon(t *testing.T, listen string, configure ...func(*jobs.Scheduler)) *daemon {
 	t.Helper()
 	d := &daemon{looker: lookertest.NewServer(lookertest.Options{Rows: e2eRows}), dir: t.TempDir(), logs: &syncBuffer{}, token: "bearer-" + randomHex(t, 16)}
 	t.Cleanup(d.looker.Close)
@@ -158,6 +160,9 @@ jobs:
 	require.NoError(t, err)
 	d.app = a
 	sched := &jobs.Scheduler{Runner: a.runner, Jobs: cfg.Jobs, Log: log.Named("scheduler"), Clock: stillClock{now: time.Now()}}
+	for _, c := range configure {
+		c(sched)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	d.base = "http://" + ln.Addr().String()
@@ -199,6 +204,12 @@ func (d *daemon) do(t *testing.T, method, path string, auth bool) (int, string) 
 // runNow starts a run through the API and waits for its outcome.
 func (d *daemon) runNow(t *testing.T, job string) web.RunInfo {
 	t.Helper()
+	return d.waitRun(t, d.startRunNow(t, job))
+}
+
+// startRunNow starts a run through the API and returns its id.
+func (d *daemon) startRunNow(t *testing.T, job string) string {
+	t.Helper()
 	code, body := d.do(t, http.MethodPost, "/api/v1/jobs/"+job+"/run", true)
 	require.Equal(t, http.StatusAccepted, code, body)
 	var started struct {
@@ -206,7 +217,7 @@ func (d *daemon) runNow(t *testing.T, job string) web.RunInfo {
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &started))
 	require.NotEmpty(t, started.RunID)
-	return d.waitRun(t, started.RunID)
+	return started.RunID
 }
 
 // waitRun polls the API until the run is finished and its log is saved.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -314,7 +315,8 @@ func (s *Server) apiRunNow(w http.ResponseWriter, r *http.Request) {
 	run, err := s.RunNow(j)
 	switch {
 	case errors.Is(err, ErrBusy):
-		writeJSON(w, http.StatusConflict, map[string]any{"error": "job " + j.Name + " has a run in flight; wait for it to finish", "run_id": run.ID})
+		writeJSON(w, http.StatusConflict, map[string]any{"error": "job " + j.Name + " has a run in flight (" + holder(run) + "); wait for it to finish",
+			"run_id": run.ID, "replica": run.Replica})
 		return
 	case err != nil:
 		s.internal(w, r, "start a run of "+j.Name, err)
@@ -332,4 +334,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// holder names who runs run: its id and replica.
+func holder(run state.Run) string {
+	if run.Replica == "" {
+		return "run " + run.ID + ", started without a lease"
+	}
+	return fmt.Sprintf("run %s, held by replica %q", run.ID, run.Replica)
 }

@@ -144,7 +144,7 @@ func (s *Server) formRunNow(w http.ResponseWriter, r *http.Request) {
 	run, err := s.RunNow(j)
 	switch {
 	case errors.Is(err, ErrBusy):
-		http.Redirect(w, r, "/jobs/"+url.PathEscape(j.Name)+"?notice="+url.QueryEscape("A run of this job is already in flight: "+run.ID), http.StatusSeeOther)
+		http.Redirect(w, r, "/jobs/"+url.PathEscape(j.Name)+"?notice="+url.QueryEscape("A run of this job is already in flight ("+holder(run)+")"), http.StatusSeeOther)
 		return
 	case err != nil:
 		s.internal(w, r, "start a run of "+j.Name, err)
