@@ -180,6 +180,20 @@ func (l *connLimiter) openConns() int {
 	return len(l.open)
 }
 
+// busyConns returns how many open connections are handling a request
+// (tests).
+func (l *connLimiter) busyConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for c := range l.open {
+		if c.busy {
+			n++
+		}
+	}
+	return n
+}
+
 func (c *limitedConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()

@@ -34,6 +34,15 @@ func setupLimiter(t *testing.T, maxConns int, h http.Handler) *limiterSetup {
 	return &limiterSetup{lim: lim, addr: ln.Addr().String()}
 }
 
+// waitIdle waits until the server has marked every open connection idle.
+// A client reads an answer before the server's goroutine reports the
+// connection idle (ConnState), so without this a busy machine can leave a
+// connection "in a request" long after its answer arrived.
+func (s *limiterSetup) waitIdle(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return s.lim.busyConns() == 0 }, 30*time.Second, time.Millisecond, "the server never marked its connections idle")
+}
+
 // get sends GET path on c and reads the answer's status line and headers
 // and body.
 func get(t *testing.T, c net.Conn, r *bufio.Reader, path string) (*http.Response, error) {
@@ -78,10 +87,12 @@ func TestConnLimiterClosesLongestIdle(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		cs = append(cs, conn{c, r})
+		s.waitIdle(t)
 	}
 	// cs[1] is used again: cs[0] is now the longest idle.
 	_, err := get(t, cs[1].c, cs[1].r, "/")
 	require.NoError(t, err)
+	s.waitIdle(t)
 
 	fresh, fr := dial(t, s.addr)
 	resp, err := get(t, fresh, fr, "/healthz")
@@ -103,6 +114,7 @@ func TestConnLimiterClosesLongestIdle(t *testing.T) {
 		c, r := dial(t, s.addr)
 		_, err := get(t, c, r, "/")
 		require.NoError(t, err, "connection %d", i)
+		s.waitIdle(t)
 	}
 	_, err = sr.ReadByte()
 	require.Error(t, err, "the slow connection was closed")
