@@ -78,6 +78,13 @@ func TestContract(t *testing.T) {
 	require.NoError(t, err)
 	readAll(t, res)
 
+	// Saved sources with the job's filters (a derived query).
+	for _, src := range []lookerapi.Source{{LookID: lookertest.StaleFilterConfigLookID}, {QuerySlug: lookertest.QuerySlug}} {
+		run(src, lookerapi.RunOptions{ResultFormat: "json_bi", Filters: map[string]string{"orders.created_date": "after 2024-01-01", "users.country": "-France"}})
+		_, err := c.Derive(ctx, src, lookerapi.RunOptions{Filters: map[string]string{"orders.amount": ">100"}, FilterExpression: "${orders.amount} > 100"})
+		require.NoError(t, err)
+	}
+
 	_, err = c.QueryForSlug(ctx, lookertest.QuerySlug)
 	require.NoError(t, err)
 	_, err = c.SavedQuery(ctx, lookertest.QueryID)

@@ -174,6 +174,14 @@ type RunOptions struct {
 	// their own query_timezone or UTC, saved queries in theirs or Looker's
 	// application zone (see Run and Result.Timezone).
 	QueryTimezone string
+	// Filters are the job's filters for a Look, saved query or slug:
+	// Looker filter expressions by field, merged over the saved query's
+	// (see Derive). Inline queries carry their own filters; SQL Runner
+	// takes none.
+	Filters map[string]string
+	// FilterExpression, when set, replaces the saved query's custom
+	// filter expression (Query.filter_expression).
+	FilterExpression string
 	// SavedLimit sends no limit, so the saved query's own limit applies
 	// (job `limit: saved`). Limit must then be 0.
 	SavedLimit bool

@@ -79,6 +79,17 @@
 //   - apply_formatting=true: numbers rendered with their value_format
 //     ("#,##0.00" → "1,234.50"; only decimals and thousands modelled),
 //     sent as strings.
+//   - Filters (filters.go; https://cloud.google.com/looker/docs/filter-expressions):
+//     strings (lists, %/_ wildcards, -negation, NULL, EMPTY, ^ escapes),
+//     numbers (lists, comparisons, AND, "a to b", intervals, NOT, NULL),
+//     yesno, and dates and times (a day, month or year; "after X",
+//     "before X", "X to Y"; today, yesterday, "N days" / "last N days"
+//     (Options.RelativeDatesComplete for the complete-days reading),
+//     "N days ago", this/last week|month|year) read in the query zone
+//     against Options.Now. Other forms answer 400. filter_config is kept
+//     and served back; with Options.FilterConfigWins it overrides filters
+//     (spec Query.filter_config). RequestLog keeps every request with
+//     its body, so a test can read the query a client created.
 //   - The explore (lookml_model_explore): every field's LookML type,
 //     category, labels, value_format, convert_tz.
 //   - Errors are Looker JSON bodies {"message","documentation_url"} with
@@ -89,8 +100,7 @@
 //
 // Sorting (rows come in orders.id order), aggregation (measures are
 // per-row synthetic values, pivoted measures null outside their row's
-// pivot), filter expressions other than a plain value on a string
-// dimension and simple date ranges (others are accepted and ignored),
+// pivot), filter_expression (custom filters: accepted, not applied),
 // table calculations other than ${view.field} * number, the per-connection
 // queue (75 queries, 120 s), queueing of query tasks, value formats beyond
 // decimals and thousands, json_detail and the other formats, render tasks,

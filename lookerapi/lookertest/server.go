@@ -1,9 +1,11 @@
 package lookertest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -50,6 +52,20 @@ type Options struct {
 	StreamingDialect  *bool
 	PerUserQueryLimit int           // running queries per user; 0 means 15 (NOTES §9, §13.6)
 	QueueTimeout      time.Duration // a query queued longer is dropped; 0 means 600 s (NOTES §9)
+	// FilterConfigWins models the spec's warning on Query.filter_config:
+	// "When running a query via the Looker UI, this parameter takes
+	// precedence over filters ... When creating a query or modifying an
+	// existing query, filter_config should be set to null. Setting it to
+	// any other value could cause unexpected filtering behavior." Whether
+	// API runs honour it is undocumented: with true, a query carrying a
+	// filter_config runs with the filters it holds, not with filters.
+	FilterConfigWins bool
+	// RelativeDatesComplete says how a relative date filter such as
+	// "7 days" counts (filter-expressions, Date and time): false (the
+	// documented reading) includes the current day: today and the six days
+	// before; true counts seven complete days ending at the start of
+	// today. Both are plausible readings of the docs' wording.
+	RelativeDatesComplete bool
 }
 
 // Server is an in-process Looker-compatible API server. All methods are
@@ -93,6 +109,7 @@ type Server struct {
 	running    map[string]*runningQuery
 	maxRunning int
 	slotFreed  chan struct{} // closed and replaced whenever a running query ends
+	reqLog     []LoggedRequest
 }
 
 // NewServer starts a Server; it panics if it cannot listen (like
@@ -290,9 +307,15 @@ func (s *Server) route(mux *http.ServeMux, pattern, op string, auth bool, h func
 		if op == "not_found" {
 			c.tmpl = strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/4.0"), "/")
 		}
+		var body []byte
+		if r.Body != nil && r.Method != http.MethodGet {
+			body, _ = io.ReadAll(io.LimitReader(r.Body, maxLoggedBody))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		s.mu.Lock()
 		s.counts[op]++
 		s.lastQuery[op] = r.URL.Query()
+		s.logRequest(LoggedRequest{Op: op, Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, "/api/4.0"), Query: r.URL.Query(), Body: body})
 		rd := s.takeRedirect(op)
 		var f *Fault
 		if rd == nil {
