@@ -85,6 +85,21 @@ func TestContract(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	// Dashboards: numeric and LookML ids, every tile run (data and merge).
+	for _, id := range []string{lookertest.DashboardID, lookertest.LookMLDashboardID} {
+		d, err := c.Dashboard(ctx, id)
+		require.NoError(t, err)
+		tqs, err := c.TileQueries(ctx, d, map[string]string{"Country": "France,Spain"}, lookerapi.RunOptions{})
+		require.NoError(t, err)
+		for _, tq := range tqs {
+			res, err := c.RunTile(ctx, tq, lookerapi.RunOptions{ResultFormat: "json"})
+			require.NoError(t, err)
+			readAll(t, res)
+		}
+	}
+	_, err = c.Dashboard(ctx, "999")
+	require.Error(t, err)
+
 	_, err = c.QueryForSlug(ctx, lookertest.QuerySlug)
 	require.NoError(t, err)
 	_, err = c.SavedQuery(ctx, lookertest.QueryID)
@@ -165,7 +180,7 @@ func TestContract(t *testing.T) {
 	t.Logf("validated responses per operation: %v", checked)
 	for _, op := range []string{"login", "login_user", "logout", "look", "run_look", "query", "query_for_slug", "create_query",
 		"run_query", "run_inline_query", "create_sql_query", "sql_query", "run_sql_query", "create_query_task", "query_task",
-		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection", "me", "all_running_queries"} {
+		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection", "me", "all_running_queries", "dashboard", "merge_query"} {
 		require.Positive(t, checked[op], "operation %s was not exercised; exercised: %v", op, ops)
 	}
 }

@@ -29,6 +29,12 @@
 // and ResolveRun find a source's query, field types, time zone, saved
 // limit and whether it streams, without running it.
 //
+// Looks and saved queries run with a job's filters through a derived
+// query (Derive, RunOptions.Filters). Dashboards (Dashboard, TileQueries,
+// RunTile) run tile by tile with the dashboard filters each tile listens
+// to; merged-result tiles are merged by the client, since Looker's API
+// cannot run a merge query.
+//
 // lookerapi/lookertest is an in-process Looker-compatible server used by the
 // tests and by `exporter demo`.
 package lookerapi

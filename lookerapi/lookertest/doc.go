@@ -90,6 +90,15 @@
 //     and served back; with Options.FilterConfigWins it overrides filters
 //     (spec Query.filter_config). RequestLog keeps every request with
 //     its body, so a test can read the query a client created.
+//   - Dashboards (dashboard, merge_query; dashboards.go): DashboardID and
+//     the LookML LookMLDashboardID ("model::name") with three data tiles
+//     (a query tile, a Look tile, a query tile without result_maker), a
+//     text tile and a merged-result tile (MergeQueryID: two source
+//     queries joined on orders.id), filters with defaults, and listening
+//     tiles (result_maker.filterables[].listen). Looker's API has no
+//     operation that runs a dashboard or a merge query; Options.Merge
+//     switches the undocumented shapes (a query in a merge tile's
+//     result_maker; sources named by slug only).
 //   - The explore (lookml_model_explore): every field's LookML type,
 //     category, labels, value_format, convert_tz.
 //   - Errors are Looker JSON bodies {"message","documentation_url"} with

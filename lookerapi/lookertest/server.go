@@ -66,6 +66,9 @@ type Options struct {
 	// before; true counts seven complete days ending at the start of
 	// today. Both are plausible readings of the docs' wording.
 	RelativeDatesComplete bool
+	// Merge chooses how merged-result tiles are served where the docs
+	// are silent (see MergeVariant).
+	Merge MergeVariant
 }
 
 // Server is an in-process Looker-compatible API server. All methods are
@@ -110,6 +113,8 @@ type Server struct {
 	maxRunning int
 	slotFreed  chan struct{} // closed and replaced whenever a running query ends
 	reqLog     []LoggedRequest
+	dashboards map[string]*dashboard // by id: numeric, or LookML "model::name"
+	merges     map[string]*mergeQuery
 }
 
 // NewServer starts a Server; it panics if it cannot listen (like
@@ -186,6 +191,7 @@ func Start(opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.addSamples()
+	s.addDashboards()
 
 	s.hs = httptest.NewUnstartedServer(s.routes())
 	if opts.Addr != "" {
@@ -284,6 +290,8 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET /running_queries", "all_running_queries", true, s.allRunningQueries)
 	s.route(mux, "DELETE /running_queries/{query_task_id}", "kill_query", true, s.killQuery)
 	s.route(mux, "GET /lookml_models/{lookml_model_name}/explores/{explore_name}", "lookml_model_explore", true, s.exploreHandler)
+	s.route(mux, "GET /dashboards/{dashboard_id}", "dashboard", true, s.dashboardHandler)
+	s.route(mux, "GET /merge_queries/{merge_query_id}", "merge_query", true, s.mergeQueryHandler)
 	s.route(mux, "/", "not_found", false, func(c *call) { c.error(http.StatusNotFound, "Not found") })
 	return mux
 }
