@@ -99,6 +99,16 @@
 //     operation that runs a dashboard or a merge query; Options.Merge
 //     switches the undocumented shapes (a query in a merge tile's
 //     result_maker; sources named by slug only).
+//   - Render tasks (create_look_render_task, create_query_render_task,
+//     create_dashboard_render_task, render_task, render_task_results;
+//     NOTES §6, §13.10; renders.go): statuses enqueued_for_query →
+//     querying → enqueued_for_render → rendering → success, one per poll
+//     (ScriptNextRender for failure, with RenderFailureDetail as
+//     status_detail, or any other status); results answer 202 with an
+//     empty body and Retry-After until done (Options.RenderRetryAfter,
+//     Options.RenderResultsLag); then a one-page PDF (paper size,
+//     landscape, the dashboard_filters printed on it), a PNG or a JPEG of
+//     the requested size.
 //   - The explore (lookml_model_explore): every field's LookML type,
 //     category, labels, value_format, convert_tz.
 //   - Errors are Looker JSON bodies {"message","documentation_url"} with
@@ -112,8 +122,9 @@
 // pivot), filter_expression (custom filters: accepted, not applied),
 // table calculations other than ${view.field} * number, the per-connection
 // queue (75 queries, 120 s), queueing of query tasks, value formats beyond
-// decimals and thousands, json_detail and the other formats, render tasks,
-// scheduled plans, and the other run switches (accepted and ignored).
+// decimals and thousands, json_detail and the other formats, the content
+// of rendered documents (a title and the filters only), scheduled plans,
+// and the other run switches (accepted and ignored).
 //
 // # Steering it from tests
 //

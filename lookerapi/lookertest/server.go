@@ -69,6 +69,14 @@ type Options struct {
 	// Merge chooses how merged-result tiles are served where the docs
 	// are silent (see MergeVariant).
 	Merge MergeVariant
+	// RenderRetryAfter is the Retry-After (seconds) render_task_results
+	// sends with its 202 (spec; 0 means 1) and, when set, render_task
+	// sends while the task is not done [inf].
+	RenderRetryAfter int
+	// RenderResultsLag is how many more 202s render_task_results answers
+	// after the task reports success [inf: the spec advises polling
+	// render_task, which suggests the two can disagree].
+	RenderResultsLag int
 }
 
 // Server is an in-process Looker-compatible API server. All methods are
@@ -80,41 +88,44 @@ type Server struct {
 	closing chan struct{}
 	closeMu sync.Once
 
-	mu         sync.Mutex
-	tokens     map[string]tokenInfo
-	ttl        time.Duration
-	faults     []*Fault
-	redirects  []redirect
-	drops      []int
-	stalls     []stall
-	trickles   []<-chan struct{}
-	inBand     []inBandError
-	htmlRuns   int
-	counts     map[string]int
-	lastQuery  map[string]url.Values
-	lastUser   map[string]string
-	userLogins map[string]int
-	userZones  map[string]string
-	tasks      map[string]*task
-	scripts    [][]string
-	killed     []string
-	nextTask   int
-	issued     []string
-	logins     int
-	logouts    int
-	looks      map[string]*look
-	nextLook   int
-	queries    map[string]*savedQuery // by id
-	slugs      map[string]string      // query slug -> id
-	queryKeys  map[string]string      // canonical body -> id
-	nextQuery  int
-	sqlQueries map[string]*sqlQuery // by slug
-	running    map[string]*runningQuery
-	maxRunning int
-	slotFreed  chan struct{} // closed and replaced whenever a running query ends
-	reqLog     []LoggedRequest
-	dashboards map[string]*dashboard // by id: numeric, or LookML "model::name"
-	merges     map[string]*mergeQuery
+	mu            sync.Mutex
+	tokens        map[string]tokenInfo
+	ttl           time.Duration
+	faults        []*Fault
+	redirects     []redirect
+	drops         []int
+	stalls        []stall
+	trickles      []<-chan struct{}
+	inBand        []inBandError
+	htmlRuns      int
+	counts        map[string]int
+	lastQuery     map[string]url.Values
+	lastUser      map[string]string
+	userLogins    map[string]int
+	userZones     map[string]string
+	tasks         map[string]*task
+	scripts       [][]string
+	killed        []string
+	nextTask      int
+	issued        []string
+	logins        int
+	logouts       int
+	looks         map[string]*look
+	nextLook      int
+	queries       map[string]*savedQuery // by id
+	slugs         map[string]string      // query slug -> id
+	queryKeys     map[string]string      // canonical body -> id
+	nextQuery     int
+	sqlQueries    map[string]*sqlQuery // by slug
+	running       map[string]*runningQuery
+	maxRunning    int
+	slotFreed     chan struct{} // closed and replaced whenever a running query ends
+	reqLog        []LoggedRequest
+	dashboards    map[string]*dashboard // by id: numeric, or LookML "model::name"
+	merges        map[string]*mergeQuery
+	renders       map[string]*renderTask
+	renderScripts [][]string
+	nextRender    int
 }
 
 // NewServer starts a Server; it panics if it cannot listen (like
@@ -185,6 +196,7 @@ func Start(opts Options) (*Server, error) {
 		nextQuery:  1000,
 		sqlQueries: map[string]*sqlQuery{},
 		running:    map[string]*runningQuery{},
+		renders:    map[string]*renderTask{},
 		slotFreed:  make(chan struct{}),
 	}
 	if s.now == nil {
@@ -292,6 +304,11 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET /lookml_models/{lookml_model_name}/explores/{explore_name}", "lookml_model_explore", true, s.exploreHandler)
 	s.route(mux, "GET /dashboards/{dashboard_id}", "dashboard", true, s.dashboardHandler)
 	s.route(mux, "GET /merge_queries/{merge_query_id}", "merge_query", true, s.mergeQueryHandler)
+	s.route(mux, "POST /render_tasks/looks/{look_id}/{result_format}", "create_look_render_task", true, s.createRenderTask)
+	s.route(mux, "POST /render_tasks/queries/{query_id}/{result_format}", "create_query_render_task", true, s.createRenderTask)
+	s.route(mux, "POST /render_tasks/dashboards/{dashboard_id}/{result_format}", "create_dashboard_render_task", true, s.createRenderTask)
+	s.route(mux, "GET /render_tasks/{render_task_id}", "render_task", true, s.renderTaskHandler)
+	s.route(mux, "GET /render_tasks/{render_task_id}/results", "render_task_results", true, s.renderTaskResults)
 	s.route(mux, "/", "not_found", false, func(c *call) { c.error(http.StatusNotFound, "Not found") })
 	return mux
 }
