@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
@@ -130,6 +131,10 @@ func TestContract(t *testing.T) {
 	_, err = c.Render(ctx, lookerapi.RenderTarget{DashboardID: "404"}, "pdf", lookerapi.RenderOptions{Width: 10, Height: 10})
 	require.Error(t, err)
 
+	srv.AdvanceDatagroup(lookertest.DatagroupModel, lookertest.DatagroupName, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
+	_, err = c.Datagroups(ctx)
+	require.NoError(t, err)
+
 	_, err = c.QueryForSlug(ctx, lookertest.QuerySlug)
 	require.NoError(t, err)
 	_, err = c.SavedQuery(ctx, lookertest.QueryID)
@@ -211,7 +216,7 @@ func TestContract(t *testing.T) {
 	for _, op := range []string{"login", "login_user", "logout", "look", "run_look", "query", "query_for_slug", "create_query",
 		"run_query", "run_inline_query", "create_sql_query", "sql_query", "run_sql_query", "create_query_task", "query_task",
 		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection", "me", "all_running_queries", "dashboard", "merge_query",
-		"create_dashboard_render_task", "create_look_render_task", "create_query_render_task", "render_task", "render_task_results"} {
+		"create_dashboard_render_task", "create_look_render_task", "create_query_render_task", "render_task", "render_task_results", "all_datagroups"} {
 		require.Positive(t, checked[op], "operation %s was not exercised; exercised: %v", op, ops)
 	}
 }

@@ -34,7 +34,8 @@
 // RunTile) run tile by tile with the dashboard filters each tile listens
 // to; merged-result tiles are merged by the client, since Looker's API
 // cannot run a merge query. Render renders dashboards, Looks and queries
-// to PDF, PNG or JPEG through render tasks.
+// to PDF, PNG or JPEG through render tasks; Datagroups reads when each
+// datagroup last triggered.
 //
 // lookerapi/lookertest is an in-process Looker-compatible server used by the
 // tests and by `exporter demo`.

@@ -109,6 +109,10 @@
 //     Options.RenderResultsLag); then a one-page PDF (paper size,
 //     landscape, the dashboard_filters printed on it), a PNG or a JPEG of
 //     the requested size.
+//   - Datagroups (all_datagroups; NOTES §13.11; datagroups.go): thelook's
+//     "orders_etl", which AdvanceDatagroup fires (triggered_at,
+//     stale_before and trigger_check_at move, in unix seconds), and
+//     "daily_rollup", never triggered (nulls) with a trigger_error.
 //   - The explore (lookml_model_explore): every field's LookML type,
 //     category, labels, value_format, convert_tz.
 //   - Errors are Looker JSON bodies {"message","documentation_url"} with
@@ -132,10 +136,12 @@
 // 5xx carry an HTML body like a proxy's), RedirectNext, DropNextRun (close
 // the connection after K rows), StallNextRun (hold before or after the
 // headers), TrickleNextRun (one row per tick), InBandErrorNextRun,
-// HTMLNextRun, ScriptNextTask, SetUserTimezone, SaveLook, SaveQuery; and
-// counters: Logins, UserLogins, Logouts, Tokens, Requests, LastQuery,
-// LastUser, Killed, TaskStatus, RunningQueries, MaxRunningQueries.
-// Options.Now drives token expiry and the queue timeout. Value, ValueIn,
+// HTMLNextRun, ScriptNextTask, ScriptNextRender, AdvanceDatagroup,
+// SetUserTimezone, SaveLook, SaveQuery; and RequestLog (every request
+// with its body) and counters: Logins, UserLogins, Logouts, Tokens,
+// Requests, LastQuery, LastUser, Killed, TaskStatus, RunningQueries,
+// MaxRunningQueries, RenderTasks. Options.Now drives token expiry, the
+// queue timeout and relative date filters. Value, ValueIn,
 // Instant, Rows and Fields let a test check an export value by value.
 // Response shapes are checked against the spec by the lookerapi contract
 // test and by this package's TestNewEndpointsMatchSpec.

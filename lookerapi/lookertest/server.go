@@ -124,6 +124,7 @@ type Server struct {
 	dashboards    map[string]*dashboard // by id: numeric, or LookML "model::name"
 	merges        map[string]*mergeQuery
 	renders       map[string]*renderTask
+	datagroups    []*datagroup
 	renderScripts [][]string
 	nextRender    int
 }
@@ -204,6 +205,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.addSamples()
 	s.addDashboards()
+	s.addDatagroups()
 
 	s.hs = httptest.NewUnstartedServer(s.routes())
 	if opts.Addr != "" {
@@ -309,6 +311,7 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "POST /render_tasks/dashboards/{dashboard_id}/{result_format}", "create_dashboard_render_task", true, s.createRenderTask)
 	s.route(mux, "GET /render_tasks/{render_task_id}", "render_task", true, s.renderTaskHandler)
 	s.route(mux, "GET /render_tasks/{render_task_id}/results", "render_task_results", true, s.renderTaskResults)
+	s.route(mux, "GET /datagroups", "all_datagroups", true, s.datagroupsHandler)
 	s.route(mux, "/", "not_found", false, func(c *call) { c.error(http.StatusNotFound, "Not found") })
 	return mux
 }
