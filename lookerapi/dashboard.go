@@ -59,7 +59,10 @@ type Tile struct {
 	QueryID string
 	// Listens are the dashboard filters the tile's data listens to
 	// (result_maker.filterables[].listen). For a merge tile, each listen
-	// names the source query (Source) it applies to.
+	// names the source query (Source: a MergeSource's Name) it applies
+	// to: the filterable of the same name, else, when the names differ
+	// (Looker does not document them), the filterable in the same
+	// position.
 	Listens []Listen
 	// Merge is a merged-result tile's merge query (GET /merge_queries/{id}).
 	Merge *MergeQuery
@@ -115,14 +118,6 @@ func (c *Client) dashboard(ctx context.Context, id, as string) (*Dashboard, erro
 	name := "dashboard " + id
 	if strings.TrimSpace(id) == "" {
 		return nil, &Error{Op: "dashboard", Message: "the dashboard id is empty"}
-	}
-	type listen struct {
-		Filter string `json:"dashboard_filter_name"`
-		Field  string `json:"field"`
-	}
-	type filterable struct {
-		Name   string   `json:"name"`
-		Listen []listen `json:"listen"`
 	}
 	type resultMaker struct {
 		MergeResultID string          `json:"merge_result_id"`
@@ -215,6 +210,9 @@ func (c *Client) dashboard(ctx context.Context, id, as string) (*Dashboard, erro
 				return nil, withSource(err, fmt.Sprintf("%s tile %s", name, t.ID))
 			}
 			t.Merge = m
+			if t.Listens, err = mergeListens(rm.Filterables, m); err != nil {
+				return nil, withSource(err, fmt.Sprintf("%s tile %s", name, t.ID))
+			}
 		case q != nil || t.QueryID != "" || t.LookID != "":
 			t.Kind = TileData
 			if q != nil {
@@ -234,6 +232,47 @@ func (c *Client) dashboard(ctx context.Context, id, as string) (*Dashboard, erro
 		d.Tiles = append(d.Tiles, t)
 	}
 	return d, nil
+}
+
+// filterable is one entry of result_maker.filterables.
+type filterable struct {
+	Name   string `json:"name"`
+	Listen []struct {
+		Filter string `json:"dashboard_filter_name"`
+		Field  string `json:"field"`
+	} `json:"listen"`
+}
+
+// mergeListens ties the listens of a merge tile's filterables to its
+// source queries: by name, else by position; a merge whose filterables
+// match neither way is refused rather than run unfiltered.
+func mergeListens(fs []filterable, m *MergeQuery) ([]Listen, error) {
+	byName := map[string]bool{}
+	for _, src := range m.Sources {
+		byName[src.Name] = true
+	}
+	named := true
+	for _, f := range fs {
+		named = named && byName[f.Name]
+	}
+	if !named && len(fs) != len(m.Sources) {
+		return nil, &Error{Op: "dashboard", Message: fmt.Sprintf(
+			"the merged result's %d filterables match neither the names nor the number of its %d source queries, so the exporter cannot tell which dashboard filter applies to which query",
+			len(fs), len(m.Sources))}
+	}
+	var out []Listen
+	for i, f := range fs {
+		src := f.Name
+		if !named {
+			src = m.Sources[i].Name
+		}
+		for _, l := range f.Listen {
+			if l.Filter != "" && l.Field != "" {
+				out = append(out, Listen{Filter: l.Filter, Field: l.Field, Source: src})
+			}
+		}
+	}
+	return out, nil
 }
 
 // mergeQuery reads a merge query: GET /merge_queries/{merge_query_id}.

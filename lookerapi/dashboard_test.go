@@ -34,6 +34,7 @@ func TestDashboardTiles(t *testing.T) {
 		{"lookml id", lookertest.LookMLDashboardID, lookertest.MergeVariant{}},
 		{"merge tile carrying a query", lookertest.DashboardID, lookertest.MergeVariant{TileQuery: true}},
 		{"merge sources by slug", lookertest.LookMLDashboardID, lookertest.MergeVariant{SlugsOnly: true}},
+		{"merge filterables named otherwise", lookertest.DashboardID, lookertest.MergeVariant{FilterableNames: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

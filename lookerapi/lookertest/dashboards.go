@@ -61,6 +61,11 @@ type MergeVariant struct {
 	// SlugsOnly names the merge's source queries by query_slug only,
 	// query_id null (MergeQuerySourceQuery has both, both nullable).
 	SlugsOnly bool
+	// FilterableNames names a merge tile's filterables otherwise than its
+	// source queries ("Merged source 1", ...): the spec says only "the
+	// name of the filterable thing (Query or Merged Results)" [inf].
+	// They still come in the sources' order.
+	FilterableNames bool
 }
 
 type dashboard struct {
@@ -204,8 +209,12 @@ func (s *Server) elementJSON(d *dashboard, e dashElement) map[string]any {
 		out["merge_result_id"] = m.id
 		rm["merge_result_id"] = m.id
 		var filterables []any
-		for _, src := range m.sources {
-			filterables = append(filterables, map[string]any{"model": modelName, "view": exploreName, "name": src.name, "listen": listen()})
+		for i, src := range m.sources {
+			name := src.name
+			if s.opts.Merge.FilterableNames {
+				name = "Merged source " + strconv.Itoa(i+1)
+			}
+			filterables = append(filterables, map[string]any{"model": modelName, "view": exploreName, "name": name, "listen": listen()})
 		}
 		rm["filterables"] = filterables
 		if s.opts.Merge.TileQuery {
