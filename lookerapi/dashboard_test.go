@@ -28,17 +28,18 @@ func TestDashboardTiles(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		id    string
-		merge lookertest.MergeVariant
+		merge lookertest.DashboardVariant
 	}{
-		{"numeric id", lookertest.DashboardID, lookertest.MergeVariant{}},
-		{"lookml id", lookertest.LookMLDashboardID, lookertest.MergeVariant{}},
-		{"merge tile carrying a query", lookertest.DashboardID, lookertest.MergeVariant{TileQuery: true}},
-		{"merge sources by slug", lookertest.LookMLDashboardID, lookertest.MergeVariant{SlugsOnly: true}},
-		{"merge filterables named otherwise", lookertest.DashboardID, lookertest.MergeVariant{FilterableNames: true}},
+		{"numeric id", lookertest.DashboardID, lookertest.DashboardVariant{}},
+		{"lookml id", lookertest.LookMLDashboardID, lookertest.DashboardVariant{}},
+		{"merge tile carrying a query", lookertest.DashboardID, lookertest.DashboardVariant{TileQuery: true}},
+		{"merge sources by slug", lookertest.LookMLDashboardID, lookertest.DashboardVariant{SlugsOnly: true}},
+		{"merge filterables named otherwise", lookertest.DashboardID, lookertest.DashboardVariant{FilterableNames: true}},
+		{"missing objects sent as null", lookertest.DashboardID, lookertest.DashboardVariant{NullObjects: true, TileQuery: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := setup(t, setupOpts{server: lookertest.Options{Rows: rows, Merge: tc.merge}})
+			f := setup(t, setupOpts{server: lookertest.Options{Rows: rows, Dashboards: tc.merge}})
 			ctx := context.Background()
 			d, err := f.client.Dashboard(ctx, tc.id)
 			require.NoError(t, err)

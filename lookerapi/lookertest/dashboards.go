@@ -51,9 +51,9 @@ var (
 	MergeSecondaryFields = []string{"orders.id", "orders.amount"}
 )
 
-// MergeVariant says how the sandbox serves a merged-result tile where
-// Looker's documentation is silent.
-type MergeVariant struct {
+// DashboardVariant says how the sandbox serves dashboards where Looker's
+// documentation is silent.
+type DashboardVariant struct {
 	// TileQuery puts the query of the merge's first source in the tile's
 	// result_maker.query (some API answers carry one [inf]); a client that
 	// runs it exports the first source only, not the merged result.
@@ -66,6 +66,11 @@ type MergeVariant struct {
 	// name of the filterable thing (Query or Merged Results)" [inf].
 	// They still come in the sources' order.
 	FilterableNames bool
+	// NullObjects sends a tile's missing query, look and result_maker as
+	// null instead of leaving them out, as API answers commonly do,
+	// although the spec declares these properties non-nullable [inf].
+	// (Contract tests leave it off: the spec validator would flag it.)
+	NullObjects bool
 }
 
 type dashboard struct {
@@ -188,6 +193,9 @@ func (s *Server) elementJSON(d *dashboard, e dashElement) map[string]any {
 		"id": id, "dashboard_id": d.id, "title": nilIfEmpty(e.title), "title_hidden": false, "type": e.typ,
 		"can": map[string]bool{"show": true},
 	}
+	if s.opts.Dashboards.NullObjects {
+		out["query"], out["look"], out["result_maker"] = nil, nil, nil
+	}
 	if e.typ == "text" {
 		out["title_text"], out["body_text"] = "About", e.text
 		return out
@@ -211,13 +219,13 @@ func (s *Server) elementJSON(d *dashboard, e dashElement) map[string]any {
 		var filterables []any
 		for i, src := range m.sources {
 			name := src.name
-			if s.opts.Merge.FilterableNames {
+			if s.opts.Dashboards.FilterableNames {
 				name = "Merged source " + strconv.Itoa(i+1)
 			}
 			filterables = append(filterables, map[string]any{"model": modelName, "view": exploreName, "name": name, "listen": listen()})
 		}
 		rm["filterables"] = filterables
-		if s.opts.Merge.TileQuery {
+		if s.opts.Dashboards.TileQuery {
 			rm["query"] = queryJSON(s.queries[m.sources[0].queryID])
 		}
 		out["result_maker"] = rm
@@ -274,7 +282,7 @@ func (s *Server) mergeJSON(id string) (map[string]any, bool) {
 		}
 		q := s.queries[src.queryID]
 		sq := map[string]any{"name": src.name, "query_id": q.id, "query_slug": q.slug, "merge_fields": fields}
-		if s.opts.Merge.SlugsOnly {
+		if s.opts.Dashboards.SlugsOnly {
 			sq["query_id"] = nil
 		}
 		sources = append(sources, sq)

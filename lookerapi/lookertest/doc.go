@@ -96,9 +96,11 @@
 //     text tile and a merged-result tile (MergeQueryID: two source
 //     queries joined on orders.id), filters with defaults, and listening
 //     tiles (result_maker.filterables[].listen). Looker's API has no
-//     operation that runs a dashboard or a merge query; Options.Merge
-//     switches the undocumented shapes (a query in a merge tile's
-//     result_maker; sources named by slug only).
+//     operation that runs a dashboard or a merge query.
+//     Options.Dashboards switches the undocumented shapes: a query in a
+//     merge tile's result_maker, merge sources named by slug only,
+//     filterables not named like the merge's sources, and absent
+//     objects sent as null.
 //   - Render tasks (create_look_render_task, create_query_render_task,
 //     create_dashboard_render_task, render_task, render_task_results;
 //     NOTES §6, §13.10; renders.go): statuses enqueued_for_query →

@@ -66,9 +66,9 @@ type Options struct {
 	// before; true counts seven complete days ending at the start of
 	// today. Both are plausible readings of the docs' wording.
 	RelativeDatesComplete bool
-	// Merge chooses how merged-result tiles are served where the docs
-	// are silent (see MergeVariant).
-	Merge MergeVariant
+	// Dashboards chooses how dashboards and merged-result tiles are
+	// served where the docs are silent (see DashboardVariant).
+	Dashboards DashboardVariant
 	// RenderRetryAfter is the Retry-After (seconds) render_task_results
 	// sends with its 202 (spec; 0 means 1) and, when set, render_task
 	// sends while the task is not done [inf].
