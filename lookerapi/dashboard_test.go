@@ -92,12 +92,7 @@ func TestDashboardTiles(t *testing.T) {
 				return got
 			}
 			want := func(keep func(int) bool) []float64 {
-				var ids []float64
-				for r := 0; r < rows; r++ {
-					if keep(r) {
-						ids = append(ids, float64(r+1))
-					}
-				}
+				ids := rowIDs(rows, keep)
 				require.NotEmpty(t, ids)
 				return ids
 			}

@@ -3,6 +3,7 @@ package lookerapi_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -53,20 +54,9 @@ func TestSavedSourceWithFilters(t *testing.T) {
 			for range 2 {
 				res, err := f.client.Run(ctx, tc.src, opts)
 				require.NoError(t, err)
-				var got []map[string]any
-				require.NoError(t, json.Unmarshal(readAll(t, res), &got))
-				var want []float64
-				for r := 0; r < rows; r++ {
-					if tc.want(r) {
-						want = append(want, float64(r+1))
-					}
-				}
+				want := rowIDs(rows, tc.want)
 				require.NotEmpty(t, want)
-				ids := make([]float64, len(got))
-				for i, g := range got {
-					ids[i] = g["orders.id"].(float64)
-				}
-				require.Equal(t, want, ids)
+				require.Equal(t, want, jsonIDs(t, res))
 				require.Equal(t, "UTC", res.Timezone)
 			}
 
@@ -118,4 +108,25 @@ func TestDerive(t *testing.T) {
 
 	_, err = f.client.Derive(ctx, lookerapi.Source{Query: &lookerapi.Query{Model: "thelook", View: "orders"}}, lookerapi.RunOptions{})
 	require.Error(t, err)
+}
+
+// TestSavedSourceWithFilterExpression: the job's filter_expression
+// reaches Looker with the merged filters and both apply.
+func TestSavedSourceWithFilterExpression(t *testing.T) {
+	t.Parallel()
+	const rows = 2000
+	f := setup(t, setupOpts{server: lookertest.Options{Rows: rows}})
+	res, err := f.client.Run(context.Background(), lookerapi.Source{LookID: lookertest.LookID}, lookerapi.RunOptions{ResultFormat: "json",
+		Filters: map[string]string{"orders.created_date": "after 2024-01-02"}, FilterExpression: "${orders.amount} > 500"})
+	require.NoError(t, err)
+	want := rowIDs(rows, func(r int) bool {
+		v, _ := lookertest.Value("orders.amount", r)
+		x, _ := strconv.ParseFloat(v, 64)
+		return x > 500 && !lookertest.Instant(r).Before(time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC))
+	})
+	require.NotEmpty(t, want)
+	require.Equal(t, want, jsonIDs(t, res))
+	q, err := f.srv.RequestLog("create_query")[0].DecodeQuery()
+	require.NoError(t, err)
+	require.Equal(t, "${orders.amount} > 500", q.FilterExpression)
 }

@@ -86,7 +86,10 @@
 //     "before X", "X to Y"; today, yesterday, "N days" / "last N days"
 //     (Options.RelativeDatesComplete for the complete-days reading),
 //     "N days ago", this/last week|month|year) read in the query zone
-//     against Options.Now. Other forms answer 400. filter_config is kept
+//     against Options.Now; and filter_expression comparisons
+//     (${view.field} op literal, AND or OR, is_null;
+//     https://cloud.google.com/looker/docs/custom-filters). Other forms
+//     answer 400. filter_config is kept
 //     and served back; with Options.FilterConfigWins it overrides filters
 //     (spec Query.filter_config). RequestLog keeps every request with
 //     its body, so a test can read the query a client created.
@@ -125,8 +128,9 @@
 //
 // Sorting (rows come in orders.id order), aggregation (measures are
 // per-row synthetic values, pivoted measures null outside their row's
-// pivot), filter_expression (custom filters: accepted, not applied),
-// table calculations other than ${view.field} * number, the per-connection
+// pivot), custom filters (filter_expression) beyond comparisons of a
+// field with a literal joined by AND or OR and is_null (others answer
+// 400), table calculations other than ${view.field} * number, the per-connection
 // queue (75 queries, 120 s), queueing of query tasks, value formats beyond
 // decimals and thousands, json_detail and the other formats, the content
 // of rendered documents (a title and the filters only), scheduled plans,

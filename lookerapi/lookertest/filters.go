@@ -486,3 +486,94 @@ func absolute(s string, loc *time.Location) (start, end time.Time, ok bool) {
 func filterError(field string, err error) error {
 	return &queryError{http.StatusBadRequest, fmt.Sprintf("Invalid filter on %s: %v", field, err)}
 }
+
+// ---- custom filters (Query.filter_expression) ----
+
+// exprTermRE is one comparison of a custom filter: ${view.field}, an
+// operator, and a number or a double-quoted string.
+var exprTermRE = regexp.MustCompile(`^\$\{([a-z_]+\.[a-z_]+)\}\s*(=|!=|<>|>=|<=|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?|"(?:[^"\\]|\\.)*")$`)
+
+// customFilter compiles a filter_expression written in Looker
+// expressions (https://cloud.google.com/looker/docs/custom-filters): the
+// form modelled is comparisons of a field with a literal, joined by AND
+// or by OR (not both, no parentheses), and is_null(${field}). Other
+// forms answer 400.
+func customFilter(expr string, env filterEnv) (rowPred, error) {
+	expr = strings.TrimSpace(expr)
+	if expr == "" {
+		return nil, nil
+	}
+	joiner := " AND "
+	if strings.Contains(expr, " OR ") {
+		if strings.Contains(expr, " AND ") {
+			return nil, fmt.Errorf("filter_expression %q mixes AND and OR, which lookertest does not model", expr)
+		}
+		joiner = " OR "
+	}
+	var preds []rowPred
+	for _, term := range strings.Split(expr, joiner) {
+		term = strings.TrimSpace(term)
+		if inner, ok := strings.CutPrefix(term, "is_null(${"); ok && strings.HasSuffix(inner, "})") {
+			f, ok := byName[strings.TrimSuffix(inner, "})")]
+			if !ok {
+				return nil, fmt.Errorf("filter_expression names an unknown field in %q", term)
+			}
+			preds = append(preds, func(row int) bool { _, null := f.appendValue(nil, row, env.loc); return null })
+			continue
+		}
+		m := exprTermRE.FindStringSubmatch(term)
+		if m == nil {
+			return nil, fmt.Errorf("filter_expression term %q is not a form lookertest models (${view.field} <op> literal, is_null(${view.field}))", term)
+		}
+		f, ok := byName[m[1]]
+		if !ok || f.Name != m[1] {
+			return nil, fmt.Errorf("filter_expression names an unknown field %s", m[1])
+		}
+		op, lit := m[2], m[3]
+		str := strings.HasPrefix(lit, `"`)
+		if str {
+			lit, _ = strconv.Unquote(lit)
+		}
+		num, _ := strconv.ParseFloat(lit, 64)
+		preds = append(preds, func(row int) bool {
+			b, null := f.appendValue(nil, row, env.loc)
+			if null {
+				return false
+			}
+			var c int
+			if str || !f.numeric {
+				c = strings.Compare(string(b), lit)
+			} else {
+				x, _ := strconv.ParseFloat(string(b), 64)
+				switch {
+				case x < num:
+					c = -1
+				case x > num:
+					c = 1
+				}
+			}
+			switch op {
+			case "=":
+				return c == 0
+			case "!=", "<>":
+				return c != 0
+			case ">":
+				return c > 0
+			case ">=":
+				return c >= 0
+			case "<":
+				return c < 0
+			}
+			return c <= 0
+		})
+	}
+	and := joiner == " AND "
+	return func(row int) bool {
+		for _, p := range preds {
+			if p(row) != and {
+				return !and
+			}
+		}
+		return and
+	}, nil
+}

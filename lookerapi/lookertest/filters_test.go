@@ -78,20 +78,9 @@ func TestFilterExpressions(t *testing.T) {
 				"filters": map[string]string{tc.field: tc.expr}, "query_timezone": tc.zone})
 			status, _, body := a.call("POST", "/queries/run/json?limit=-1", tok, strings.NewReader(string(q)), "application/json")
 			require.Equal(t, 200, status, string(body))
-			var got []map[string]float64
-			require.NoError(t, json.Unmarshal(body, &got))
-			var want []float64
-			for r := 0; r < rows; r++ {
-				if tc.want(r) {
-					want = append(want, float64(r+1))
-				}
-			}
+			want, ids := idsOf(t, rows, tc.want, body)
 			require.NotEmpty(t, want, "the case must select some rows")
 			require.Less(t, len(want), rows, "the case must leave some rows out")
-			ids := make([]float64, len(got))
-			for i, g := range got {
-				ids[i] = g["orders.id"]
-			}
 			require.Equal(t, want, ids)
 		})
 	}
@@ -109,4 +98,65 @@ func TestUnmodelledFilterIsRefused(t *testing.T) {
 		require.Equal(t, 400, status, f)
 		require.Contains(t, string(body), "Invalid filter")
 	}
+}
+
+// TestCustomFilter evaluates filter_expression (custom filters), alone
+// and together with filters, and refuses a form it does not model.
+func TestCustomFilter(t *testing.T) {
+	t.Parallel()
+	const rows = 1500
+	a := newAPI(t, lookertest.Options{Rows: rows})
+	tok := "Bearer " + a.login()
+	num := func(field string, row int) (float64, bool) {
+		v, null := lookertest.Value(field, row)
+		x, _ := strconv.ParseFloat(v, 64)
+		return x, null
+	}
+	for _, tc := range []struct {
+		expr    string
+		filters map[string]string
+		want    func(r int) bool
+	}{
+		{`${orders.amount} > 500 AND ${users.country} = "France"`, nil, func(r int) bool {
+			x, _ := num("orders.amount", r)
+			c, _ := lookertest.Value("users.country", r)
+			return x > 500 && c == "France"
+		}},
+		{`${orders.quantity} = 1 OR ${orders.quantity} = 5`, nil, func(r int) bool { x, _ := num("orders.quantity", r); return x == 1 || x == 5 }},
+		{`is_null(${orders.discount})`, map[string]string{"orders.status": "complete"}, func(r int) bool {
+			_, null := num("orders.discount", r)
+			s, _ := lookertest.Value("orders.status", r)
+			return null && s == "complete"
+		}},
+	} {
+		q, _ := json.Marshal(map[string]any{"model": "thelook", "view": "orders", "fields": []string{"orders.id"},
+			"filters": tc.filters, "filter_expression": tc.expr})
+		status, _, body := a.call("POST", "/queries/run/json?limit=-1", tok, strings.NewReader(string(q)), "application/json")
+		require.Equal(t, 200, status, string(body))
+		want, ids := idsOf(t, rows, tc.want, body)
+		require.NotEmpty(t, want, tc.expr)
+		require.Equal(t, want, ids, tc.expr)
+	}
+	status, _, body := a.call("POST", "/queries/run/json", tok, strings.NewReader(
+		`{"model":"thelook","view":"orders","fields":["orders.id"],"filter_expression":"diff_days(${orders.created_date}, now()) < 7"}`), "application/json")
+	require.Equal(t, 400, status)
+	require.Contains(t, string(body), "Invalid filter on filter_expression")
+}
+
+// idsOf returns the orders.id values keep selects among rows, and those
+// of a json result body.
+func idsOf(t *testing.T, rows int, keep func(int) bool, body []byte) (want, got []float64) {
+	t.Helper()
+	var objs []map[string]float64
+	require.NoError(t, json.Unmarshal(body, &objs))
+	for r := 0; r < rows; r++ {
+		if keep(r) {
+			want = append(want, float64(r+1))
+		}
+	}
+	got = make([]float64, len(objs))
+	for i, o := range objs {
+		got[i] = o["orders.id"]
+	}
+	return want, got
 }

@@ -62,7 +62,7 @@ type Query struct {
 	Pivots            []string          `json:"pivots,omitempty"`              // pivoted dimensions (also listed in Fields)
 	FillFields        []string          `json:"fill_fields,omitempty"`         // accepted, not modelled
 	Filters           map[string]string `json:"filters,omitempty"`             // filter expressions by field
-	FilterExpression  string            `json:"filter_expression,omitempty"`   // accepted, not modelled
+	FilterExpression  string            `json:"filter_expression,omitempty"`   // custom filter: a subset evaluated (filters.go)
 	Sorts             []string          `json:"sorts,omitempty"`               // accepted, not modelled
 	Limit             string            `json:"limit,omitempty"`               // a string; "-1" means unlimited
 	ColumnLimit       string            `json:"column_limit,omitempty"`        // accepted, not modelled
@@ -401,6 +401,7 @@ type shape struct {
 	defs    []*fieldDef   // columns, in order; pivot fields excluded when pivoted
 	pivots  []*fieldDef   // pivot dimensions, in order
 	filters []fieldFilter // Query.filters, checked to compile (filters.go)
+	custom  string        // Query.filter_expression, checked to compile
 }
 
 // match returns the row filter of sh under env, or nil when none.
@@ -413,6 +414,9 @@ func (sh *shape) match(env filterEnv) func(int) bool {
 		if err == nil && p != nil {
 			preds = append(preds, p)
 		}
+	}
+	if p, err := customFilter(sh.custom, env); err == nil && p != nil {
+		preds = append(preds, p)
 	}
 	if len(preds) == 0 {
 		return nil
@@ -491,5 +495,9 @@ func resolveQuery(q Query) (*shape, error) {
 		}
 		sh.filters = append(sh.filters, ff)
 	}
+	if _, err := customFilter(q.FilterExpression, filterEnv{loc: time.UTC, now: time.Unix(0, 0)}); err != nil {
+		return nil, filterError("filter_expression", err)
+	}
+	sh.custom = q.FilterExpression
 	return sh, nil
 }
