@@ -20,8 +20,8 @@ type LoggedRequest struct {
 	Op     string     // operation id, as in Requests
 	Method string     // "GET", "POST", ...
 	Path   string     // below /api/4.0, e.g. "/queries"
-	Query  url.Values // URL query parameters
-	Body   []byte     // the body (up to 1 MiB); nil for GET
+	Query  url.Values // URL query parameters; nil for login
+	Body   []byte     // the body (its first MiB); nil for GET and for login (it holds the client secret)
 }
 
 // DecodeQuery decodes the body of a create_query, run_inline_query or

@@ -336,14 +336,21 @@ func (s *Server) route(mux *http.ServeMux, pattern, op string, auth bool, h func
 			c.tmpl = strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/4.0"), "/")
 		}
 		var body []byte
-		if r.Body != nil && r.Method != http.MethodGet {
+		if r.Body != nil && r.Method != http.MethodGet && op != "login" { // login bodies hold the client secret
 			body, _ = io.ReadAll(io.LimitReader(r.Body, maxLoggedBody))
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 		}
 		s.mu.Lock()
 		s.counts[op]++
 		s.lastQuery[op] = r.URL.Query()
-		s.logRequest(LoggedRequest{Op: op, Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, "/api/4.0"), Query: r.URL.Query(), Body: body})
+		logged := LoggedRequest{Op: op, Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, "/api/4.0"), Query: r.URL.Query(), Body: body}
+		if op == "login" {
+			logged.Query = nil // credentials may come as query parameters (NOTES §1.1)
+		}
+		s.logRequest(logged)
 		rd := s.takeRedirect(op)
 		var f *Fault
 		if rd == nil {
