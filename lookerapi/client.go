@@ -111,6 +111,8 @@ type Client struct {
 	sessions map[string]*session // by identity: "" is the API user, else a sudo user id
 	closed   bool
 	meID     string // the API user's id (GET /user), once known
+
+	derivedIDs idCache // query ids of bodies created by derive (derive.go)
 }
 
 // session holds the token of one identity.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
@@ -23,7 +24,7 @@ import (
 func TestContract(t *testing.T) {
 	t.Parallel()
 	v := contract.New(t)
-	srv := lookertest.NewServer(lookertest.Options{Rows: 25})
+	srv := lookertest.NewServer(lookertest.Options{Rows: 25, RenderResultsLag: 1, RenderRetryAfter: 2})
 	t.Cleanup(srv.Close)
 	clock := newFakeClock()
 	clock.autoFire = lookerapi.DefaultTimeout
@@ -77,6 +78,62 @@ func TestContract(t *testing.T) {
 	res, err = c.RunQueryTask(ctx, lookertest.QueryID, lookerapi.RunOptions{ResultFormat: "csv"})
 	require.NoError(t, err)
 	readAll(t, res)
+
+	// Saved sources with the job's filters (a derived query).
+	for _, src := range []lookerapi.Source{{LookID: lookertest.StaleFilterConfigLookID}, {QuerySlug: lookertest.QuerySlug}} {
+		run(src, lookerapi.RunOptions{ResultFormat: "json_bi", Filters: map[string]string{"orders.created_date": "after 2024-01-01", "users.country": "-France"}})
+		_, err := c.Derive(ctx, src, lookerapi.RunOptions{Filters: map[string]string{"orders.amount": ">100"}, FilterExpression: "${orders.amount} > 100"})
+		require.NoError(t, err)
+	}
+
+	// Dashboards: numeric and LookML ids, every tile run (data and merge).
+	for _, id := range []string{lookertest.DashboardID, lookertest.LookMLDashboardID} {
+		d, err := c.Dashboard(ctx, id)
+		require.NoError(t, err)
+		tqs, err := c.TileQueries(ctx, d, map[string]string{"Country": "France,Spain"}, lookerapi.RunOptions{})
+		require.NoError(t, err)
+		for _, tq := range tqs {
+			res, err := c.RunTile(ctx, tq, lookerapi.RunOptions{ResultFormat: "json"})
+			require.NoError(t, err)
+			readAll(t, res)
+		}
+	}
+	_, err = c.Dashboard(ctx, "999")
+	require.Error(t, err)
+
+	// Render tasks: every create operation, polling, 202 then results; a
+	// failure; an unknown dashboard.
+	for _, r := range []struct {
+		target lookerapi.RenderTarget
+		format string
+	}{
+		{lookerapi.RenderTarget{DashboardID: lookertest.DashboardID}, "pdf"},
+		{lookerapi.RenderTarget{DashboardID: lookertest.LookMLDashboardID}, "png"},
+		{lookerapi.RenderTarget{LookID: lookertest.LookID}, "png"},
+		{lookerapi.RenderTarget{QueryID: lookertest.QueryID}, "jpg"},
+	} {
+		opts := lookerapi.RenderOptions{Width: 200, Height: 100}
+		if r.target.DashboardID != "" {
+			opts.PDFPaperSize, opts.PDFLandscape, opts.LongTables, opts.DashboardStyle = "letter", &yes, &no, "single_column"
+			opts.DashboardFilters = map[string]string{"Country": "France"}
+		}
+		res, err := c.Render(ctx, r.target, r.format, opts)
+		require.NoError(t, err)
+		readAll(t, res)
+	}
+	rtask, err := c.CreateRenderTask(ctx, lookerapi.RenderTarget{QueryID: lookertest.QueryID}, "png", lookerapi.RenderOptions{Width: 10, Height: 10})
+	require.NoError(t, err)
+	_, err = c.RenderTaskStatus(ctx, rtask.ID)
+	require.NoError(t, err)
+	srv.ScriptNextRender(lookertest.RenderFailure)
+	_, err = c.Render(ctx, lookerapi.RenderTarget{DashboardID: lookertest.DashboardID}, "pdf", lookerapi.RenderOptions{Width: 10, Height: 10})
+	require.ErrorIs(t, err, lookerapi.ErrRenderFailed)
+	_, err = c.Render(ctx, lookerapi.RenderTarget{DashboardID: "404"}, "pdf", lookerapi.RenderOptions{Width: 10, Height: 10})
+	require.Error(t, err)
+
+	srv.AdvanceDatagroup(lookertest.DatagroupModel, lookertest.DatagroupName, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
+	_, err = c.Datagroups(ctx)
+	require.NoError(t, err)
 
 	_, err = c.QueryForSlug(ctx, lookertest.QuerySlug)
 	require.NoError(t, err)
@@ -158,7 +215,8 @@ func TestContract(t *testing.T) {
 	t.Logf("validated responses per operation: %v", checked)
 	for _, op := range []string{"login", "login_user", "logout", "look", "run_look", "query", "query_for_slug", "create_query",
 		"run_query", "run_inline_query", "create_sql_query", "sql_query", "run_sql_query", "create_query_task", "query_task",
-		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection", "me", "all_running_queries"} {
+		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection", "me", "all_running_queries", "dashboard", "merge_query",
+		"create_dashboard_render_task", "create_look_render_task", "create_query_render_task", "render_task", "render_task_results", "all_datagroups"} {
 		require.Positive(t, checked[op], "operation %s was not exercised; exercised: %v", op, ops)
 	}
 }

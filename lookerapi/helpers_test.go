@@ -329,3 +329,27 @@ func newHTTPServer(t *testing.T, h http.Handler) string {
 	t.Cleanup(s.Close)
 	return s.URL
 }
+
+// rowIDs are the orders.id values of the sample rows (0..rows-1) keep
+// selects, in order.
+func rowIDs(rows int, keep func(row int) bool) []float64 {
+	var ids []float64
+	for r := 0; r < rows; r++ {
+		if keep(r) {
+			ids = append(ids, float64(r+1))
+		}
+	}
+	return ids
+}
+
+// jsonIDs reads a json result and returns its orders.id values, in order.
+func jsonIDs(t *testing.T, res *lookerapi.Result) []float64 {
+	t.Helper()
+	var got []map[string]any
+	require.NoError(t, json.Unmarshal(readAll(t, res), &got))
+	ids := make([]float64, len(got))
+	for i, g := range got {
+		ids[i] = g["orders.id"].(float64)
+	}
+	return ids
+}

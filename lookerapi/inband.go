@@ -77,6 +77,8 @@ func contentTypeFits(format, contentType string) bool {
 		return mt == "image/png" || mt == "application/octet-stream"
 	case format == "jpg":
 		return mt == "image/jpeg" || mt == "application/octet-stream"
+	case format == "pdf":
+		return mt == "application/pdf" || mt == "application/octet-stream"
 	default: // xlsx, gsxml, odc and other binary or rarely used formats
 		return mt != "text/html" && !isJSON
 	}
@@ -212,8 +214,8 @@ func (b *inBandBody) checkHead() ([]byte, error) {
 			return nil, err
 		}
 	}
-	if format == "xlsx" && len(t) > 0 && !bytes.HasPrefix(head, []byte("PK")) {
-		return nil, b.fail(describe(head)) // an xlsx file is a zip archive
+	if magic, ok := fileMagic[format]; ok && !bytes.HasPrefix(head, magic) {
+		return nil, b.fail(describe(head)) // e.g. an xlsx file is a zip archive; a render not the document asked for
 	}
 	return head, nil
 }
@@ -502,6 +504,15 @@ func (s *jsonScanner) message() string {
 		return "looker_error (Looker sent no message)"
 	}
 	return str
+}
+
+// fileMagic is how a binary result of a format starts: xlsx is a zip
+// archive; pdf, png and jpg (render task results) their file signatures.
+var fileMagic = map[string][]byte{
+	"xlsx": []byte("PK"),
+	"pdf":  []byte("%PDF-"),
+	"png":  []byte("\x89PNG\r\n\x1a\n"),
+	"jpg":  {0xFF, 0xD8, 0xFF},
 }
 
 // checkedBody wraps the body of run request r in the in-band check chk.

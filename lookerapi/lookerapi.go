@@ -29,6 +29,14 @@
 // and ResolveRun find a source's query, field types, time zone, saved
 // limit and whether it streams, without running it.
 //
+// Looks and saved queries run with a job's filters through a derived
+// query (Derive, RunOptions.Filters). Dashboards (Dashboard, TileQueries,
+// RunTile) run tile by tile with the dashboard filters each tile listens
+// to; merged-result tiles are merged by the client, since Looker's API
+// cannot run a merge query. Render renders dashboards, Looks and queries
+// to PDF, PNG or JPEG through render tasks; Datagroups reads when each
+// datagroup last triggered.
+//
 // lookerapi/lookertest is an in-process Looker-compatible server used by the
 // tests and by `exporter demo`.
 package lookerapi
@@ -174,6 +182,14 @@ type RunOptions struct {
 	// their own query_timezone or UTC, saved queries in theirs or Looker's
 	// application zone (see Run and Result.Timezone).
 	QueryTimezone string
+	// Filters are the job's filters for a Look, saved query or slug:
+	// Looker filter expressions by field, merged over the saved query's
+	// (see Derive). Inline queries carry their own filters; SQL Runner
+	// takes none.
+	Filters map[string]string
+	// FilterExpression, when set, replaces the saved query's custom
+	// filter expression (Query.filter_expression).
+	FilterExpression string
 	// SavedLimit sends no limit, so the saved query's own limit applies
 	// (job `limit: saved`). Limit must then be 0.
 	SavedLimit bool

@@ -164,6 +164,15 @@ func (c *Client) ResolveRun(ctx context.Context, src Source, opts RunOptions) (*
 			res.Timezone, res.TimezoneSource = z.zone, z.source
 		}
 		q = &s.query
+		if opts.filtered() && err == nil {
+			// What a run sends: the saved query with the job's filters
+			// (not created here).
+			d, _, err := deriveBody(s, z, opts)
+			if err != nil {
+				return nil, withSource(err, res.Source)
+			}
+			q = &d.Query
+		}
 	}
 	res.Query, res.Model, res.View = q, q.Model, q.View
 

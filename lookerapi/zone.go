@@ -219,33 +219,6 @@ func (c *Client) applicationZone(ctx context.Context, what string) (string, erro
 	return *set.Timezone, nil
 }
 
-// recreate saves s's query again with query_timezone zone (POST /queries)
-// and returns the new query's id. Every writable property is kept
-// (fields, filters, sorts, pivots, dynamic_fields, limit, vis_config...);
-// filter_config and client_id are cleared as Looker asks of queries
-// created through the API.
-func (c *Client) recreate(ctx context.Context, s *savedSource, zone, as string) (string, error) {
-	body := make(map[string]json.RawMessage, len(s.raw)+1)
-	for k, v := range s.raw {
-		body[k] = v
-	}
-	for _, k := range readOnlyQueryKeys {
-		delete(body, k)
-	}
-	z, _ := json.Marshal(zone)
-	body["query_timezone"] = z
-	b, err := json.Marshal(body)
-	if err != nil {
-		return "", &Error{Op: "create_query", Message: "encoding the query", Err: err}
-	}
-	q, err := c.getQuery(ctx, &request{op: "create_query", method: http.MethodPost, path: "/queries",
-		body: b, contentType: "application/json", as: as})
-	if err != nil {
-		return "", err
-	}
-	return q.ID, nil
-}
-
 // runPlan is what Run found out before running: what to run, in which
 // zone, and what the result must look like.
 type runPlan struct {
@@ -255,7 +228,8 @@ type runPlan struct {
 	zone        zoneChoice
 	savedLimit  string
 	localFields []string
-	labels      []string // the expected csv/txt header; nil when not known
+	labels      []string      // the expected csv/txt header; nil when not known
+	derived     *DerivedQuery // the query created for the run (another zone, the job's filters); nil when none
 }
 
 // plan resolves the time zone of a run (see Run) and, for LookML queries,
@@ -286,11 +260,14 @@ func (c *Client) plan(ctx context.Context, src Source, opts RunOptions) (*runPla
 		}
 		p.savedLimit, p.queryID = s.query.Limit, s.id
 		switch {
-		case p.zone.pin:
-			if p.queryID, err = c.recreate(ctx, s, p.zone.zone, opts.RunAs); err != nil {
+		case p.zone.pin || opts.filtered():
+			d, err := c.derive(ctx, s, p.zone, opts)
+			if err != nil {
 				return nil, err
 			}
+			p.queryID, p.derived = d.QueryID, d
 			p.src = Source{QueryID: p.queryID}
+			s.query = d.Query
 		case src.LookID != "":
 			p.lookID = s.lookID
 		default:

@@ -79,6 +79,45 @@
 //   - apply_formatting=true: numbers rendered with their value_format
 //     ("#,##0.00" → "1,234.50"; only decimals and thousands modelled),
 //     sent as strings.
+//   - Filters (filters.go; https://cloud.google.com/looker/docs/filter-expressions):
+//     strings (lists, %/_ wildcards, -negation, NULL, EMPTY, ^ escapes),
+//     numbers (lists, comparisons, AND, "a to b", intervals, NOT, NULL),
+//     yesno, and dates and times (a day, month or year; "after X",
+//     "before X", "X to Y"; today, yesterday, "N days" / "last N days"
+//     (Options.RelativeDatesComplete for the complete-days reading),
+//     "N days ago", this/last week|month|year) read in the query zone
+//     against Options.Now; and filter_expression comparisons
+//     (${view.field} op literal, AND or OR, is_null;
+//     https://cloud.google.com/looker/docs/custom-filters). Other forms
+//     answer 400. filter_config is kept
+//     and served back; with Options.FilterConfigWins it overrides filters
+//     (spec Query.filter_config). RequestLog keeps every request with
+//     its body, so a test can read the query a client created.
+//   - Dashboards (dashboard, merge_query; dashboards.go): DashboardID and
+//     the LookML LookMLDashboardID ("model::name") with three data tiles
+//     (a query tile, a Look tile, a query tile without result_maker), a
+//     text tile and a merged-result tile (MergeQueryID: two source
+//     queries joined on orders.id), filters with defaults, and listening
+//     tiles (result_maker.filterables[].listen). Looker's API has no
+//     operation that runs a dashboard or a merge query.
+//     Options.Dashboards switches the undocumented shapes: a query in a
+//     merge tile's result_maker, merge sources named by slug only,
+//     filterables not named like the merge's sources, and absent
+//     objects sent as null.
+//   - Render tasks (create_look_render_task, create_query_render_task,
+//     create_dashboard_render_task, render_task, render_task_results;
+//     NOTES §6, §13.10; renders.go): statuses enqueued_for_query →
+//     querying → enqueued_for_render → rendering → success, one per poll
+//     (ScriptNextRender for failure, with RenderFailureDetail as
+//     status_detail, or any other status); results answer 202 with an
+//     empty body and Retry-After until done (Options.RenderRetryAfter,
+//     Options.RenderResultsLag); then a one-page PDF (paper size,
+//     landscape, the dashboard_filters printed on it), a PNG or a JPEG of
+//     the requested size.
+//   - Datagroups (all_datagroups; NOTES §13.11; datagroups.go): thelook's
+//     "orders_etl", which AdvanceDatagroup fires (triggered_at,
+//     stale_before and trigger_check_at move, in unix seconds), and
+//     "daily_rollup", never triggered (nulls) with a trigger_error.
 //   - The explore (lookml_model_explore): every field's LookML type,
 //     category, labels, value_format, convert_tz.
 //   - Errors are Looker JSON bodies {"message","documentation_url"} with
@@ -89,12 +128,13 @@
 //
 // Sorting (rows come in orders.id order), aggregation (measures are
 // per-row synthetic values, pivoted measures null outside their row's
-// pivot), filter expressions other than a plain value on a string
-// dimension and simple date ranges (others are accepted and ignored),
-// table calculations other than ${view.field} * number, the per-connection
+// pivot), custom filters (filter_expression) beyond comparisons of a
+// field with a literal joined by AND or OR and is_null (others answer
+// 400), table calculations other than ${view.field} * number, the per-connection
 // queue (75 queries, 120 s), queueing of query tasks, value formats beyond
-// decimals and thousands, json_detail and the other formats, render tasks,
-// scheduled plans, and the other run switches (accepted and ignored).
+// decimals and thousands, json_detail and the other formats, the content
+// of rendered documents (a title and the filters only), scheduled plans,
+// and the other run switches (accepted and ignored).
 //
 // # Steering it from tests
 //
@@ -102,10 +142,12 @@
 // 5xx carry an HTML body like a proxy's), RedirectNext, DropNextRun (close
 // the connection after K rows), StallNextRun (hold before or after the
 // headers), TrickleNextRun (one row per tick), InBandErrorNextRun,
-// HTMLNextRun, ScriptNextTask, SetUserTimezone, SaveLook, SaveQuery; and
-// counters: Logins, UserLogins, Logouts, Tokens, Requests, LastQuery,
-// LastUser, Killed, TaskStatus, RunningQueries, MaxRunningQueries.
-// Options.Now drives token expiry and the queue timeout. Value, ValueIn,
+// HTMLNextRun, ScriptNextTask, ScriptNextRender, AdvanceDatagroup,
+// SetUserTimezone, SaveLook, SaveQuery; and RequestLog (every request
+// with its body) and counters: Logins, UserLogins, Logouts, Tokens,
+// Requests, LastQuery, LastUser, Killed, TaskStatus, RunningQueries,
+// MaxRunningQueries, RenderTasks. Options.Now drives token expiry, the
+// queue timeout and relative date filters. Value, ValueIn,
 // Instant, Rows and Fields let a test check an export value by value.
 // Response shapes are checked against the spec by the lookerapi contract
 // test and by this package's TestNewEndpointsMatchSpec.

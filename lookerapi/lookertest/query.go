@@ -25,9 +25,15 @@ const (
 	NonStreamingLookID    = "43"
 	NonStreamingLookTitle = "Orders with VAT"
 	NonStreamingQueryID   = "124"
-	Model                 = modelName      // "thelook"
-	ExploreName           = exploreName    // "orders"
-	Connection            = connectionName // "warehouse", the SQL Runner connection
+	// StaleFilterConfigLookID is a Look whose query (filters
+	// orders.status "complete", limit 500) carries a filter_config left by
+	// the Explore UI that says "cancelled"; with Options.FilterConfigWins
+	// running it as saved applies the filter_config.
+	StaleFilterConfigLookID  = "44"
+	StaleFilterConfigQueryID = "125"
+	Model                    = modelName      // "thelook"
+	ExploreName              = exploreName    // "orders"
+	Connection               = connectionName // "warehouse", the SQL Runner connection
 )
 
 // QueryFields are the fields of QueryID (and so of LookID), in order.
@@ -56,7 +62,7 @@ type Query struct {
 	Pivots            []string          `json:"pivots,omitempty"`              // pivoted dimensions (also listed in Fields)
 	FillFields        []string          `json:"fill_fields,omitempty"`         // accepted, not modelled
 	Filters           map[string]string `json:"filters,omitempty"`             // filter expressions by field
-	FilterExpression  string            `json:"filter_expression,omitempty"`   // accepted, not modelled
+	FilterExpression  string            `json:"filter_expression,omitempty"`   // custom filter: a subset evaluated (filters.go)
 	Sorts             []string          `json:"sorts,omitempty"`               // accepted, not modelled
 	Limit             string            `json:"limit,omitempty"`               // a string; "-1" means unlimited
 	ColumnLimit       string            `json:"column_limit,omitempty"`        // accepted, not modelled
@@ -100,8 +106,68 @@ func (s *Server) addSamples() {
 		Model: modelName, View: exploreName, Fields: slices.Clone(NonStreamingQueryFields), Sorts: []string{"orders.id"},
 		DynamicFields: nonStreamingDynamicFields,
 	}})
+	// A Look saved from the Explore UI keeps its filter UI state in
+	// filter_config, which may disagree with filters (spec
+	// Query.filter_config: "takes precedence over filters" in the UI).
+	s.addQuery(&savedQuery{id: StaleFilterConfigQueryID, slug: "FcF125st", q: Query{
+		Model: modelName, View: exploreName, Fields: slices.Clone(QueryFields), Sorts: []string{"orders.id"},
+		Filters:      map[string]string{"orders.status": "complete"},
+		FilterConfig: filterConfigOf(map[string]string{"orders.status": "cancelled"}),
+		Limit:        "500",
+	}})
+	s.looks[StaleFilterConfigLookID] = &look{StaleFilterConfigLookID, "Completed orders", StaleFilterConfigQueryID}
 	s.looks[LookID] = &look{LookID, LookTitle, QueryID}
 	s.looks[NonStreamingLookID] = &look{NonStreamingLookID, NonStreamingLookTitle, NonStreamingQueryID}
+}
+
+// effectiveQuery is q as a run applies it: with Options.FilterConfigWins
+// and a filter_config, its filters are those of the filter_config.
+func (s *Server) effectiveQuery(q Query) Query {
+	if !s.opts.FilterConfigWins || len(q.FilterConfig) == 0 {
+		return q
+	}
+	q.Filters = filtersOfConfig(q.FilterConfig)
+	return q
+}
+
+// filterConfigOf is a filter_config holding filters as the Explore UI
+// stores "is equal to" conditions: per field, a list of conditions with a
+// type and constant values. The spec calls the format opaque; this shape
+// is the one seen in saved queries [inf].
+func filterConfigOf(filters map[string]string) map[string]any {
+	out := map[string]any{}
+	for f, v := range filters {
+		var values []any
+		for _, c := range strings.Split(v, ",") {
+			values = append(values, map[string]any{"constant": c})
+		}
+		out[f] = []any{map[string]any{"type": "=", "values": values, "id": 0, "error": false}}
+	}
+	return out
+}
+
+// filtersOfConfig reads the filters back out of a filter_config written
+// like filterConfigOf's; conditions it cannot read are skipped.
+func filtersOfConfig(fc map[string]any) map[string]string {
+	out := map[string]string{}
+	for f, conds := range fc {
+		list, _ := conds.([]any)
+		var vals []string
+		for _, c := range list {
+			m, _ := c.(map[string]any)
+			vs, _ := m["values"].([]any)
+			for _, v := range vs {
+				vm, _ := v.(map[string]any)
+				if s, ok := vm["constant"].(string); ok && s != "" {
+					vals = append(vals, s)
+				}
+			}
+		}
+		if len(vals) > 0 {
+			out[f] = strings.Join(vals, ",")
+		}
+	}
+	return out
 }
 
 // addQuery stores q. s.mu must be held (or the server not started).
@@ -229,7 +295,7 @@ func queryJSON(q *savedQuery) map[string]any {
 		"filter_expression": nilIfEmpty(q.q.FilterExpression), "sorts": q.q.Sorts, "limit": nilIfEmpty(q.q.Limit),
 		"column_limit": nilIfEmpty(q.q.ColumnLimit), "total": q.q.Total, "row_total": nilIfEmpty(q.q.RowTotal),
 		"dynamic_fields": nilIfEmpty(q.q.DynamicFields), "query_timezone": nilIfEmpty(q.q.QueryTimezone),
-		"vis_config": vis, "filter_config": nil, "client_id": nil,
+		"vis_config": vis, "filter_config": q.q.FilterConfig, "client_id": nil,
 		"has_table_calculations": hasTableCalcs(q.q), "subtotals": q.q.Subtotals,
 		"share_url": "/x/" + q.slug, "url": "/explore/" + q.q.Model + "/" + q.q.View + "?qid=" + q.slug,
 		"can": map[string]bool{"run": true, "see_results": true, "explore": true, "create": true, "show": true},
@@ -332,45 +398,32 @@ func (c *call) queryError(err error) {
 
 // shape is what a query returns: its columns, pivots and row filter.
 type shape struct {
-	defs   []*fieldDef // columns, in order; pivot fields excluded when pivoted
-	pivots []*fieldDef // pivot dimensions, in order
-	conds  []cond      // filters the sandbox applies
+	defs    []*fieldDef   // columns, in order; pivot fields excluded when pivoted
+	pivots  []*fieldDef   // pivot dimensions, in order
+	filters []fieldFilter // Query.filters, checked to compile (filters.go)
+	custom  string        // Query.filter_expression, checked to compile
 }
 
-// cond is a filter the sandbox applies: a plain value on a string
-// dimension, or a date range on a time dimension.
-type cond struct {
-	f        *fieldDef
-	val      string // plain value
-	from, to string // date range: "2006-01-02[ 15:04:05]" wall clock of the query zone; to exclusive
-}
-
-// match returns the row filter of sh in zone loc, or nil when none.
-func (sh *shape) match(loc *time.Location) func(int) bool {
-	if len(sh.conds) == 0 {
-		return nil
-	}
-	type rng struct{ from, to int64 }
-	ranges := map[int]rng{}
-	for i, c := range sh.conds {
-		if c.val == "" {
-			from, _ := time.ParseInLocation("2006-01-02 15:04:05", c.from, loc)
-			to, _ := time.ParseInLocation("2006-01-02 15:04:05", c.to, loc)
-			ranges[i] = rng{from.Unix(), to.Unix()}
+// match returns the row filter of sh under env, or nil when none.
+// Filters on different fields are AND-ed (spec Query.filters; docs
+// filter-expressions).
+func (sh *shape) match(env filterEnv) func(int) bool {
+	var preds []rowPred
+	for _, ff := range sh.filters {
+		p, err := compileFilter(ff, env)
+		if err == nil && p != nil {
+			preds = append(preds, p)
 		}
 	}
+	if p, err := customFilter(sh.custom, env); err == nil && p != nil {
+		preds = append(preds, p)
+	}
+	if len(preds) == 0 {
+		return nil
+	}
 	return func(row int) bool {
-		var buf [128]byte
-		for i, c := range sh.conds {
-			if r, ok := ranges[i]; ok {
-				t := Instant(row).Unix()
-				if t < r.from || t >= r.to {
-					return false
-				}
-				continue
-			}
-			v, null := c.f.appendValue(buf[:0], row, time.UTC)
-			if null || string(v) != c.val {
+		for _, p := range preds {
+			if !p(row) {
 				return false
 			}
 		}
@@ -426,54 +479,25 @@ func resolveQuery(q Query) (*shape, error) {
 		}
 		sh.defs = append(sh.defs, d)
 	}
-	for name, val := range q.Filters {
+	names := make([]string, 0, len(q.Filters))
+	for name := range q.Filters {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
 		d, ok := byName[name]
 		if !ok || d.Name != name {
 			return nil, &queryError{http.StatusBadRequest, fmt.Sprintf("Unknown filter field in explore '%s': %s", q.View, name)}
 		}
-		switch {
-		case d.timeframe() && d.convertTZ:
-			// Date filters on converted time fields are read in the query
-			// time zone (using-time-zone-settings: users "create filters
-			// with time-based data that is converted to their local time
-			// zones"; NOTES §13.1). Forms modelled: "2006-01-02" and
-			// "2006-01-02 to 2006-01-03" (end exclusive), with optional
-			// "15:04:05" times; other expressions are ignored.
-			if from, to, ok := dateRange(val); ok {
-				sh.conds = append(sh.conds, cond{f: d, from: from, to: to})
-			}
-		case d.Type == "string" && d.Category == "dimension" && val != "" && !strings.ContainsAny(val, ",%^-_\""):
-			// Only a plain value on a string dimension filters; Looker
-			// filter expressions (wildcards, lists, negation) are ignored.
-			sh.conds = append(sh.conds, cond{f: d, val: val})
+		ff := fieldFilter{f: d, expr: q.Filters[name]}
+		if _, err := compileFilter(ff, filterEnv{loc: time.UTC, now: time.Unix(0, 0)}); err != nil {
+			return nil, filterError(name, err)
 		}
+		sh.filters = append(sh.filters, ff)
 	}
+	if _, err := customFilter(q.FilterExpression, filterEnv{loc: time.UTC, now: time.Unix(0, 0)}); err != nil {
+		return nil, filterError("filter_expression", err)
+	}
+	sh.custom = q.FilterExpression
 	return sh, nil
-}
-
-// dateRange parses the date filter forms the sandbox applies.
-func dateRange(expr string) (from, to string, ok bool) {
-	norm := func(s string) (time.Time, bool) {
-		s = strings.TrimSpace(s)
-		for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02", "2006/01/02"} {
-			if t, err := time.Parse(layout, s); err == nil {
-				return t, true
-			}
-		}
-		return time.Time{}, false
-	}
-	const layout = "2006-01-02 15:04:05"
-	if a, b, found := strings.Cut(expr, " to "); found {
-		ta, ok1 := norm(a)
-		tb, ok2 := norm(b)
-		if !ok1 || !ok2 {
-			return "", "", false
-		}
-		return ta.Format(layout), tb.Format(layout), true
-	}
-	t, ok := norm(expr)
-	if !ok || len(strings.TrimSpace(expr)) > 10 {
-		return "", "", false
-	}
-	return t.Format(layout), t.AddDate(0, 0, 1).Format(layout), true
 }

@@ -92,7 +92,7 @@ func (s *Server) runSaved(c *call, q *savedQuery) {
 // planQuery resolves what running q with run parameters params as user
 // returns.
 func (s *Server) planQuery(q *savedQuery, params url.Values, user string) (*result, error) {
-	sh, err := resolveQuery(q.q)
+	sh, err := resolveQuery(s.effectiveQuery(q.q))
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (s *Server) planQuery(q *savedQuery, params url.Values, user string) (*resu
 	pivots := newPivotPlan(sh.pivots)
 	sqlText := generatedSQL(sh.defs, sh.pivots, sqlLimit)
 	return &result{
-		defs: sh.defs, pivots: pivots, rows: rows, match: sh.match(loc), loc: loc, formatting: formatting, sql: sqlText,
+		defs: sh.defs, pivots: pivots, rows: rows, match: sh.match(filterEnv{loc: loc, now: s.now(), complete: s.opts.RelativeDatesComplete}), loc: loc, formatting: formatting, sql: sqlText,
 		meta: func() []byte { return jsonBiMetadata(sh.defs, pivots, sqlText, q.q.Filters, false) },
 	}, nil
 }

@@ -1,9 +1,11 @@
 package lookertest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -50,6 +52,31 @@ type Options struct {
 	StreamingDialect  *bool
 	PerUserQueryLimit int           // running queries per user; 0 means 15 (NOTES §9, §13.6)
 	QueueTimeout      time.Duration // a query queued longer is dropped; 0 means 600 s (NOTES §9)
+	// FilterConfigWins models the spec's warning on Query.filter_config:
+	// "When running a query via the Looker UI, this parameter takes
+	// precedence over filters ... When creating a query or modifying an
+	// existing query, filter_config should be set to null. Setting it to
+	// any other value could cause unexpected filtering behavior." Whether
+	// API runs honour it is undocumented: with true, a query carrying a
+	// filter_config runs with the filters it holds, not with filters.
+	FilterConfigWins bool
+	// RelativeDatesComplete says how a relative date filter such as
+	// "7 days" counts (filter-expressions, Date and time): false (the
+	// documented reading) includes the current day: today and the six days
+	// before; true counts seven complete days ending at the start of
+	// today. Both are plausible readings of the docs' wording.
+	RelativeDatesComplete bool
+	// Dashboards chooses how dashboards and merged-result tiles are
+	// served where the docs are silent (see DashboardVariant).
+	Dashboards DashboardVariant
+	// RenderRetryAfter is the Retry-After (seconds) render_task_results
+	// sends with its 202 (spec; 0 means 1) and, when set, render_task
+	// sends while the task is not done [inf].
+	RenderRetryAfter int
+	// RenderResultsLag is how many more 202s render_task_results answers
+	// after the task reports success [inf: the spec advises polling
+	// render_task, which suggests the two can disagree].
+	RenderResultsLag int
 }
 
 // Server is an in-process Looker-compatible API server. All methods are
@@ -61,38 +88,45 @@ type Server struct {
 	closing chan struct{}
 	closeMu sync.Once
 
-	mu         sync.Mutex
-	tokens     map[string]tokenInfo
-	ttl        time.Duration
-	faults     []*Fault
-	redirects  []redirect
-	drops      []int
-	stalls     []stall
-	trickles   []<-chan struct{}
-	inBand     []inBandError
-	htmlRuns   int
-	counts     map[string]int
-	lastQuery  map[string]url.Values
-	lastUser   map[string]string
-	userLogins map[string]int
-	userZones  map[string]string
-	tasks      map[string]*task
-	scripts    [][]string
-	killed     []string
-	nextTask   int
-	issued     []string
-	logins     int
-	logouts    int
-	looks      map[string]*look
-	nextLook   int
-	queries    map[string]*savedQuery // by id
-	slugs      map[string]string      // query slug -> id
-	queryKeys  map[string]string      // canonical body -> id
-	nextQuery  int
-	sqlQueries map[string]*sqlQuery // by slug
-	running    map[string]*runningQuery
-	maxRunning int
-	slotFreed  chan struct{} // closed and replaced whenever a running query ends
+	mu            sync.Mutex
+	tokens        map[string]tokenInfo
+	ttl           time.Duration
+	faults        []*Fault
+	redirects     []redirect
+	drops         []int
+	stalls        []stall
+	trickles      []<-chan struct{}
+	inBand        []inBandError
+	htmlRuns      int
+	counts        map[string]int
+	lastQuery     map[string]url.Values
+	lastUser      map[string]string
+	userLogins    map[string]int
+	userZones     map[string]string
+	tasks         map[string]*task
+	scripts       [][]string
+	killed        []string
+	nextTask      int
+	issued        []string
+	logins        int
+	logouts       int
+	looks         map[string]*look
+	nextLook      int
+	queries       map[string]*savedQuery // by id
+	slugs         map[string]string      // query slug -> id
+	queryKeys     map[string]string      // canonical body -> id
+	nextQuery     int
+	sqlQueries    map[string]*sqlQuery // by slug
+	running       map[string]*runningQuery
+	maxRunning    int
+	slotFreed     chan struct{} // closed and replaced whenever a running query ends
+	reqLog        []LoggedRequest
+	dashboards    map[string]*dashboard // by id: numeric, or LookML "model::name"
+	merges        map[string]*mergeQuery
+	renders       map[string]*renderTask
+	datagroups    []*datagroup
+	renderScripts [][]string
+	nextRender    int
 }
 
 // NewServer starts a Server; it panics if it cannot listen (like
@@ -163,12 +197,15 @@ func Start(opts Options) (*Server, error) {
 		nextQuery:  1000,
 		sqlQueries: map[string]*sqlQuery{},
 		running:    map[string]*runningQuery{},
+		renders:    map[string]*renderTask{},
 		slotFreed:  make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	s.addSamples()
+	s.addDashboards()
+	s.addDatagroups()
 
 	s.hs = httptest.NewUnstartedServer(s.routes())
 	if opts.Addr != "" {
@@ -267,6 +304,14 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET /running_queries", "all_running_queries", true, s.allRunningQueries)
 	s.route(mux, "DELETE /running_queries/{query_task_id}", "kill_query", true, s.killQuery)
 	s.route(mux, "GET /lookml_models/{lookml_model_name}/explores/{explore_name}", "lookml_model_explore", true, s.exploreHandler)
+	s.route(mux, "GET /dashboards/{dashboard_id}", "dashboard", true, s.dashboardHandler)
+	s.route(mux, "GET /merge_queries/{merge_query_id}", "merge_query", true, s.mergeQueryHandler)
+	s.route(mux, "POST /render_tasks/looks/{look_id}/{result_format}", "create_look_render_task", true, s.createRenderTask)
+	s.route(mux, "POST /render_tasks/queries/{query_id}/{result_format}", "create_query_render_task", true, s.createRenderTask)
+	s.route(mux, "POST /render_tasks/dashboards/{dashboard_id}/{result_format}", "create_dashboard_render_task", true, s.createRenderTask)
+	s.route(mux, "GET /render_tasks/{render_task_id}", "render_task", true, s.renderTaskHandler)
+	s.route(mux, "GET /render_tasks/{render_task_id}/results", "render_task_results", true, s.renderTaskResults)
+	s.route(mux, "GET /datagroups", "all_datagroups", true, s.datagroupsHandler)
 	s.route(mux, "/", "not_found", false, func(c *call) { c.error(http.StatusNotFound, "Not found") })
 	return mux
 }
@@ -290,9 +335,22 @@ func (s *Server) route(mux *http.ServeMux, pattern, op string, auth bool, h func
 		if op == "not_found" {
 			c.tmpl = strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/4.0"), "/")
 		}
+		var body []byte
+		if r.Body != nil && r.Method != http.MethodGet && op != "login" { // login bodies hold the client secret
+			body, _ = io.ReadAll(io.LimitReader(r.Body, maxLoggedBody))
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		}
 		s.mu.Lock()
 		s.counts[op]++
 		s.lastQuery[op] = r.URL.Query()
+		logged := LoggedRequest{Op: op, Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, "/api/4.0"), Query: r.URL.Query(), Body: body}
+		if op == "login" {
+			logged.Query = nil // credentials may come as query parameters (NOTES §1.1)
+		}
+		s.logRequest(logged)
 		rd := s.takeRedirect(op)
 		var f *Fault
 		if rd == nil {

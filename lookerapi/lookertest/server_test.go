@@ -332,7 +332,7 @@ func TestFilters(t *testing.T) {
 		}
 	}
 	require.Positive(t, want)
-	q := `{"model":"thelook","view":"orders","fields":["orders.id","users.country"],"filters":{"users.country":"France","orders.created_date":"7 days"}}`
+	q := `{"model":"thelook","view":"orders","fields":["orders.id","users.country"],"filters":{"users.country":"France","orders.created_date":"after 2024-01-01"}}`
 	status, _, body := a.call("POST", "/queries/run/json?limit=-1", tok, strings.NewReader(q), "application/json")
 	require.Equal(t, 200, status, string(body))
 	var got []map[string]any
