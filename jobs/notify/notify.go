@@ -10,6 +10,11 @@
 // replicas. A job that keeps failing alerts once; the staleness alert
 // covers a job that stays broken.
 //
+// A Notifier follows config reloads as a jobs.Reloader: staleness is
+// checked for the jobs of the latest reload only, so a removed job stops
+// alerting, and an added job is stale counting from the reload when it
+// never succeeded.
+//
 // Deliveries are retried on network errors, 429 and 5xx, MaxAttempts times
 // with doubling backoff, then dropped with an error log. Webhook URLs are
 // secrets (Slack's embed a credential): logs and errors name the webhook,
@@ -46,7 +51,7 @@ type Store interface {
 // Options configure New.
 type Options struct {
 	Hooks []config.Notify
-	Jobs  []*config.Job // for max_staleness
+	Jobs  []*config.Job // for max_staleness; Reload replaces them
 	Store Store
 	Log   *zap.Logger
 	Clock jobs.Clock // nil means jobs.RealClock
@@ -92,6 +97,8 @@ type Notifier struct {
 	started time.Time
 
 	mu        sync.Mutex
+	jobs      []*config.Job
+	since     map[string]time.Time // job -> when it was added by a reload
 	staleSent map[string]time.Time // job -> the last-success time already alerted as stale
 }
 
@@ -120,8 +127,37 @@ func New(opts Options) *Notifier {
 		opts: opts, clock: opts.Clock, log: opts.Log,
 		events:    make(chan state.Run, 1024),
 		started:   opts.Clock.Now(),
+		jobs:      opts.Jobs,
+		since:     map[string]time.Time{},
 		staleSent: map[string]time.Time{},
 	}
+}
+
+// Reload implements jobs.Reloader: staleness is checked for jobs from now
+// on. A removed job's staleness episode is forgotten; an added job that
+// never succeeded counts from now.
+func (n *Notifier) Reload(jobs []*config.Job) {
+	now := n.clock.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	had := make(map[string]bool, len(n.jobs))
+	for _, j := range n.jobs {
+		had[j.Name] = true
+	}
+	keep := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		keep[j.Name] = true
+		if !had[j.Name] {
+			n.since[j.Name] = now
+		}
+	}
+	for name := range had {
+		if !keep[name] {
+			delete(n.staleSent, name)
+			delete(n.since, name)
+		}
+	}
+	n.jobs = jobs
 }
 
 // RunStarted implements jobs.Observer.
@@ -239,11 +275,19 @@ func (n *Notifier) previous(ctx context.Context, run state.Run) (*state.Run, err
 // it every CheckEvery.
 func (n *Notifier) CheckStaleness(ctx context.Context) {
 	now := n.clock.Now()
-	for _, j := range n.opts.Jobs {
+	n.mu.Lock()
+	jobs := n.jobs
+	n.mu.Unlock()
+	for _, j := range jobs {
 		if j.MaxStaleness <= 0 {
 			continue
 		}
-		ref := n.started
+		n.mu.Lock()
+		ref, added := n.since[j.Name]
+		n.mu.Unlock()
+		if !added {
+			ref = n.started
+		}
 		var last *time.Time
 		run, err := n.opts.Store.LastSuccess(ctx, j.Name)
 		switch {
