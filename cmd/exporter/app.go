@@ -29,6 +29,12 @@ type app struct {
 	looker  *lookerapi.Client
 	runner  *jobs.Runner
 	metrics *metrics.Metrics // also a runner observer and the Looker client's request observer
+	// clock is the one clock of the daemon: the scheduler's, the status
+	// server's, the notifier's and the metrics'.
+	clock jobs.Clock
+	// loadOpts are what the config was loaded with; a reload reads the
+	// file the same way (the zero value: the process's environment).
+	loadOpts config.Options
 
 	gcsOnce   sync.Once
 	gcsClient *storage.Client
@@ -78,12 +84,17 @@ func openStore(ctx context.Context, cfg *config.Config) (state.Store, error) {
 	return nil, fmt.Errorf("state driver %q is not supported", cfg.State.Driver)
 }
 
-func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, error) {
+// newApp builds the app for cfg. clock is the one clock of the daemon
+// (scheduler, status server, notifier, metrics); nil means the wall clock.
+func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger, clock jobs.Clock) (*app, error) {
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	m := newMetrics(cfg)
+	if clock == nil {
+		clock = jobs.RealClock
+	}
+	m := newMetrics(cfg, clock)
 	// Looker's per-user query limit is shared by every replica (and every
 	// `exporter run`) using the same state store.
 	slots := &jobs.StoreQuerySlots{Store: store, Replica: cfg.Scheduler.Replica, Lease: cfg.Scheduler.Lease, Log: log.Named("query_slots")}
@@ -93,7 +104,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, err
 		store.Close()
 		return nil, fmt.Errorf("looker client: %w", err)
 	}
-	a := &app{cfg: cfg, log: log, store: store, looker: client, metrics: m}
+	a := &app{cfg: cfg, log: log, store: store, looker: client, metrics: m, clock: clock}
 	local := localfs.New(log.Named("localfs"))
 	cleanupTemp(cfg, local, log) // crashed writers' leftovers, before any run
 	a.runner = &jobs.Runner{
@@ -131,7 +142,7 @@ func (g *globals) openApp(ctx context.Context, cfg *config.Config) (*app, error)
 	if err != nil {
 		return nil, err
 	}
-	a, err := newApp(ctx, cfg, log)
+	a, err := newApp(ctx, cfg, log, nil)
 	if err != nil {
 		return nil, err
 	}
