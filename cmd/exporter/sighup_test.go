@@ -227,7 +227,7 @@ const (
 // file was replaced by a 27 MB flat mapping (which overflowed the YAML
 // parser's stack and killed the daemon), a 50 MB flow sequence (55 s,
 // 12.6 GB), deep nesting, 8 MiB of tightly packed flow items (14 s) and
-// 60,000 keys without values (minutes), keeps serving: each reload is
+// 60,000 keys without values (minutes) or 130,000 empty jobs (12 s), keeps serving: each reload is
 // rejected with a log line naming the file and the limit, and counted as
 // failed; /healthz answers, the old jobs stay, and the scheduler keeps
 // firing. A good config sent afterwards reaches the scheduler, the
@@ -271,6 +271,7 @@ func TestSIGHUPOfPathologicalConfigsLeavesTheDaemonServing(t *testing.T) {
 		{"deep nesting", fill("jobs: ", "[", "\n", 1<<20), "nests deeper than 64 levels"},
 		{"8 MiB of packed flow items", fill("jobs: [", "a,", "a]\n", 8<<20), "more than 400,000 YAML tokens"},
 		{"keys without values", fill("jobs:\n", "- b:\n", "", 300_000), "empty values"},
+		{"130,000 empty jobs", fill("jobs: [", "{},", "{}]\n", 390_000), "more than 12,000"},
 	}
 	for i, tt := range bad {
 		sent := time.Now()

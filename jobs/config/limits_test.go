@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -191,4 +192,33 @@ func TestBigConfigsWithinLimits(t *testing.T) {
 	_, err = config.Parse("x.yaml", []byte(nulls), env(nil))
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "empty values", "1,000 empty values at the top of 5,000 jobs")
+}
+
+// TestProblemsAreCapped: a file of very many broken jobs is not decoded
+// and validated to the end: loading stops after MaxProblems problems and
+// says so (the message of 190,000 broken jobs was 19 MB).
+func TestProblemsAreCapped(t *testing.T) {
+	t.Parallel()
+	for _, y := range []string{
+		benchHead + "jobs: [" + strings.Repeat("a,", 11000) + "a]\n",
+		benchHead + "jobs:\n" + strings.Repeat("  - {name: a}\n", 11000),
+		benchHead + "jobs:\n" + strings.Repeat("  - {name: a, nope: 1}\n", 11000),
+	} {
+		start := time.Now()
+		_, err := config.Parse("x.yaml", []byte(y), env(nil))
+		t.Logf("%d bytes: %v", len(y), time.Since(start))
+		require.Error(t, err)
+		lines := strings.Split(err.Error(), "\n")
+		require.Len(t, lines, config.MaxProblems+1)
+		require.Equal(t, "x.yaml: stopped after 100 problems; fix these and run exporter validate again", lines[config.MaxProblems])
+		require.Regexp(t, `^x\.yaml:\d+: `, lines[0])
+	}
+}
+
+// TestJobsPerFileCap: 130,000 empty jobs fit in 400 KB and MaxTokens, and
+// took 12 s to decode (and a 58 MB message): a file holds at most MaxJobs.
+func TestJobsPerFileCap(t *testing.T) {
+	t.Parallel()
+	_, err := config.Parse("x.yaml", []byte(benchHead+"jobs: ["+strings.Repeat("{},", 130000)+"{}]\n"), env(nil))
+	require.EqualError(t, err, "x.yaml:5: 130,001 jobs in one file, more than 12,000; split the jobs into files and include them")
 }
