@@ -74,7 +74,7 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	go func() { webDone <- srv.Serve(surface, ln) }()
 	notifyDone := make(chan error, 1)
 	go func() { notifyDone <- n.Run(surface) }()
-	// Reloads stop with the scheduler: none lands during the drain.
+	// Reloads stop when the scheduler is told to stop: none lands during the drain.
 	watching, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	reloadsDone := make(chan struct{})
