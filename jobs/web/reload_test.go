@@ -20,7 +20,7 @@ import (
 // stillClock is stopped at now; its timers never fire.
 type stillClock struct{ now time.Time }
 
-func (c stillClock) Now() time.Time                                  { return c.now }
+func (c stillClock) Now() time.Time                                 { return c.now }
 func (c stillClock) After(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }
 
 // TestStatusServerFollowsTheJobSet: the API and the page show the jobs of
