@@ -11,8 +11,9 @@
 // covers a job that stays broken.
 //
 // A Notifier follows config reloads as a jobs.Reloader: staleness is
-// checked for the jobs of the latest reload only, so a removed job stops
-// alerting, and an added job is stale counting from the reload when it
+// checked for the jobs of the latest reload only, and runs of a job the
+// reload removed (still in flight then) alert no more, so a removed job
+// stops alerting; an added job is stale counting from the reload when it
 // never succeeded.
 //
 // Deliveries are retried on network errors, 429 and 5xx, MaxAttempts times
@@ -99,6 +100,7 @@ type Notifier struct {
 	mu        sync.Mutex
 	jobs      []*config.Job
 	since     map[string]time.Time // job -> when it was added by a reload
+	removed   map[string]bool      // jobs a reload removed
 	staleSent map[string]time.Time // job -> the last-success time already alerted as stale
 }
 
@@ -129,6 +131,7 @@ func New(opts Options) *Notifier {
 		started:   opts.Clock.Now(),
 		jobs:      opts.Jobs,
 		since:     map[string]time.Time{},
+		removed:   map[string]bool{},
 		staleSent: map[string]time.Time{},
 	}
 }
@@ -147,12 +150,14 @@ func (n *Notifier) Reload(jobs []*config.Job) {
 	keep := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
 		keep[j.Name] = true
+		delete(n.removed, j.Name)
 		if !had[j.Name] {
 			n.since[j.Name] = now
 		}
 	}
 	for name := range had {
 		if !keep[name] {
+			n.removed[name] = true
 			delete(n.staleSent, name)
 			delete(n.since, name)
 		}
@@ -163,10 +168,18 @@ func (n *Notifier) Reload(jobs []*config.Job) {
 // RunStarted implements jobs.Observer.
 func (n *Notifier) RunStarted(state.Run) {}
 
-// RunFinished implements jobs.Observer: it queues the run for Run's loop.
-// It never blocks; when the queue is full the run is dropped and logged.
+// RunFinished implements jobs.Observer: it queues the run for Run's loop,
+// unless a reload removed its job. It never blocks; when the queue is
+// full the run is dropped and logged.
 func (n *Notifier) RunFinished(run state.Run, _ error) {
 	if len(n.opts.Hooks) == 0 {
+		return
+	}
+	n.mu.Lock()
+	gone := n.removed[run.Job]
+	n.mu.Unlock()
+	if gone {
+		n.log.Info("no alert: a config reload removed the job", zap.String("job", run.Job), zap.String("run_id", run.ID), zap.String("status", string(run.Status)))
 		return
 	}
 	select {
@@ -227,6 +240,7 @@ func (n *Notifier) handleRun(ctx context.Context, run state.Run) {
 	default:
 		return // interrupted and skipped runs are neither
 	}
+
 	prev, err := n.previous(ctx, run)
 	if err != nil {
 		n.log.Error("alert: read previous run failed; deciding as if there were none", zap.String("job", run.Job), zap.String("run_id", run.ID), zap.Error(err))

@@ -354,3 +354,29 @@ func TestStalenessFollowsReload(t *testing.T) {
 	require.Equal(t, "stale", got["event"])
 	noAlert("more than the added job's alert")
 }
+
+// TestRemovedJobSendsNoFailureAlert: a run of a job that a reload removed
+// (in flight at the reload) fails without an alert; added back, the job
+// alerts again (its next success is a recovery).
+func TestRemovedJobSendsNoFailureAlert(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
+	rcv := newReceiver(t)
+	n := notify.New(notify.Options{Hooks: []config.Notify{hook(rcv.srv.URL, config.FormatJSON)}, Jobs: []*config.Job{b.job}, Store: b.store, Log: zaptest.NewLogger(t)})
+	b.runner.Observers = []jobs.Observer{n}
+	start(t, n)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+
+	n.Reload(nil) // the job removed
+	b.looker.FailNext(lookertest.Fault{Status: http.StatusForbidden, PathPrefix: "/looks/"})
+	_, err := b.runner.Run(ctx, b.job, at, jobs.RunOptions{})
+	require.Error(t, err)
+
+	n.Reload([]*config.Job{b.job}) // and added back
+	ok, err := b.runner.Run(ctx, b.job, at, jobs.RunOptions{})
+	require.NoError(t, err)
+	got := rcv.next(t)
+	require.Equal(t, "recovery", got["event"], "the first alert is the recovery: the failure of the removed job sent none")
+	require.Equal(t, ok.ID, got["run_id"])
+}
