@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	execpkg "os/exec"
@@ -50,9 +49,11 @@ type reloadDaemon struct {
 	err    error
 }
 
-func startReloadDaemon(t *testing.T, conf, listen, token string) *reloadDaemon {
+// startReloadDaemon starts the child on conf, whose server.listen is
+// 127.0.0.1:0, and finds its address in its log.
+func startReloadDaemon(t *testing.T, conf, token string) *reloadDaemon {
 	t.Helper()
-	d := &reloadDaemon{conf: conf, base: "http://" + listen, token: token, logs: &syncBuffer{}, exited: make(chan struct{})}
+	d := &reloadDaemon{conf: conf, token: token, logs: &syncBuffer{}, exited: make(chan struct{})}
 	d.cmd = execpkg.Command(os.Args[0], "-test.run=^TestReloadChild$", "-test.count=1")
 	d.cmd.Env = append(os.Environ(), reloadChildEnv+"="+conf)
 	stderr, err := d.cmd.StderrPipe()
@@ -76,7 +77,8 @@ func startReloadDaemon(t *testing.T, conf, listen, token string) *reloadDaemon {
 			t.Logf("daemon log:\n%s", tail(d.logs.String(), 8000))
 		}
 	})
-	d.waitLog(t, "status server listening", 1)
+	e := d.waitLog(t, "status server listening", 1)
+	d.base = fmt.Sprint("http://", e["addr"])
 	return d
 }
 
@@ -182,25 +184,15 @@ func (d *reloadDaemon) jobNames(t *testing.T) []string {
 	return names
 }
 
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 // reloadConfigYAML is a daemon config with the given jobs; every_second
 // fires each second, so a test sees the scheduler at work.
-func reloadConfigYAML(looker *lookertest.Server, dir, listen, token, jobs string) []byte {
+func reloadConfigYAML(looker *lookertest.Server, dir, token, jobs string) []byte {
 	return fmt.Appendf(nil, `looker: {base_url: %s, client_id: %s, client_secret: %s}
 state: {dsn: %s}
-server: {listen: %q, token: %s}
+server: {listen: "127.0.0.1:0", token: %s}
 defaults: {timezone: UTC, format: csv}
 jobs:
-%s`, looker.URL(), looker.ClientID(), looker.ClientSecret(), filepath.Join(dir, "state.db"), listen, token,
+%s`, looker.URL(), looker.ClientID(), looker.ClientSecret(), filepath.Join(dir, "state.db"), token,
 		strings.ReplaceAll(jobs, "$DIR", dir))
 }
 
@@ -238,9 +230,9 @@ func TestSIGHUPOfPathologicalConfigsLeavesTheDaemonServing(t *testing.T) {
 	t.Cleanup(looker.Close)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "exporter.yaml")
-	listen, token := freeAddr(t), "tok-"+randomHex(t, 12)
-	require.NoError(t, os.WriteFile(conf, reloadConfigYAML(looker, dir, listen, token, everySecondJob+nightlyJob), 0o600))
-	d := startReloadDaemon(t, conf, listen, token)
+	token := "tok-" + randomHex(t, 12)
+	require.NoError(t, os.WriteFile(conf, reloadConfigYAML(looker, dir, token, everySecondJob+nightlyJob), 0o600))
+	d := startReloadDaemon(t, conf, token)
 	d.waitScheduledRun(t, "every_second", time.Time{})
 
 	fill := func(head, item, tail string, size int) []byte {
@@ -293,7 +285,7 @@ func TestSIGHUPOfPathologicalConfigsLeavesTheDaemonServing(t *testing.T) {
 	require.Empty(t, d.logLines(t, "config reloaded"))
 
 	// A good config: nightly removed, morning added, in one reload.
-	d.replaceConfig(t, reloadConfigYAML(looker, dir, listen, token, everySecondJob+morningJob))
+	d.replaceConfig(t, reloadConfigYAML(looker, dir, token, everySecondJob+morningJob))
 	e := d.waitLog(t, "config reloaded", 1)
 	require.Equal(t, []any{"morning"}, e["added"])
 	require.Equal(t, []any{"nightly"}, e["removed"])
