@@ -1,6 +1,11 @@
 // Package jobs runs export jobs: one run at a time (Runner) and on their
 // cron schedules (Scheduler).
 //
+// A daemon's jobs live in a JobSet: a config reload is one JobSet.Reload,
+// which every Reloader (the Scheduler, metrics, notify) follows, and which
+// the status page reads. Everything that needs the time takes the one
+// Clock.
+//
 // A run goes source → format → sink → state: the Looker result body is
 // streamed through a decoder and an encoder (or copied as is when Looker
 // already sends the target format) into an atomic sink writer, which

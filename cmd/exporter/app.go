@@ -31,8 +31,11 @@ type app struct {
 	metrics *metrics.Metrics // also a runner observer and the Looker client's request observer
 	// clock is the one clock of the process: the runner (and every
 	// scheduler, trigger and backfill on it), query slots, the pruner,
-	// notify and the Looker client read it.
+	// notify, metrics, the status server and the Looker client read it.
 	clock jobs.Clock
+	// loadOpts are what the config was loaded with; a reload reads the
+	// file the same way (the zero value: the process's environment).
+	loadOpts config.Options
 
 	gcsOnce   sync.Once
 	gcsClient *storage.Client
@@ -82,13 +85,17 @@ func openStore(ctx context.Context, cfg *config.Config) (state.Store, error) {
 	return nil, fmt.Errorf("state driver %q is not supported", cfg.State.Driver)
 }
 
-func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger) (*app, error) {
+// newApp builds the app for cfg. clock is the one clock of the daemon
+// (scheduler, status server, notifier, metrics); nil means the wall clock.
+func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger, clock jobs.Clock) (*app, error) {
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	m := newMetrics(cfg)
-	clock := jobs.RealClock
+	if clock == nil {
+		clock = jobs.RealClock
+	}
+	m := newMetrics(cfg, clock)
 	// Looker's per-user query limit is shared by every replica (and every
 	// `exporter run`) using the same state store.
 	slots := &jobs.StoreQuerySlots{Store: store, Replica: cfg.Scheduler.Replica, Lease: cfg.Scheduler.Lease, Log: log.Named("query_slots"), Clock: clock}
@@ -137,7 +144,7 @@ func (g *globals) openApp(ctx context.Context, cfg *config.Config) (*app, error)
 	if err != nil {
 		return nil, err
 	}
-	a, err := newApp(ctx, cfg, log)
+	a, err := newApp(ctx, cfg, log, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -17,22 +17,23 @@ import (
 	"github.com/lookerexport/exporter/jobs/web"
 )
 
-func newMetrics(cfg *config.Config) *metrics.Metrics {
-	return metrics.New(metrics.Options{Jobs: cfg.Jobs, ProcessCollectors: true})
+func newMetrics(cfg *config.Config, clock jobs.Clock) *metrics.Metrics {
+	return metrics.New(metrics.Options{Jobs: cfg.Jobs, Clock: clock, ProcessCollectors: true})
 }
 
 // daemonOptions adjust runDaemon; the zero value is the production setup.
 type daemonOptions struct {
-	listener    net.Listener       // nil: listen on server.listen
-	notifyClock jobs.Clock         // nil: the app's clock
-	started     chan<- *web.Server // told once the server is up (tests)
+	listener net.Listener       // nil: listen on server.listen
+	started  chan<- *web.Server // told once the server is up (tests)
 }
 
 // runDaemon runs the scheduler with its on-call surface: the status server
-// (page, API, probes, metrics) and the alert notifier. It returns when the
-// scheduler has stopped and drained; the status server keeps answering
-// during the drain, then stops, and runs started with "Run now" get the
-// same drain timeout.
+// (page, API, probes, metrics) and the alert notifier, all on the
+// scheduler's clock, and config reloads (SIGHUP, see withReloads): one
+// jobs.JobSet whose reloads the scheduler, metrics and notifier follow and
+// whose jobs the status server shows. It returns when the scheduler has
+// stopped and drained; the status server keeps answering during the drain,
+// then stops, and runs started with "Run now" get the same drain timeout.
 func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Duration, opts daemonOptions) error {
 	ln := opts.listener
 	if ln == nil {
@@ -45,18 +46,19 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	if err := a.metrics.Init(ctx, a.store, a.cfg.JobNames()); err != nil {
 		a.log.Warn("metrics: reading last successes from the state store failed; they start at 0", zap.Error(err))
 	}
-	if opts.notifyClock == nil {
-		opts.notifyClock = a.clock
+	if s.Clock == nil {
+		s.Clock = a.clock
 	}
-	n := notify.New(notify.Options{Hooks: a.cfg.Notify, Jobs: a.cfg.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: opts.notifyClock})
+	n := notify.New(notify.Options{Hooks: a.cfg.Notify, Jobs: s.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: s.Clock})
 	a.runner.Observers = append(a.runner.Observers, n)
+	set := jobs.NewJobSet(s.Jobs, s, a.metrics, n)
 
 	var running atomic.Bool
 	runNow := a.trigger("run_now")
 	runNow.Slots = s // Run now takes the scheduler's run slots (scheduler.max_concurrent_runs)
 	srv, err := web.New(web.Options{
-		Config: a.cfg, Jobs: s.CurrentJobs, Store: a.store, Runner: a.runner, Trigger: runNow,
-		Metrics: a.metrics.Handler(), Log: a.log.Named("web"),
+		Config: a.cfg, Jobs: set.Jobs, Store: a.store, Runner: a.runner, Trigger: runNow,
+		Metrics: a.metrics.Handler(), Log: a.log.Named("web"), Clock: s.Clock,
 		Version: versionString(), RunContext: ctx,
 		Ready: func() error {
 			if !running.Load() {
@@ -74,6 +76,11 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	go func() { webDone <- srv.Serve(surface, ln) }()
 	notifyDone := make(chan error, 1)
 	go func() { notifyDone <- n.Run(surface) }()
+	// Reloads stop when the scheduler is told to stop: none lands during the drain.
+	watching, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	reloadsDone := make(chan struct{})
+	go func() { defer close(reloadsDone); watchReloads(watching, a, set) }()
 	if opts.started != nil {
 		opts.started <- srv
 	}
@@ -81,6 +88,8 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	running.Store(true)
 	err = s.Run(ctx)
 	running.Store(false)
+	stopWatching()
+	<-reloadsDone
 
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	srv.Shutdown(dctx)

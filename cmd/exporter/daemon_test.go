@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,6 +100,8 @@ type daemon struct {
 	hookURL string
 	app     *app
 	sched   *jobs.Scheduler
+	listen  string
+	reloads chan os.Signal // SIGHUP, as main delivers it
 }
 
 func randomHex(t *testing.T, n int) string {
@@ -112,42 +115,16 @@ func randomHex(t *testing.T, n int) string {
 // adjusts the scheduler before it runs.
 func startDaemon(t *testing.T, listen string, configure ...func(*jobs.Scheduler)) *daemon {
 	t.Helper()
-	d := &daemon{looker: lookertest.NewServer(lookertest.Options{Rows: e2eRows}), dir: t.TempDir(), logs: &syncBuffer{}, token: "bearer-" + randomHex(t, 16)}
+	d := &daemon{looker: lookertest.NewServer(lookertest.Options{Rows: e2eRows}), dir: t.TempDir(), logs: &syncBuffer{}, token: "bearer-" + randomHex(t, 16),
+		listen: listen, reloads: make(chan os.Signal, 1)}
 	t.Cleanup(d.looker.Close)
 	d.hooks = newWebhookSink(t)
 	d.hookURL = d.hooks.srv.URL + "/hooks/secret-" + randomHex(t, 8)
-	y := fmt.Sprintf(`looker:
-  base_url: %s
-  client_id: %s
-  client_secret: ${LOOKER_SECRET}
-state:
-  dsn: %s
-server:
-  listen: %q
-  token: ${EXPORTER_TOKEN}
-  log_lines: 50
-notify:
-  - name: oncall
-    url: ${HOOK_URL}
-defaults:
-  schedule: "0 6 * * *"
-  timezone: Europe/Berlin
-jobs:
-  - name: orders_csv
-    description: The Look as CSV
-    source: {look_id: "42"}
-    format: csv
-    destination: %s/csv/{{ .RunID }}.csv
-  - name: orders_jsonl
-    schedule: "*/15 * * * 1-5"
-    timezone: UTC
-    source: {query_id: "123"}
-    format: jsonl
-    compression: zstd
-    destination: %s/jsonl/{{ .RunID }}.jsonl.zst
-`, d.looker.URL(), d.looker.ClientID(), filepath.Join(d.dir, "state.db"), listen, d.dir, d.dir)
+	path := filepath.Join(d.dir, "daemon.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(d.configYAML(daemonJobs)), 0o600))
 	env := map[string]string{"LOOKER_SECRET": d.looker.ClientSecret(), "EXPORTER_TOKEN": d.token, "HOOK_URL": d.hookURL}
-	cfg, err := config.Parse("daemon.yaml", []byte(y), config.Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	loadOpts := config.Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	cfg, err := config.Load(path, loadOpts)
 	require.NoError(t, err)
 
 	core := zapcore.NewTee(
@@ -155,9 +132,12 @@ jobs:
 		zaptest.NewLogger(t).Core(),
 	)
 	log := zap.New(core)
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, log)
+	ctx, cancel := context.WithCancel(withReloads(context.Background(), d.reloads))
+	// The run's clock is the wall clock (query slots and retries wait on
+	// it); the scheduler's never fires, so only Run now starts runs.
+	a, err := newApp(ctx, cfg, log, nil)
 	require.NoError(t, err)
+	a.loadOpts = loadOpts
 	d.app = a
 	sched := &jobs.Scheduler{Runner: a.runner, Jobs: cfg.Jobs, Log: log.Named("scheduler"), Clock: stillClock{now: time.Now()}}
 	for _, c := range configure {
@@ -183,6 +163,57 @@ jobs:
 		require.NoError(t, a.Close(context.Background()))
 	})
 	return d
+}
+
+// daemonJobs are the jobs startDaemon configures.
+const daemonJobs = `  - name: orders_csv
+    description: The Look as CSV
+    source: {look_id: "42"}
+    format: csv
+    destination: $DIR/csv/{{ .RunID }}.csv
+  - name: orders_jsonl
+    schedule: "*/15 * * * 1-5"
+    timezone: UTC
+    source: {query_id: "123"}
+    format: jsonl
+    compression: zstd
+    destination: $DIR/jsonl/{{ .RunID }}.jsonl.zst
+`
+
+// configYAML is the daemon's config file with jobs ($DIR: its directory).
+func (d *daemon) configYAML(jobs string) string {
+	return fmt.Sprintf(`looker:
+  base_url: %s
+  client_id: %s
+  client_secret: ${LOOKER_SECRET}
+state:
+  dsn: %s
+server:
+  listen: %q
+  token: ${EXPORTER_TOKEN}
+  log_lines: 50
+notify:
+  - name: oncall
+    url: ${HOOK_URL}
+defaults:
+  schedule: "0 6 * * *"
+  timezone: Europe/Berlin
+jobs:
+%s`, d.looker.URL(), d.looker.ClientID(), filepath.Join(d.dir, "state.db"), d.listen, strings.ReplaceAll(jobs, "$DIR", d.dir))
+}
+
+// reload rewrites the config file with jobs, delivers SIGHUP as main
+// does, and waits until the daemon has logged the reload's outcome.
+func (d *daemon) reload(t *testing.T, jobs string) {
+	t.Helper()
+	before := strings.Count(d.logs.String(), `"config reload`)
+	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "daemon.yaml"), []byte(d.configYAML(jobs)), 0o600))
+	d.reloads <- syscall.SIGHUP
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(d.logs.String(), `"config reload`) == before {
+		require.True(t, time.Now().Before(deadline), "the daemon did not reload")
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
 }
 
 // do sends a request; auth adds the bearer token.
@@ -348,31 +379,86 @@ func parseMetrics(t *testing.T, body string) map[string]float64 {
 	return out
 }
 
-// TestStatusPageFollowsReload: after a config reload (SIGHUP) the status
-// page and the API show the scheduler's new job list, and Run now works on
-// an added job and not on a removed one.
-func TestStatusPageFollowsReload(t *testing.T) {
+// TestReloadReachesEveryListener: one config reload (SIGHUP) reaches the
+// scheduler, the metrics, the notifier and the status page. A removed job
+// leaves the page, the API (Run now of it: 404), the scheduler and every
+// metrics series; an added job appears everywhere; a changed schedule
+// shows its new next run on the page, the API and /metrics alike. The
+// reload is one log line and one count.
+func TestReloadReachesEveryListener(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, "127.0.0.1:9464")
 	code, body := d.do(t, http.MethodGet, "/api/v1/jobs", true)
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"orders_jsonl"`)
+	require.Equal(t, "succeeded", d.runNow(t, "orders_jsonl").Status) // series with values
 
-	jobsNow := d.sched.CurrentJobs()
-	require.Len(t, jobsNow, 2)
-	d.sched.Reload(jobsNow[:1]) // orders_jsonl removed from the config
+	// orders_jsonl removed, orders_csv moved to 18:30 UTC, nightly_parquet added.
+	d.reload(t, `  - name: orders_csv
+    schedule: "30 18 * * *"
+    timezone: UTC
+    source: {look_id: "42"}
+    format: csv
+    destination: $DIR/csv/{{ .RunID }}.csv
+  - name: nightly_parquet
+    schedule: "0 2 * * *"
+    timezone: UTC
+    source: {query_id: "123"}
+    format: parquet
+    destination: $DIR/pq/{{ .RunID }}.parquet
+`)
+	reloaded := strings.Count(d.logs.String(), `"msg":"config reloaded"`)
+	require.Equal(t, 1, reloaded, "one reload, one line")
+	require.Contains(t, d.logs.String(), `"added":["nightly_parquet"],"removed":["orders_jsonl"]`)
 
+	// The scheduler.
+	require.Equal(t, []string{"orders_csv", "nightly_parquet"}, jobNames(d.sched.CurrentJobs()))
+
+	// The status page and the API.
 	code, body = d.do(t, http.MethodGet, "/api/v1/jobs", true)
 	require.Equal(t, http.StatusOK, code, body)
-	require.Contains(t, body, `"orders_csv"`)
-	require.NotContains(t, body, `"orders_jsonl"`)
-	code, _ = d.do(t, http.MethodGet, "/", false)
-	require.Equal(t, http.StatusOK, code)
+	var api struct{ Jobs []web.JobInfo }
+	require.NoError(t, json.Unmarshal([]byte(body), &api))
+	require.Len(t, api.Jobs, 2)
+	require.Equal(t, "orders_csv", api.Jobs[0].Name)
+	require.Equal(t, "nightly_parquet", api.Jobs[1].Name)
+	next := d.sched.CurrentJobs()[0].Schedule.Next(d.sched.Clock.Now())
+	require.Equal(t, 18, next.UTC().Hour())
+	require.NotEmpty(t, api.Jobs[0].NextRuns)
+	require.Equal(t, next.UTC().Format(time.RFC3339), api.Jobs[0].NextRuns[0])
 	code, body = d.do(t, http.MethodPost, "/api/v1/jobs/orders_jsonl/run", true)
 	require.Equal(t, http.StatusNotFound, code, body)
 	_, page := d.do(t, http.MethodGet, "/", false)
-	require.NotContains(t, page, "orders_jsonl")
-	require.Contains(t, page, "orders_csv")
+	require.NotContains(t, page, "<strong>orders_jsonl</strong>", "not in the jobs table (its runs stay in the history)")
+	require.Contains(t, page, "<strong>nightly_parquet</strong>")
+	require.Equal(t, "succeeded", d.runNow(t, "nightly_parquet").Status)
+
+	// The metrics.
+	code, body = d.do(t, http.MethodGet, "/metrics", false)
+	require.Equal(t, http.StatusOK, code)
+	require.NotContains(t, body, `job="orders_jsonl"`, "a removed job keeps no series")
+	m := parseMetrics(t, body)
+	require.Equal(t, float64(next.Unix()), m[`exporter_next_run_timestamp_seconds{job="orders_csv"}`])
+	require.Equal(t, 1.0, m[`exporter_runs_total{job="nightly_parquet",outcome="succeeded"}`])
+	require.Equal(t, 1.0, m[`exporter_config_reloads_total{result="success"}`])
+	require.Equal(t, 0.0, m[`exporter_config_reloads_total{result="failure"}`])
+
+	// A config with problems changes nothing, and is counted.
+	d.reload(t, "  - name: broken\n")
+	require.Contains(t, d.logs.String(), `"msg":"config reload rejected; the running jobs stay as they are: fix the file and send SIGHUP again"`)
+	require.Equal(t, []string{"orders_csv", "nightly_parquet"}, jobNames(d.sched.CurrentJobs()))
+	_, body = d.do(t, http.MethodGet, "/metrics", false)
+	m = parseMetrics(t, body)
+	require.Equal(t, 1.0, m[`exporter_config_reloads_total{result="failure"}`])
+	require.Equal(t, 0.0, m[`exporter_config_last_reload_successful`])
+}
+
+func jobNames(js []*config.Job) []string {
+	var out []string
+	for _, j := range js {
+		out = append(out, j.Name)
+	}
+	return out
 }
 
 // TestRunWaitingForAQuerySlotSaysSo: when every Looker query slot of the

@@ -7,17 +7,23 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
+	os.Exit(mainWithSignals(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// mainWithSignals is main without the exit: SIGINT and SIGTERM cancel
+// the command's context, SIGHUP makes serve reload its config.
+func mainWithSignals(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // serve reloads its config
-	ctx = withReloads(ctx, hup)
-	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer signal.Stop(hup)
+	return Main(withReloads(ctx, hup), args, stdout, stderr)
 }

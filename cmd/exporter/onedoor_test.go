@@ -60,7 +60,7 @@ func TestCrashChild(t *testing.T) {
 	case "daemon":
 		cfg, err := loadConfig(conf, exitUsage)
 		require.NoError(t, err)
-		a, err := newApp(ctx, cfg, zaptest.NewLogger(t))
+		a, err := newApp(ctx, cfg, zaptest.NewLogger(t), nil)
 		require.NoError(t, err)
 		s := &jobs.Scheduler{Runner: a.runner, Jobs: cfg.Jobs, Log: a.log.Named("scheduler"), Clock: stillClock{now: time.Now()}}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -179,7 +179,7 @@ func serveAfterCrash(t *testing.T, f *fixture, dead state.Run) {
 	ctx := context.Background()
 	cfg, err := loadConfig(f.conf, exitUsage)
 	require.NoError(t, err)
-	a, err := newApp(ctx, cfg, zaptest.NewLogger(t))
+	a, err := newApp(ctx, cfg, zaptest.NewLogger(t), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = a.Close(ctx) })
 	start := dead.StartedAt.Add(time.Second)

@@ -18,7 +18,9 @@ func serveCmd(g *globals) *cobra.Command {
 		Long: `serve fires each job on its schedule, in its time zone, and records every run in
 the state store. On SIGINT or SIGTERM it stops firing, lets runs in flight
 finish for --drain-timeout, then interrupts them (recorded as interrupted) and
-exits.
+exits. On SIGHUP it reloads the config file's jobs; the scheduler, metrics,
+alerts and status page follow. A config with problems is rejected and logged,
+and the running jobs stay.
 
 Alongside, it serves on server.listen (127.0.0.1:9464 by default): the status
 page at /, the JSON API under /api/v1/, /metrics for Prometheus, and the
@@ -48,7 +50,7 @@ recovery, staleness).`,
 
 func serve(cmd *cobra.Command, a *app, drain time.Duration) error {
 	a.log.Info("exporter serving", zap.String("config", a.cfg.Path), zap.Strings("jobs", a.cfg.JobNames()), zap.String("state", a.cfg.State.Driver))
-	s := &jobs.Scheduler{Runner: a.runner, Jobs: a.cfg.Jobs, Log: a.log.Named("scheduler"), DrainTimeout: drain}
+	s := &jobs.Scheduler{Runner: a.runner, Jobs: a.cfg.Jobs, Log: a.log.Named("scheduler"), DrainTimeout: drain, Clock: a.clock}
 	stop := startScheduling(cmd.Context(), a, s)
 	defer stop()
 	return runDaemon(cmd.Context(), a, s, drain, daemonOptions{})

@@ -228,7 +228,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 			}
 			return a.Line < b.Line
 		})
-		return nil, l.problems
+		return nil, l.capped()
 	}
 	cfg.Path = name
 	return cfg, nil
@@ -337,7 +337,7 @@ func (l *loader) check(root ast.Node, t reflect.Type) {
 		if keyPath(path) != path { // inside a job, not the job itself
 			p.Job = l.jobAt(path)
 		}
-		if !reported[p] {
+		if !reported[p] && !l.full() {
 			reported[p] = true
 			l.problems = append(l.problems, p)
 		}
@@ -413,10 +413,13 @@ func (l *loader) decodeSection(root ast.Node, key string, dst any) {
 // that is not a list and every item that is not a mapping.
 func (l *loader) decodeJobs(root ast.Node, raw *rawFile) {
 	seq, ok := mappingValue(root, "jobs").(*ast.SequenceNode)
-	if !ok {
+	if !ok || l.tooManyJobs(seq) {
 		return
 	}
 	for i, n := range seq.Values {
+		if l.full() {
+			return
+		}
 		if _, ok := mappingValues(unwrap(n)); !ok {
 			continue
 		}
@@ -594,6 +597,9 @@ func (l *loader) validate(raw *rawFile) *Config {
 	seen := map[string]*Job{}
 	mainAST := l.ast
 	for i := range raw.Jobs {
+		if l.full() {
+			break
+		}
 		src := l.jobs[i]
 		l.file, l.ast = src.file, src.ast
 		j := l.validateJob(src.index, &raw.Jobs[i])

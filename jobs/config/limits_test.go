@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -124,4 +125,100 @@ func TestExamplesWithinLimits(t *testing.T) {
 			require.NotContains(t, err.Error(), "nests deeper", f)
 		}
 	}
+}
+
+// pathological returns YAML files that the parser takes far more than a
+// second on (measured with goccy/go-yaml v1.19: 8 MiB of "[a,a,a" 14 s,
+// "-" lines of 400 KB 20 s), each under MaxFileSize: a tokens cap and a
+// cost cap on empty values must refuse them before parsing.
+func pathological() []struct{ name, yaml, cap string } {
+	const tokens, nulls = "more than 400,000 YAML tokens", "empty values"
+	fill := func(head, item, tail string) string { // as many items as fit in 8 MiB
+		return head + strings.Repeat(item, (config.MaxFileSize-len(head)-len(tail))/len(item)) + tail
+	}
+	return []struct{ name, yaml, cap string }{
+		{"packed flow list", fill("x: [", "a,", "a]\n"), tokens},
+		{"packed flow mappings", fill("jobs: [", "{},", "{}]\n"), tokens},
+		{"packed flow lists", fill("x: [", "[],", "a]\n"), tokens},
+		{"aliases", fill("x: [&a a, ", "*a,", "a]\n"), tokens},
+		{"block list", fill("x:\n", "- a\n", ""), tokens},
+		{"comments", fill("", "#\n", ""), tokens},
+		{"documents", fill("", "---\n", ""), tokens},
+		{"dash lines", strings.Repeat("-\n", 40000), nulls},
+		{"keys without values in a list", "jobs:\n" + strings.Repeat("- b:\n", 30000), nulls},
+		{"keys without values", "jobs:\n" + strings.Repeat("- a:\n  b: 1\n", 20000), nulls},
+		{"flow keys without values", "x: [" + strings.Repeat("{a},", 20000) + "]\n", nulls},
+		{"flow keys with empty values", "x: [" + strings.Repeat("{a: },", 20000) + "]\n", nulls},
+	}
+}
+
+// TestPathologicalFilesRefusedBeforeParsing: each file is refused by the
+// pre-scan (its message, not the parser's), so none costs the parser's
+// time; FuzzParse's seeds time a smaller copy of each.
+func TestPathologicalFilesRefusedBeforeParsing(t *testing.T) {
+	t.Parallel()
+	for _, tt := range pathological() {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.LessOrEqual(t, len(tt.yaml), config.MaxFileSize)
+			_, err := config.Parse("big.yaml", []byte(tt.yaml), env(nil))
+			require.Error(t, err)
+			msg := err.Error()
+			require.Contains(t, msg[:min(len(msg), 500)], tt.cap)
+			require.Regexp(t, `^big\.yaml:\d+: `, err.Error(), "names the file and line")
+			require.NotContains(t, err.Error(), "\n", "one problem, from the pre-scan")
+		})
+	}
+}
+
+// TestBigConfigsWithinLimits: the configs of BenchmarkLoad (10,000 jobs
+// in one file; 100,000 in 20 included files) and empty values people
+// write stay within the pre-scan's caps.
+func TestBigConfigsWithinLimits(t *testing.T) {
+	t.Parallel()
+	opts := env(nil)
+	cfg, err := config.Parse("x.yaml", manyJobs(10000), opts)
+	require.NoError(t, err)
+	require.Len(t, cfg.Jobs, 10000)
+
+	// 100,000 jobs are 20 included files like this one.
+	_, fsys := manyFiles(5000, 5000)
+	_, err = config.Parse("a.yaml", fsys["jobs.d/000000.yaml"].Data, opts)
+	require.Error(t, err) // no looker section
+	require.NotContains(t, err.Error(), "tokens")
+	require.NotContains(t, err.Error(), "empty values")
+
+	nulls := benchHead + "notify:\n" + strings.Repeat("  - name: x\n    events:\n    format:\n", 500) + "jobs:\n" + jobsYAML(0, 5000)
+	_, err = config.Parse("x.yaml", []byte(nulls), env(nil))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "empty values", "1,000 empty values at the top of 5,000 jobs")
+}
+
+// TestProblemsAreCapped: a file of very many broken jobs is not decoded
+// and validated to the end: loading stops after MaxProblems problems and
+// says so (the message of 190,000 broken jobs was 19 MB).
+func TestProblemsAreCapped(t *testing.T) {
+	t.Parallel()
+	for _, y := range []string{
+		benchHead + "jobs: [" + strings.Repeat("a,", 11000) + "a]\n",
+		benchHead + "jobs:\n" + strings.Repeat("  - {name: a}\n", 11000),
+		benchHead + "jobs:\n" + strings.Repeat("  - {name: a, nope: 1}\n", 11000),
+	} {
+		start := time.Now()
+		_, err := config.Parse("x.yaml", []byte(y), env(nil))
+		t.Logf("%d bytes: %v", len(y), time.Since(start))
+		require.Error(t, err)
+		lines := strings.Split(err.Error(), "\n")
+		require.Len(t, lines, config.MaxProblems+1)
+		require.Equal(t, "x.yaml: stopped after 100 problems; fix these and run exporter validate again", lines[config.MaxProblems])
+		require.Regexp(t, `^x\.yaml:\d+: `, lines[0])
+	}
+}
+
+// TestJobsPerFileCap: 130,000 empty jobs fit in 400 KB and MaxTokens, and
+// took 12 s to decode (and a 58 MB message): a file holds at most MaxJobs.
+func TestJobsPerFileCap(t *testing.T) {
+	t.Parallel()
+	_, err := config.Parse("x.yaml", []byte(benchHead+"jobs: ["+strings.Repeat("{},", 130000)+"{}]\n"), env(nil))
+	require.EqualError(t, err, "x.yaml:5: 130,001 jobs in one file, more than 12,000; split the jobs into files and include them")
 }

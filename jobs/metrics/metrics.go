@@ -4,7 +4,9 @@
 // with Handler. It observes runs as a jobs.Observer (RunStarted,
 // RunFinished), Looker requests through LookerRequest (wired to
 // lookerapi.WithRequestObserver), and computes each job's next fire time
-// at scrape time.
+// at scrape time. It follows config reloads as a jobs.Reloader: a removed
+// job's series disappear, an added job's appear (at zero), and next fire
+// times follow the new schedules.
 //
 // Series, all prefixed exporter_:
 //
@@ -18,6 +20,9 @@
 //	looker_request_duration_seconds{endpoint} time to the response headers
 //	last_success_timestamp_seconds{job}     scheduled time of the latest success, Unix seconds
 //	next_run_timestamp_seconds{job}         the schedule's next fire time, Unix seconds
+//	config_reloads_total{result}            config reloads, result "success" or "failure"
+//	config_last_reload_successful           1 when the latest load or reload succeeded, else 0
+//	config_last_reload_success_timestamp_seconds  when the running config was loaded, Unix seconds
 //
 // No label ever holds a secret: labels are job names, statuses and Looker
 // operation names.
@@ -28,12 +33,14 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/state"
 )
@@ -41,9 +48,11 @@ import (
 // Options configure New.
 type Options struct {
 	// Jobs are the configured jobs; their next fire times are exported.
+	// Reload replaces them.
 	Jobs []*config.Job
-	// Now is the clock for next fire times; nil means time.Now.
-	Now func() time.Time
+	// Clock is the clock for next fire times and reload timestamps: the
+	// scheduler's. Nil means jobs.RealClock.
+	Clock jobs.Clock
 	// ProcessCollectors adds the Go runtime and process collectors.
 	ProcessCollectors bool
 }
@@ -51,7 +60,12 @@ type Options struct {
 // Metrics holds the exporter's collectors and their registry. All methods
 // are safe for concurrent use.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg   *prometheus.Registry
+	clock jobs.Clock
+
+	mu      sync.Mutex
+	jobs    []*config.Job
+	removed map[string]bool // jobs a reload removed: their late run events are dropped
 
 	runs        *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
@@ -62,14 +76,21 @@ type Metrics struct {
 	lookerReqs  *prometheus.CounterVec
 	lookerTime  *prometheus.HistogramVec
 	lastSuccess *prometheus.GaugeVec
+
+	reloads      *prometheus.CounterVec
+	reloadOK     prometheus.Gauge
+	reloadOKTime prometheus.Gauge
 }
 
 // New builds the collectors and registers them in a fresh registry. Every
 // configured job gets zero-valued series up front, so alerts on increase()
 // and absent() work from the first scrape.
 func New(opts Options) *Metrics {
+	if opts.Clock == nil {
+		opts.Clock = jobs.RealClock
+	}
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg: prometheus.NewRegistry(), clock: opts.Clock, removed: map[string]bool{},
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "exporter", Name: "runs_total",
 			Help: "Finished run attempts, by job and outcome (succeeded, failed, interrupted, skipped).",
@@ -108,25 +129,105 @@ func New(opts Options) *Metrics {
 			Namespace: "exporter", Name: "last_success_timestamp_seconds",
 			Help: "Scheduled time of the job's latest succeeded run, Unix seconds (0: none yet). Alert on time() minus this.",
 		}, []string{"job"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "exporter", Name: "config_reloads_total",
+			Help: `Config reloads (SIGHUP), by result: "success" or "failure" (the running jobs were kept; see the log).`,
+		}, []string{"result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "exporter", Name: "config_last_reload_successful",
+			Help: "Whether the latest config load or reload succeeded (1) or was rejected (0).",
+		}),
+		reloadOKTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "exporter", Name: "config_last_reload_success_timestamp_seconds",
+			Help: "When the running config was loaded (at start or by the latest successful reload), Unix seconds.",
+		}),
 	}
-	m.reg.MustRegister(m.runs, m.duration, m.rows, m.bytes, m.retries, m.inFlight, m.lookerReqs, m.lookerTime, m.lastSuccess)
-	m.reg.MustRegister(&nextCollector{opts: opts, desc: prometheus.NewDesc("exporter_next_run_timestamp_seconds",
+	m.reg.MustRegister(m.runs, m.duration, m.rows, m.bytes, m.retries, m.inFlight, m.lookerReqs, m.lookerTime, m.lastSuccess,
+		m.reloads, m.reloadOK, m.reloadOKTime)
+	m.reg.MustRegister(&nextCollector{m: m, desc: prometheus.NewDesc("exporter_next_run_timestamp_seconds",
 		"The job's next scheduled fire time, Unix seconds.", []string{"job"}, nil)})
 	if opts.ProcessCollectors {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	for _, result := range []string{"success", "failure"} {
+		m.reloads.WithLabelValues(result)
+	}
+	m.reloadOK.Set(1)
+	m.reloadOKTime.Set(unixSeconds(opts.Clock.Now()))
+	m.jobs = opts.Jobs
 	for _, j := range opts.Jobs {
-		for _, s := range []state.Status{state.Succeeded, state.Failed} {
-			m.runs.WithLabelValues(j.Name, string(s))
-		}
-		m.rows.WithLabelValues(j.Name)
-		m.bytes.WithLabelValues(j.Name)
-		m.retries.WithLabelValues(j.Name)
-		m.inFlight.WithLabelValues(j.Name)
-		m.lastSuccess.WithLabelValues(j.Name)
+		m.zeroSeries(j.Name)
 	}
 	return m
 }
+
+// zeroSeries creates a job's series at zero, so alerts on increase() and
+// absent() work from the first scrape.
+func (m *Metrics) zeroSeries(job string) {
+	for _, s := range []state.Status{state.Succeeded, state.Failed} {
+		m.runs.WithLabelValues(job, string(s))
+	}
+	m.rows.WithLabelValues(job)
+	m.bytes.WithLabelValues(job)
+	m.retries.WithLabelValues(job)
+	m.inFlight.WithLabelValues(job)
+	m.lastSuccess.WithLabelValues(job)
+}
+
+// Reload implements jobs.Reloader: next fire times follow the new jobs,
+// added jobs get zero-valued series (last_success_timestamp_seconds from
+// the store once Init is called for them), and removed jobs lose all
+// their series, so no gauge of a job that no longer exists goes stale.
+// Runs of a removed job that finish later are not counted.
+func (m *Metrics) Reload(jobs []*config.Job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keep := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		keep[j.Name] = true
+		delete(m.removed, j.Name)
+	}
+	for _, j := range m.jobs {
+		if keep[j.Name] {
+			continue
+		}
+		m.removed[j.Name] = true
+		for _, v := range []interface {
+			DeletePartialMatch(prometheus.Labels) int
+		}{m.runs, m.duration, m.rows, m.bytes, m.retries, m.inFlight, m.lastSuccess} {
+			v.DeletePartialMatch(prometheus.Labels{"job": j.Name})
+		}
+	}
+	for _, j := range jobs {
+		m.zeroSeries(j.Name)
+	}
+	m.jobs = jobs
+}
+
+// ConfigReloaded records a config reload: ok is whether the new config
+// was loaded (rather than rejected).
+func (m *Metrics) ConfigReloaded(ok bool) {
+	if !ok {
+		m.reloads.WithLabelValues("failure").Inc()
+		m.reloadOK.Set(0)
+		return
+	}
+	m.reloads.WithLabelValues("success").Inc()
+	m.reloadOK.Set(1)
+	m.reloadOKTime.Set(unixSeconds(m.clock.Now()))
+}
+
+// observe runs f, which updates job's series, unless a reload removed
+// job: under m.mu, so that a reload cannot delete the series between.
+func (m *Metrics) observe(job string, f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.removed[job] {
+		f()
+	}
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 // Registry is the registry holding the collectors, e.g. to add more.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
@@ -149,11 +250,11 @@ func (m *Metrics) Init(ctx context.Context, store LastSuccesser, jobs []string) 
 		run, err := store.LastSuccess(ctx, job)
 		switch {
 		case errors.Is(err, state.ErrNotFound):
-			m.lastSuccess.WithLabelValues(job) // 0: none yet
+			m.observe(job, func() { m.lastSuccess.WithLabelValues(job) }) // 0: none yet
 		case err != nil:
 			errs = append(errs, err)
 		default:
-			m.setLastSuccess(job, run.ScheduledTime)
+			m.observe(job, func() { m.setLastSuccess(job, run.ScheduledTime) })
 		}
 	}
 	return errors.Join(errs...)
@@ -162,21 +263,27 @@ func (m *Metrics) Init(ctx context.Context, store LastSuccesser, jobs []string) 
 func (m *Metrics) setLastSuccess(job string, t time.Time) {
 	g := m.lastSuccess.WithLabelValues(job)
 	// Never move backwards: a late re-run of an old partition is not news.
-	if v := float64(t.UnixNano()) / 1e9; v > gaugeValue(g) {
+	if v := unixSeconds(t); v > gaugeValue(g) {
 		g.Set(v)
 	}
 }
 
 // RunStarted implements jobs.Observer.
 func (m *Metrics) RunStarted(run state.Run) {
-	m.inFlight.WithLabelValues(run.Job).Inc()
-	if run.Attempt > 1 {
-		m.retries.WithLabelValues(run.Job).Inc()
-	}
+	m.observe(run.Job, func() {
+		m.inFlight.WithLabelValues(run.Job).Inc()
+		if run.Attempt > 1 {
+			m.retries.WithLabelValues(run.Job).Inc()
+		}
+	})
 }
 
 // RunFinished implements jobs.Observer.
 func (m *Metrics) RunFinished(run state.Run, _ error) {
+	m.observe(run.Job, func() { m.runFinished(run) })
+}
+
+func (m *Metrics) runFinished(run state.Run) {
 	m.inFlight.WithLabelValues(run.Job).Dec()
 	outcome := string(run.Status)
 	m.runs.WithLabelValues(run.Job, outcome).Inc()
@@ -204,18 +311,18 @@ func (m *Metrics) LookerRequest(op string, status int, d time.Duration) {
 
 // nextCollector computes next fire times at scrape time.
 type nextCollector struct {
-	opts Options
+	m    *Metrics
 	desc *prometheus.Desc
 }
 
 func (c *nextCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *nextCollector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
-	if c.opts.Now != nil {
-		now = c.opts.Now()
-	}
-	for _, j := range c.opts.Jobs {
+	c.m.mu.Lock()
+	jobs := c.m.jobs
+	c.m.mu.Unlock()
+	now := c.m.clock.Now()
+	for _, j := range jobs {
 		if j.Schedule == nil {
 			continue
 		}

@@ -26,6 +26,12 @@ func (l lastSuccesses) LastSuccess(_ context.Context, job string) (state.Run, er
 	return state.Run{Job: job, ScheduledTime: t, Status: state.Succeeded}, nil
 }
 
+// stillClock is a clock stopped at now; its timers never fire.
+type stillClock struct{ now time.Time }
+
+func (c stillClock) Now() time.Time                                 { return c.now }
+func (c stillClock) After(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }
+
 func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
@@ -80,8 +86,59 @@ func TestNextRunFollowsTheSchedulersDST(t *testing.T) {
 	require.NoError(t, err)
 	job := &config.Job{Name: "nightly", Schedule: s, ScheduleSpec: "30 2 * * *", Location: berlin}
 	now := time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
-	m := metrics.New(metrics.Options{Jobs: []*config.Job{job}, Now: func() time.Time { return now }})
+	m := metrics.New(metrics.Options{Jobs: []*config.Job{job}, Clock: stillClock{now}})
 	want := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
 	require.Equal(t, want, s.Next(now).UTC())
 	require.Contains(t, scrape(t, m), `exporter_next_run_timestamp_seconds{job="nightly"} `+strconv.FormatFloat(float64(want.Unix()), 'g', -1, 64)+"\n")
+}
+
+// TestMetricsFollowReload: after a reload a removed job has no series at
+// all (no stale gauge; its late run events are dropped), an added job has
+// zero-valued series and a next run, and a changed schedule shows its new
+// next fire time. Reloads are counted by result.
+func TestMetricsFollowReload(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
+	job := func(name, spec string) *config.Job {
+		s, err := config.ParseSchedule(spec, time.UTC)
+		require.NoError(t, err)
+		return &config.Job{Name: name, Schedule: s, ScheduleSpec: spec, Location: time.UTC}
+	}
+	ts := func(t time.Time) string { return strconv.FormatFloat(float64(t.Unix()), 'g', -1, 64) }
+	m := metrics.New(metrics.Options{Jobs: []*config.Job{job("kept", "0 6 * * *"), job("gone", "0 7 * * *")}, Clock: stillClock{now}})
+	m.RunStarted(state.Run{Job: "gone", Attempt: 1}) // in flight across the reload
+	m.RunFinished(state.Run{Job: "kept", Status: state.Succeeded, ScheduledTime: now, Rows: 3}, nil)
+	body := scrape(t, m)
+	require.Contains(t, body, `exporter_runs_in_flight{job="gone"} 1`)
+	require.Contains(t, body, `exporter_config_reloads_total{result="failure"} 0`)
+	require.Contains(t, body, `exporter_config_last_reload_successful 1`)
+	require.Contains(t, body, `exporter_config_last_reload_success_timestamp_seconds `+ts(now)+"\n")
+
+	m.Reload([]*config.Job{job("kept", "30 18 * * *"), job("added", "0 9 * * *")})
+	m.ConfigReloaded(true)
+	m.RunFinished(state.Run{Job: "gone", Status: state.Failed}, errors.New("late")) // its run ends after the reload
+	body = scrape(t, m)
+	require.NotContains(t, body, `job="gone"`)
+	for _, want := range []string{
+		`exporter_next_run_timestamp_seconds{job="kept"} ` + ts(time.Date(2026, 3, 28, 18, 30, 0, 0, time.UTC)) + "\n",
+		`exporter_next_run_timestamp_seconds{job="added"} ` + ts(time.Date(2026, 3, 29, 9, 0, 0, 0, time.UTC)) + "\n",
+		`exporter_runs_total{job="added",outcome="failed"} 0`,
+		`exporter_last_success_timestamp_seconds{job="added"} 0`,
+		`exporter_rows_exported_total{job="kept"} 3`, // a kept job keeps its counts
+		`exporter_config_reloads_total{result="success"} 1`,
+		`exporter_config_last_reload_successful 1`,
+	} {
+		require.Contains(t, body, want)
+	}
+
+	m.ConfigReloaded(false)
+	body = scrape(t, m)
+	require.Contains(t, body, `exporter_config_reloads_total{result="failure"} 1`)
+	require.Contains(t, body, `exporter_config_last_reload_successful 0`)
+	require.Contains(t, body, `exporter_config_last_reload_success_timestamp_seconds `+ts(now)+"\n")
+
+	// A job removed, then added back, is counted again.
+	m.Reload([]*config.Job{job("gone", "0 7 * * *")})
+	m.RunFinished(state.Run{Job: "gone", Status: state.Failed}, errors.New("x"))
+	require.Contains(t, scrape(t, m), `exporter_runs_total{job="gone",outcome="failed"} 1`)
 }

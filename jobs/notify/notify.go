@@ -10,6 +10,12 @@
 // replicas. A job that keeps failing alerts once; the staleness alert
 // covers a job that stays broken.
 //
+// A Notifier follows config reloads as a jobs.Reloader: staleness is
+// checked for the jobs of the latest reload only, and runs of a job the
+// reload removed (still in flight then) alert no more, so a removed job
+// stops alerting; an added job is stale counting from the reload when it
+// never succeeded.
+//
 // Deliveries are retried on network errors, 429 and 5xx, MaxAttempts times
 // with doubling backoff, then dropped with an error log. Webhook URLs are
 // secrets (Slack's embed a credential): logs and errors name the webhook,
@@ -46,7 +52,7 @@ type Store interface {
 // Options configure New.
 type Options struct {
 	Hooks []config.Notify
-	Jobs  []*config.Job // for max_staleness
+	Jobs  []*config.Job // for max_staleness; Reload replaces them
 	Store Store
 	Log   *zap.Logger
 	Clock jobs.Clock // nil means jobs.RealClock
@@ -92,6 +98,9 @@ type Notifier struct {
 	started time.Time
 
 	mu        sync.Mutex
+	jobs      []*config.Job
+	since     map[string]time.Time // job -> when it was added by a reload
+	removed   map[string]bool      // jobs a reload removed
 	staleSent map[string]time.Time // job -> the last-success time already alerted as stale
 }
 
@@ -120,17 +129,57 @@ func New(opts Options) *Notifier {
 		opts: opts, clock: opts.Clock, log: opts.Log,
 		events:    make(chan state.Run, 1024),
 		started:   opts.Clock.Now(),
+		jobs:      opts.Jobs,
+		since:     map[string]time.Time{},
+		removed:   map[string]bool{},
 		staleSent: map[string]time.Time{},
 	}
+}
+
+// Reload implements jobs.Reloader: staleness is checked for jobs from now
+// on. A removed job's staleness episode is forgotten; an added job that
+// never succeeded counts from now.
+func (n *Notifier) Reload(jobs []*config.Job) {
+	now := n.clock.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	had := make(map[string]bool, len(n.jobs))
+	for _, j := range n.jobs {
+		had[j.Name] = true
+	}
+	keep := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		keep[j.Name] = true
+		delete(n.removed, j.Name)
+		if !had[j.Name] {
+			n.since[j.Name] = now
+		}
+	}
+	for name := range had {
+		if !keep[name] {
+			n.removed[name] = true
+			delete(n.staleSent, name)
+			delete(n.since, name)
+		}
+	}
+	n.jobs = jobs
 }
 
 // RunStarted implements jobs.Observer.
 func (n *Notifier) RunStarted(state.Run) {}
 
-// RunFinished implements jobs.Observer: it queues the run for Run's loop.
-// It never blocks; when the queue is full the run is dropped and logged.
+// RunFinished implements jobs.Observer: it queues the run for Run's loop,
+// unless a reload removed its job. It never blocks; when the queue is
+// full the run is dropped and logged.
 func (n *Notifier) RunFinished(run state.Run, _ error) {
 	if len(n.opts.Hooks) == 0 {
+		return
+	}
+	n.mu.Lock()
+	gone := n.removed[run.Job]
+	n.mu.Unlock()
+	if gone {
+		n.log.Info("no alert: a config reload removed the job", zap.String("job", run.Job), zap.String("run_id", run.ID), zap.String("status", string(run.Status)))
 		return
 	}
 	select {
@@ -191,6 +240,7 @@ func (n *Notifier) handleRun(ctx context.Context, run state.Run) {
 	default:
 		return // interrupted and skipped runs are neither
 	}
+
 	prev, err := n.previous(ctx, run)
 	if err != nil {
 		n.log.Error("alert: read previous run failed; deciding as if there were none", zap.String("job", run.Job), zap.String("run_id", run.ID), zap.Error(err))
@@ -239,11 +289,19 @@ func (n *Notifier) previous(ctx context.Context, run state.Run) (*state.Run, err
 // it every CheckEvery.
 func (n *Notifier) CheckStaleness(ctx context.Context) {
 	now := n.clock.Now()
-	for _, j := range n.opts.Jobs {
+	n.mu.Lock()
+	jobs := n.jobs
+	n.mu.Unlock()
+	for _, j := range jobs {
 		if j.MaxStaleness <= 0 {
 			continue
 		}
-		ref := n.started
+		n.mu.Lock()
+		ref, added := n.since[j.Name]
+		n.mu.Unlock()
+		if !added {
+			ref = n.started
+		}
 		var last *time.Time
 		run, err := n.opts.Store.LastSuccess(ctx, j.Name)
 		switch {

@@ -248,16 +248,24 @@ func TestDeliveryRetries(t *testing.T) {
 	require.Equal(t, 2, logs.FilterMessage("alert delivery failed; retrying").Len())
 }
 
-// A job whose last success is older than max_staleness alerts once per
-// episode.
-func TestStaleness(t *testing.T) {
-	t.Parallel()
+// staleSetup is a Notifier of stale alerts for b.job (max_staleness 2h)
+// on a manual clock at t0.
+func staleSetup(t *testing.T) (*bundle, *receiver, *manualClock, *notify.Notifier, time.Time) {
+	t.Helper()
 	b := setup(t, ", max_staleness: 2h")
 	rcv := newReceiver(t)
 	t0 := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
 	clock := newManualClock(t0)
 	n := notify.New(notify.Options{Hooks: []config.Notify{hook(rcv.srv.URL, config.FormatJSON, config.EventStale)}, Jobs: []*config.Job{b.job},
 		Store: b.store, Log: zaptest.NewLogger(t), Clock: clock, CheckEvery: time.Minute})
+	return b, rcv, clock, n, t0
+}
+
+// A job whose last success is older than max_staleness alerts once per
+// episode.
+func TestStaleness(t *testing.T) {
+	t.Parallel()
+	b, rcv, clock, n, t0 := staleSetup(t)
 	ctx := context.Background()
 	_, err := b.run(ctx, t0) // a success scheduled at t0
 	require.NoError(t, err)
@@ -318,4 +326,62 @@ func TestUnreachableWebhookLogsNoURL(t *testing.T) {
 		js, _ := json.Marshal(e.ContextMap())
 		require.False(t, strings.Contains(e.Message+string(js), "TOPSECRET"), string(js))
 	}
+}
+
+// TestStalenessFollowsReload: a job removed by a reload stops alerting
+// (its stale episode is forgotten); a job added by a reload is checked,
+// counting from the reload when it never succeeded.
+func TestStalenessFollowsReload(t *testing.T) {
+	t.Parallel()
+	b, rcv, clock, n, _ := staleSetup(t)
+	ctx := context.Background()
+	noAlert := func(why string) {
+		t.Helper()
+		select {
+		case body := <-rcv.bodies:
+			t.Fatalf("%s: %s", why, body)
+		default:
+		}
+	}
+
+	clock.Advance(time.Hour)
+	added := *b.job
+	added.Name = "added"
+	n.Reload([]*config.Job{&added}) // orders removed, added added
+	clock.Advance(90 * time.Minute)
+	n.CheckStaleness(ctx) // orders would be stale (2h30 since start), but is gone; added is 1h30 old
+	noAlert("alert for a removed job or before max_staleness")
+
+	clock.Advance(31 * time.Minute)
+	n.CheckStaleness(ctx)
+	got := rcv.next(t)
+	require.Equal(t, "added", got["job"])
+	require.Equal(t, "stale", got["event"])
+	noAlert("more than the added job's alert")
+}
+
+// TestRemovedJobSendsNoFailureAlert: a run of a job that a reload removed
+// (in flight at the reload) fails without an alert; added back, the job
+// alerts again (its next success is a recovery).
+func TestRemovedJobSendsNoFailureAlert(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
+	rcv := newReceiver(t)
+	n := notify.New(notify.Options{Hooks: []config.Notify{hook(rcv.srv.URL, config.FormatJSON)}, Jobs: []*config.Job{b.job}, Store: b.store, Log: zaptest.NewLogger(t)})
+	b.runner.Observers = []jobs.Observer{n}
+	start(t, n)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+
+	n.Reload(nil) // the job removed
+	b.looker.FailNext(lookertest.Fault{Status: http.StatusForbidden, PathPrefix: "/looks/"})
+	_, err := b.run(ctx, at)
+	require.Error(t, err)
+
+	n.Reload([]*config.Job{b.job}) // and added back
+	ok, err := b.run(ctx, at)
+	require.NoError(t, err)
+	got := rcv.next(t)
+	require.Equal(t, "recovery", got["event"], "the first alert is the recovery: the failure of the removed job sent none")
+	require.Equal(t, ok.ID, got["run_id"])
 }

@@ -205,7 +205,7 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, e
 func isAPI(r *http.Request) bool { return len(r.URL.Path) >= 5 && r.URL.Path[:5] == "/api/" }
 
 func (s *Server) apiJobs(w http.ResponseWriter, r *http.Request) {
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	jobs := s.jobs()
 	out := make([]JobInfo, 0, len(jobs))
 	for _, j := range jobs {
@@ -224,7 +224,7 @@ func (s *Server) apiJob(w http.ResponseWriter, r *http.Request) {
 	if j == nil {
 		return
 	}
-	ji, err := s.jobInfo(r.Context(), j, s.opts.Now())
+	ji, err := s.jobInfo(r.Context(), j, s.opts.Clock.Now())
 	if err != nil {
 		s.internal(w, r, "read runs of job "+j.Name, err)
 		return
@@ -251,7 +251,7 @@ func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "list runs", err)
 		return
 	}
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	out := make([]RunInfo, 0, len(runs))
 	for _, run := range runs {
 		out = append(out, s.runInfo(run, now))
@@ -278,7 +278,7 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, s.runInfo(run, s.opts.Now()))
+	writeJSON(w, http.StatusOK, s.runInfo(run, s.opts.Clock.Now()))
 }
 
 // runLog returns the saved log of a run, or the live one while it runs
@@ -324,7 +324,7 @@ func (s *Server) apiRunNow(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("run started from the API", zap.String("job", j.Name), zap.String("run_id", run.ID))
 	w.Header().Set("Location", "/api/v1/runs/"+run.ID)
-	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": run.ID, "run": NewRunInfo(run, s.opts.Now())})
+	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": run.ID, "run": NewRunInfo(run, s.opts.Clock.Now())})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

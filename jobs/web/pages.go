@@ -36,7 +36,7 @@ type page struct {
 }
 
 func (s *Server) newPage(r *http.Request, title string) *page {
-	return &page{Title: title, Now: s.opts.Now(), Version: s.opts.Version, SignedIn: s.authenticated(r) != "", HasToken: s.token != ""}
+	return &page{Title: title, Now: s.opts.Clock.Now(), Version: s.opts.Version, SignedIn: s.authenticated(r) != "", HasToken: s.token != ""}
 }
 
 func (s *Server) render(w http.ResponseWriter, name string, p *page) {

@@ -46,8 +46,9 @@ import (
 // Options configure New.
 type Options struct {
 	Config *config.Config // jobs and server settings (listen address, token)
-	// Jobs returns the jobs to show, e.g. the scheduler's after a config
-	// reload (jobs.Scheduler.CurrentJobs); nil means Config.Jobs.
+	// Jobs returns the jobs to show and to run with "Run now": the
+	// daemon's jobs.JobSet.Jobs, which follows config reloads. Nil means
+	// Config.Jobs.
 	Jobs   func() []*config.Job
 	Store  state.Store
 	Runner *jobs.Runner // runs in flight
@@ -60,7 +61,10 @@ type Options struct {
 	// scheduler runs; nil means ready.
 	Ready func() error
 	Log   *zap.Logger
-	Now   func() time.Time // nil means time.Now
+	// Clock is the scheduler's clock: "Run now" takes its scheduled time
+	// from it, and pages show ages and next runs against it. Nil means
+	// jobs.RealClock.
+	Clock jobs.Clock
 	// RunContext is the parent of runs started with "Run now"; nil means
 	// context.Background. Shutdown interrupts them after its drain.
 	RunContext context.Context
@@ -99,8 +103,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = jobs.RealClock
 	}
 	if opts.Trigger == nil {
 		opts.Trigger = &jobs.Trigger{Runner: opts.Runner, Log: opts.Log}
@@ -341,7 +345,7 @@ func (s *Server) RunNow(job *config.Job) (state.Run, error) {
 	}
 	started := make(chan state.Run, 1)
 	done := make(chan outcome, 1)
-	scheduled := s.opts.Now().Truncate(time.Second)
+	scheduled := s.opts.Clock.Now().Truncate(time.Second)
 	s.runs.Add(1)
 	go func() {
 		defer s.runs.Done()
