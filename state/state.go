@@ -46,6 +46,10 @@ type Run struct {
 	LeaseExpires  time.Time // while Running under a claim: when another replica may take it over
 	QueryIDs      []string  // Looker query ids the attempt ran
 	Schema        string    // a JSON document describing the output columns, opaque to state
+	// ContentHash is a digest of the rows of the result (with its
+	// columns), opaque to state: a job with when: changed compares it
+	// with the last published run's. Empty when the result was not read.
+	ContentHash string
 }
 
 // Result is what a finished attempt reports.
@@ -58,6 +62,9 @@ type Result struct {
 	Error      string
 	QueryIDs   []string // Looker query ids
 	Schema     string   // a JSON document, opaque to state
+	// ContentHash is the digest of the result's rows (Run.ContentHash),
+	// stored as valid UTF-8 without NUL bytes.
+	ContentHash string
 }
 
 // LogLine is one captured log line of a run.

@@ -196,6 +196,36 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		require.True(t, got.LeaseExpires.IsZero())
 	})
 
+	// A job with when: changed compares the digest of its rows with the
+	// last published run's: the digest is stored with every finished
+	// attempt, and a skipped attempt's does not become the baseline.
+	t.Run("ContentHash", func(t *testing.T) {
+		t.Parallel()
+		ctx, s := setup(t)
+		finish := func(sched time.Duration, res state.Result) state.Run {
+			r, ok, err := s.Claim(ctx, "daily", base.Add(sched), "a", base, lease)
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.NoError(t, s.FinishRun(ctx, r.ID, res, base.Add(sched)))
+			got, err := s.GetRun(ctx, r.ID)
+			require.NoError(t, err)
+			return got
+		}
+		published := finish(time.Hour, state.Result{Status: state.Succeeded, Rows: 3, ContentHash: "rows-v1:aa11"})
+		require.Equal(t, "rows-v1:aa11", published.ContentHash)
+		skipped := finish(2*time.Hour, state.Result{Status: state.Skipped, ErrorClass: "condition", Error: "when: changed: same content", ContentHash: "rows-v1:aa11"})
+		require.Equal(t, "rows-v1:aa11", skipped.ContentHash)
+		failed := finish(3*time.Hour, state.Result{Status: state.Failed, ErrorClass: "permanent", Error: "x"})
+		require.Empty(t, failed.ContentHash, "no digest: none recorded")
+
+		last, err := s.LastSuccess(ctx, "daily")
+		require.NoError(t, err)
+		require.Equal(t, published, last, "the baseline is the last published run, with its digest")
+		runs, err := s.ListRuns(ctx, state.ListOptions{Job: "daily"})
+		require.NoError(t, err)
+		require.Equal(t, []state.Run{failed, skipped, published}, runs)
+	})
+
 	t.Run("LastSuccessAndLatestScheduled", func(t *testing.T) {
 		t.Parallel()
 		ctx, s := setup(t)
