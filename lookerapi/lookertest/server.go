@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,6 +61,7 @@ type Server struct {
 	now     func() time.Time
 	closing chan struct{}
 	closeMu sync.Once
+	rows    atomic.Int64 // rows in the orders table: Options.Rows, then SetRows
 
 	mu         sync.Mutex
 	tokens     map[string]tokenInfo
@@ -165,6 +167,7 @@ func Start(opts Options) (*Server, error) {
 		running:    map[string]*runningQuery{},
 		slotFreed:  make(chan struct{}),
 	}
+	s.rows.Store(int64(opts.Rows))
 	if s.now == nil {
 		s.now = time.Now
 	}
