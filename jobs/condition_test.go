@@ -1,0 +1,179 @@
+package jobs_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/sinks/publish"
+	"github.com/lookerexport/exporter/state"
+)
+
+// destination is every file the run could have touched, local and on
+// GCS, temp files included, with its bytes.
+func (b *bundle) destination(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, p := range b.localFiles(t) {
+		data, err := os.ReadFile(p)
+		require.NoError(t, err)
+		out[p] = string(data)
+	}
+	for _, name := range b.objects(t) {
+		out["gs://"+bucket+"/"+name] = string(b.readBack(t, "gs://"+bucket+"/"+name))
+	}
+	return out
+}
+
+// manifestOf reads the manifest next to a run's files.
+func (b *bundle) manifestOf(t *testing.T, run state.Run) publish.Manifest {
+	t.Helper()
+	require.NotEmpty(t, run.URIs)
+	dir := run.URIs[0][:strings.LastIndex(run.URIs[0], "/")+1]
+	var m publish.Manifest
+	require.NoError(t, json.Unmarshal(b.readBack(t, dir+publish.ManifestName), &m))
+	return m
+}
+
+// conditionOutputs are the outputs every send condition must treat alike:
+// each format, compressed or not, split or not, local and GCS. The
+// destination is the same path every run, so that a run that does not
+// publish would show by overwriting the last one's.
+var conditionOutputs = []struct{ name, keys string }{
+	{"local csv passed through", "format: csv\ndestination: '$DIR/{{ .Job }}/orders.csv'"},
+	{"gcs csv gzip split", "format: csv\ncompression: gzip\nmax_rows_per_file: 4\ndestination: 'gs://" + bucket + "/{{ .Job }}/orders.csv.gz'"},
+	{"local jsonl zstd split", "format: jsonl\ncompression: zstd\nmax_rows_per_file: 3\ndestination: '$DIR/{{ .Job }}/orders.jsonl.zst'"},
+	{"gcs parquet", "format: parquet\ndestination: 'gs://" + bucket + "/{{ .Job }}/orders.parquet'"},
+	{"local parquet split, no manifest", "format: parquet\nmax_rows_per_file: 5\nmanifest: false\ndestination: '$DIR/{{ .Job }}/orders.parquet'"},
+}
+
+// eachOutput runs f as a parallel subtest per conditionOutputs, each
+// with a fresh bundle whose sandbox holds 10 rows.
+func eachOutput(t *testing.T, f func(t *testing.T, b *bundle, keys string)) {
+	for _, out := range conditionOutputs {
+		t.Run(out.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, setup(t, 10), out.keys)
+		})
+	}
+}
+
+// TestWhenChanged: the second identical run publishes nothing and is
+// recorded skipped, naming the run whose content it repeats; once the
+// data changes the third run publishes. The content hash is kept with each
+// run and in the manifest.
+func TestWhenChanged(t *testing.T) {
+	t.Parallel()
+	eachOutput(t, func(t *testing.T, b *bundle, keys string) {
+		job := b.job(t, "orders", "source: {look_id: '42'}\nwhen: changed\n"+keys)
+
+		first, err := b.run(t.Context(), job, scheduled, jobs.RunOptions{})
+		require.NoError(t, err)
+		require.Equal(t, state.Succeeded, first.Status)
+		require.Regexp(t, `^sha256:[0-9a-f]{64}$`, first.ContentHash)
+		if job.Output.Manifest {
+			require.Equal(t, first.ContentHash, b.manifestOf(t, first).ContentHash)
+		}
+		published := b.destination(t)
+		require.NotEmpty(t, published)
+
+		second, err := b.run(t.Context(), job, scheduled.Add(time.Hour), jobs.RunOptions{})
+		require.NoError(t, err, "a skip is not a failure")
+		require.Equal(t, state.Skipped, second.Status)
+		require.Equal(t, jobs.ClassCondition, second.ErrorClass)
+		require.Equal(t, fmt.Sprintf("when: changed: same content as run %s published %s", first.ID, first.FinishedAt.UTC().Format(time.RFC3339)), second.Error)
+		require.Equal(t, first.ContentHash, second.ContentHash, "the same rows hash the same")
+		require.Equal(t, int64(10), second.Rows)
+		require.Empty(t, second.URIs)
+		require.Zero(t, second.Bytes, "nothing was published")
+		require.Equal(t, published, b.destination(t), "the skipped run left the destination exactly as it was")
+		require.True(t, jobs.Checked(second))
+
+		b.srv.SetRows(11)
+		third, err := b.run(t.Context(), job, scheduled.Add(2*time.Hour), jobs.RunOptions{})
+		require.NoError(t, err)
+		require.Equal(t, state.Succeeded, third.Status)
+		require.Equal(t, int64(11), third.Rows)
+		require.NotEqual(t, first.ContentHash, third.ContentHash)
+		require.NotEqual(t, published, b.destination(t))
+		if job.Output.Manifest {
+			m := b.manifestOf(t, third)
+			require.Equal(t, third.ID, m.RunID)
+			require.Equal(t, third.ContentHash, m.ContentHash)
+		}
+
+		fourth, err := b.run(t.Context(), job, scheduled.Add(3*time.Hour), jobs.RunOptions{})
+		require.NoError(t, err)
+		require.Equal(t, state.Skipped, fourth.Status)
+		require.Contains(t, fourth.Error, "same content as run "+third.ID, "the baseline is the last published run")
+	})
+}
+
+// TestWhenResultsAndNoResults: results skips an empty result, no_results
+// anything but one; a skip publishes nothing, in every output.
+func TestWhenResultsAndNoResults(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		when       string
+		skipRows   int // the sandbox's rows for the run that is skipped
+		publish    int // and for the one that publishes
+		wantReason string
+	}{
+		{"results", 0, 3, "when: results: the result has no rows"},
+		{"no_results", 7, 0, "when: no_results: the result has 7 rows"},
+	}
+	for _, c := range cases {
+		t.Run(c.when, func(t *testing.T) {
+			t.Parallel()
+			eachOutput(t, func(t *testing.T, b *bundle, keys string) {
+				job := b.job(t, "orders", "source: {look_id: '42'}\nwhen: "+c.when+"\n"+keys)
+
+				b.srv.SetRows(c.skipRows)
+				run, err := b.run(t.Context(), job, scheduled, jobs.RunOptions{})
+				require.NoError(t, err)
+				require.Equal(t, state.Skipped, run.Status)
+				require.Equal(t, jobs.ClassCondition, run.ErrorClass)
+				require.Equal(t, c.wantReason, run.Error)
+				require.Empty(t, run.URIs)
+				require.Empty(t, b.destination(t), "nothing published, no temp file left")
+
+				b.srv.SetRows(c.publish)
+				run, err = b.run(t.Context(), job, scheduled.Add(time.Hour), jobs.RunOptions{})
+				require.NoError(t, err)
+				require.Equal(t, state.Succeeded, run.Status)
+				require.Equal(t, int64(c.publish), run.Rows)
+				require.NotEmpty(t, run.URIs)
+				if job.Output.Manifest {
+					require.Equal(t, int64(c.publish), b.manifestOf(t, run).Rows)
+				}
+			})
+		})
+	}
+}
+
+// TestMinRowsFailsAnEmptyResult: a run with fewer rows than min_rows
+// fails permanently (no retry, whatever the job's retries), says what to
+// do, and publishes nothing.
+func TestMinRowsFailsAnEmptyResult(t *testing.T) {
+	t.Parallel()
+	eachOutput(t, func(t *testing.T, b *bundle, keys string) {
+		job := b.job(t, "orders", "source: {look_id: '42'}\nmin_rows: 1\nretries: {max_attempts: 3, backoff: 1s}\n"+keys)
+		b.srv.SetRows(0)
+		run, err := (&jobs.Trigger{Runner: b.runner}).Run(t.Context(), job, scheduled, jobs.TriggerOptions{})
+		require.ErrorIs(t, err, jobs.ErrTooFewRows)
+		require.Equal(t, state.Failed, run.Status)
+		require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
+		require.Equal(t, fmt.Sprintf("job orders run %s: too few rows: the result has 0 rows, fewer than min_rows: 1, so nothing was published; "+
+			"check that the data the job reads has loaded and run it again (exporter run orders), or lower min_rows", run.ID), run.Error)
+		require.Equal(t, 1, run.Attempt, "not retried")
+		require.Empty(t, run.URIs)
+		require.Empty(t, b.destination(t), "nothing published, no temp file left")
+		require.False(t, jobs.Checked(run))
+	})
+}
