@@ -12,19 +12,6 @@ import (
 	"github.com/lookerexport/exporter/state"
 )
 
-// ClassCondition is the ErrorClass of a run recorded Skipped because its
-// send condition (job key when) did not hold: it ran, read every row, and
-// published nothing, as asked. Such a run counts as a fresh check of the
-// job (see Checked), never as a failure.
-const ClassCondition = "condition"
-
-// Checked reports whether run is a finished check of its job's data: it
-// succeeded, or was skipped by its send condition. Staleness (the status
-// page, metrics and alerts) counts such runs as fresh.
-func Checked(run state.Run) bool {
-	return run.Status == state.Succeeded || (run.Status == state.Skipped && run.ErrorClass == ClassCondition)
-}
-
 // ErrTooFewRows is the failure of a run with fewer rows than the job's
 // min_rows.
 var ErrTooFewRows = errors.New("too few rows")

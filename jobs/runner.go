@@ -172,7 +172,7 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	if errors.As(err, &skip) {
 		// The send condition did not hold: a run that did its work and
 		// published nothing, as asked. Not a failure.
-		res.Status, res.ErrorClass, res.Error, res.URIs, res.Bytes = state.Skipped, ClassCondition, skip.reason, nil, 0
+		res.Status, res.ErrorClass, res.Error, res.URIs, res.Bytes = state.Skipped, state.ClassCondition, skip.reason, nil, 0
 		err = nil
 	}
 	if err != nil {

@@ -117,6 +117,11 @@ type Store interface {
 	// LastSuccess returns the succeeded attempt of job with the latest
 	// scheduled time, or ErrNotFound when none succeeded.
 	LastSuccess(ctx context.Context, job string) (Run, error)
+	// LastChecked returns the attempt of job with the latest scheduled
+	// time that checked the job's data (Run.Checked: succeeded, or skipped
+	// by its send condition), or ErrNotFound when none did. Staleness is
+	// measured from it.
+	LastChecked(ctx context.Context, job string) (Run, error)
 	// LatestScheduled returns the newest attempt of job's latest scheduled
 	// time (any status), or ErrNotFound when the job never ran.
 	LatestScheduled(ctx context.Context, job string) (Run, error)
@@ -213,6 +218,19 @@ func TakeoverError(r Run, replica string, lease time.Duration) string {
 	}
 	return fmt.Sprintf("%s stopped renewing its lease (expired %s); replica %q took the run over",
 		holder, r.LeaseEnd(lease).Format(time.RFC3339Nano), replica)
+}
+
+// ClassCondition is the ErrorClass of an attempt recorded Skipped because
+// its job's send condition (job key when) did not hold: it ran, read every
+// row, and published nothing, as asked. Its Error is the reason.
+const ClassCondition = "condition"
+
+// Checked reports whether r is a finished check of its job's data: it
+// succeeded, or was skipped by its send condition (ClassCondition).
+// Staleness (metrics, alerts) counts such runs as fresh: a job with
+// when: changed whose data does not change is healthy, not stale.
+func (r Run) Checked() bool {
+	return r.Status == Succeeded || (r.Status == Skipped && r.ErrorClass == ClassCondition)
 }
 
 // ClassLeaseExpired is the ErrorClass of an attempt that Claim finished as

@@ -222,6 +222,13 @@ func (s *Store) LastSuccess(ctx context.Context, job string) (state.Run, error) 
 		WHERE job = $1 AND status = $2 ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job, string(state.Succeeded))
 }
 
+// LastChecked implements state.Store.
+func (s *Store) LastChecked(ctx context.Context, job string) (state.Run, error) {
+	return s.oneRun(ctx, fmt.Sprintf("last check of job %q", job), `SELECT `+runColumns+` FROM runs
+		WHERE job = $1 AND (status = $2 OR (status = $3 AND error_class = $4))
+		ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job, string(state.Succeeded), string(state.Skipped), state.ClassCondition)
+}
+
 // LatestScheduled implements state.Store.
 func (s *Store) LatestScheduled(ctx context.Context, job string) (state.Run, error) {
 	return s.oneRun(ctx, fmt.Sprintf("latest run of job %q", job), `SELECT `+runColumns+` FROM runs

@@ -225,6 +225,20 @@ func (s *Store) LastSuccess(ctx context.Context, job string) (state.Run, error) 
 	return r, nil
 }
 
+// LastChecked implements state.Store.
+func (s *Store) LastChecked(ctx context.Context, job string) (state.Run, error) {
+	r, err := scanRun(s.rdb.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE job = ? AND (status = ? OR (status = ? AND error_class = ?))
+		ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job, string(state.Succeeded), string(state.Skipped), state.ClassCondition))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return state.Run{}, fmt.Errorf("last check of job %q: %w", job, state.ErrNotFound)
+	case err != nil:
+		return state.Run{}, fmt.Errorf("last check of job %q: %w", job, err)
+	}
+	return r, nil
+}
+
 // LatestScheduled implements state.Store.
 func (s *Store) LatestScheduled(ctx context.Context, job string) (state.Run, error) {
 	r, err := scanRun(s.rdb.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE job = ?
