@@ -16,7 +16,11 @@
 //	runs_in_flight{job}                     attempts running now
 //	looker_requests_total{endpoint,status}  Looker API responses ("error" when none came)
 //	looker_request_duration_seconds{endpoint} time to the response headers
-//	last_success_timestamp_seconds{job}     scheduled time of the latest success, Unix seconds
+//	last_success_timestamp_seconds{job}     scheduled time of the latest success or check, Unix seconds
+//
+// A check is a run skipped by its send condition (state.Run.Checked): it
+// read the data and, as asked, published nothing, so it counts as fresh.
+//
 //	next_run_timestamp_seconds{job}         the schedule's next fire time, Unix seconds
 //
 // No label ever holds a secret: labels are job names, statuses and Looker
@@ -106,7 +110,7 @@ func New(opts Options) *Metrics {
 		}, []string{"endpoint"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "exporter", Name: "last_success_timestamp_seconds",
-			Help: "Scheduled time of the job's latest succeeded run, Unix seconds (0: none yet). Alert on time() minus this.",
+			Help: "Scheduled time of the job's latest succeeded run, or run skipped by its send condition (a fresh check), Unix seconds (0: none yet). Alert on time() minus this.",
 		}, []string{"job"}),
 	}
 	m.reg.MustRegister(m.runs, m.duration, m.rows, m.bytes, m.retries, m.inFlight, m.lookerReqs, m.lookerTime, m.lastSuccess)
@@ -136,17 +140,17 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// LastSuccesser is the part of state.Store that Init reads.
-type LastSuccesser interface {
-	LastSuccess(ctx context.Context, job string) (state.Run, error)
+// LastChecker is the part of state.Store that Init reads.
+type LastChecker interface {
+	LastChecked(ctx context.Context, job string) (state.Run, error)
 }
 
 // Init sets last_success_timestamp_seconds of each job from the store, so
 // the series survives restarts. Jobs that never succeeded stay at 0.
-func (m *Metrics) Init(ctx context.Context, store LastSuccesser, jobs []string) error {
+func (m *Metrics) Init(ctx context.Context, store LastChecker, jobs []string) error {
 	var errs []error
 	for _, job := range jobs {
-		run, err := store.LastSuccess(ctx, job)
+		run, err := store.LastChecked(ctx, job)
 		switch {
 		case errors.Is(err, state.ErrNotFound):
 			m.lastSuccess.WithLabelValues(job) // 0: none yet
@@ -186,6 +190,8 @@ func (m *Metrics) RunFinished(run state.Run, _ error) {
 	if run.Status == state.Succeeded {
 		m.rows.WithLabelValues(run.Job).Add(float64(run.Rows))
 		m.bytes.WithLabelValues(run.Job).Add(float64(run.Bytes))
+	}
+	if run.Checked() {
 		m.setLastSuccess(run.Job, run.ScheduledTime)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 type lastSuccesses map[string]time.Time
 
-func (l lastSuccesses) LastSuccess(_ context.Context, job string) (state.Run, error) {
+func (l lastSuccesses) LastChecked(_ context.Context, job string) (state.Run, error) {
 	t, ok := l[job]
 	if !ok {
 		return state.Run{}, state.ErrNotFound
@@ -84,4 +84,20 @@ func TestNextRunFollowsTheSchedulersDST(t *testing.T) {
 	want := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
 	require.Equal(t, want, s.Next(now).UTC())
 	require.Contains(t, scrape(t, m), `exporter_next_run_timestamp_seconds{job="nightly"} `+strconv.FormatFloat(float64(want.Unix()), 'g', -1, 64)+"\n")
+}
+
+// TestSkippedByConditionIsFresh: a run skipped by its send condition is a
+// fresh check for the staleness gauge; a fire skipped for overlap is not.
+func TestSkippedByConditionIsFresh(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	t0 := time.Unix(1_800_000_000, 0)
+	require.NoError(t, m.Init(t.Context(), lastSuccesses{"a": t0}, []string{"a"}))
+	m.RunFinished(state.Run{Job: "a", Status: state.Skipped, ScheduledTime: t0.Add(time.Hour), Error: "skipped: the previous run of the job was still in flight (overlap: skip)"}, nil)
+	require.Contains(t, scrape(t, m), `exporter_last_success_timestamp_seconds{job="a"} 1.8e+09`)
+	m.RunFinished(state.Run{Job: "a", Status: state.Skipped, ErrorClass: state.ClassCondition, ScheduledTime: t0.Add(2 * time.Hour), Rows: 5, Error: "when: changed: same content as run r1 published 2027-01-15T08:00:00Z"}, nil)
+	body := scrape(t, m)
+	require.Contains(t, body, `exporter_last_success_timestamp_seconds{job="a"} 1.8000072e+09`)
+	require.Contains(t, body, `exporter_runs_total{job="a",outcome="skipped"} 2`)
+	require.NotContains(t, body, `exporter_rows_exported_total{job="a"} 5`, "nothing was exported")
 }
