@@ -177,3 +177,37 @@ func TestMinRowsFailsAnEmptyResult(t *testing.T) {
 		require.False(t, run.Checked())
 	})
 }
+
+// TestConditionOrder: when: is decided before min_rows: an empty result
+// of a when: results job is skipped, not failed; a short one fails.
+func TestConditionOrder(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, keys string
+		rows       int
+		want       state.Status
+		wantError  string
+	}{
+		{"empty result skipped before min_rows", "when: results\nmin_rows: 5", 0, state.Skipped, "when: results: the result has no rows"},
+		{"short result fails min_rows", "when: results\nmin_rows: 5", 3, state.Failed, "too few rows: the result has 3 rows, fewer than min_rows: 5"},
+		{"enough rows publish", "when: results\nmin_rows: 5", 5, state.Succeeded, ""},
+		{"a changed result still needs min_rows", "when: changed\nmin_rows: 50", 10, state.Failed, "too few rows: the result has 10 rows, fewer than min_rows: 50"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, c.rows)
+			b.srv.SetRows(c.rows)
+			job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ .Job }}/orders.csv'\n"+c.keys)
+			run, err := b.run(t.Context(), job, scheduled, jobs.RunOptions{})
+			require.Equal(t, c.want, run.Status)
+			if c.want == state.Failed {
+				require.ErrorIs(t, err, jobs.ErrTooFewRows)
+			} else {
+				require.NoError(t, err)
+			}
+			require.Contains(t, run.Error, c.wantError)
+			require.Equal(t, c.want == state.Succeeded, len(b.destination(t)) > 0, "published only on success")
+		})
+	}
+}
