@@ -211,3 +211,28 @@ func TestConditionOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestContentHashIgnoresTheOutput: the content hash is of the rows Looker
+// sent: outputs that read the same Looker result format hash alike
+// whatever their format, compression, split, destination or manifest
+// (Looker's csv and json_bi are different texts of the rows, so they hash
+// apart).
+func TestContentHashIgnoresTheOutput(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 10)
+	byResult := map[string]map[string]bool{} // Looker result format -> hashes
+	for i, out := range conditionOutputs {
+		job := b.job(t, fmt.Sprintf("orders%d", i), "source: {look_id: '42'}\n"+out.keys)
+		run, err := b.run(t.Context(), job, scheduled, jobs.RunOptions{})
+		require.NoError(t, err)
+		rf := job.Plan.ResultFormat
+		if byResult[rf] == nil {
+			byResult[rf] = map[string]bool{}
+		}
+		byResult[rf][run.ContentHash] = true
+	}
+	require.Len(t, byResult, 2, "csv and json_bi")
+	for rf, hashes := range byResult {
+		require.Len(t, hashes, 1, "every output reading Looker %s hashes alike", rf)
+	}
+}
