@@ -31,9 +31,13 @@ type BackfillEvent struct {
 	Scheduled time.Time
 	Done      int // partitions settled so far, this one included
 	Total     int
-	Outcome   string    // "succeeded", "failed", "skipped: already succeeded", "skipped: running elsewhere"
-	Run       state.Run // the last attempt; zero when skipped
-	Err       error
+	// Outcome is "succeeded", "failed", "skipped: already succeeded",
+	// "skipped: running elsewhere", or "skipped: " and the reason of a run
+	// skipped by its send condition ("skipped: when: results: the result
+	// has no rows"), which a later backfill checks again.
+	Outcome string
+	Run     state.Run // the last attempt; zero when skipped
+	Err     error
 }
 
 // BackfillResult counts the partitions of a backfill.
@@ -132,9 +136,12 @@ func backfillOne(ctx context.Context, s *Scheduler, job *config.Job, at time.Tim
 		return ev
 	}
 	ev.Run, ev.Err = s.runClaimed(job, run, job.Retries.MaxAttempts, RunOptions{}, nil)
-	if ev.Err == nil {
+	switch {
+	case ev.Err == nil && ev.Run.Status == state.Skipped:
+		ev.Outcome = "skipped: " + ev.Run.Error
+	case ev.Err == nil:
 		ev.Outcome = "succeeded"
-	} else {
+	default:
 		ev.Outcome = "failed"
 	}
 	return ev

@@ -124,3 +124,33 @@ func berlin(t *testing.T) *time.Location {
 	require.NoError(t, err)
 	return loc
 }
+
+// TestBackfillSkippedByCondition: a partition whose send condition does
+// not hold is counted skipped, with its reason, not succeeded; a later
+// backfill checks it again.
+func TestBackfillSkippedByCondition(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 3)
+	job := b.job(t, "daily", "schedule: '0 6 * * *'\nsource: {look_id: '42'}\nformat: csv\nwhen: results\n"+
+		"destination: '$DIR/dt={{ .ScheduledTime.Format \"2006-01-02\" }}/orders.csv'")
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC)
+	b.srv.SetRows(0)
+	var mu sync.Mutex
+	var outcomes []string
+	res, err := jobs.Backfill(t.Context(), b.runner, job, b.log, jobs.BackfillOptions{From: from, To: to,
+		Progress: func(ev jobs.BackfillEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			outcomes = append(outcomes, ev.Outcome)
+		}})
+	require.NoError(t, err)
+	require.Equal(t, jobs.BackfillResult{Total: 3, Skipped: 3}, res)
+	require.Equal(t, []string{"skipped: when: results: the result has no rows", "skipped: when: results: the result has no rows", "skipped: when: results: the result has no rows"}, outcomes)
+	require.Empty(t, b.localFiles(t))
+
+	b.srv.SetRows(2)
+	res, err = jobs.Backfill(t.Context(), b.runner, job, b.log, jobs.BackfillOptions{From: from, To: to})
+	require.NoError(t, err)
+	require.Equal(t, jobs.BackfillResult{Total: 3, Succeeded: 3}, res)
+}

@@ -22,7 +22,8 @@ import (
 // file, or parts of at most job.Output's limits, each a complete file
 // with its own header, footer and compressed stream (see
 // publish.Splitter). It counts rows into rows as it goes and records the
-// schema into info. It commits the data files but not out itself.
+// schema and the content hash of the rows (formats.Digest) into info. It
+// commits the data files but not out itself.
 //
 // zone is where Looker's zone-less datetimes are read: the zone Looker
 // rendered them in (or a SQL Runner job's sql_timezone); nil when nobody
@@ -65,7 +66,10 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 		}
 		info.schema = dec.Schema()
 		info.columns = formats.ColumnNames(info.schema, formats.NameLabel)
-		if err := drain(ctx, dec, nil, rows); err != nil {
+		// The digest sees the columns as a re-encoding run would, so that
+		// splitting a job later does not change its content hash.
+		info.digest = formats.NewDigest(formats.MarkLocal(info.schema, localFields))
+		if err := drain(ctx, info.digest.Reader(dec), nil, rows); err != nil {
 			return err
 		}
 		if err := zw.Close(); err != nil {
@@ -95,7 +99,8 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 	enc := publish.NewSplitter(ctx, out, limits, func(w io.Writer) (publish.Encoder[formats.Row], error) {
 		return newEncoder(plan, w, schema, cols, zone)
 	})
-	if err := drain(ctx, dec, enc, rows); err != nil {
+	info.digest = formats.NewDigest(schema)
+	if err := drain(ctx, info.digest.Reader(dec), enc, rows); err != nil {
 		return err
 	}
 	return enc.Close()

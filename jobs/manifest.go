@@ -17,6 +17,18 @@ type outputInfo struct {
 	// invalidUTF8 counts the byte sequences of a text result that were
 	// not UTF-8 and were written as U+FFFD.
 	invalidUTF8 int64
+	// digest hashes the columns and rows as they stream; nil for raw
+	// output, whose rows are not read.
+	digest *formats.Digest
+}
+
+// contentHash is the digest of the result once every row was read; ""
+// for raw output.
+func (o *outputInfo) contentHash() string {
+	if o.digest == nil {
+		return ""
+	}
+	return o.digest.Sum()
 }
 
 // newManifest fills in what the runner knows for the run's manifest;
@@ -38,6 +50,7 @@ func newManifest(job *config.Job, run state.Run, scheduled time.Time, res *looke
 		TimezoneSource: res.TimezoneSource,
 		Limit:          publish.Limit{Applied: appliedLimit(job, res), Saved: res.SavedLimit},
 		InvalidUTF8:    info.invalidUTF8,
+		ContentHash:    info.contentHash(),
 		StartedAt:      run.StartedAt,
 		Format:         string(job.Plan.Format),
 		Compression:    string(job.Plan.Compression),

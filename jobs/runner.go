@@ -52,6 +52,7 @@ type Progress struct {
 
 	queryID atomic.Pointer[string] // the Looker query id, once known
 	schema  atomic.Pointer[string] // the output schema as JSON, once known
+	hash    atomic.Pointer[string] // the content hash, once every row was read
 }
 
 // Observer is told about runs as they start and end: metrics, alerts and
@@ -141,6 +142,7 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	}
 	opts.Progress.Rows.Store(0) // a retry starts over
 	opts.Progress.Bytes.Store(0)
+	opts.Progress.hash.Store(nil)
 	r.inFlight.Store(run.ID, InFlightRun{Run: run, Progress: opts.Progress, Log: logBuf})
 	if opts.OnStart != nil {
 		opts.OnStart(run)
@@ -162,6 +164,16 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	}
 	if s := opts.Progress.schema.Load(); s != nil {
 		res.Schema = *s
+	}
+	if h := opts.Progress.hash.Load(); h != nil {
+		res.ContentHash = *h
+	}
+	var skip *skipError
+	if errors.As(err, &skip) {
+		// The send condition did not hold: a run that did its work and
+		// published nothing, as asked. Not a failure.
+		res.Status, res.ErrorClass, res.Error, res.URIs, res.Bytes = state.Skipped, state.ClassCondition, skip.reason, nil, 0
+		err = nil
 	}
 	if err != nil {
 		res.Status, res.ErrorClass = classify(ctx, err)
@@ -190,7 +202,7 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	} else {
 		// Not recorded (or not readable): report the outcome as the run knows it.
 		run.Status, run.FinishedAt, run.Rows, run.Bytes, run.URIs = res.Status, clock.Now(), res.Rows, res.Bytes, res.URIs
-		run.ErrorClass, run.Error, run.QueryIDs, run.Schema = res.ErrorClass, res.Error, res.QueryIDs, res.Schema
+		run.ErrorClass, run.Error, run.QueryIDs, run.Schema, run.ContentHash = res.ErrorClass, res.Error, res.QueryIDs, res.Schema, res.ContentHash
 	}
 	r.inFlight.Delete(run.ID)
 	for _, o := range r.Observers {
@@ -200,6 +212,10 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	if err != nil {
 		log.Error("run failed", append(fields, zap.String("error_class", res.ErrorClass), zap.Error(err))...)
 		return run, err
+	}
+	if res.Status == state.Skipped {
+		log.Info("run skipped; nothing was published", append(fields, zap.String("reason", res.Error), zap.String("content_hash", res.ContentHash))...)
+		return run, nil
 	}
 	log.Info("run succeeded", append(fields, zap.Strings("uris", uris))...)
 	return run, nil
@@ -237,8 +253,12 @@ func classify(ctx context.Context, err error) (state.Status, string) {
 // export streams the result to the destination and commits it: the data
 // files (one, or parts when the job splits), then, unless the job turns it
 // off, _manifest.json and _SUCCESS (see package sinks/publish). On failure
-// nothing is announced and committed parts are removed. It returns the
-// committed data files' URIs, only on success.
+// nothing is announced and committed parts are removed. A job with a send
+// condition or min_rows holds every file uncommitted until the rows have
+// streamed and the condition is checked (publish.Options.Hold), so a run
+// that does not publish (a *skipError, ErrTooFewRows) leaves the
+// destination untouched. It returns the committed data files' URIs, only
+// on success.
 func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, opts RunOptions) ([]string, error) {
 	p := opts.Progress
 	td := r.templateData(ctx, log, job, run, scheduled, opts)
@@ -274,6 +294,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	out, err := publish.Begin(ctx, sink, publish.Options{
 		Dest: dest, Split: job.Output.Split(), Manifest: job.Output.Manifest,
 		WriteOptions: wopts, Bytes: &p.Bytes, Now: opts.clock.Now, Log: log,
+		Hold: job.Plan.Conditional(),
 	})
 	if err != nil {
 		return nil, err
@@ -295,6 +316,12 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 		return nil, err // before Commit: nothing is published
 	}
 	if err := r.checkSchema(ctx, log, job, info.schema, opts); err != nil {
+		return nil, err // before Commit: nothing is published
+	}
+	if h := info.contentHash(); h != "" {
+		p.hash.Store(&h)
+	}
+	if err := r.checkCondition(ctx, log, job, p.Rows.Load(), info.contentHash(), opts); err != nil {
 		return nil, err // before Commit: nothing is published
 	}
 	if err := out.Commit(ctx, newManifest(job, run, scheduled, res, wopts.ContentType, &info)); err != nil {

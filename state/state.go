@@ -46,6 +46,10 @@ type Run struct {
 	LeaseExpires  time.Time // while Running under a claim: when another replica may take it over
 	QueryIDs      []string  // Looker query ids the attempt ran
 	Schema        string    // a JSON document describing the output columns, opaque to state
+	// ContentHash is a digest of the rows of the result (with its
+	// columns), opaque to state: a job with when: changed compares it
+	// with the last published run's. Empty when the result was not read.
+	ContentHash string
 }
 
 // Result is what a finished attempt reports.
@@ -58,6 +62,9 @@ type Result struct {
 	Error      string
 	QueryIDs   []string // Looker query ids
 	Schema     string   // a JSON document, opaque to state
+	// ContentHash is the digest of the result's rows (Run.ContentHash),
+	// stored as valid UTF-8 without NUL bytes.
+	ContentHash string
 }
 
 // LogLine is one captured log line of a run.
@@ -110,6 +117,11 @@ type Store interface {
 	// LastSuccess returns the succeeded attempt of job with the latest
 	// scheduled time, or ErrNotFound when none succeeded.
 	LastSuccess(ctx context.Context, job string) (Run, error)
+	// LastChecked returns the attempt of job with the latest scheduled
+	// time that checked the job's data (Run.Checked: succeeded, or skipped
+	// by its send condition), or ErrNotFound when none did. Staleness is
+	// measured from it.
+	LastChecked(ctx context.Context, job string) (Run, error)
 	// LatestScheduled returns the newest attempt of job's latest scheduled
 	// time (any status), or ErrNotFound when the job never ran.
 	LatestScheduled(ctx context.Context, job string) (Run, error)
@@ -206,6 +218,19 @@ func TakeoverError(r Run, replica string, lease time.Duration) string {
 	}
 	return fmt.Sprintf("%s stopped renewing its lease (expired %s); replica %q took the run over",
 		holder, r.LeaseEnd(lease).Format(time.RFC3339Nano), replica)
+}
+
+// ClassCondition is the ErrorClass of an attempt recorded Skipped because
+// its job's send condition (job key when) did not hold: it ran, read every
+// row, and published nothing, as asked. Its Error is the reason.
+const ClassCondition = "condition"
+
+// Checked reports whether r is a finished check of its job's data: it
+// succeeded, or was skipped by its send condition (ClassCondition).
+// Staleness (metrics, alerts) counts such runs as fresh: a job with
+// when: changed whose data does not change is healthy, not stale.
+func (r Run) Checked() bool {
+	return r.Status == Succeeded || (r.Status == Skipped && r.ErrorClass == ClassCondition)
 }
 
 // ClassLeaseExpired is the ErrorClass of an attempt that Claim finished as

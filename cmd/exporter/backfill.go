@@ -32,6 +32,8 @@ same scheduled time twice.
 Partitions that already succeeded are skipped unless --rerun, so a backfill that was
 interrupted (Ctrl-C, a crash) finishes when the same command is run again. Times are
 RFC 3339 (2026-11-01T00:00:00Z) or dates (2026-11-01, midnight in the job's zone).
+A partition whose send condition (when:) does not hold publishes nothing and
+counts as skipped; the next backfill checks it again.
 
 Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
 130 when interrupted.`,

@@ -20,7 +20,8 @@ func historyCmd(g *globals) *cobra.Command {
 		Use:   "history [JOB] --config FILE",
 		Short: "Show recent runs, of one job or all, newest first",
 		Long: `history lists recent run attempts from the state store, newest first: run id,
-job, scheduled time, attempt, status, duration, rows, bytes and the error.
+job, scheduled time, attempt, status, duration, rows, bytes and the error (for a
+run skipped by its send condition, when:, the reason).
 Use the run id with ` + "`exporter logs`" + ` to see what happened.`,
 		Example: `  exporter history --config jobs.yaml
   exporter history orders_daily --config jobs.yaml --limit 50
@@ -66,8 +67,12 @@ Use the run id with ` + "`exporter logs`" + ` to see what happened.`,
 				if j := cfg.Job(r.Job); j != nil {
 					sched = sched.In(j.Location)
 				}
+				msg := oneLine(r.Error, 80)
+				if r.ErrorClass == state.ClassCondition {
+					msg = oneLine(r.Error, 200) // the skip reason, whole: it names the run it repeats
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Job, sched.Format("2006-01-02 15:04 MST"), r.Attempt, r.Status,
-					time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Rows, r.Bytes, oneLine(r.Error, 80))
+					time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Rows, r.Bytes, msg)
 			}
 			return tw.Flush()
 		},

@@ -125,6 +125,9 @@ func printRun(w io.Writer, run state.Run) {
 	for _, u := range run.URIs {
 		fmt.Fprintf(w, "  wrote %s\n", u)
 	}
+	if run.ErrorClass == state.ClassCondition {
+		fmt.Fprintf(w, "  nothing published: %s\n", run.Error)
+	}
 }
 
 // runExit maps a run's outcome to an exit code.

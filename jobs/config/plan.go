@@ -39,7 +39,40 @@ type Plan struct {
 	// ContentType is the MIME type of the objects written; "" for format
 	// raw uncompressed: the type Looker sent (see ObjectType).
 	ContentType string
+	// When is the job's send condition (job key when): a run whose
+	// condition does not hold publishes nothing and is recorded skipped.
+	When When
+	// MinRows fails a run with fewer rows, publishing nothing (job key
+	// min_rows; 0: no minimum).
+	MinRows int64
 }
+
+// When is a send condition, checked after the rows have streamed and
+// before anything is published (Looker's scheduled-plan require_results,
+// require_no_results and require_change).
+type When uint8
+
+// Send conditions. The zero value is WhenAny.
+const (
+	WhenAny       When = iota // always publish (the default)
+	WhenResults               // publish only a result with rows
+	WhenNoResults             // publish only a result without rows
+	WhenChanged               // publish only a result whose rows differ from the last published run's
+)
+
+var whenWords = []string{WhenAny: "any", WhenResults: "results", WhenNoResults: "no_results", WhenChanged: "changed"}
+
+func (w When) String() string {
+	if int(w) < len(whenWords) {
+		return whenWords[w]
+	}
+	return fmt.Sprintf("When(%d)", w)
+}
+
+// Conditional reports whether a run may end without publishing: a send
+// condition or a minimum row count. Such runs hold every data file
+// uncommitted until the decision (publish.Options.Hold).
+func (p Plan) Conditional() bool { return p.When != WhenAny || p.MinRows > 0 }
 
 // Read is how a run reads the Looker result body.
 type Read uint8
@@ -141,7 +174,10 @@ func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
 		l.addAt(p+"."+key, name, format, args...)
 	}
 	pl := Plan{Format: formats.Format(r.Format), Compression: formats.Compression(r.Compression), ResultFormat: r.ResultFormat}
-	defer func() { j.Plan, j.Run.ResultFormat = pl, pl.ResultFormat }()
+	defer func() {
+		l.resolveCondition(p, name, r, &pl)
+		j.Plan, j.Run.ResultFormat = pl, pl.ResultFormat
+	}()
 
 	pl.Header = csvenc.Header(r.CSVHeader)
 	if pl.Header == "" {
@@ -195,4 +231,37 @@ func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
 	}
 	pl.Read, pl.Text = readers[pl.ResultFormat], true
 	pl.Passthrough = pl.Format == formats.CSV && pl.ResultFormat == "csv" && pl.Header == csvenc.HeaderLabels
+}
+
+// resolveCondition fills pl.When and pl.MinRows from the job keys when
+// and min_rows. Both need the rows counted, which format raw never does.
+func (l *loader) resolveCondition(p, name string, r *rawJob, pl *Plan) {
+	bad := func(key, format string, args ...any) {
+		l.addAt(p+"."+key, name, format, args...)
+	}
+	if r.When != "" {
+		i := slices.Index(whenWords, r.When)
+		if i < 0 {
+			bad("when", "when %q is not one of any (always publish, the default), results (only a result with rows), no_results (only an empty result), changed (only a result that differs from the last published run)", r.When)
+		} else {
+			pl.When = When(i)
+		}
+	}
+	if r.MinRows != nil {
+		if *r.MinRows < 0 {
+			bad("min_rows", "min_rows %d must be 0 or more: the fewest rows a run may publish", *r.MinRows)
+		} else {
+			pl.MinRows = *r.MinRows
+		}
+	}
+	if pl.When == WhenNoResults && pl.MinRows > 0 {
+		bad("min_rows", "min_rows %d contradicts when: no_results, which publishes only empty results; remove one of them", pl.MinRows)
+	}
+	if pl.Format == formats.Raw && pl.Conditional() {
+		key := "when"
+		if pl.When == WhenAny {
+			key = "min_rows"
+		}
+		bad(key, "%s needs the rows of the result, which format raw copies without reading; use format csv, jsonl or parquet", key)
+	}
 }

@@ -82,6 +82,8 @@ type rawJob struct {
 	RunAs            ID         `yaml:"run_as"`
 	OnTruncation     string     `yaml:"on_truncation"`
 	OnSchemaChange   string     `yaml:"on_schema_change"`
+	When             string     `yaml:"when"`
+	MinRows          *int64     `yaml:"min_rows"`
 	MaxStaleness     string     `yaml:"max_staleness" want:"a duration such as 90s, 15m or 2h"`
 	Overlap          string     `yaml:"overlap"`
 	Catchup          string     `yaml:"catchup"`

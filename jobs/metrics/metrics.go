@@ -18,7 +18,11 @@
 //	runs_in_flight{job}                     attempts running now
 //	looker_requests_total{endpoint,status}  Looker API responses ("error" when none came)
 //	looker_request_duration_seconds{endpoint} time to the response headers
-//	last_success_timestamp_seconds{job}     scheduled time of the latest success, Unix seconds
+//	last_success_timestamp_seconds{job}     scheduled time of the latest success or check, Unix seconds
+//
+// A check is a run skipped by its send condition (state.Run.Checked): it
+// read the data and, as asked, published nothing, so it counts as fresh.
+//
 //	next_run_timestamp_seconds{job}         the schedule's next fire time, Unix seconds
 //	config_reloads_total{result}            config reloads, result "success" or "failure"
 //	config_last_reload_successful           1 when the latest load or reload succeeded, else 0
@@ -127,7 +131,7 @@ func New(opts Options) *Metrics {
 		}, []string{"endpoint"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "exporter", Name: "last_success_timestamp_seconds",
-			Help: "Scheduled time of the job's latest succeeded run, Unix seconds (0: none yet). Alert on time() minus this.",
+			Help: "Scheduled time of the job's latest succeeded run, or run skipped by its send condition (a fresh check), Unix seconds (0: none yet). Alert on time() minus this.",
 		}, []string{"job"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "exporter", Name: "config_reloads_total",
@@ -237,17 +241,17 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// LastSuccesser is the part of state.Store that Init reads.
-type LastSuccesser interface {
-	LastSuccess(ctx context.Context, job string) (state.Run, error)
+// LastChecker is the part of state.Store that Init reads.
+type LastChecker interface {
+	LastChecked(ctx context.Context, job string) (state.Run, error)
 }
 
 // Init sets last_success_timestamp_seconds of each job from the store, so
 // the series survives restarts. Jobs that never succeeded stay at 0.
-func (m *Metrics) Init(ctx context.Context, store LastSuccesser, jobs []string) error {
+func (m *Metrics) Init(ctx context.Context, store LastChecker, jobs []string) error {
 	var errs []error
 	for _, job := range jobs {
-		run, err := store.LastSuccess(ctx, job)
+		run, err := store.LastChecked(ctx, job)
 		switch {
 		case errors.Is(err, state.ErrNotFound):
 			m.observe(job, func() { m.lastSuccess.WithLabelValues(job) }) // 0: none yet
@@ -293,6 +297,8 @@ func (m *Metrics) runFinished(run state.Run) {
 	if run.Status == state.Succeeded {
 		m.rows.WithLabelValues(run.Job).Add(float64(run.Rows))
 		m.bytes.WithLabelValues(run.Job).Add(float64(run.Bytes))
+	}
+	if run.Checked() {
 		m.setLastSuccess(run.Job, run.ScheduledTime)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 type lastSuccesses map[string]time.Time
 
-func (l lastSuccesses) LastSuccess(_ context.Context, job string) (state.Run, error) {
+func (l lastSuccesses) LastChecked(_ context.Context, job string) (state.Run, error) {
 	t, ok := l[job]
 	if !ok {
 		return state.Run{}, state.ErrNotFound
@@ -141,4 +141,20 @@ func TestMetricsFollowReload(t *testing.T) {
 	m.Reload([]*config.Job{job("gone", "0 7 * * *")})
 	m.RunFinished(state.Run{Job: "gone", Status: state.Failed}, errors.New("x"))
 	require.Contains(t, scrape(t, m), `exporter_runs_total{job="gone",outcome="failed"} 1`)
+}
+
+// TestSkippedByConditionIsFresh: a run skipped by its send condition is a
+// fresh check for the staleness gauge; a fire skipped for overlap is not.
+func TestSkippedByConditionIsFresh(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	t0 := time.Unix(1_800_000_000, 0)
+	require.NoError(t, m.Init(t.Context(), lastSuccesses{"a": t0}, []string{"a"}))
+	m.RunFinished(state.Run{Job: "a", Status: state.Skipped, ScheduledTime: t0.Add(time.Hour), Error: "skipped: the previous run of the job was still in flight (overlap: skip)"}, nil)
+	require.Contains(t, scrape(t, m), `exporter_last_success_timestamp_seconds{job="a"} 1.8e+09`)
+	m.RunFinished(state.Run{Job: "a", Status: state.Skipped, ErrorClass: state.ClassCondition, ScheduledTime: t0.Add(2 * time.Hour), Rows: 5, Error: "when: changed: same content as run r1 published 2027-01-15T08:00:00Z"}, nil)
+	body := scrape(t, m)
+	require.Contains(t, body, `exporter_last_success_timestamp_seconds{job="a"} 1.8000072e+09`)
+	require.Contains(t, body, `exporter_runs_total{job="a",outcome="skipped"} 2`)
+	require.NotContains(t, body, `exporter_rows_exported_total{job="a"} 5`, "nothing was exported")
 }

@@ -46,7 +46,7 @@ import (
 // Store is the part of state.Store the Notifier reads.
 type Store interface {
 	ListRuns(ctx context.Context, opts state.ListOptions) ([]state.Run, error)
-	LastSuccess(ctx context.Context, job string) (state.Run, error)
+	LastChecked(ctx context.Context, job string) (state.Run, error)
 }
 
 // Options configure New.
@@ -284,7 +284,8 @@ func (n *Notifier) previous(ctx context.Context, run state.Run) (*state.Run, err
 }
 
 // CheckStaleness alerts, once per episode, for each job with a
-// max_staleness whose last success (its scheduled time) is older than that;
+// max_staleness whose last success (its scheduled time) is older than that
+// (a run skipped by its send condition counts: state.Run.Checked);
 // a job that never succeeded counts from the Notifier's start. Run calls
 // it every CheckEvery.
 func (n *Notifier) CheckStaleness(ctx context.Context) {
@@ -303,7 +304,7 @@ func (n *Notifier) CheckStaleness(ctx context.Context) {
 			ref = n.started
 		}
 		var last *time.Time
-		run, err := n.opts.Store.LastSuccess(ctx, j.Name)
+		run, err := n.opts.Store.LastChecked(ctx, j.Name)
 		switch {
 		case errors.Is(err, state.ErrNotFound):
 		case err != nil:

@@ -248,24 +248,23 @@ func TestDeliveryRetries(t *testing.T) {
 	require.Equal(t, 2, logs.FilterMessage("alert delivery failed; retrying").Len())
 }
 
-// staleSetup is a Notifier of stale alerts for b.job (max_staleness 2h)
-// on a manual clock at t0.
-func staleSetup(t *testing.T) (*bundle, *receiver, *manualClock, *notify.Notifier, time.Time) {
-	t.Helper()
-	b := setup(t, ", max_staleness: 2h")
+// staleNotifier is a Notifier of b's job's stale alerts, on a manual
+// clock at 2026-03-01 06:00 UTC.
+func staleNotifier(t *testing.T, b *bundle) (*notify.Notifier, *receiver, *manualClock) {
 	rcv := newReceiver(t)
-	t0 := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
-	clock := newManualClock(t0)
+	clock := newManualClock(time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC))
 	n := notify.New(notify.Options{Hooks: []config.Notify{hook(rcv.srv.URL, config.FormatJSON, config.EventStale)}, Jobs: []*config.Job{b.job},
 		Store: b.store, Log: zaptest.NewLogger(t), Clock: clock, CheckEvery: time.Minute})
-	return b, rcv, clock, n, t0
+	return n, rcv, clock
 }
 
 // A job whose last success is older than max_staleness alerts once per
 // episode.
 func TestStaleness(t *testing.T) {
 	t.Parallel()
-	b, rcv, clock, n, t0 := staleSetup(t)
+	b := setup(t, ", max_staleness: 2h")
+	n, rcv, clock := staleNotifier(t, b)
+	t0 := clock.Now()
 	ctx := context.Background()
 	_, err := b.run(ctx, t0) // a success scheduled at t0
 	require.NoError(t, err)
@@ -298,6 +297,36 @@ func TestStaleness(t *testing.T) {
 	clock.Advance(3 * time.Hour)
 	n.CheckStaleness(ctx)
 	require.Equal(t, "stale", rcv.next(t)["event"])
+}
+
+// A run skipped by its send condition (when: changed, same data) is a
+// fresh check: staleness counts from it, not from the last publish.
+func TestStalenessCountsChecks(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ", max_staleness: 2h, when: changed")
+	n, rcv, clock := staleNotifier(t, b)
+	t0 := clock.Now()
+	ctx := context.Background()
+	run, err := b.run(ctx, t0)
+	require.NoError(t, err)
+	require.Equal(t, state.Succeeded, run.Status)
+	clock.Advance(time.Hour)
+	run, err = b.run(ctx, clock.Now())
+	require.NoError(t, err)
+	require.Equal(t, state.Skipped, run.Status, "same data: nothing to send")
+
+	clock.Advance(90 * time.Minute) // 2h30 after the publish, 1h30 after the check
+	n.CheckStaleness(ctx)
+	select {
+	case body := <-rcv.bodies:
+		t.Fatalf("stale alert for a job checked 90 minutes ago: %s", body)
+	default:
+	}
+	clock.Advance(31 * time.Minute)
+	n.CheckStaleness(ctx)
+	got := rcv.next(t)
+	require.Equal(t, "stale", got["event"])
+	require.Equal(t, t0.Add(time.Hour).Format(time.RFC3339), got["last_success"], "counted from the check")
 }
 
 func TestUnreachableWebhookLogsNoURL(t *testing.T) {
@@ -333,7 +362,8 @@ func TestUnreachableWebhookLogsNoURL(t *testing.T) {
 // counting from the reload when it never succeeded.
 func TestStalenessFollowsReload(t *testing.T) {
 	t.Parallel()
-	b, rcv, clock, n, _ := staleSetup(t)
+	b := setup(t, ", max_staleness: 2h")
+	n, rcv, clock := staleNotifier(t, b)
 	ctx := context.Background()
 	noAlert := func(why string) {
 		t.Helper()

@@ -32,7 +32,8 @@ type RunInfo struct {
 	URIs            []string   `json:"uris"`
 	QueryIDs        []string   `json:"query_ids,omitempty"`
 	ErrorClass      string     `json:"error_class,omitempty"`
-	Error           string     `json:"error,omitempty"`
+	Error           string     `json:"error,omitempty"` // for a skipped run, the reason
+	ContentHash     string     `json:"content_hash,omitempty"`
 	Replica         string     `json:"replica,omitempty"`
 	InFlight        bool       `json:"in_flight,omitempty"` // running in this process; rows and bytes are live
 	// WaitingForSlot: the run waits for one of Looker's query slots
@@ -45,7 +46,7 @@ type RunInfo struct {
 func NewRunInfo(r state.Run, now time.Time) RunInfo {
 	ri := RunInfo{ID: r.ID, Job: r.Job, ScheduledTime: r.ScheduledTime, Attempt: r.Attempt, Status: string(r.Status),
 		StartedAt: r.StartedAt, Rows: r.Rows, Bytes: r.Bytes, URIs: r.URIs, QueryIDs: r.QueryIDs,
-		ErrorClass: r.ErrorClass, Error: r.Error, Replica: r.Replica}
+		ErrorClass: r.ErrorClass, Error: r.Error, ContentHash: r.ContentHash, Replica: r.Replica}
 	if ri.URIs == nil {
 		ri.URIs = []string{}
 	}

@@ -16,6 +16,11 @@ const dialectName = "postgres"
 // stop a sandbox result from streaming.
 const canPivotInDB = true
 
+// SetRows changes the orders table to its first n rows (n >= 0; 0
+// empties it): later runs return the new data, as when a warehouse loads
+// or deletes rows. It overrides Options.Rows.
+func (s *Server) SetRows(n int) { s.rows.Store(int64(max(n, 0))) }
+
 // Rows is how many rows a streaming run returns given the limit the run
 // asked for (or the saved query's limit): 0 (none) caps at DefaultRowCap,
 // -1 returns all of Options.Rows, n > 0 caps at n. A result Looker cannot
@@ -24,7 +29,7 @@ const canPivotInDB = true
 // row i (see Value), except for queries with filters the sandbox applies,
 // which return only the matching rows.
 func (s *Server) Rows(limit int64) int {
-	n := s.opts.Rows
+	n := int(s.rows.Load())
 	switch {
 	case limit == 0:
 		return min(n, DefaultRowCap)

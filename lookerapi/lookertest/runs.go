@@ -252,7 +252,7 @@ func (s *Server) writeResult(c *call, res *result, rq *runningQuery) {
 	}
 	flush()
 	sent := 0
-	for row := 0; sent < res.rows && row < s.opts.Rows; row++ {
+	for row := 0; sent < res.rows && row < int(s.rows.Load()); row++ {
 		if res.match != nil && !res.match(row) {
 			continue
 		}

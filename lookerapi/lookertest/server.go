@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,6 +88,7 @@ type Server struct {
 	now     func() time.Time
 	closing chan struct{}
 	closeMu sync.Once
+	rows    atomic.Int64 // rows in the orders table: Options.Rows, then SetRows
 
 	mu            sync.Mutex
 	tokens        map[string]tokenInfo
@@ -200,6 +202,7 @@ func Start(opts Options) (*Server, error) {
 		renders:    map[string]*renderTask{},
 		slotFreed:  make(chan struct{}),
 	}
+	s.rows.Store(int64(opts.Rows))
 	if s.now == nil {
 		s.now = time.Now
 	}

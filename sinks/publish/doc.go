@@ -36,6 +36,14 @@
 //  2. Each data file commits (atomically, by the sink) as it is finished.
 //  3. Commit writes _manifest.json, then _SUCCESS.
 //
+// A held run (Options.Hold: a run with a send condition, which decides
+// whether to publish only after its last row) changes this order so that a
+// run that does not publish never touches the destination: step 1 waits
+// for Commit, and in step 2 each file is only finished; Commit then
+// withdraws the markers, commits the files in order, and writes the
+// markers. Until then an earlier run's output in the same place stays as
+// it was, and Abort discards the held files without a trace.
+//
 // A reader that sees _SUCCESS, or the manifest, can trust every file the
 // manifest lists: they were all committed before it, with the sizes and
 // checksums it states.

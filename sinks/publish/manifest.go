@@ -35,7 +35,12 @@ type Manifest struct {
 	Limit Limit `json:"limit"`
 	// InvalidUTF8 counts the byte sequences of the result that were not
 	// UTF-8 and were written as U+FFFD.
-	InvalidUTF8 int64  `json:"invalid_utf8,omitempty"`
+	InvalidUTF8 int64 `json:"invalid_utf8,omitempty"`
+	// ContentHash is the digest of the result's columns and decoded rows
+	// (formats.Digest): the same rows from Looker give the same hash in
+	// every run, whatever the files look like. Jobs with when: changed
+	// compare it. Empty for raw output.
+	ContentHash string `json:"content_hash,omitempty"`
 	Format      string `json:"format"`
 	Compression string `json:"compression"`
 	ContentType string `json:"content_type"`

@@ -54,6 +54,15 @@ type Options struct {
 	Now func() time.Time
 	// Log receives the clean-up's warnings; nil means none.
 	Log *zap.Logger
+	// Hold keeps every data file uncommitted until Commit, for a run that
+	// decides whether to publish only after its last row (a send
+	// condition): File.Commit finishes the file but leaves its writer
+	// open; Commit withdraws an earlier run's markers, then commits the
+	// files in order, then writes the markers; Abort discards them, so a
+	// run that does not publish never touches the destination. Each held
+	// file keeps its writer open until then (on GCS, one upload buffer,
+	// gcs.Options.ChunkSize, per part).
+	Hold bool
 }
 
 // Set is the output of one run. Call Begin, then Next and File.Commit for
@@ -64,6 +73,7 @@ type Set struct {
 	opts     Options
 	dir      string // Dest up to and including its last "/", or ""
 	files    []FileInfo
+	held     []held // Options.Hold: finished files not yet committed
 	cur      *File
 	done     bool // Commit succeeded or Abort ran
 	manifest bool // the manifest of this run may be visible
@@ -84,19 +94,38 @@ func Begin(ctx context.Context, sink sinks.Sink, opts Options) (*Set, error) {
 	if i := strings.LastIndex(opts.Dest, "/"); i >= 0 {
 		s.dir = opts.Dest[:i+1]
 	}
-	if !opts.Manifest || (opts.WriteOptions.IfExists != "" && opts.WriteOptions.IfExists != sinks.Overwrite) {
+	if !s.withdraws() {
 		return s, nil
 	}
-	rm, ok := sink.(sinks.Remover)
-	if !ok {
+	if _, ok := sink.(sinks.Remover); !ok {
 		return nil, fmt.Errorf("publish %s: this destination cannot remove files, so it cannot withdraw an earlier run's %s before overwriting; set manifest: false", opts.Dest, SuccessName)
 	}
-	for _, name := range []string{SuccessName, ManifestName} {
-		if err := rm.Remove(ctx, s.dir+name); err != nil {
-			return nil, fmt.Errorf("withdraw the earlier run's %s before overwriting (nothing was written): %w", name, err)
-		}
+	if opts.Hold {
+		return s, nil // withdrawn by Commit, when the run publishes
+	}
+	if err := s.withdraw(ctx); err != nil {
+		return nil, fmt.Errorf("%w (nothing was written)", err)
 	}
 	return s, nil
+}
+
+// withdraws reports whether the run removes an earlier run's markers
+// before its files may overwrite that run's: with the manifest on and
+// IfExists overwrite.
+func (s *Set) withdraws() bool {
+	p := s.opts.WriteOptions.IfExists
+	return s.opts.Manifest && (p == "" || p == sinks.Overwrite)
+}
+
+// withdraw removes an earlier run's _SUCCESS, then its manifest.
+func (s *Set) withdraw(ctx context.Context) error {
+	rm := s.sink.(sinks.Remover) // checked by Begin
+	for _, name := range []string{SuccessName, ManifestName} {
+		if err := rm.Remove(ctx, s.dir+name); err != nil {
+			return fmt.Errorf("withdraw the earlier run's %s before overwriting: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // ManifestURI and SuccessURI are where Commit writes the markers.
@@ -127,12 +156,12 @@ func (s *Set) Next(ctx context.Context) (*File, error) {
 		return nil, fmt.Errorf("publish %s: output already committed or aborted", s.opts.Dest)
 	case s.cur != nil:
 		return nil, fmt.Errorf("publish %s: %s is still open; commit it first", s.opts.Dest, s.cur.w.URI())
-	case !s.opts.Split && len(s.files) > 0:
+	case !s.opts.Split && len(s.files)+len(s.held) > 0:
 		return nil, fmt.Errorf("publish %s: a second file needs a split run", s.opts.Dest)
 	}
 	uri := s.opts.Dest
 	if s.opts.Split {
-		uri = PartURI(s.opts.Dest, len(s.files))
+		uri = PartURI(s.opts.Dest, len(s.files)+len(s.held))
 	}
 	w, err := s.sink.Create(ctx, uri, s.opts.WriteOptions)
 	if err != nil {
@@ -170,8 +199,15 @@ func (f *File) Size() int64 { return f.size }
 // URI is where the file commits.
 func (f *File) URI() string { return f.w.URI() }
 
+// held is a finished data file of a Hold set, committed by Set.Commit.
+type held struct {
+	w    sinks.Writer
+	info FileInfo
+}
+
 // Commit closes the file, which makes it visible, and records it with its
-// row count for the manifest. After a failed Commit the file is not
+// row count for the manifest; with Options.Hold it only finishes the file,
+// which Set.Commit makes visible. After a failed Commit the file is not
 // visible; Abort the Set.
 func (f *File) Commit(rows int64) error {
 	s := f.set
@@ -182,23 +218,55 @@ func (f *File) Commit(rows int64) error {
 	if lm, ok := f.w.(sinks.LateMetadata); ok {
 		lm.SetLateMetadata(map[string]string{RowsMetadataKey: strconv.FormatInt(rows, 10)})
 	}
-	if err := f.w.Close(); err != nil {
-		_ = f.w.Abort()
-		return fmt.Errorf("commit %s: %w", f.w.URI(), err)
-	}
 	name := f.w.URI()[strings.LastIndex(f.w.URI(), "/")+1:]
-	s.files = append(s.files, FileInfo{
+	info := FileInfo{
 		URI:    f.w.URI(),
 		Name:   name,
 		Size:   f.size,
 		Rows:   rows,
 		CRC32C: hex.EncodeToString(f.crc.Sum(nil)),
 		SHA256: hex.EncodeToString(f.sha.Sum(nil)),
-	})
+	}
+	if s.opts.Hold {
+		s.held = append(s.held, held{w: f.w, info: info})
+		return nil
+	}
+	return s.commitFile(f.w, info)
+}
+
+// commitFile closes w, which makes it visible, and records it.
+func (s *Set) commitFile(w sinks.Writer, info FileInfo) error {
+	if err := w.Close(); err != nil {
+		_ = w.Abort()
+		return fmt.Errorf("commit %s: %w", w.URI(), err)
+	}
+	s.files = append(s.files, info)
 	return nil
 }
 
-// Files lists the committed data files, in order.
+// commitHeld makes the held files visible, in order, after withdrawing
+// an earlier run's markers; the files not committed stay held, for Abort.
+func (s *Set) commitHeld(ctx context.Context) error {
+	if len(s.held) == 0 {
+		return nil
+	}
+	if s.withdraws() {
+		if err := s.withdraw(ctx); err != nil {
+			return err
+		}
+	}
+	for len(s.held) > 0 {
+		h := s.held[0]
+		s.held = s.held[1:]
+		if err := s.commitFile(h.w, h.info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Files lists the committed data files, in order (with Options.Hold,
+// none before Commit).
 func (s *Set) Files() []FileInfo { return append([]FileInfo(nil), s.files...) }
 
 // URIs lists the committed data files' URIs, in order.
@@ -221,8 +289,11 @@ func (s *Set) Commit(ctx context.Context, m *Manifest) error {
 	if s.cur != nil {
 		return fmt.Errorf("publish %s: %s is still open; commit it first", s.opts.Dest, s.cur.w.URI())
 	}
-	if len(s.files) == 0 {
+	if len(s.files)+len(s.held) == 0 {
 		return fmt.Errorf("publish %s: no data file was written", s.opts.Dest)
+	}
+	if err := s.commitHeld(ctx); err != nil {
+		return err
 	}
 	if !s.opts.Manifest {
 		s.done = true
@@ -287,6 +358,10 @@ func (s *Set) Abort() error {
 		errs = append(errs, s.cur.w.Abort())
 		s.cur = nil
 	}
+	for _, h := range s.held {
+		errs = append(errs, h.w.Abort())
+	}
+	s.held = nil
 	if !s.opts.Split && !s.opts.Manifest {
 		// A single file without a manifest is its own announcement: once
 		// committed, the run's output is complete.

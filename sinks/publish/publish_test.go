@@ -447,3 +447,111 @@ func TestGCSRowsMetadata(t *testing.T) {
 		require.Equal(t, "text/csv", attrs.ContentType)
 	}
 }
+
+// TestHoldTouchesNothingUntilCommit: a held run (a send condition decides
+// after the last row) leaves an earlier run's output in the same place
+// exactly as it was, files and markers, until Commit; Abort leaves it so
+// for good, and Commit replaces it as an unheld run would.
+func TestHoldTouchesNothingUntilCommit(t *testing.T) {
+	t.Parallel()
+	for _, split := range []bool{false, true} {
+		for _, manifest := range []bool{true, false} {
+			for _, commit := range []bool{false, true} {
+				for _, e := range envs(t) {
+					t.Run(fmt.Sprintf("%s/split=%t/manifest=%t/commit=%t", e.name, split, manifest, commit), func(t *testing.T) {
+						t.Parallel()
+						ctx := t.Context()
+						o := opts(e, split)
+						o.Manifest = manifest
+						first, second := publish.Limits{}, publish.Limits{}
+						if split {
+							first, second = publish.Limits{MaxRows: 3}, publish.Limits{MaxRows: 2}
+						}
+						_, err := run(ctx, e, o, first, lines(0), 7)
+						require.NoError(t, err)
+						// Visible files and their bytes; with all true, the
+						// hidden temp files of localfs writers too.
+						snapshot := func(all bool) map[string]string {
+							out := map[string]string{}
+							for _, uri := range e.list(t) {
+								if !all && strings.Contains(uri, ".exporter-tmp-") {
+									continue
+								}
+								data, ok := e.read(t, uri)
+								require.True(t, ok)
+								out[uri] = string(data)
+							}
+							return out
+						}
+						before := snapshot(true)
+
+						o.Hold = true
+						set, err := publish.Begin(ctx, e.sink, o)
+						require.NoError(t, err)
+						defer set.Abort() //nolint:errcheck // a no-op after Commit
+						sp := publish.NewSplitter(ctx, set, second, lines(0))
+						for i := range 5 {
+							require.NoError(t, sp.WriteRow(fmt.Sprint(100+i)))
+						}
+						require.NoError(t, sp.Close())
+						require.Equal(t, before, snapshot(false), "nothing changes before Commit")
+						require.Empty(t, set.URIs())
+						if !commit {
+							require.NoError(t, set.Abort())
+							require.Equal(t, before, snapshot(true), "an aborted held run leaves the earlier output as it was, and no temp file")
+							return
+						}
+						require.NoError(t, set.Commit(ctx, &publish.Manifest{Job: "orders", RunID: "r2"}))
+						want := []string{e.base + "orders.csv.gz"}
+						if split {
+							want = []string{e.base + "orders-part-00000.csv.gz", e.base + "orders-part-00001.csv.gz", e.base + "orders-part-00002.csv.gz"}
+						}
+						require.Equal(t, want, set.URIs())
+						body, ok := e.read(t, want[len(want)-1])
+						require.True(t, ok)
+						require.Equal(t, map[bool]string{false: "id\n100\n101\n102\n103\n104\n", true: "id\n104\n"}[split], string(body))
+						if manifest {
+							m := readManifest(t, e, set.ManifestURI())
+							require.Equal(t, "r2", m.RunID)
+							require.Equal(t, int64(5), m.Rows)
+							require.Len(t, m.Files, len(want))
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestHoldCommitFailureLeavesNothing: when a held file fails to commit
+// (another writer took its name while the run decided, under
+// if_exists: fail), the files
+// committed before it are removed, the rest discarded, and no marker is
+// written.
+func TestHoldCommitFailureLeavesNothing(t *testing.T) {
+	t.Parallel()
+	e := gcsEnv(t)
+	ctx := t.Context()
+	o := opts(e, true)
+	o.Hold, o.Manifest, o.WriteOptions.IfExists = true, false, sinks.Fail
+	set, err := publish.Begin(ctx, e.sink, o)
+	require.NoError(t, err)
+	sp := publish.NewSplitter(ctx, set, publish.Limits{MaxRows: 1}, lines(0))
+	for i := range 3 {
+		require.NoError(t, sp.WriteRow(fmt.Sprint(i)))
+	}
+	require.NoError(t, sp.Close())
+	// Another writer takes part 1's name while the run decides.
+	taken := e.base + "orders-part-00001.csv.gz"
+	w, err := e.sink.Create(ctx, taken, sinks.WriteOptions{})
+	require.NoError(t, err)
+	_, err = io.WriteString(w, "someone else's")
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	require.ErrorIs(t, set.Commit(ctx, nil), sinks.ErrExists)
+	require.NoError(t, set.Abort())
+	require.Equal(t, []string{taken}, e.list(t), "part 0 was committed, then removed; part 2 never was")
+	data, _ := e.read(t, taken)
+	require.Equal(t, "someone else's", string(data))
+}

@@ -46,6 +46,8 @@ func Run(t *testing.T, h Harness) {
 		{"NothingVisibleBeforeClose", testNothingBeforeClose},
 		{"AbortLeavesNothing", testAbort},
 		{"AbortBeforeAnyWrite", testAbortBeforeWrite},
+		{"HeldWritersAbortLeavesNothing", testHeldAbort},
+		{"HeldWritersCommitInOrder", testHeldCommit},
 		{"ContextCancelledMidWrite", testCancelMidWrite},
 		{"ContextCancelledBeforeClose", testCancelBeforeClose},
 		{"AbortAfterCloseIsNoop", testAbortAfterClose},
@@ -156,6 +158,50 @@ func testAbort(t *testing.T, h Harness) {
 	require.NoError(t, w.Abort(), "second Abort")
 	requireAbsent(t, h, uri)
 	requireEmpty(t, h, base)
+}
+
+// heldWriters opens n writers at once and writes each in full without
+// closing it, as a run held for its send condition does with its parts
+// (publish.Options.Hold).
+func heldWriters(t *testing.T, s sinks.Sink, base string, n int) ([]sinks.Writer, [][]byte) {
+	t.Helper()
+	var ws []sinks.Writer
+	var data [][]byte
+	for i := range n {
+		w, err := s.Create(t.Context(), fmt.Sprintf("%s/held-%d.csv", base, i), sinks.WriteOptions{})
+		require.NoError(t, err)
+		ws = append(ws, w)
+		data = append(data, payload(uint64(40+i), 256<<10+i))
+	}
+	for i, w := range ws {
+		_, err := w.Write(data[i])
+		require.NoError(t, err)
+	}
+	return ws, data
+}
+
+func testHeldAbort(t *testing.T, h Harness) {
+	s, base := h.New(t)
+	ws, _ := heldWriters(t, s, base, 3)
+	for i, w := range ws {
+		requireAbsent(t, h, w.URI())
+		require.NoError(t, w.Abort(), "writer %d", i)
+	}
+	requireEmpty(t, h, base)
+}
+
+func testHeldCommit(t *testing.T, h Harness) {
+	s, base := h.New(t)
+	ws, data := heldWriters(t, s, base, 3)
+	for i, w := range ws {
+		for _, later := range ws[i:] {
+			requireAbsent(t, h, later.URI())
+		}
+		require.NoError(t, w.Close(), "writer %d", i)
+		got, ok := h.Read(t, w.URI())
+		require.True(t, ok)
+		require.True(t, bytes.Equal(data[i], got), "writer %d's content", i)
+	}
 }
 
 func testAbortBeforeWrite(t *testing.T, h Harness) {

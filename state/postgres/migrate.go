@@ -62,6 +62,10 @@ var migrations = []string{
 		PRIMARY KEY (key, holder)
 	);
 	`,
+	// 4: the digest of a run's rows, for send conditions (when: changed).
+	`
+	ALTER TABLE runs ADD COLUMN content_hash text NOT NULL DEFAULT '';
+	`,
 }
 
 // migrateLockClass is the first key of the two-int4 advisory lock that

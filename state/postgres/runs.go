@@ -91,10 +91,10 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE runs
 		SET status = $2, finished_at = $3, rows = $4, bytes = $5, uris = $6, error_class = $7, error = $8,
-			query_ids = $10, output_schema = $11, lease_expires = NULL
+			query_ids = $10, output_schema = $11, content_hash = $12, lease_expires = NULL
 		WHERE id = $1 AND status = $9`,
 		id, string(res.Status), us(now), res.Rows, res.Bytes, uris,
-		cleanText(res.ErrorClass), cleanText(res.Error), string(state.Running), queryIDs, cleanText(res.Schema),
+		cleanText(res.ErrorClass), cleanText(res.Error), string(state.Running), queryIDs, cleanText(res.Schema), cleanText(res.ContentHash),
 	)
 	if err != nil {
 		return fmt.Errorf("finish run %s: %w", id, err)
@@ -115,7 +115,7 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 }
 
 const runColumns = `id, job, scheduled_time, attempt, status, started_at, finished_at, rows, bytes, uris, error_class, error,
-	COALESCE(replica, ''), lease_expires, query_ids, output_schema`
+	COALESCE(replica, ''), lease_expires, query_ids, output_schema, content_hash`
 
 // GetRun implements state.Store.
 func (s *Store) GetRun(ctx context.Context, id string) (state.Run, error) {
@@ -167,7 +167,7 @@ func scanRun(row pgx.Row) (state.Run, error) {
 	)
 	if err := row.Scan(&r.ID, &r.Job, &r.ScheduledTime, &r.Attempt, &status, &r.StartedAt, &finished,
 		&r.Rows, &r.Bytes, &r.URIs, &r.ErrorClass, &r.Error,
-		&r.Replica, &lease, &r.QueryIDs, &r.Schema); err != nil {
+		&r.Replica, &lease, &r.QueryIDs, &r.Schema, &r.ContentHash); err != nil {
 		return state.Run{}, err
 	}
 	if lease != nil {
@@ -220,6 +220,13 @@ func (s *Store) oneRun(ctx context.Context, what string, sql string, args ...any
 func (s *Store) LastSuccess(ctx context.Context, job string) (state.Run, error) {
 	return s.oneRun(ctx, fmt.Sprintf("last success of job %q", job), `SELECT `+runColumns+` FROM runs
 		WHERE job = $1 AND status = $2 ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job, string(state.Succeeded))
+}
+
+// LastChecked implements state.Store.
+func (s *Store) LastChecked(ctx context.Context, job string) (state.Run, error) {
+	return s.oneRun(ctx, fmt.Sprintf("last check of job %q", job), `SELECT `+runColumns+` FROM runs
+		WHERE job = $1 AND (status = $2 OR (status = $3 AND error_class = $4))
+		ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job, string(state.Succeeded), string(state.Skipped), state.ClassCondition)
 }
 
 // LatestScheduled implements state.Store.

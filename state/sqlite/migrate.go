@@ -63,6 +63,10 @@ var migrations = []string{
 		PRIMARY KEY (key, holder)
 	) STRICT, WITHOUT ROWID;
 	`,
+	// 4: the digest of a run's rows, for send conditions (when: changed).
+	`
+	ALTER TABLE runs ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
+	`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction, which

@@ -68,10 +68,10 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	r, err := s.wdb.ExecContext(ctx, `
 		UPDATE runs
 		SET status = ?, finished_at = ?, rows = ?, bytes = ?, uris = ?, error_class = ?, error = ?,
-			query_ids = ?, output_schema = ?, lease_expires = NULL
+			query_ids = ?, output_schema = ?, content_hash = ?, lease_expires = NULL
 		WHERE id = ? AND status = ?`,
 		string(res.Status), micros(now), res.Rows, res.Bytes, uris,
-		cleanText(res.ErrorClass), cleanText(res.Error), queryIDs, cleanText(res.Schema), id, string(state.Running),
+		cleanText(res.ErrorClass), cleanText(res.Error), queryIDs, cleanText(res.Schema), cleanText(res.ContentHash), id, string(state.Running),
 	)
 	if err != nil {
 		return fmt.Errorf("finish run %s: %w", id, err)
@@ -96,7 +96,7 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 }
 
 const runColumns = `id, job, scheduled_time, attempt, status, started_at, finished_at, rows, bytes, uris, error_class, error,
-	COALESCE(replica, ''), lease_expires, query_ids, output_schema`
+	COALESCE(replica, ''), lease_expires, query_ids, output_schema, content_hash`
 
 // GetRun implements state.Store.
 func (s *Store) GetRun(ctx context.Context, id string) (state.Run, error) {
@@ -150,7 +150,7 @@ func scanRun(sc scanner) (state.Run, error) {
 	)
 	if err := sc.Scan(&r.ID, &r.Job, &scheduled, &r.Attempt, &status, &started, &finished,
 		&r.Rows, &r.Bytes, &uris, &r.ErrorClass, &r.Error,
-		&r.Replica, &lease, &queryIDs, &r.Schema); err != nil {
+		&r.Replica, &lease, &queryIDs, &r.Schema, &r.ContentHash); err != nil {
 		return state.Run{}, err
 	}
 	if lease.Valid {
@@ -221,6 +221,20 @@ func (s *Store) LastSuccess(ctx context.Context, job string) (state.Run, error) 
 		return state.Run{}, fmt.Errorf("last success of job %q: %w", job, state.ErrNotFound)
 	case err != nil:
 		return state.Run{}, fmt.Errorf("last success of job %q: %w", job, err)
+	}
+	return r, nil
+}
+
+// LastChecked implements state.Store.
+func (s *Store) LastChecked(ctx context.Context, job string) (state.Run, error) {
+	r, err := scanRun(s.rdb.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE job = ? AND (status = ? OR (status = ? AND error_class = ?))
+		ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job, string(state.Succeeded), string(state.Skipped), state.ClassCondition))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return state.Run{}, fmt.Errorf("last check of job %q: %w", job, state.ErrNotFound)
+	case err != nil:
+		return state.Run{}, fmt.Errorf("last check of job %q: %w", job, err)
 	}
 	return r, nil
 }

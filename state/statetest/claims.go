@@ -196,6 +196,64 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		require.True(t, got.LeaseExpires.IsZero())
 	})
 
+	// A job with when: changed compares the digest of its rows with the
+	// last published run's: the digest is stored with every finished
+	// attempt, and a skipped attempt's does not become the baseline.
+	t.Run("ContentHash", func(t *testing.T) {
+		t.Parallel()
+		ctx, s := setup(t)
+		finish := func(sched time.Duration, res state.Result) state.Run {
+			return claimAndFinish(ctx, t, s, base.Add(sched), res)
+		}
+		published := finish(time.Hour, state.Result{Status: state.Succeeded, Rows: 3, ContentHash: "rows-v1:aa11"})
+		require.Equal(t, "rows-v1:aa11", published.ContentHash)
+		skipped := finish(2*time.Hour, state.Result{Status: state.Skipped, ErrorClass: "condition", Error: "when: changed: same content", ContentHash: "rows-v1:aa11"})
+		require.Equal(t, "rows-v1:aa11", skipped.ContentHash)
+		failed := finish(3*time.Hour, state.Result{Status: state.Failed, ErrorClass: "permanent", Error: "x"})
+		require.Empty(t, failed.ContentHash, "no digest: none recorded")
+
+		last, err := s.LastSuccess(ctx, "daily")
+		require.NoError(t, err)
+		require.Equal(t, published, last, "the baseline is the last published run, with its digest")
+		runs, err := s.ListRuns(ctx, state.ListOptions{Job: "daily"})
+		require.NoError(t, err)
+		require.Equal(t, []state.Run{failed, skipped, published}, runs)
+	})
+
+	// Staleness counts a run skipped by its send condition as a fresh
+	// check; a fire skipped for overlap, or a failure, is not one.
+	t.Run("LastChecked", func(t *testing.T) {
+		t.Parallel()
+		ctx, s := setup(t)
+		_, err := s.LastChecked(ctx, "daily")
+		require.ErrorIs(t, err, state.ErrNotFound)
+		finish := func(sched time.Duration, res state.Result) state.Run {
+			return claimAndFinish(ctx, t, s, base.Add(sched), res)
+		}
+		published := finish(time.Hour, state.Result{Status: state.Succeeded})
+		got, err := s.LastChecked(ctx, "daily")
+		require.NoError(t, err)
+		require.Equal(t, published, got)
+		checked := finish(2*time.Hour, state.Result{Status: state.Skipped, ErrorClass: state.ClassCondition, Error: "when: results: the result has no rows"})
+		overlap := finish(3*time.Hour, state.Result{Status: state.Skipped, Error: "skipped: the previous run of the job was still in flight (overlap: skip)"})
+		failed := finish(4*time.Hour, state.Result{Status: state.Failed, ErrorClass: "permanent"})
+		for _, r := range []state.Run{published, checked} {
+			require.True(t, r.Checked(), r.Error)
+		}
+		for _, r := range []state.Run{overlap, failed} {
+			require.False(t, r.Checked(), r.Error)
+		}
+
+		got, err = s.LastChecked(ctx, "daily")
+		require.NoError(t, err)
+		require.Equal(t, checked, got)
+		got, err = s.LastSuccess(ctx, "daily")
+		require.NoError(t, err)
+		require.Equal(t, published, got, "LastSuccess stays the last published run")
+		_, err = s.LastChecked(ctx, "other")
+		require.ErrorIs(t, err, state.ErrNotFound)
+	})
+
 	t.Run("LastSuccessAndLatestScheduled", func(t *testing.T) {
 		t.Parallel()
 		ctx, s := setup(t)
@@ -316,4 +374,17 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		_, err = s.RunLog(ctx, unknown)
 		require.ErrorIs(t, err, state.ErrNotFound)
 	})
+}
+
+// claimAndFinish claims job "daily" at sched for replica "a" and finishes
+// it with res at sched; it returns the run as stored.
+func claimAndFinish(ctx context.Context, t *testing.T, s Store, sched time.Time, res state.Result) state.Run {
+	t.Helper()
+	r, ok, err := s.Claim(ctx, "daily", sched, "a", sched, time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, s.FinishRun(ctx, r.ID, res, sched))
+	got, err := s.GetRun(ctx, r.ID)
+	require.NoError(t, err)
+	return got
 }
