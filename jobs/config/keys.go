@@ -73,6 +73,14 @@ func (c *checker) checkWant(n ast.Node, t reflect.Type, want, path string) bool 
 			return true // the parser does not make these
 		}
 	}
+	if tag, ok := n.(*ast.TagNode); ok && tag.Start != nil && tag.Start.Value != "!!null" {
+		if _, empty := v.(*ast.NullNode); empty || v == nil {
+			// A tag with nothing after it (`key: !x`): the decoder would
+			// word it in Go types, so it is reported here.
+			c.report(nodeLine(n), path, fmt.Sprintf("%s: the tag %s has no value after it; write a value after it, or remove the tag", keyPath(path), tag.Start.Value))
+			return false
+		}
+	}
 	if _, ok := v.(*ast.NullNode); ok || v == nil {
 		return true // unset
 	}

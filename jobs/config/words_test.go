@@ -47,6 +47,8 @@ func TestTypeErrorWords(t *testing.T) {
 		{name: "int fraction", job: look + "    max_rows_per_file: 1.5\n",
 			want: `x.yaml:9: job "j": max_rows_per_file: expected a whole number, found the number 1.5`},
 		{name: "int from a string of digits", job: look + "    max_rows_per_file: '10'\n"},
+		{name: "tag with no value", job: look + "    max_rows_per_file: !0000 \n", // found by FuzzParse
+			want: `x.yaml:9: job "j": max_rows_per_file: the tag !0000 has no value after it; write a value after it, or remove the tag`},
 		{name: "duration", job: look + "    timeout: {hours: 1}\n",
 			want: `x.yaml:9: job "j": timeout: expected a duration such as 90s, 15m or 2h, found a mapping`},
 		{name: "nested struct", job: look + "    retries: 3\n",
