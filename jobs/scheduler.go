@@ -230,7 +230,7 @@ func (s *Scheduler) Reload(jobs []*config.Job) {
 			delete(s.loops, name)
 		}
 	}
-	s.Log.Info("scheduler reloaded", zap.Strings("added", added), zap.Strings("changed", changed), zap.Strings("removed", removed))
+	s.Log.Debug("scheduler reloaded", zap.Strings("added", added), zap.Strings("changed", changed), zap.Strings("removed", removed))
 }
 
 // startLoop starts job's loop; s.mu is held.
