@@ -59,7 +59,7 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	srv, err := web.New(web.Options{
 		Config: a.cfg, Jobs: set.Jobs, Store: a.store, Runner: a.runner, Trigger: runNow,
 		Metrics: a.metrics.Handler(), Log: a.log.Named("web"), Clock: s.Clock,
-		Version: versionString(), RunContext: ctx,
+		Version: versionString(),
 		Ready: func() error {
 			if !running.Load() {
 				return errors.New("scheduler not running")

@@ -102,6 +102,9 @@ type daemon struct {
 	sched   *jobs.Scheduler
 	listen  string
 	reloads chan os.Signal // SIGHUP, as main delivers it
+	// stop stops the daemon as SIGTERM does and returns runDaemon's error;
+	// later calls return the first call's.
+	stop func() error
 }
 
 func randomHex(t *testing.T, n int) string {
@@ -147,19 +150,23 @@ func startDaemon(t *testing.T, listen string, configure ...func(*jobs.Scheduler)
 	require.NoError(t, err)
 	d.base = "http://" + ln.Addr().String()
 	d.sched = sched
+	drain := 10 * time.Second
+	if sched.DrainTimeout != 0 {
+		drain = sched.DrainTimeout
+	}
 	started := make(chan *web.Server, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runDaemon(ctx, a, sched, 10*time.Second, daemonOptions{listener: ln, started: started})
+		done <- runDaemon(ctx, a, sched, drain, daemonOptions{listener: ln, started: started})
 	}()
 	select {
 	case <-started:
 	case err := <-done:
 		t.Fatalf("daemon stopped at start: %v", err)
 	}
+	d.stop = sync.OnceValue(func() error { cancel(); return <-done })
 	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
+		require.NoError(t, d.stop())
 		require.NoError(t, a.Close(context.Background()))
 	})
 	return d

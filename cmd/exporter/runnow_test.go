@@ -74,3 +74,33 @@ func TestRunNowConflictNamesTheHolder(t *testing.T) {
 	require.Zero(t, d.looker.Requests("run_look")+d.looker.Requests("run_query"))
 	require.False(t, strings.Contains(d.logs.String(), `"run started"`), "nothing ran")
 }
+
+// TestShutdownInterruptsRunNow pins that stopping the daemon (SIGTERM)
+// gives a run started with Run now the drain timeout, then interrupts it:
+// it is recorded interrupted (cause: shutdown), not left running.
+func TestShutdownInterruptsRunNow(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "127.0.0.1:0", func(s *jobs.Scheduler) { s.DrainTimeout = time.Millisecond })
+	release := make(chan struct{})
+	arrived := d.looker.StallNextRun(release, true)
+	id := d.startRunNow(t, "orders_csv")
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not reach Looker")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.stop() }()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		close(release) // let the test end
+		t.Fatal("the daemon did not stop: the Run now run was never interrupted")
+	}
+	got, err := d.app.store.GetRun(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, state.Interrupted, got.Status, "error: %s", got.Error)
+	require.Equal(t, jobs.ClassCancelled, got.ErrorClass)
+	require.Contains(t, got.Error, jobs.ErrShutdown.Error())
+}

@@ -313,7 +313,7 @@ func (s *Server) apiRunNow(w http.ResponseWriter, r *http.Request) {
 	if j == nil {
 		return
 	}
-	run, err := s.RunNow(j)
+	run, err := s.RunNow(r.Context(), j)
 	switch {
 	case errors.Is(err, ErrBusy):
 		writeJSON(w, http.StatusConflict, map[string]any{"error": "job " + j.Name + " has a run in flight (" + holder(run) + "); wait for it to finish",

@@ -141,7 +141,7 @@ func (s *Server) formRunNow(w http.ResponseWriter, r *http.Request) {
 	if j == nil {
 		return
 	}
-	run, err := s.RunNow(j)
+	run, err := s.RunNow(r.Context(), j)
 	switch {
 	case errors.Is(err, ErrBusy):
 		http.Redirect(w, r, "/jobs/"+url.PathEscape(j.Name)+"?notice="+url.QueryEscape("A run of this job is already in flight ("+holder(run)+")"), http.StatusSeeOther)

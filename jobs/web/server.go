@@ -64,11 +64,8 @@ type Options struct {
 	// Clock is the scheduler's clock: "Run now" takes its scheduled time
 	// from it, and pages show ages and next runs against it. Nil means
 	// jobs.RealClock.
-	Clock jobs.Clock
-	// RunContext is the parent of runs started with "Run now"; nil means
-	// context.Background. Shutdown interrupts them after its drain.
-	RunContext context.Context
-	Version    string
+	Clock   jobs.Clock
+	Version string
 }
 
 // Server serves the status page, the API, the probes and the metrics.
@@ -81,11 +78,13 @@ type Server struct {
 	mux     *http.ServeMux
 	tmpl    *templates
 
-	runCtx    context.Context
-	cancelRun context.CancelCauseFunc
-	runs      sync.WaitGroup
-	mu        sync.Mutex
-	hs        *http.Server
+	// interrupt is closed (once) when Shutdown's drain ends: every "Run
+	// now" run still going is cancelled with jobs.ErrShutdown.
+	interrupt     chan struct{}
+	interruptOnce sync.Once
+	runs          sync.WaitGroup
+	mu            sync.Mutex
+	hs            *http.Server
 }
 
 const sessionCookie = "exporter_session"
@@ -109,9 +108,6 @@ func New(opts Options) (*Server, error) {
 	if opts.Trigger == nil {
 		opts.Trigger = &jobs.Trigger{Runner: opts.Runner, Log: opts.Log}
 	}
-	if opts.RunContext == nil {
-		opts.RunContext = context.Background()
-	}
 	s := &Server{opts: opts, log: opts.Log, token: opts.Config.Server.Token.Reveal(), authAll: !config.IsLoopback(opts.Config.Server.Listen)}
 	if s.authAll && s.token == "" {
 		return nil, fmt.Errorf("server.listen %s: %w: set server.token (e.g. token: ${EXPORTER_TOKEN}) or server.token_file in %s, or listen on 127.0.0.1", opts.Config.Server.Listen, ErrNoToken, opts.Config.Path)
@@ -121,7 +117,7 @@ func New(opts Options) (*Server, error) {
 		m.Write([]byte("exporter session v1"))
 		s.session = hex.EncodeToString(m.Sum(nil))
 	}
-	s.runCtx, s.cancelRun = context.WithCancelCause(context.WithoutCancel(opts.RunContext))
+	s.interrupt = make(chan struct{})
 	var err error
 	if s.tmpl, err = parseTemplates(); err != nil {
 		return nil, err
@@ -207,7 +203,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		s.cancelRun(jobs.ErrShutdown)
+		s.interruptOnce.Do(func() { close(s.interrupt) })
 		<-done
 	}
 }
@@ -333,7 +329,10 @@ var ErrBusy = errors.New("the job has a run in flight")
 // scheduled time, and returns the run once its first attempt is recorded.
 // It returns ErrBusy when the job is already running here, or its key is
 // running elsewhere (jobs.ErrRunning).
-func (s *Server) RunNow(job *config.Job) (state.Run, error) {
+//
+// The run outlives ctx (the request's): it keeps ctx's values, and ends
+// only when it is done or Shutdown interrupts it.
+func (s *Server) RunNow(ctx context.Context, job *config.Job) (state.Run, error) {
 	for _, f := range s.opts.Runner.InFlight() {
 		if f.Run.Job == job.Name {
 			return f.Run, ErrBusy
@@ -347,15 +346,26 @@ func (s *Server) RunNow(job *config.Job) (state.Run, error) {
 	done := make(chan outcome, 1)
 	scheduled := s.opts.Clock.Now().Truncate(time.Second)
 	s.runs.Add(1)
+	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	go func() {
 		defer s.runs.Done()
+		defer cancel(nil)
+		ended := make(chan struct{})
+		defer close(ended)
+		go func() {
+			select {
+			case <-s.interrupt:
+				cancel(jobs.ErrShutdown)
+			case <-ended:
+			}
+		}()
 		onStart := func(r state.Run) {
 			select {
 			case started <- r: // the first attempt; retries are not waited for
 			default:
 			}
 		}
-		run, err := s.opts.Trigger.Run(s.runCtx, job, scheduled, jobs.TriggerOptions{RunOptions: jobs.RunOptions{OnStart: onStart}})
+		run, err := s.opts.Trigger.Run(rctx, job, scheduled, jobs.TriggerOptions{RunOptions: jobs.RunOptions{OnStart: onStart}})
 		done <- outcome{run, err}
 	}()
 	select {
