@@ -39,6 +39,9 @@ type Plan struct {
 	// ContentType is the MIME type of the objects written; "" for format
 	// raw uncompressed: the type Looker sent (see ObjectType).
 	ContentType string
+	// Render: the file is a document Looker renders (format pdf, png,
+	// jpg) through a render task, copied as is (see render.go).
+	Render bool
 }
 
 // Read is how a run reads the Looker result body.
@@ -151,13 +154,16 @@ func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
 		bad("csv_header", "csv_header %q is not one of labels (Looker's header, file passed through byte for byte), names, none", r.CSVHeader)
 	}
 
+	if l.resolveRender(p, name, r, j, &pl) {
+		return
+	}
 	rule, ok := planRules[pl.Format]
 	switch {
 	case pl.Format == "":
-		bad("format", "format is required: csv, jsonl, parquet or raw")
+		bad("format", "format is required: csv, jsonl, parquet, raw, or pdf, png, jpg (renders)")
 		return
 	case !ok:
-		bad("format", "format %q is not supported; use csv, jsonl, parquet or raw", r.Format)
+		bad("format", "format %q is not supported; use csv, jsonl, parquet, raw, or pdf, png, jpg (renders)", r.Format)
 		return
 	}
 	if pl.Compression == "" {
