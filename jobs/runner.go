@@ -242,6 +242,15 @@ func classify(ctx context.Context, err error) (state.Status, string) {
 func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, opts RunOptions) ([]string, error) {
 	p := opts.Progress
 	td := r.templateData(ctx, log, job, run, scheduled, opts)
+	spec, err := job.RenderRun(td)
+	if err != nil {
+		return nil, err
+	}
+	spec.Run.Log = log
+	spec.Run.OnSlotWait = p.WaitingForSlot.Store // the client logs the wait in the run's log
+	if job.TileFiles() {
+		return r.exportDashboard(ctx, log, job, run, scheduled, opts, td, spec)
+	}
 	dest, err := job.RenderDestination(td)
 	if err != nil {
 		return nil, err
@@ -250,14 +259,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err != nil {
 		return nil, err
 	}
-	src, err := config.RenderSource(job.Source, td)
-	if err != nil {
-		return nil, err
-	}
-	ropts := job.Run
-	ropts.Log = log
-	ropts.OnSlotWait = p.WaitingForSlot.Store // the client logs the wait in the run's log
-	res, err := r.Looker.Run(ctx, src, ropts)
+	res, err := r.result(ctx, job, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -287,17 +289,16 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err := convert(ctx, job, res.Body, out, &p.Rows, &info, zone, res.LocalFields); err != nil {
 		return nil, err
 	}
-	if info.invalidUTF8 > 0 {
-		log.Warn("the result held bytes that are not UTF-8; each sequence was written as U+FFFD",
-			zap.Int64("replaced", info.invalidUTF8), zap.String("what_to_do", "fix the encoding of the data in the warehouse, or the connection's character set in Looker"))
-	}
+	warnInvalidUTF8(log, &info)
 	if err := checkTruncation(log, job, res, p.Rows.Load()); err != nil {
 		return nil, err // before Commit: nothing is published
 	}
 	if err := r.checkSchema(ctx, log, job, info.schema, opts); err != nil {
 		return nil, err // before Commit: nothing is published
 	}
-	if err := out.Commit(ctx, newManifest(job, run, scheduled, res, wopts.ContentType, &info)); err != nil {
+	m := newManifest(job, run, scheduled, res, wopts.ContentType, &info)
+	m.Source.Filters, m.Source.FilterExpression = spec.Run.Filters, spec.Run.FilterExpression
+	if err := out.Commit(ctx, m); err != nil {
 		return nil, err
 	}
 	return out.URIs(), nil
