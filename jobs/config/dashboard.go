@@ -16,11 +16,16 @@ func (j *Job) TileFiles() bool { return j.Source.DashboardID != "" && !j.Plan.Re
 // at most 60 characters) then its id slugged alike, e.g. "Orders by day",
 // 101 -> "orders-by-day-101". An untitled tile is "tile-<id>". The id
 // keeps names unique within a dashboard and stable when a title changes
-// only in punctuation.
+// only in punctuation. A LookML dashboard's element ids repeat the
+// dashboard ("thelook::orders_overview::101"): only the part after the
+// last "::" is used, as the directory already names the dashboard.
 func TileName(title, id string) string {
 	s := slug(title, 60)
 	if s == "" {
 		s = "tile"
+	}
+	if i := strings.LastIndex(id, "::"); i >= 0 {
+		id = id[i+2:]
 	}
 	return s + "-" + slug(id, 60)
 }
