@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/lookerexport/exporter/jobs/config"
@@ -82,7 +83,7 @@ func printFilters(w io.Writer, r *checkedJob) {
 		return
 	}
 	fmt.Fprintf(w, "  filters sent for the fire at %s (saved filters with the job's merged in):\n", r.NextFire.Format(time.RFC3339))
-	for _, k := range sortedNames(r.Filters) {
+	for _, k := range slices.Sorted(maps.Keys(r.Filters)) {
 		fmt.Fprintf(w, "    %s: %s\n", k, r.Filters[k])
 	}
 	if r.FilterExpression != "" {
@@ -95,7 +96,7 @@ func printFilters(w io.Writer, r *checkedJob) {
 func printDashboard(w io.Writer, r *checkedJob) error {
 	d := r.Dashboard
 	fmt.Fprintf(w, "  dashboard %q, filter values for the fire at %s:\n", d.Title, r.NextFire.Format(time.RFC3339))
-	for _, k := range sortedNames(d.Filters) {
+	for _, k := range slices.Sorted(maps.Keys(d.Filters)) {
 		fmt.Fprintf(w, "    %s: %s\n", k, nonEmptyOr(d.Filters[k], "(any value)"))
 	}
 	fmt.Fprintln(w, "  tiles:")
@@ -115,13 +116,4 @@ func printDashboard(w io.Writer, r *checkedJob) error {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}
 	return nil
-}
-
-func sortedNames(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

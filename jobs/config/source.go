@@ -2,7 +2,7 @@ package config
 
 import (
 	"maps"
-	"sort"
+	"slices"
 
 	"github.com/lookerexport/exporter/lookerapi"
 )
@@ -49,7 +49,7 @@ func (l *loader) validateSourceFilters(p, name string, s *rawSource, j *Job) {
 		return // no source: reported by validateSource
 	}
 	d := SampleData(j)
-	for _, k := range sortedKeys(s.Filters) {
+	for _, k := range slices.Sorted(maps.Keys(s.Filters)) {
 		if k == "" {
 			bad("filters", "source.filters has an empty name; write a field (orders.created_date) or, for a dashboard, a filter name")
 			continue
@@ -74,15 +74,6 @@ func setKeys(filters map[string]string, expr string) []string {
 	return keys
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // renderFilters renders filter values that are templates (see
 // RenderSource); nil stays nil.
 func renderFilters(filters map[string]string, d TemplateData) (map[string]string, error) {
@@ -90,7 +81,7 @@ func renderFilters(filters map[string]string, d TemplateData) (map[string]string
 		return nil, nil
 	}
 	out := make(map[string]string, len(filters))
-	for _, k := range sortedKeys(filters) {
+	for _, k := range slices.Sorted(maps.Keys(filters)) {
 		v, err := renderText("filters."+k, filters[k], d)
 		if err != nil {
 			return nil, err
