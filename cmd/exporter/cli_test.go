@@ -41,8 +41,10 @@ func TestValidateExampleConfig(t *testing.T) {
 	t.Setenv("LOOKERSDK_CLIENT_SECRET", "example-secret-value")
 	code, stdout, stderr := exec(t, context.Background(), "validate", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "OK, 3 job(s)")
+	require.Contains(t, stdout, "OK, 5 job(s)")
 	require.Contains(t, stdout, "orders_daily")
+	require.Regexp(t, `overview_tiles .* dashboard 12 +parquet/snappy`, stdout)
+	require.Regexp(t, `overview_pdf .* dashboard 12 +pdf `, stdout)
 	require.NotContains(t, stdout+stderr, "example-secret-value")
 }
 
