@@ -28,9 +28,10 @@ func (r *Runner) result(ctx context.Context, job *config.Job, spec config.RunSpe
 
 // render renders the job's source: a dashboard with its filter values
 // (the dashboard's defaults for the others), a Look as itself, a saved
-// query by id. A Look or saved query with filters, and a query slug, are
-// rendered as the query they derive (lookerapi.Derive: the job's filters
-// merged over the saved ones, in the run's zone). A render task that
+// query by id. A Look or saved query with filters or a job
+// query_timezone, and a query slug, are rendered as the query they derive
+// (lookerapi.Derive: the job's filters merged over the saved ones, in the
+// run's zone). A render task that
 // ends in failure fails the run with Looker's status_detail, as a
 // permanent error (lookerapi.ErrRenderFailed): rendering again the same
 // thing would fail again.
@@ -41,6 +42,8 @@ func (r *Runner) render(ctx context.Context, job *config.Job, spec config.RunSpe
 	}
 	src := spec.Source
 	opts := lookerapi.RenderOptions{Width: job.Render.Width, Height: job.Render.Height, RunAs: job.Run.RunAs, Log: spec.Run.Log}
+	// The job's filters or zone make another query than the saved one.
+	derive := len(spec.Run.Filters) > 0 || spec.Run.FilterExpression != "" || spec.Run.QueryTimezone != ""
 	var target lookerapi.RenderTarget
 	var derived *lookerapi.DerivedQuery
 	switch {
@@ -48,9 +51,9 @@ func (r *Runner) render(ctx context.Context, job *config.Job, spec config.RunSpe
 		target = lookerapi.RenderTarget{DashboardID: src.DashboardID}
 		opts.PDFPaperSize, opts.PDFLandscape, opts.LongTables = job.Render.PDFPaperSize, job.Render.PDFLandscape, job.Render.LongTables
 		opts.DashboardFilters = spec.DashboardFilters
-	case src.LookID != "" && len(spec.Run.Filters) == 0 && spec.Run.FilterExpression == "":
+	case src.LookID != "" && !derive:
 		target = lookerapi.RenderTarget{LookID: src.LookID}
-	case src.QueryID != "" && len(spec.Run.Filters) == 0 && spec.Run.FilterExpression == "":
+	case src.QueryID != "" && !derive:
 		target = lookerapi.RenderTarget{QueryID: src.QueryID}
 	default:
 		d, err := rl.Derive(ctx, src, spec.Run)
