@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -117,24 +116,28 @@ func (r *Runner) exportTile(ctx context.Context, log *zap.Logger, job *config.Jo
 	if err := out.Name(uri, tj.Plan.ObjectType(res.ContentType)); err != nil {
 		return publish.Tile{}, err
 	}
-	var rows atomic.Int64
+	before := p.Rows.Load() // the run's progress counts every tile, live
 	var info outputInfo
-	err = convert(ctx, tj, res.Body, out, &rows, &info, zone, res.LocalFields)
-	p.Rows.Add(rows.Load())
-	if err != nil {
+	if err := convert(ctx, tj, res.Body, out, &p.Rows, &info, zone, res.LocalFields); err != nil {
 		return publish.Tile{}, err
 	}
 	warnInvalidUTF8(log, &info)
-	if err := checkTruncation(log, tj, res, rows.Load()); err != nil {
+	if err := checkTruncation(log, tj, res, p.Rows.Load()-before); err != nil {
 		return publish.Tile{}, err
 	}
 	files := out.Files()
 	f := files[len(files)-1]
 	t := publish.Tile{ID: tq.Tile.ID, Title: tq.Tile.Title, Kind: string(tq.Tile.Kind), File: f.Name, Rows: f.Rows,
 		QueryTimezone: res.Timezone, TimezoneSource: res.TimezoneSource, Schema: manifestColumns(&info)}
+	var ids []string
+	if prev := p.queryIDs.Load(); prev != nil {
+		ids = append(ids, *prev...)
+	}
 	for _, q := range tq.Queries {
 		t.LookerQueryIDs = append(t.LookerQueryIDs, q.QueryID)
+		ids = append(ids, q.QueryID)
 	}
+	p.queryIDs.Store(&ids)
 	return t, nil
 }
 

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -44,20 +45,7 @@ func TestDashboardTiles(t *testing.T) {
 	t.Parallel()
 	const rows = 3000
 	day := time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC)
-	from := day.AddDate(0, 0, -1)
-	inWindow := rowsBetween(rows, from, day, nil)
-	complete := rowsBetween(rows, from, day, func(r int) bool { s, _ := lookertest.Value("orders.status", r); return s == "complete" })
-	all := rowsBetween(rows, time.Time{}, day.AddDate(10, 0, 0), nil)
-	tiles := []struct {
-		id, name, kind string
-		fields         []string
-		rows           []int
-	}{
-		{lookertest.DashboardQueryTile, "orders-by-day-101", "data", lookertest.DashboardQueryFields, inWindow},
-		{lookertest.DashboardLookTile, "orders-export-102", "data", lookertest.QueryFields, complete},
-		{lookertest.DashboardMergeTile, "orders-with-amounts-104", "merge", append(slices.Clone(lookertest.MergePrimaryFields), "orders.amount"), inWindow},
-		{lookertest.DashboardBareTile, "all-statuses-105", "data", lookertest.DashboardBareFields, all},
-	}
+	tiles := overviewTiles(rows, day)
 	for _, tc := range []struct {
 		name, id, format, ext string
 		gcs                   bool
@@ -107,6 +95,12 @@ func TestDashboardTiles(t *testing.T) {
 			require.Equal(t, lookertest.DashboardTitle, m.Dashboard.Title)
 			require.Len(t, m.Dashboard.Tiles, len(tiles))
 			require.Len(t, m.Files, len(tiles))
+			var tileQueries []string
+			for _, mt := range m.Dashboard.Tiles {
+				tileQueries = append(tileQueries, mt.LookerQueryIDs...)
+			}
+			require.Len(t, tileQueries, 5, "one query per data tile, two for the merged result")
+			require.Equal(t, tileQueries, run.QueryIDs, "the run records every tile's queries")
 			for i, tile := range tiles {
 				mt := m.Dashboard.Tiles[i]
 				require.True(t, mt.ID == tile.id || mt.ID == tc.id+"::"+tile.id, mt.ID) // LookML ids name the dashboard
@@ -140,6 +134,55 @@ func TestDashboardTiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// overviewTile is what a tile of the sandbox dashboard exports.
+type overviewTile struct {
+	id, name, kind string
+	fields         []string
+	rows           []int // sandbox rows, in order
+}
+
+// overviewTiles are the data tiles of the sandbox dashboard run by a
+// daily dashboardJob at day: the Date window is the day before, the
+// Status default "complete" applies to the Look tile.
+func overviewTiles(rows int, day time.Time) []overviewTile {
+	from := day.AddDate(0, 0, -1)
+	inWindow := rowsBetween(rows, from, day, nil)
+	complete := rowsBetween(rows, from, day, func(r int) bool { s, _ := lookertest.Value("orders.status", r); return s == "complete" })
+	all := rowsBetween(rows, time.Time{}, day.AddDate(10, 0, 0), nil)
+	return []overviewTile{
+		{lookertest.DashboardQueryTile, "orders-by-day-101", "data", lookertest.DashboardQueryFields, inWindow},
+		{lookertest.DashboardLookTile, "orders-export-102", "data", lookertest.QueryFields, complete},
+		{lookertest.DashboardMergeTile, "orders-with-amounts-104", "merge", append(slices.Clone(lookertest.MergePrimaryFields), "orders.amount"), inWindow},
+		{lookertest.DashboardBareTile, "all-statuses-105", "data", lookertest.DashboardBareFields, all},
+	}
+}
+
+// TestDashboardCSVCountsEachTile: with Looker's CSV passed through byte
+// for byte, each tile's file and manifest entry count that tile's rows
+// only, and the run counts them all.
+func TestDashboardCSVCountsEachTile(t *testing.T) {
+	t.Parallel()
+	const rows = 3000
+	day := time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC)
+	b := setup(t, rows)
+	job := dashboardJob(t, b, lookertest.DashboardID, "format: csv", "$DIR/o/{{ .Tile }}.csv")
+	run, err := b.run(t.Context(), job, day, jobs.RunOptions{})
+	require.NoError(t, err)
+	var m publish.Manifest
+	require.NoError(t, json.Unmarshal(b.readBack(t, b.dir+"/o/_manifest.json"), &m))
+	total := 0
+	for i, tile := range overviewTiles(rows, day) {
+		require.Equal(t, int64(len(tile.rows)), m.Dashboard.Tiles[i].Rows, tile.name)
+		require.Equal(t, int64(len(tile.rows)), m.Files[i].Rows, tile.name)
+		recs, err := csv.NewReader(bytes.NewReader(b.readBack(t, run.URIs[i]))).ReadAll()
+		require.NoError(t, err)
+		require.Len(t, recs, len(tile.rows)+1, "%s: a header and its rows", tile.name)
+		total += len(tile.rows)
+	}
+	require.Equal(t, int64(total), run.Rows)
+	require.Equal(t, int64(total), m.Rows)
 }
 
 // requireSameValue compares a sandbox value with a value read back:

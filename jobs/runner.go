@@ -51,7 +51,10 @@ type Progress struct {
 	WaitingForSlot atomic.Bool
 
 	queryID atomic.Pointer[string] // the Looker query id, once known
-	schema  atomic.Pointer[string] // the output schema as JSON, once known
+	// queryIDs are the queries of a run of several (a dashboard's tiles),
+	// once each ran; they are recorded instead of queryID.
+	queryIDs atomic.Pointer[[]string]
+	schema   atomic.Pointer[string] // the output schema as JSON, once known
 }
 
 // Observer is told about runs as they start and end: metrics, alerts and
@@ -141,6 +144,7 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	}
 	opts.Progress.Rows.Store(0) // a retry starts over
 	opts.Progress.Bytes.Store(0)
+	opts.Progress.queryIDs.Store(nil)
 	r.inFlight.Store(run.ID, InFlightRun{Run: run, Progress: opts.Progress, Log: logBuf})
 	if opts.OnStart != nil {
 		opts.OnStart(run)
@@ -159,6 +163,9 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	res := state.Result{Status: state.Succeeded, Rows: opts.Progress.Rows.Load(), Bytes: opts.Progress.Bytes.Load(), URIs: uris}
 	if q := opts.Progress.queryID.Load(); q != nil && *q != "" {
 		res.QueryIDs = []string{*q}
+	}
+	if ids := opts.Progress.queryIDs.Load(); ids != nil {
+		res.QueryIDs = *ids
 	}
 	if s := opts.Progress.schema.Load(); s != nil {
 		res.Schema = *s
