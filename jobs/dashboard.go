@@ -17,7 +17,7 @@ import (
 // DashboardLooker reads a dashboard and runs its tiles. *lookerapi.Client
 // is one.
 type DashboardLooker interface {
-	Dashboard(ctx context.Context, id string) (*lookerapi.Dashboard, error)
+	DashboardAs(ctx context.Context, id, as string) (*lookerapi.Dashboard, error)
 	TileQueries(ctx context.Context, d *lookerapi.Dashboard, overrides map[string]string, opts lookerapi.RunOptions) ([]lookerapi.TileQuery, error)
 	RunTile(ctx context.Context, tq lookerapi.TileQuery, opts lookerapi.RunOptions) (*lookerapi.Result, error)
 }
@@ -29,7 +29,8 @@ type DashboardLooker interface {
 // file as the single-source runs are; the files are announced together
 // by one manifest naming each tile (publish.Options.Named), and a run
 // that fails at any tile publishes none of them (the tiles already
-// committed are removed). The dashboard's filters take the job's values
+// committed are removed). Everything runs as the job's run_as user, the
+// dashboard read included. The dashboard's filters take the job's values
 // (spec.DashboardFilters) over their defaults. A merged result, which
 // the client merges from Looker json, is read as json whatever the job's
 // result_format (format raw keeps the result_format, and a merged tile
@@ -41,7 +42,7 @@ func (r *Runner) exportDashboard(ctx context.Context, log *zap.Logger, job *conf
 	if !ok {
 		return nil, fmt.Errorf("export %s: this Looker client cannot read dashboards", job.Source)
 	}
-	d, err := dl.Dashboard(ctx, spec.Source.DashboardID)
+	d, err := dl.DashboardAs(ctx, spec.Source.DashboardID, spec.Run.RunAs)
 	if err != nil {
 		return nil, err
 	}

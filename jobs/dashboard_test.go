@@ -282,3 +282,16 @@ func fileCells(t *testing.T, ext string, data []byte) (header []string, rows [][
 	t.Fatalf("no reader for .%s", ext)
 	return nil, nil
 }
+
+// TestDashboardRunAs: a dashboard job with run_as reads the dashboard and
+// runs every tile as that Looker user.
+func TestDashboardRunAs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 300)
+	job := dashboardJob(t, b, lookertest.DashboardID, "format: jsonl\nrun_as: '17'", "$DIR/o/{{ .Tile }}.jsonl")
+	_, err := b.run(t.Context(), job, time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC), jobs.RunOptions{})
+	require.NoError(t, err)
+	for _, op := range []string{"dashboard", "merge_query", "create_query", "run_query"} {
+		require.Equal(t, "17", b.srv.LastUser(op), op)
+	}
+}
