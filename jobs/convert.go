@@ -21,7 +21,8 @@ import (
 // convert streams a Looker result body into out in the job's format: one
 // file, or parts of at most job.Output's limits, each a complete file
 // with its own header, footer and compressed stream (see
-// publish.Splitter). It counts rows into rows as it goes and records the
+// publish.Splitter). It adds the rows it converts to rows as it goes
+// (which may hold the rows of earlier files already) and records the
 // schema and the content hash of the rows (formats.Digest) into info. It
 // commits the data files but not out itself.
 //
@@ -60,6 +61,7 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 		if err != nil {
 			return err
 		}
+		before := rows.Load() // rows may count earlier files too (a dashboard's tiles)
 		dec, err := lookerdec.NewCSV(io.TeeReader(body, zw))
 		if err != nil {
 			return fmt.Errorf("read csv result: %w", err)
@@ -75,7 +77,7 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 		if err := zw.Close(); err != nil {
 			return fmt.Errorf("finish %s compression: %w", plan.Stream, err)
 		}
-		return f.Commit(rows.Load())
+		return f.Commit(rows.Load() - before)
 	}
 
 	dec, err := decoder(plan, body)

@@ -12,4 +12,10 @@
 // commits only when everything succeeded. The run is recorded in the state
 // store before it starts and when it ends; every log line of a run carries
 // job, run_id and attempt.
+//
+// A Look or saved query runs with the job's filters, templates rendered
+// for the run (config.Job.RenderRun). A dashboard job runs its data tiles
+// one after another, each streamed to its own file, all announced by one
+// manifest or none (dashboard.go); a pdf, png or jpg job copies Looker's
+// render of its source (render.go).
 package jobs

@@ -43,6 +43,7 @@ func newManifest(job *config.Job, run state.Run, scheduled time.Time, res *looke
 			LookID:      job.Source.LookID,
 			QueryID:     job.Source.QueryID,
 			QuerySlug:   job.Source.QuerySlug,
+			DashboardID: job.Source.DashboardID,
 			Description: job.Source.String(),
 		},
 		LookerQueryID:  res.QueryID,
@@ -63,12 +64,19 @@ func newManifest(job *config.Job, run state.Run, scheduled time.Time, res *looke
 		m.SQLTimezone = job.SQLLocation.String()
 		m.TimezoneSource = "sql_timezone (Looker does not convert SQL Runner values)"
 	}
+	m.Schema = append(m.Schema, manifestColumns(info)...)
+	return m
+}
+
+// manifestColumns describes the output's columns.
+func manifestColumns(info *outputInfo) []publish.Column {
+	cols := []publish.Column{}
 	for i, f := range info.schema.Fields {
 		name := f.Name
 		if i < len(info.columns) {
 			name = info.columns[i]
 		}
-		m.Schema = append(m.Schema, publish.Column{Name: name, Field: f.Name, Label: f.Label, LookMLType: f.LookMLType, Type: f.Type.String()})
+		cols = append(cols, publish.Column{Name: name, Field: f.Name, Label: f.Label, LookMLType: f.LookMLType, Type: f.Type.String()})
 	}
-	return m
+	return cols
 }

@@ -51,8 +51,11 @@ type Progress struct {
 	WaitingForSlot atomic.Bool
 
 	queryID atomic.Pointer[string] // the Looker query id, once known
-	schema  atomic.Pointer[string] // the output schema as JSON, once known
-	hash    atomic.Pointer[string] // the content hash, once every row was read
+	// queryIDs are the queries of a run of several (a dashboard's tiles),
+	// once each ran; they are recorded instead of queryID.
+	queryIDs atomic.Pointer[[]string]
+	schema   atomic.Pointer[string] // the output schema as JSON, once known
+	hash     atomic.Pointer[string] // the content hash, once every row was read
 }
 
 // Observer is told about runs as they start and end: metrics, alerts and
@@ -143,6 +146,7 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	opts.Progress.Rows.Store(0) // a retry starts over
 	opts.Progress.Bytes.Store(0)
 	opts.Progress.hash.Store(nil)
+	opts.Progress.queryIDs.Store(nil)
 	r.inFlight.Store(run.ID, InFlightRun{Run: run, Progress: opts.Progress, Log: logBuf})
 	if opts.OnStart != nil {
 		opts.OnStart(run)
@@ -161,6 +165,9 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	res := state.Result{Status: state.Succeeded, Rows: opts.Progress.Rows.Load(), Bytes: opts.Progress.Bytes.Load(), URIs: uris}
 	if q := opts.Progress.queryID.Load(); q != nil && *q != "" {
 		res.QueryIDs = []string{*q}
+	}
+	if ids := opts.Progress.queryIDs.Load(); ids != nil {
+		res.QueryIDs = *ids
 	}
 	if s := opts.Progress.schema.Load(); s != nil {
 		res.Schema = *s
@@ -262,6 +269,15 @@ func classify(ctx context.Context, err error) (state.Status, string) {
 func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, opts RunOptions) ([]string, error) {
 	p := opts.Progress
 	td := r.templateData(ctx, log, job, run, scheduled, opts)
+	spec, err := job.RenderRun(td)
+	if err != nil {
+		return nil, err
+	}
+	spec.Run.Log = log
+	spec.Run.OnSlotWait = p.WaitingForSlot.Store // the client logs the wait in the run's log
+	if job.TileFiles() {
+		return r.exportDashboard(ctx, log, job, run, scheduled, opts, td, spec)
+	}
 	dest, err := job.RenderDestination(td)
 	if err != nil {
 		return nil, err
@@ -270,14 +286,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err != nil {
 		return nil, err
 	}
-	src, err := config.RenderSource(job.Source, td)
-	if err != nil {
-		return nil, err
-	}
-	ropts := job.Run
-	ropts.Log = log
-	ropts.OnSlotWait = p.WaitingForSlot.Store // the client logs the wait in the run's log
-	res, err := r.Looker.Run(ctx, src, ropts)
+	res, err := r.result(ctx, job, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -308,10 +317,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err := convert(ctx, job, res.Body, out, &p.Rows, &info, zone, res.LocalFields); err != nil {
 		return nil, err
 	}
-	if info.invalidUTF8 > 0 {
-		log.Warn("the result held bytes that are not UTF-8; each sequence was written as U+FFFD",
-			zap.Int64("replaced", info.invalidUTF8), zap.String("what_to_do", "fix the encoding of the data in the warehouse, or the connection's character set in Looker"))
-	}
+	warnInvalidUTF8(log, &info)
 	if err := checkTruncation(log, job, res, p.Rows.Load()); err != nil {
 		return nil, err // before Commit: nothing is published
 	}
@@ -324,7 +330,9 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err := r.checkCondition(ctx, log, job, p.Rows.Load(), info.contentHash(), opts); err != nil {
 		return nil, err // before Commit: nothing is published
 	}
-	if err := out.Commit(ctx, newManifest(job, run, scheduled, res, wopts.ContentType, &info)); err != nil {
+	m := newManifest(job, run, scheduled, res, wopts.ContentType, &info)
+	m.Source.Filters, m.Source.FilterExpression = spec.Run.Filters, spec.Run.FilterExpression
+	if err := out.Commit(ctx, m); err != nil {
 		return nil, err
 	}
 	return out.URIs(), nil

@@ -114,6 +114,12 @@ func (c *Client) Dashboard(ctx context.Context, id string) (*Dashboard, error) {
 	return c.dashboard(ctx, id, "")
 }
 
+// DashboardAs is Dashboard read as Looker user as ("" is the API user), so
+// that a job run as a user sees the dashboard that user sees.
+func (c *Client) DashboardAs(ctx context.Context, id, as string) (*Dashboard, error) {
+	return c.dashboard(ctx, id, as)
+}
+
 func (c *Client) dashboard(ctx context.Context, id, as string) (*Dashboard, error) {
 	name := "dashboard " + id
 	if strings.TrimSpace(id) == "" {

@@ -109,13 +109,17 @@ type SQLQuery struct {
 	SQL        string `json:"sql,omitempty" yaml:"sql"`
 }
 
-// Source is what to run. Exactly one field is set.
+// Source is what to run. Exactly one field is set. Run runs every kind
+// but DashboardID: a dashboard runs tile by tile (Dashboard, TileQueries,
+// RunTile) or renders (Render); it is here so that a job's source names
+// it like the others.
 type Source struct {
-	LookID    string
-	QueryID   string
-	QuerySlug string
-	Query     *Query
-	SQL       *SQLQuery
+	LookID      string
+	QueryID     string
+	QuerySlug   string
+	Query       *Query
+	SQL         *SQLQuery
+	DashboardID string // a numeric id or a LookML dashboard's "model::name"
 }
 
 // String names the source for logs and errors, e.g. "look 42".
@@ -131,6 +135,8 @@ func (s Source) String() string {
 		return fmt.Sprintf("inline query %s/%s", s.Query.Model, s.Query.View)
 	case s.SQL != nil && s.SQL.Slug != "":
 		return "sql query " + s.SQL.Slug
+	case s.DashboardID != "":
+		return "dashboard " + s.DashboardID
 	case s.SQL != nil:
 		if s.SQL.Connection != "" {
 			return "sql on connection " + s.SQL.Connection

@@ -121,6 +121,9 @@ func (c *Client) Resolve(ctx context.Context, src Source, as string) (*Resolved,
 // exist (GET /sql_queries/{slug}); SQL text is not run. Nothing is
 // created in Looker.
 func (c *Client) ResolveRun(ctx context.Context, src Source, opts RunOptions) (*Resolved, error) {
+	if src.DashboardID != "" {
+		return nil, &Error{Source: src.String(), Op: "resolve", Message: "a dashboard has no one query: read it with Dashboard and TileQueries"}
+	}
 	if n := countSet(src); n != 1 {
 		return nil, &Error{Op: "resolve", Message: fmt.Sprintf("the source must set exactly one of look id, query id, query slug, query or sql; %d are set", n)}
 	}

@@ -91,6 +91,9 @@ var formatRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // io.ErrUnexpectedEOF or the network error) if the connection drops before
 // the body is complete. Every *Error names src in its Source.
 func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result, error) {
+	if src.DashboardID != "" {
+		return nil, &Error{Source: src.String(), Op: "run", Message: "Looker's API runs no dashboard: run its tiles (Dashboard, TileQueries, RunTile) or render it (Render)"}
+	}
 	if n := countSet(src); n != 1 {
 		return nil, &Error{Op: "run", Message: fmt.Sprintf("the source must set exactly one of look id, query id, query slug, query or sql; %d are set", n)}
 	}
@@ -218,7 +221,7 @@ func (c *Client) queryIDFor(ctx context.Context, src Source, as string) (queryID
 
 func countSet(s Source) int {
 	n := 0
-	for _, set := range []bool{s.LookID != "", s.QueryID != "", s.QuerySlug != "", s.Query != nil, s.SQL != nil} {
+	for _, set := range []bool{s.LookID != "", s.QueryID != "", s.QuerySlug != "", s.Query != nil, s.SQL != nil, s.DashboardID != ""} {
 		if set {
 			n++
 		}

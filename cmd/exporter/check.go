@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,6 +45,12 @@ type checkedJob struct {
 	NotStreaming []string       `json:"not_streaming,omitempty"`
 	Problems     []string       `json:"problems,omitempty"`
 	Error        string         `json:"error,omitempty"`
+	// For the next fire (see check_content.go): the filters sent (a
+	// saved source's merged over its own), or a dashboard's tiles.
+	NextFire         time.Time         `json:"next_fire"`
+	Filters          map[string]string `json:"filters,omitempty"`
+	FilterExpression string            `json:"filter_expression,omitempty"`
+	Dashboard        *checkedDashboard `json:"dashboard,omitempty"`
 }
 
 func (j *checkedJob) ok() bool { return j.Error == "" && len(j.Problems) == 0 }
@@ -66,6 +73,14 @@ memory and caps them (5,000 rows) even with limit -1, so such a job is flagged.
 A saved query whose zone Looker cannot tell (user-specific time zones, or an
 API user that may not read the settings) is a problem: set query_timezone. SQL Runner queries are listed
 without fields (their columns are known only once the SQL runs).
+
+A Look or saved query with source.filters is shown as the query a run sends
+for the job's next fire: the saved filters with the job's merged in, their
+templates rendered for that fire ({{ .LastSuccessTime }} is shown as the
+previous fire: check reads no run history). A dashboard source is shown with
+its filter values for the next fire and its tiles, each with the file a tile
+export writes it to (text tiles are skipped); a filter name the dashboard does
+not have is a problem. check creates nothing in Looker.
 
 check exits 0 when every job resolved cleanly, 1 when a job has a problem (an
 error from Looker, a field the explore does not know, or a result that will not
@@ -98,7 +113,7 @@ stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
 			results := make([]*checkedJob, 0, len(selected))
 			failed := 0
 			for _, job := range selected {
-				res := checkJob(cmd.Context(), client, job)
+				res := checkJob(cmd.Context(), client, job, time.Now())
 				if !res.ok() {
 					failed++
 				}
@@ -141,7 +156,7 @@ func selectJobs(cfg *config.Config, names []string) ([]*config.Job, error) {
 
 // checkJob resolves one job's source. Errors are recorded in the result,
 // so one bad job does not hide the others.
-func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job) *checkedJob {
+func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job, now time.Time) *checkedJob {
 	out := &checkedJob{Job: job.Name, Source: job.Source.String(), Mode: string(job.Run.Mode), RunAs: job.Run.RunAs,
 		Limit: strconv.FormatInt(job.Run.Limit, 10), Fields: []checkedField{}}
 	if job.Run.SavedLimit {
@@ -150,7 +165,11 @@ func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job) *c
 	if out.Mode == "" {
 		out.Mode = string(lookerapi.ModeSync)
 	}
-	r, err := client.ResolveRun(ctx, job.Source, job.Run)
+	spec, done := checkNextFire(ctx, client, job, now, out)
+	if done {
+		return out
+	}
+	r, err := client.ResolveRun(ctx, spec.Source, spec.Run)
 	if err != nil {
 		out.Error = fmt.Sprintf("job %s (%s:%d): %v", job.Name, job.File, job.Line, err)
 		return out
@@ -160,6 +179,9 @@ func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job) *c
 	out.SavedLimit, out.Timezone, out.ZoneSource = r.SavedLimit, r.Timezone, r.TimezoneSource
 	if job.Source.SQL != nil {
 		out.Timezone, out.ZoneSource = job.SQLLocation.String(), "sql_timezone (Looker does not convert SQL Runner values)"
+	}
+	if r.Query != nil && (len(spec.Run.Filters) > 0 || spec.Run.FilterExpression != "") {
+		out.Filters, out.FilterExpression = r.Query.Filters, r.Query.FilterExpression
 	}
 	for _, f := range r.Fields {
 		out.Fields = append(out.Fields, checkedField{Name: f.Name, Label: f.Label, Category: f.Category,
@@ -235,6 +257,13 @@ func printChecks(w io.Writer, path string, results []*checkedJob) error {
 		if r.Timezone != "" {
 			fmt.Fprintf(w, "  time zone: %s, from the %s\n", r.Timezone, r.ZoneSource)
 		}
+		if r.Dashboard != nil {
+			if err := printDashboard(w, r); err != nil {
+				return err
+			}
+			continue
+		}
+		printFilters(w, r)
 		fmt.Fprintln(w, limitLine(r))
 		switch {
 		case r.Model == "" && r.Explore == "" && len(r.Fields) == 0:

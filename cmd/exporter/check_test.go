@@ -162,3 +162,56 @@ func TestCheckShowsZoneAndLimits(t *testing.T) {
 		require.Contains(t, stdout, want)
 	}
 }
+
+// TestCheckFiltersAndDashboards: check prints the merged query a Look
+// with filters sends for the next fire (the templates rendered for it),
+// and a dashboard's filter values and tiles with their files, creating
+// no query in Looker.
+func TestCheckFiltersAndDashboards(t *testing.T) {
+	t.Parallel()
+	srv := lookertest.NewServer(lookertest.Options{})
+	t.Cleanup(srv.Close)
+	conf := checkConfig(t, srv, `
+  - name: orders_window
+    schedule: '0 6 * * *'
+    source:
+      look_id: "42"
+      filters: {orders.created_date: '{{ .PrevScheduledTime.Format "2006-01-02" }} to {{ .ScheduledTime.Format "2006-01-02" }}'}
+      filter_expression: '$${orders.amount} > 10'
+    format: csv
+    destination: '/tmp/never-written/w.csv'
+  - name: overview_bad_filter
+    source: {dashboard_id: "7", filters: {Region: EU}}
+    format: csv
+    destination: '/tmp/never-written/o/{{ .Tile }}.csv'
+`)
+	code, stdout, stderr := exec(t, context.Background(), "check", "--config", conf)
+	require.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Regexp(t, `filters sent for the fire at \d{4}-\d\d-\d\dT06:00:00Z \(saved filters with the job's merged in\):\n    orders.created_date: \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d\n    filter_expression: \$\{orders.amount\} > 10\n`, stdout)
+	for _, want := range []string{
+		"orders_complete  look 42  [OK]",
+		"    orders.status: complete",
+		"overview_tiles  dashboard 7  [OK]",
+		`  dashboard "Orders overview", filter values for the fire at `,
+		"    Date: 2024-01-01 to 2024-01-03",
+		"    Country: (any value)",
+		`    101 "Orders by day": ` + filepath.Dir(conf) + "/overview_tiles/dt=",
+		`    103 "untitled": skipped (no data)`,
+		`orders-with-amounts-104.parquet (merged result, merged by the exporter)`,
+		"overview_pdf  dashboard 7  [OK]",
+		`    101 "Orders by day": rendered with the dashboard`,
+		"overview_bad_filter  dashboard 7  [PROBLEM]",
+		`has no filter named Region; its filters are Date, Country, Status`,
+	} {
+		require.Contains(t, stdout, want)
+	}
+	require.Empty(t, srv.RequestLog("create_query"), "check creates nothing in Looker")
+
+	code, stdout, _ = exec(t, context.Background(), "check", "--config", conf, "--output", "json", "overview_tiles", "orders_window")
+	require.Equal(t, exitOK, code, stdout)
+	var out []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &out))
+	require.Len(t, out, 2)
+	require.Contains(t, out[0], "dashboard")
+	require.Contains(t, out[1]["filters"], "orders.created_date")
+}

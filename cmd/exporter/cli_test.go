@@ -41,8 +41,10 @@ func TestValidateExampleConfig(t *testing.T) {
 	t.Setenv("LOOKERSDK_CLIENT_SECRET", "example-secret-value")
 	code, stdout, stderr := exec(t, context.Background(), "validate", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "OK, 3 job(s)")
+	require.Contains(t, stdout, "OK, 5 job(s)")
 	require.Contains(t, stdout, "orders_daily")
+	require.Regexp(t, `overview_tiles .* dashboard 12 +parquet/snappy`, stdout)
+	require.Regexp(t, `overview_pdf .* dashboard 12 +pdf `, stdout)
 	require.NotContains(t, stdout+stderr, "example-secret-value")
 }
 
@@ -128,6 +130,24 @@ func TestDemo(t *testing.T) {
 		require.Positive(t, fi.Size())
 	}
 	require.Equal(t, 5, strings.Count(stdout, "succeeded  2,000"))
+
+	// The dashboard: one file per data tile, all printed; the PDF too.
+	for _, tile := range []string{"orders-by-day-101", "orders-export-102", "orders-with-amounts-104", "all-statuses-105"} {
+		matches, err := filepath.Glob(filepath.Join(dir, "overview_tiles", "dt=*", tile+".parquet"))
+		require.NoError(t, err)
+		require.Len(t, matches, 1, tile)
+		require.Contains(t, stdout, matches[0], "the demo prints every tile's file")
+	}
+	manifests, err := filepath.Glob(filepath.Join(dir, "overview_tiles", "dt=*", "_manifest.json"))
+	require.NoError(t, err)
+	require.Len(t, manifests, 1)
+	require.Contains(t, mustRead(t, manifests[0]), `"title": "Orders with amounts"`)
+	pdfs, err := filepath.Glob(filepath.Join(dir, "overview_pdf", "dt=*", "overview.pdf"))
+	require.NoError(t, err)
+	require.Len(t, pdfs, 1)
+	require.Contains(t, stdout, pdfs[0])
+	require.True(t, strings.HasPrefix(mustRead(t, pdfs[0]), "%PDF"))
+	require.Regexp(t, `orders_complete +look 42 +csv +succeeded`, stdout)
 
 	// The status page token for demo --serve is in a private file, never printed.
 	fi, err := os.Stat(filepath.Join(dir, ".demo-token"))

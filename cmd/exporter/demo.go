@@ -33,8 +33,10 @@ func demoCmd(g *globals) *cobra.Command {
 		Short: "Run the sample jobs against the built-in Looker sandbox, no Looker needed",
 		Long: `demo starts the built-in Looker sandbox (an in-process, Looker-compatible API
 server with a small sample model) on a loopback port, runs each sample job once
-(CSV, compressed CSV, JSON lines, Parquet; a Look, a saved query, a query slug,
-an inline query and a SQL Runner query) into --dir, prints what it wrote, and
+(CSV, compressed CSV, JSON lines, Parquet; a Look, a Look with filters, a
+saved query, a query slug, an inline query, a SQL Runner query, a dashboard's
+tiles one file each, and the dashboard rendered to PDF) into --dir, prints
+what it wrote, and
 exits 0 if every run succeeded. With --serve it then keeps the daemon running on
 the sandbox, firing the sample jobs every five minutes, until interrupted.`,
 		Example: `  exporter demo
@@ -104,6 +106,9 @@ the sandbox, firing the sample jobs every five minutes, until interrupted.`,
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", job.Name, job.Source, format(job), run.Status,
 					humanize.Comma(run.Rows), humanize.IBytes(uint64(run.Bytes)), path)
+				for _, uri := range run.URIs[min(1, len(run.URIs)):] { // a dashboard's other tiles
+					fmt.Fprintf(tw, "\t\t\t\t\t\t%s\n", relPath(uri))
+				}
 			}
 			tw.Flush()
 			if failed != nil {

@@ -66,3 +66,21 @@ func TestWhenString(t *testing.T) {
 		require.Equal(t, s, w.String())
 	}
 }
+
+// TestConditionNeedsOneResult: renders have no rows and a dashboard has
+// one result per tile, so when and min_rows are refused on them.
+func TestConditionNeedsOneResult(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, source, keys, want string }{
+		{"render", "{look_id: '1'}", "    format: png\n    destination: out/x.png\n    when: changed\n",
+			`x.yaml:8: job "j": when needs the rows of one result, and a rendered document (format png) has no rows to count; remove when`},
+		{"dashboard", "{dashboard_id: '12'}", "    format: csv\n    destination: out/{{ .Tile }}.csv\n    min_rows: 1\n",
+			`x.yaml:8: job "j": min_rows needs the rows of one result, and a dashboard's tiles are not checked by it yet; remove min_rows`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := planJob(t, tc.source, tc.keys)
+			require.EqualError(t, err, tc.want)
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -112,15 +113,19 @@ type Job struct {
 	// which the run learns from lookerapi.Result.Timezone.
 	SQLLocation *time.Location
 	Source      lookerapi.Source
-	Run         lookerapi.RunOptions // ResultFormat and Limit filled in
-	Plan        Plan                 // format, compression, result format: see plan.go
-	Destination *Template
-	IfExists    sinks.IfExists
-	Output      Output // files, manifest, splitting, root: see output.go
-	ColumnNames string // "underscore" (default), "field", "label"
-	Timeout     time.Duration
-	File        string // the file the job is written in: Config.Path or an included one
-	Line        int    // line of the job in File
+	Run         lookerapi.RunOptions // ResultFormat and Limit filled in; Filters: see source.go
+	// DashboardFilters are a dashboard source's filter values by filter
+	// name (templates, like Run.Filters), over the dashboard's defaults.
+	DashboardFilters map[string]string
+	Render           Render // format pdf, png or jpg: see render.go
+	Plan             Plan   // format, compression, result format: see plan.go
+	Destination      *Template
+	IfExists         sinks.IfExists
+	Output           Output // files, manifest, splitting, root: see output.go
+	ColumnNames      string // "underscore" (default), "field", "label"
+	Timeout          time.Duration
+	File             string // the file the job is written in: Config.Path or an included one
+	Line             int    // line of the job in File
 	// OnTruncation is what a run that returns exactly its limit in rows
 	// (or 5,000 with limit -1: Looker's silent cap) does: "warn" (the
 	// default: log a warning, publish) or "fail" (fail the run, publish
@@ -741,6 +746,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 		ForceProduction: r.ForceProduction, ServerTableCalcs: r.ServerTableCalcs, RebuildPDTs: r.RebuildPDTs,
 		Mode: lookerapi.Mode(r.Mode), RunAs: string(r.RunAs),
 	}
+	l.validateSourceFilters(p, name, &r.Source, j)
 	switch j.Run.Mode {
 	case "":
 		j.Run.Mode = lookerapi.ModeSync
@@ -846,14 +852,15 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 		}
 	}
 	l.validateOutput(p, name, r, j)
+	l.validateTileDestination(p, name, j)
 	return j
 }
 
 func (l *loader) validateSource(p, name string, r *rawJob, j *Job) {
 	s := r.Source
-	src := lookerapi.Source{LookID: string(s.LookID), QueryID: string(s.QueryID), QuerySlug: s.QuerySlug, Query: s.Query, SQL: s.SQL}
+	src := lookerapi.Source{LookID: string(s.LookID), QueryID: string(s.QueryID), QuerySlug: s.QuerySlug, Query: s.Query, SQL: s.SQL, DashboardID: string(s.DashboardID)}
 	set := 0
-	for _, ok := range []bool{src.LookID != "", src.QueryID != "", src.QuerySlug != "", src.Query != nil, src.SQL != nil} {
+	for _, ok := range []bool{src.LookID != "", src.QueryID != "", src.QuerySlug != "", src.Query != nil, src.SQL != nil, src.DashboardID != ""} {
 		if ok {
 			set++
 		}
@@ -865,9 +872,9 @@ func (l *loader) validateSource(p, name string, r *rawJob, j *Job) {
 	}
 	switch {
 	case set == 0:
-		bad("", "source needs exactly one of look_id, query_id, query_slug, query, sql")
+		bad("", "source needs exactly one of look_id, query_id, query_slug, query, sql, dashboard_id")
 	case set > 1:
-		bad("", "source has %d of look_id, query_id, query_slug, query, sql; keep exactly one", set)
+		bad("", "source has %d of look_id, query_id, query_slug, query, sql, dashboard_id; keep exactly one", set)
 	case src.Query != nil:
 		if src.Query.Model == "" || src.Query.View == "" {
 			bad(".query", "source.query needs model and view (the explore name)")
@@ -899,6 +906,11 @@ func (r rawJob) clone() rawJob {
 	if r.Source.SQL != nil {
 		q := *r.Source.SQL
 		c.Source.SQL = &q
+	}
+	c.Source.Filters = maps.Clone(r.Source.Filters)
+	if r.Render != nil {
+		rr := *r.Render
+		c.Render = &rr
 	}
 	return c
 }

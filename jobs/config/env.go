@@ -33,6 +33,9 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, []string, 
 		expr := s[i+2 : i+end]
 		name, def, hasDef := strings.Cut(expr, ":-")
 		if !validEnvName(name) {
+			if strings.Contains(name, ".") {
+				return "", nil, fmt.Errorf("invalid environment variable name %q in ${%s}; a Looker field in a filter_expression is written $${%s} (the $$ keeps it from the environment)", name, expr, expr)
+			}
 			return "", nil, fmt.Errorf("invalid environment variable name %q in ${%s}", name, expr)
 		}
 		if v, ok := lookup(name); ok && (v != "" || !hasDef) {

@@ -45,6 +45,9 @@ type Plan struct {
 	// MinRows fails a run with fewer rows, publishing nothing (job key
 	// min_rows; 0: no minimum).
 	MinRows int64
+	// Render: the file is a document Looker renders (format pdf, png,
+	// jpg) through a render task, copied as is (see render.go).
+	Render bool
 }
 
 // When is a send condition, checked after the rows have streamed and
@@ -187,13 +190,16 @@ func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
 		bad("csv_header", "csv_header %q is not one of labels (Looker's header, file passed through byte for byte), names, none", r.CSVHeader)
 	}
 
+	if l.resolveRender(p, name, r, j, &pl) {
+		return
+	}
 	rule, ok := planRules[pl.Format]
 	switch {
 	case pl.Format == "":
-		bad("format", "format is required: csv, jsonl, parquet or raw")
+		bad("format", "format is required: csv, jsonl, parquet, raw, or pdf, png, jpg (renders)")
 		return
 	case !ok:
-		bad("format", "format %q is not supported; use csv, jsonl, parquet or raw", r.Format)
+		bad("format", "format %q is not supported; use csv, jsonl, parquet, raw, or pdf, png, jpg (renders)", r.Format)
 		return
 	}
 	if pl.Compression == "" {
@@ -263,5 +269,16 @@ func (l *loader) resolveCondition(p, name string, r *rawJob, pl *Plan) {
 			key = "min_rows"
 		}
 		bad(key, "%s needs the rows of the result, which format raw copies without reading; use format csv, jsonl or parquet", key)
+	}
+	if pl.Conditional() && (pl.Render || r.Source.DashboardID != "") {
+		key := "when"
+		if pl.When == WhenAny {
+			key = "min_rows"
+		}
+		what := "a rendered document (format " + string(pl.Format) + ") has no rows to count"
+		if !pl.Render {
+			what = "a dashboard's tiles are not checked by it yet"
+		}
+		bad(key, "%s needs the rows of one result, and %s; remove %s", key, what, key)
 	}
 }

@@ -63,6 +63,7 @@ type rawJob struct {
 	ResultFormat     string     `yaml:"result_format"`
 	Format           string     `yaml:"format"`
 	Compression      string     `yaml:"compression"`
+	Render           *rawRender `yaml:"render"`
 	Destination      string     `yaml:"destination"`
 	IfExists         string     `yaml:"if_exists"`
 	Root             string     `yaml:"root"`
@@ -104,11 +105,17 @@ type rawScheduler struct {
 }
 
 type rawSource struct {
-	LookID    ID                  `yaml:"look_id"`
-	QueryID   ID                  `yaml:"query_id"`
-	QuerySlug string              `yaml:"query_slug"`
-	Query     *lookerapi.Query    `yaml:"query"`
-	SQL       *lookerapi.SQLQuery `yaml:"sql"`
+	LookID      ID                  `yaml:"look_id"`
+	QueryID     ID                  `yaml:"query_id"`
+	QuerySlug   string              `yaml:"query_slug"`
+	Query       *lookerapi.Query    `yaml:"query"`
+	SQL         *lookerapi.SQLQuery `yaml:"sql"`
+	DashboardID ID                  `yaml:"dashboard_id"`
+	// Filters and FilterExpression go with a saved source (look_id,
+	// query_id, query_slug: merged over its query's filters) or a
+	// dashboard (filters only: dashboard filter values by filter name).
+	Filters          map[string]string `yaml:"filters"`
+	FilterExpression string            `yaml:"filter_expression"`
 }
 
 // ID is a Looker id. Looker ids are strings in API 4.0; users often write

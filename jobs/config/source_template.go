@@ -22,14 +22,11 @@ func RenderSource(src lookerapi.Source, d TemplateData) (lookerapi.Source, error
 	if src.Query != nil {
 		q := *src.Query
 		if len(q.Filters) > 0 {
-			q.Filters = make(map[string]string, len(src.Query.Filters))
-			for k, v := range src.Query.Filters {
-				out, err := renderText("filters."+k, v, d)
-				if err != nil {
-					return src, err
-				}
-				q.Filters[k] = out
+			f, err := renderFilters(q.Filters, d)
+			if err != nil {
+				return src, err
 			}
+			q.Filters = f
 		}
 		fe, err := renderText("filter_expression", q.FilterExpression, d)
 		if err != nil {

@@ -23,6 +23,10 @@ type TemplateData struct {
 	// LastSuccessTime is the scheduled time of the job's latest succeeded
 	// run before this one, or PrevScheduledTime when there is none.
 	LastSuccessTime time.Time
+	// Tile names a dashboard tile's file: its title slugged and its id,
+	// e.g. "orders-by-day-101" (see TileName). Only the destination of a
+	// dashboard job with a data format uses it; "" otherwise.
+	Tile string
 }
 
 // Template is a parsed destination template. Besides the fields of
@@ -136,5 +140,6 @@ func SampleData(j *Job) TemplateData {
 		// Sample values: templates are only checked to render.
 		PrevScheduledTime: time.Date(2026, 1, 1, 3, 4, 5, 0, loc),
 		LastSuccessTime:   time.Date(2025, 12, 31, 3, 4, 5, 0, loc),
+		Tile:              sampleTile(j),
 	}
 }

@@ -28,6 +28,7 @@ var (
 	byteSizeType = reflect.TypeFor[ByteSize]()
 	jobType      = reflect.TypeFor[rawJob]()
 	notifyType   = reflect.TypeFor[rawNotify]()
+	sourceType   = reflect.TypeFor[rawSource]()
 )
 
 // expected words what a Go type of the raw config takes.
@@ -46,6 +47,8 @@ func expected(t reflect.Type) string {
 		return "a job (a mapping with name, schedule, source, ...)"
 	case notifyType:
 		return "a webhook (a mapping with name, url, on)"
+	case sourceType:
+		return "a mapping with one of look_id, query_id, query_slug, query, sql, dashboard_id"
 	}
 	switch t.Kind() {
 	case reflect.String:

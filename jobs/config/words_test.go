@@ -67,7 +67,7 @@ func TestTypeErrorWords(t *testing.T) {
 		{name: "nested query field", job: "    source:\n      query: {model: [m], view: v, fields: [a]}\n",
 			want: `x.yaml:9: job "j": source.query.model: expected a string, found a list`},
 		{name: "source", job: "    source: [1]\n",
-			want: `x.yaml:8: job "j": source: expected a mapping with look_id, query, query_id, query_slug, sql, found a list`},
+			want: `x.yaml:8: job "j": source: expected a mapping with one of look_id, query_id, query_slug, query, sql, dashboard_id, found a list`},
 		{name: "ID", job: "    source: {look_id: [1]}\n",
 			want: `x.yaml:8: job "j": source.look_id: expected a Looker id (a number or a string), found a list`},
 		{name: "ID as a string", job: "    source: {look_id: 'abc'}\n"},

@@ -48,6 +48,9 @@ type Manifest struct {
 	// read.
 	Schema []Column   `json:"schema"`
 	Files  []FileInfo `json:"files"`
+	// Dashboard names the tile each file holds, for a dashboard run
+	// (whose Schema is empty: each tile has its own).
+	Dashboard *Dashboard `json:"dashboard,omitempty"`
 }
 
 // Limit is a run's row limit: Applied is what the run sent (-1: all
@@ -65,7 +68,14 @@ type Source struct {
 	QueryID     string `json:"query_id,omitempty"`
 	QuerySlug   string `json:"query_slug,omitempty"`
 	SQLSlug     string `json:"sql_slug,omitempty"`
+	DashboardID string `json:"dashboard_id,omitempty"`
 	Description string `json:"description"`
+	// Filters and FilterExpression are the job's filters as sent for this
+	// run (templates rendered): merged over a saved query's own, the
+	// query that ran being LookerQueryID; for a dashboard, its filter
+	// values by filter name.
+	Filters          map[string]string `json:"filters,omitempty"`
+	FilterExpression string            `json:"filter_expression,omitempty"`
 }
 
 // Column describes one output column.

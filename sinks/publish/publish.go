@@ -42,6 +42,11 @@ type Options struct {
 	// Split names the files as numbered parts of Dest (see the package
 	// doc) and allows more than one; otherwise the run writes Dest alone.
 	Split bool
+	// Named lets the caller name each data file (Set.Name before each
+	// Next), any number of them, all in Dest's directory: a dashboard's
+	// tiles. Dest then names the directory (ending in "/"). Not with
+	// Split.
+	Named bool
 	// Manifest writes _manifest.json and _SUCCESS after the data.
 	Manifest bool
 	// WriteOptions apply to every data file.
@@ -75,8 +80,9 @@ type Set struct {
 	files    []FileInfo
 	held     []held // Options.Hold: finished files not yet committed
 	cur      *File
-	done     bool // Commit succeeded or Abort ran
-	manifest bool // the manifest of this run may be visible
+	next     named // the next file of a Named set, set by Name
+	done     bool  // Commit succeeded or Abort ran
+	manifest bool  // the manifest of this run may be visible
 }
 
 // Begin starts a run's output at opts.Dest. With the manifest on and
@@ -156,14 +162,23 @@ func (s *Set) Next(ctx context.Context) (*File, error) {
 		return nil, fmt.Errorf("publish %s: output already committed or aborted", s.opts.Dest)
 	case s.cur != nil:
 		return nil, fmt.Errorf("publish %s: %s is still open; commit it first", s.opts.Dest, s.cur.w.URI())
-	case !s.opts.Split && len(s.files)+len(s.held) > 0:
+	case !s.opts.Split && !s.opts.Named && len(s.files)+len(s.held) > 0:
 		return nil, fmt.Errorf("publish %s: a second file needs a split run", s.opts.Dest)
+	case s.opts.Named && s.next.uri == "":
+		return nil, fmt.Errorf("publish %s: name the next file first (Set.Name)", s.opts.Dest)
 	}
-	uri := s.opts.Dest
+	uri, wo := s.opts.Dest, s.opts.WriteOptions
 	if s.opts.Split {
 		uri = PartURI(s.opts.Dest, len(s.files)+len(s.held))
 	}
-	w, err := s.sink.Create(ctx, uri, s.opts.WriteOptions)
+	if s.opts.Named {
+		uri = s.next.uri
+		if s.next.contentType != "" {
+			wo.ContentType = s.next.contentType
+		}
+		s.next = named{}
+	}
+	w, err := s.sink.Create(ctx, uri, wo)
 	if err != nil {
 		return nil, fmt.Errorf("open destination %s: %w", uri, err)
 	}
@@ -362,7 +377,7 @@ func (s *Set) Abort() error {
 		errs = append(errs, h.w.Abort())
 	}
 	s.held = nil
-	if !s.opts.Split && !s.opts.Manifest {
+	if !s.opts.Split && !s.opts.Named && !s.opts.Manifest {
 		// A single file without a manifest is its own announcement: once
 		// committed, the run's output is complete.
 		return errors.Join(errs...)
