@@ -23,6 +23,9 @@ type TemplateData struct {
 	// LastSuccessTime is the scheduled time of the job's latest succeeded
 	// run before this one, or PrevScheduledTime when there is none.
 	LastSuccessTime time.Time
+	// TriggeredAt is the datagroup triggered_at a run fired by the job's
+	// trigger is for (Job.TriggeredAt); zero in runs of its schedule.
+	TriggeredAt time.Time
 }
 
 // Template is a parsed destination template. Besides the fields of
@@ -136,5 +139,6 @@ func SampleData(j *Job) TemplateData {
 		// Sample values: templates are only checked to render.
 		PrevScheduledTime: time.Date(2026, 1, 1, 3, 4, 5, 0, loc),
 		LastSuccessTime:   time.Date(2025, 12, 31, 3, 4, 5, 0, loc),
+		TriggeredAt:       time.Date(2026, 1, 2, 3, 4, 5, 0, loc),
 	}
 }
