@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -247,4 +248,53 @@ func (s *Scheduler) startDatagroups(ctx context.Context) {
 		defer s.loopsWG.Done()
 		s.watchDatagroups(ctx)
 	}()
+}
+
+// TriggerInfo is a job's trigger as `exporter jobs`, the API and the
+// status page show it.
+type TriggerInfo struct {
+	Datagroup string `json:"datagroup"` // "model::name"
+	// LastRunFor is the latest triggered_at the job ran for (any outcome),
+	// from the store; nil when the datagroup never fired it.
+	LastRunFor *time.Time `json:"last_run_for,omitempty"`
+	// TriggeredAt, CheckedAt and Error are what the daemon last read of
+	// the datagroup (TriggerStatus); absent outside the daemon.
+	TriggeredAt *time.Time `json:"triggered_at,omitempty"`
+	CheckedAt   *time.Time `json:"checked_at,omitempty"`
+	Error       string     `json:"error,omitempty"`
+}
+
+// NewTriggerInfo returns job's trigger with the latest triggered_at it
+// ran for, read from store among its latest 100 runs, and, when live is not
+// nil, what the daemon last read of its datagroup (Scheduler.TriggerStatus).
+// It returns nil for a job without a trigger.
+func NewTriggerInfo(ctx context.Context, store state.Store, job *config.Job, live func(job string) (TriggerStatus, bool)) (*TriggerInfo, error) {
+	if job.Trigger.Datagroup == "" {
+		return nil, nil
+	}
+	ti := &TriggerInfo{Datagroup: job.Trigger.Datagroup}
+	runs, err := store.ListRuns(ctx, state.ListOptions{Job: job.Name, Limit: 100})
+	if err != nil {
+		return ti, fmt.Errorf("job %s: read its runs for the last triggered_at: %w", job.Name, err)
+	}
+	for _, r := range runs {
+		if at := job.TriggeredAt(r.ScheduledTime); !at.IsZero() && (ti.LastRunFor == nil || at.After(*ti.LastRunFor)) {
+			at = at.In(job.Location)
+			ti.LastRunFor = &at
+		}
+	}
+	if live == nil {
+		return ti, nil
+	}
+	if st, ok := live(job.Name); ok {
+		ti.Error = st.Error
+		if !st.TriggeredAt.IsZero() {
+			at := st.TriggeredAt.In(job.Location)
+			ti.TriggeredAt = &at
+		}
+		if !st.CheckedAt.IsZero() {
+			ti.CheckedAt = &st.CheckedAt
+		}
+	}
+	return ti, nil
 }

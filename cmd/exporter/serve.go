@@ -48,7 +48,8 @@ recovery, staleness).`,
 
 func serve(cmd *cobra.Command, a *app, drain time.Duration) error {
 	a.log.Info("exporter serving", zap.String("config", a.cfg.Path), zap.Strings("jobs", a.cfg.JobNames()), zap.String("state", a.cfg.State.Driver))
-	s := &jobs.Scheduler{Runner: a.runner, Jobs: a.cfg.Jobs, Log: a.log.Named("scheduler"), DrainTimeout: drain}
+	s := &jobs.Scheduler{Runner: a.runner, Jobs: a.cfg.Jobs, Log: a.log.Named("scheduler"), DrainTimeout: drain,
+		Datagroups: a.looker, DatagroupPoll: a.cfg.Scheduler.DatagroupPoll}
 	stop := startScheduling(cmd.Context(), a, s)
 	defer stop()
 	return runDaemon(cmd.Context(), a, s, drain, daemonOptions{})

@@ -76,3 +76,15 @@ func (l *loader) validateDatagroupPoll(raw *rawFile, cfg *Config) {
 		}
 	}
 }
+
+// Fires says what fires j: its schedule as written, its datagroup
+// trigger, or both ("0 6 * * * + datagroup thelook::orders_etl").
+func (j *Job) Fires() string {
+	switch {
+	case j.Trigger.Datagroup == "":
+		return j.ScheduleSpec
+	case j.ScheduleSpec == "":
+		return "datagroup " + j.Trigger.Datagroup
+	}
+	return j.ScheduleSpec + " + datagroup " + j.Trigger.Datagroup
+}
