@@ -301,3 +301,34 @@ func TestReplicasRunEachDatagroupTriggerExactlyOnce(t *testing.T) {
 	require.Equal(t, 12, b.srv.Requests("all_datagroups"), "each replica read at start and once per poll")
 	t.Logf("runs per replica: %v", replicas)
 }
+
+// TestTriggeredRunTemplates: a run fired by a datagroup sees its
+// triggered_at as .TriggeredAt; a job with only a trigger has no fire
+// times, so its .PrevScheduledTime is its latest success's triggered_at.
+func TestTriggeredRunTemplates(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 3)
+	job := triggeredJob(t, b, "fresh", `trigger: {datagroup: "thelook::orders_etl"}
+source: {look_id: '42'}
+format: csv
+destination: '$DIR/{{ .PrevScheduledTime.UTC.Format "150405" }}-{{ .TriggeredAt.UTC.Format "150405" }}.csv'`)
+	first, second := lookertest.DatagroupTriggeredAt, lookertest.DatagroupTriggeredAt.Add(90*time.Minute)
+	for _, at := range []time.Time{first, second} {
+		run, err := b.run(context.Background(), job, at, jobs.RunOptions{})
+		require.NoError(t, err)
+		require.Equal(t, state.Succeeded, run.Status)
+	}
+	require.FileExists(t, filepath.Join(b.dir, "000000-060000.csv"), "no success before the first: zero")
+	require.FileExists(t, filepath.Join(b.dir, "060000-073000.csv"))
+}
+
+// TestBackfillOfATriggeredOnlyJobSaysWhatToDo: a job with only a trigger
+// has no fire times; backfill says so and how to run one triggered_at.
+func TestBackfillOfATriggeredOnlyJobSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 3)
+	job := triggeredJob(t, b, "fresh", dgJobYAML)
+	_, err := jobs.Backfill(context.Background(), b.runner, job, b.log, jobs.BackfillOptions{From: dgStart.Add(-48 * time.Hour), To: dgStart})
+	require.ErrorContains(t, err, "backfill job fresh: it has no schedule, only a datagroup trigger (thelook::orders_etl)")
+	require.ErrorContains(t, err, "exporter run fresh --at TIME")
+}
