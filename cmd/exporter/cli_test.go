@@ -41,7 +41,8 @@ func TestValidateExampleConfig(t *testing.T) {
 	t.Setenv("LOOKERSDK_CLIENT_SECRET", "example-secret-value")
 	code, stdout, stderr := exec(t, context.Background(), "validate", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "OK, 3 job(s)")
+	require.Contains(t, stdout, "OK, 4 job(s)")
+	require.Contains(t, stdout, "datagroup thelook::orders_etl")
 	require.Contains(t, stdout, "orders_daily")
 	require.NotContains(t, stdout+stderr, "example-secret-value")
 }

@@ -15,7 +15,9 @@ func serveCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run the daemon: fire every job on its cron schedule",
-		Long: `serve fires each job on its schedule, in its time zone, and records every run in
+		Long: `serve fires each job on its schedule, in its time zone, and each job with a
+trigger when its Looker datagroup's triggered_at advances (read every
+scheduler.datagroup_poll_interval, 1m by default), and records every run in
 the state store. On SIGINT or SIGTERM it stops firing, lets runs in flight
 finish for --drain-timeout, then interrupts them (recorded as interrupted) and
 exits.
