@@ -720,7 +720,7 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	}
 	j.Location = loc
 
-	if r.Schedule == "" && r.Trigger == nil {
+	if r.Schedule == "" && r.Trigger == nil && !l.isNulled(p+".trigger") {
 		bad("schedule", `schedule is required: 5 cron fields ("0 6 * * *"), 6 with seconds, or @daily / @every 15m (or trigger: {datagroup: model::name} to run when Looker's data refreshes)`)
 	} else if r.Schedule == "" {
 		// trigger.go: fired only by its trigger.

@@ -89,6 +89,11 @@ jobs:
     source: {look_id: '1'}
     format: csv
     destination: /tmp/e.csv
+  - name: f
+    trigger: "thelook::orders_etl"
+    source: {look_id: '1'}
+    format: csv
+    destination: /tmp/f.csv
 `
 	_, err := config.Parse("t.yaml", []byte(y), env(nil))
 	require.Error(t, err)
@@ -99,8 +104,10 @@ jobs:
 		`t.yaml:16: job "c": unknown key "when" in`,
 		`t.yaml:20: job "d": schedule is required`,
 		`t.yaml:26: job "e": trigger.datagroup "thelook::orders etl::x" must be model::name`,
+		`t.yaml:31: job "f": trigger: expected a mapping with datagroup, found "thelook::orders_etl"`,
 	} {
 		require.Contains(t, err.Error(), want)
 	}
 	require.NotContains(t, err.Error(), `job "c": schedule is required`, "a trigger alone is enough")
+	require.NotContains(t, err.Error(), `job "f": schedule is required`, "not a follow-on of a trigger of the wrong kind")
 }
