@@ -277,7 +277,8 @@ func TestReplicasRunEachDatagroupTriggerExactlyOnce(t *testing.T) {
 		stores = append(stores, s)
 	}
 	job := triggeredJob(t, b, "shared", dgJobYAML)
-	f := startDatagroups(t, b, b.log, stores[:2], job)
+	core, logs := observer.New(zapcore.InfoLevel)
+	f := startDatagroups(t, b, zap.New(zapcore.NewTee(core, b.log.Core())), stores[:2], job)
 	f.store = stores[2]
 
 	var want []time.Time
@@ -299,6 +300,7 @@ func TestReplicasRunEachDatagroupTriggerExactlyOnce(t *testing.T) {
 	require.Equal(t, want, got, "each triggered_at run once")
 	require.Equal(t, 5, queryRuns(b.srv), "Looker ran each once")
 	require.Equal(t, 12, b.srv.Requests("all_datagroups"), "each replica read at start and once per poll")
+	require.Equal(t, 10, logs.FilterMessage("datagroup triggered; running the job").Len(), "both replicas fired each triggered_at")
 	t.Logf("runs per replica: %v", replicas)
 }
 
