@@ -58,6 +58,10 @@ func Backfill(ctx context.Context, r *Runner, job *config.Job, log *zap.Logger, 
 		times = append(times, at)
 	}
 	res := BackfillResult{Total: len(times)}
+	if job.Schedule == nil {
+		return res, fmt.Errorf("backfill job %s: it has no schedule, only a datagroup trigger (%s), so there are no fire times to backfill; run one triggered_at with `exporter run %s --at TIME`",
+			job.Name, job.Trigger.Datagroup, job.Name)
+	}
 	if len(times) == 0 {
 		return res, fmt.Errorf("backfill job %s: no fire time of schedule %q in [%s, %s); widen --from/--to",
 			job.Name, job.ScheduleSpec, opts.From.Format(time.RFC3339), opts.To.Format(time.RFC3339))

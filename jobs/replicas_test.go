@@ -157,22 +157,28 @@ func startReplicas(t *testing.T, n int, start time.Time, lease time.Duration, jo
 			Replica: fmt.Sprint("r", i), Lease: lease, Jitter: func() float64 { return 0 }}
 		s.Jobs = append(s.Jobs, b.job(t, "shared", jobYAML))
 		rs.scheds = append(rs.scheds, s)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			for {
-				select {
-				case <-done:
-					return
-				case <-time.After(time.Millisecond):
-					rs.clock.Advance(time.Minute) // past any drain timeout
-				}
-			}
-		})
+		runReplica(t, s, rs.clock)
 	}
 	return rs
+}
+
+// runReplica runs s until t ends; then it stops s, moving clock past any
+// drain timeout.
+func runReplica(t *testing.T, s *jobs.Scheduler, clock *fakeClock) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+				clock.Advance(time.Minute) // past any drain timeout
+			}
+		}
+	})
 }
 
 // waitIdle waits until no replica but skip (-1: none) has a run in flight.

@@ -74,7 +74,13 @@ type Scheduler struct {
 	Lease             time.Duration  // 0 means config.DefaultLease
 	MaxConcurrentRuns int            // 0 means no limit
 	Jitter            func() float64 // in [0, 1); nil means math/rand/v2
+	// Datagroups, when set, is read every DatagroupPoll (0 means
+	// config.DefaultDatagroupPoll) to fire the jobs with a datagroup
+	// trigger: datagroups.go.
+	Datagroups    Datagroups
+	DatagroupPoll time.Duration
 
+	watch    datagroupWatch
 	inFlight atomic.Int64
 	held     sync.Map // run id -> struct{}: attempts this replica holds a lease on
 
@@ -156,6 +162,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for _, job := range s.Jobs {
 		s.startLoop(job)
 	}
+	s.startDatagroups(ctx)
 	s.mu.Unlock()
 	s.loopsWG.Add(1)
 	go func() {
@@ -252,6 +259,10 @@ func (s *Scheduler) startLoop(job *config.Job) {
 }
 
 func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
+	if job.Schedule == nil {
+		<-ctx.Done() // fired by its trigger only (datagroups.go); the loop keeps its place for reap and Reload
+		return
+	}
 	log := s.Log.With(zap.String("job", job.Name))
 	clock := s.clock()
 	st.mu.Lock()

@@ -81,8 +81,14 @@ func (b *bundle) run(ctx context.Context, job *config.Job, scheduled time.Time, 
 // job builds a validated job through the config loader, as users write it.
 func (b *bundle) job(t *testing.T, name, keys string) *config.Job {
 	t.Helper()
-	y := fmt.Sprintf("looker: {base_url: %s, client_id: x, client_secret: y}\ndefaults: {schedule: '* * * * *'}\njobs:\n  - name: %s\n%s\n",
-		b.srv.URL(), name, indent(strings.ReplaceAll(keys, "$DIR", b.dir)))
+	return b.parseJob(t, "defaults: {schedule: '* * * * *'}\n", name, keys)
+}
+
+// parseJob is job with the given top-level keys (e.g. defaults) instead.
+func (b *bundle) parseJob(t *testing.T, top, name, keys string) *config.Job {
+	t.Helper()
+	y := fmt.Sprintf("looker: {base_url: %s, client_id: x, client_secret: y}\n%sjobs:\n  - name: %s\n%s\n",
+		b.srv.URL(), top, name, indent(strings.ReplaceAll(keys, "$DIR", b.dir)))
 	cfg, err := config.Parse("test.yaml", []byte(y), config.Options{LookupEnv: func(string) (string, bool) { return "", false }})
 	require.NoError(t, err)
 	return cfg.Jobs[0]

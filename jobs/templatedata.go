@@ -13,12 +13,17 @@ import (
 // templateData is what the destination and source templates of run see.
 // LastSuccessTime is the scheduled time of the job's latest succeeded run
 // before this one, or PrevScheduledTime when there is none (or the store
-// cannot tell through a store outage of two leases).
+// cannot tell through a store outage of two leases). A job with only a
+// trigger has no fire times: its PrevScheduledTime is LastSuccessTime
+// (zero when none succeeded). TriggeredAt is config.Job.TriggeredAt.
 func (r *Runner) templateData(ctx context.Context, log *zap.Logger, job *config.Job, run state.Run, scheduled time.Time, opts RunOptions) config.TemplateData {
 	prev := job.Schedule.Prev(scheduled)
 	last := prev
 	if ls, err := r.lastSuccess(ctx, log, job.Name, opts); err == nil && ls.ScheduledTime.Before(run.ScheduledTime) {
 		last = ls.ScheduledTime.In(job.Location)
+	}
+	if job.Schedule == nil {
+		prev = last // fired by its trigger only: the data interval starts at the latest success's triggered_at
 	}
 	return config.TemplateData{
 		Job:               job.Name,
@@ -27,5 +32,6 @@ func (r *Runner) templateData(ctx context.Context, log *zap.Logger, job *config.
 		Attempt:           run.Attempt,
 		PrevScheduledTime: prev,
 		LastSuccessTime:   last,
+		TriggeredAt:       job.TriggeredAt(scheduled),
 	}
 }

@@ -57,7 +57,7 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	runNow := a.trigger("run_now")
 	runNow.Slots = s // Run now takes the scheduler's run slots (scheduler.max_concurrent_runs)
 	srv, err := web.New(web.Options{
-		Config: a.cfg, Jobs: set.Jobs, Store: a.store, Runner: a.runner, Trigger: runNow,
+		Config: a.cfg, Jobs: set.Jobs, Store: a.store, Runner: a.runner, Trigger: runNow, Triggers: s.TriggerStatus,
 		Metrics: a.metrics.Handler(), Log: a.log.Named("web"), Clock: s.Clock,
 		Version: versionString(),
 		Ready: func() error {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/web"
 	"github.com/lookerexport/exporter/state"
 )
@@ -18,16 +20,19 @@ type jobOut struct {
 	Timezone     string       `json:"timezone"`
 	NextRuns     []time.Time  `json:"next_runs"`
 	LastRun      *web.RunInfo `json:"last_run"`
+
+	Trigger *jobs.TriggerInfo `json:"trigger,omitempty"` // a datagroup trigger and the last triggered_at run for
 }
 
 func jobsCmd(g *globals) *cobra.Command {
 	var ro readOnly
 	cmd := &cobra.Command{
 		Use:   "jobs --config FILE",
-		Short: "List the jobs: schedule, next three fire times in each job's time zone, last run",
+		Short: "List the jobs: schedule or trigger, next three fire times in each job's time zone, last run",
 		Long: `jobs lists every job of the config with its schedule (in words and as cron),
 its time zone, its next three fire times in that zone (daylight saving time
-included), and the outcome of its latest run from the state store.`,
+included), and the outcome of its latest run from the state store. A job
+with a datagroup trigger shows it, with the latest triggered_at it ran for.`,
 		Example: `  exporter jobs --config jobs.yaml
   exporter jobs --config jobs.yaml --output json | jq '.[].next_runs[0]'`,
 		Args: cobra.NoArgs,
@@ -51,6 +56,9 @@ included), and the outcome of its latest run from the state store.`,
 					ri := web.NewRunInfo(runs[0], now)
 					jo.LastRun = &ri
 				}
+				if jo.Trigger, err = jobs.NewTriggerInfo(ctx, store, j, nil); err != nil {
+					return &exitError{code: exitFailed, err: err}
+				}
 				out = append(out, jo)
 			}
 			if ro.output == "json" {
@@ -63,14 +71,17 @@ included), and the outcome of its latest run from the state store.`,
 				for _, t := range jo.NextRuns {
 					next = append(next, t.Format("2006-01-02 15:04 MST"))
 				}
-				if len(next) == 0 {
+				switch {
+				case len(next) == 0 && jo.Trigger != nil:
+					next = []string{"when the datagroup triggers"}
+				case len(next) == 0:
 					next = []string{"never"}
 				}
 				last := "never ran"
 				if jo.LastRun != nil {
 					last = fmt.Sprintf("%s %s (%s)", jo.LastRun.Status, jo.LastRun.StartedAt.Local().Format("2006-01-02 15:04"), jo.LastRun.ID)
 				}
-				fmt.Fprintf(tw, "%s\t%s (%s)\t%s\t%s\t%s\n", jo.Name, jo.Schedule, jo.ScheduleText, jo.Timezone, next[0], last)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", jo.Name, whenText(jo), jo.Timezone, next[0], last)
 				for _, n := range next[1:] {
 					fmt.Fprintf(tw, "\t\t\t%s\t\n", n)
 				}
@@ -80,4 +91,21 @@ included), and the outcome of its latest run from the state store.`,
 	}
 	ro.flags(cmd)
 	return cmd
+}
+
+// whenText says what fires a job: its schedule, its datagroup trigger
+// with the last triggered_at it ran for, or both.
+func whenText(jo jobOut) string {
+	var parts []string
+	if jo.Schedule != "" {
+		parts = append(parts, fmt.Sprintf("%s (%s)", jo.Schedule, jo.ScheduleText))
+	}
+	if t := jo.Trigger; t != nil {
+		last := "never ran for it"
+		if t.LastRunFor != nil {
+			last = "last ran for " + t.LastRunFor.Format("2006-01-02 15:04:05 MST")
+		}
+		parts = append(parts, fmt.Sprintf("datagroup %s (%s)", t.Datagroup, last))
+	}
+	return strings.Join(parts, " + ")
 }

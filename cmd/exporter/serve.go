@@ -15,7 +15,9 @@ func serveCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run the daemon: fire every job on its cron schedule",
-		Long: `serve fires each job on its schedule, in its time zone, and records every run in
+		Long: `serve fires each job on its schedule, in its time zone, and each job with a
+trigger when its Looker datagroup's triggered_at advances (read every
+scheduler.datagroup_poll_interval, 1m by default), and records every run in
 the state store. On SIGINT or SIGTERM it stops firing, lets runs in flight
 finish for --drain-timeout, then interrupts them (recorded as interrupted) and
 exits. On SIGHUP it reloads the config file's jobs; the scheduler, metrics,
@@ -50,7 +52,8 @@ recovery, staleness).`,
 
 func serve(cmd *cobra.Command, a *app, drain time.Duration) error {
 	a.log.Info("exporter serving", zap.String("config", a.cfg.Path), zap.Strings("jobs", a.cfg.JobNames()), zap.String("state", a.cfg.State.Driver))
-	s := &jobs.Scheduler{Runner: a.runner, Jobs: a.cfg.Jobs, Log: a.log.Named("scheduler"), DrainTimeout: drain, Clock: a.clock}
+	s := &jobs.Scheduler{Runner: a.runner, Jobs: a.cfg.Jobs, Log: a.log.Named("scheduler"), DrainTimeout: drain, Clock: a.clock,
+		Datagroups: a.looker, DatagroupPoll: a.cfg.Scheduler.DatagroupPoll}
 	stop := startScheduling(cmd.Context(), a, s)
 	defer stop()
 	return runDaemon(cmd.Context(), a, s, drain, daemonOptions{})

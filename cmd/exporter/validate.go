@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lookerexport/exporter/jobs/config"
 )
 
 func validateCmd(g *globals) *cobra.Command {
@@ -30,7 +32,7 @@ when the config is valid and 1 when it is not. It contacts nothing.`,
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "JOB\tSCHEDULE\tTIMEZONE\tNEXT RUN\tSOURCE\tFORMAT\tDESTINATION")
 			for _, j := range cfg.Jobs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Name, j.ScheduleSpec, j.Location, j.Schedule.Next(now).Format("2006-01-02 15:04 MST"),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Name, j.Fires(), j.Location, nextRun(j, now),
 					j.Source, format(j), j.Destination)
 			}
 			return tw.Flush()
@@ -38,4 +40,15 @@ when the config is valid and 1 when it is not. It contacts nothing.`,
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
 	return cmd
+}
+
+// nextRun is a job's next fire time, or what else fires it.
+func nextRun(j *config.Job, now time.Time) string {
+	if next := j.Schedule.Next(now); !next.IsZero() {
+		return next.Format("2006-01-02 15:04 MST")
+	}
+	if j.Trigger.Datagroup != "" {
+		return "when the datagroup triggers"
+	}
+	return "never"
 }

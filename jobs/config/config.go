@@ -107,6 +107,7 @@ type Job struct {
 	Schedule     *Schedule      // fire times in Location
 	ScheduleSpec string         // as written
 	Location     *time.Location // the schedule's zone: fire times and templates
+	Trigger      Trigger        // fires besides Schedule (nil when the job has only a trigger): trigger.go
 	// SQLLocation is the zone a SQL Runner source's datetimes are read in
 	// (sql_timezone, UTC by default): Looker does not convert them. For
 	// every other source the zone is the one Looker used for the query,
@@ -730,13 +731,16 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	}
 	j.Location = loc
 
-	if r.Schedule == "" {
-		bad("schedule", `schedule is required: 5 cron fields ("0 6 * * *"), 6 with seconds, or @daily / @every 15m`)
+	if r.Schedule == "" && r.Trigger == nil && !l.isNulled(p+".trigger") {
+		bad("schedule", `schedule is required: 5 cron fields ("0 6 * * *"), 6 with seconds, or @daily / @every 15m (or trigger: {datagroup: model::name} to run when Looker's data refreshes)`)
+	} else if r.Schedule == "" {
+		// trigger.go: fired only by its trigger.
 	} else if s, err := ParseSchedule(r.Schedule, loc); err != nil {
 		bad("schedule", "schedule %q is not a valid cron expression: %v", r.Schedule, err)
 	} else {
 		j.Schedule = s
 	}
+	l.validateTrigger(p, name, r, j)
 
 	l.validateSource(p, name, r, j)
 	l.validateStaleness(p, name, r, j)
@@ -899,6 +903,10 @@ func (l *loader) validateSource(p, name string, r *rawJob, j *Job) {
 // never writes into the defaults.
 func (r rawJob) clone() rawJob {
 	c := r
+	if r.Trigger != nil {
+		t := *r.Trigger
+		c.Trigger = &t
+	}
 	if r.Source.Query != nil {
 		q := *r.Source.Query
 		c.Source.Query = &q

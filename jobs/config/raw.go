@@ -90,6 +90,8 @@ type rawJob struct {
 	Catchup          string     `yaml:"catchup"`
 	CatchupWindow    string     `yaml:"catchup_window" want:"a duration such as 90s, 15m or 2h"`
 	Retries          rawRetries `yaml:"retries"`
+
+	Trigger *rawTrigger `yaml:"trigger"` // trigger.go
 }
 
 type rawRetries struct {
@@ -102,6 +104,8 @@ type rawScheduler struct {
 	MaxConcurrentRuns *int   `yaml:"max_concurrent_runs"`
 	Lease             string `yaml:"lease" want:"a duration such as 90s, 15m or 2h"`
 	Replica           string `yaml:"replica"`
+
+	DatagroupPollInterval string `yaml:"datagroup_poll_interval" want:"a duration such as 90s, 15m or 2h"` // trigger.go
 }
 
 type rawSource struct {

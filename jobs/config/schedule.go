@@ -21,11 +21,22 @@ type Schedule struct {
 }
 
 // String is the schedule as written, e.g. "0 6 * * *" or "@every 15m".
-func (s *Schedule) String() string { return s.spec }
+// A nil Schedule (a job fired only by its trigger) is "" and never fires.
+func (s *Schedule) String() string {
+	if s == nil {
+		return ""
+	}
+	return s.spec
+}
 
 // Words says the schedule in English, e.g. "every day at 06:00"; the
 // spec itself for forms it does not know.
-func (s *Schedule) Words() string { return DescribeSchedule(s.spec) }
+func (s *Schedule) Words() string {
+	if s == nil {
+		return ""
+	}
+	return DescribeSchedule(s.spec)
+}
 
 // ParseSchedule parses a 5-field cron expression, a 6-field one with
 // seconds first, or a descriptor (@daily, @every 15m), in loc. It rejects
@@ -80,6 +91,9 @@ func ParseSchedule(spec string, loc *time.Location) (*Schedule, error) {
 // computes fire times on the wall clock instead. @every schedules are
 // intervals of real time and ignore wall clocks altogether.
 func (s *Schedule) Next(from time.Time) time.Time {
+	if s == nil {
+		return time.Time{}
+	}
 	loc := s.loc
 	spec, ok := s.cron.(*cron.SpecSchedule)
 	if !ok {

@@ -50,6 +50,7 @@ type Scheduler struct {
 	MaxConcurrentRuns int           // runs in flight at once in this replica; 0 = no limit
 	Lease             time.Duration // how long a claimed run is held without renewal
 	Replica           string        // this replica's id in the state store; default host:pid
+	DatagroupPoll     time.Duration // how often the daemon reads Looker's datagroups: trigger.go
 }
 
 func (l *loader) validateScheduler(raw *rawFile, cfg *Config) {
@@ -78,6 +79,7 @@ func (l *loader) validateScheduler(raw *rawFile, cfg *Config) {
 			cfg.Scheduler.Lease = d
 		}
 	}
+	l.validateDatagroupPoll(raw, cfg)
 	cfg.Scheduler.Replica = s.Replica
 	if cfg.Scheduler.Replica == "" {
 		host, _ := os.Hostname()

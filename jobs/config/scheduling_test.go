@@ -41,7 +41,7 @@ jobs:
 	cfg, err := config.Parse("s.yaml", []byte(y), env(nil))
 	require.NoError(t, err)
 	require.Equal(t, config.State{Driver: "postgres", DSN: "postgres://e@db/e", Retention: 720 * time.Hour}, cfg.State)
-	require.Equal(t, config.Scheduler{MaxConcurrentRuns: 4, Lease: 90 * time.Second, Replica: "pod-a"}, cfg.Scheduler)
+	require.Equal(t, config.Scheduler{MaxConcurrentRuns: 4, Lease: 90 * time.Second, Replica: "pod-a", DatagroupPoll: config.DefaultDatagroupPoll}, cfg.Scheduler)
 	a := cfg.Job("a")
 	require.Equal(t, config.OverlapSkip, a.Overlap)
 	require.Equal(t, config.CatchupLatest, a.Catchup)

@@ -27,6 +27,9 @@ type TemplateData struct {
 	// e.g. "orders-by-day-101" (see TileName). Only the destination of a
 	// dashboard job with a data format uses it; "" otherwise.
 	Tile string
+	// TriggeredAt is the datagroup triggered_at a run fired by the job's
+	// trigger is for (Job.TriggeredAt); zero in runs of its schedule.
+	TriggeredAt time.Time
 }
 
 // Template is a parsed destination template. Besides the fields of
@@ -141,5 +144,6 @@ func SampleData(j *Job) TemplateData {
 		PrevScheduledTime: time.Date(2026, 1, 1, 3, 4, 5, 0, loc),
 		LastSuccessTime:   time.Date(2025, 12, 31, 3, 4, 5, 0, loc),
 		Tile:              sampleTile(j),
+		TriggeredAt:       time.Date(2026, 1, 2, 3, 4, 5, 0, loc),
 	}
 }

@@ -100,6 +100,8 @@ type JobInfo struct {
 	LastSuccess  *RunInfo    `json:"last_success"`
 	Running      []RunInfo   `json:"running"`
 	NextTimes    []time.Time `json:"-"` // NextRuns as times
+
+	Trigger *jobs.TriggerInfo `json:"trigger,omitempty"` // a datagroup trigger and its last value
 }
 
 // NextFires returns the next n fire times of job after t, in its zone.
@@ -128,6 +130,10 @@ func (s *Server) jobInfo(ctx context.Context, j *config.Job, now time.Time) (Job
 	ji.NextTimes = NextFires(j, now, 3)
 	for _, t := range ji.NextTimes {
 		ji.NextRuns = append(ji.NextRuns, t.Format(time.RFC3339))
+	}
+	var err error
+	if ji.Trigger, err = jobs.NewTriggerInfo(ctx, s.opts.Store, j, s.opts.Triggers); err != nil {
+		return ji, err
 	}
 	runs, err := s.opts.Store.ListRuns(ctx, state.ListOptions{Job: j.Name, Limit: 1})
 	if err != nil {

@@ -55,6 +55,9 @@ type Options struct {
 	// Trigger starts "Run now" runs; nil means a jobs.Trigger on Runner
 	// with its defaults. The daemon passes one with its replica and lease.
 	Trigger *jobs.Trigger
+	// Triggers reports what the scheduler last read of a job's datagroup
+	// (jobs.Scheduler.TriggerStatus); nil shows only the store's value.
+	Triggers func(job string) (jobs.TriggerStatus, bool)
 	// Metrics is served at /metrics; nil leaves it out.
 	Metrics http.Handler
 	// Ready reports what /readyz checks beyond the store, e.g. that the
