@@ -49,7 +49,7 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	if s.Clock == nil {
 		s.Clock = a.clock
 	}
-	n := notify.New(notify.Options{Hooks: a.cfg.Notify, Jobs: s.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: s.Clock})
+	n := notify.New(notify.Options{Hooks: a.cfg.Notify, Jobs: s.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: s.Clock, StatusURL: a.cfg.Server.ExternalURL})
 	a.runner.Observers = append(a.runner.Observers, n)
 	set := jobs.NewJobSet(s.Jobs, s, a.metrics, n)
 

@@ -60,7 +60,7 @@ again later; 130 interrupted.`,
 			if at == "" {
 				scheduled = a.clock.Now().Truncate(time.Second)
 			}
-			n := notify.New(notify.Options{Hooks: cfg.Notify, Jobs: cfg.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: a.clock})
+			n := notify.New(notify.Options{Hooks: cfg.Notify, Jobs: cfg.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: a.clock, StatusURL: cfg.Server.ExternalURL})
 			a.runner.Observers = append(a.runner.Observers, n)
 			run, err := runOnce(ctx, g.stderr, a.trigger("run"), job, scheduled,
 				jobs.TriggerOptions{RunOptions: jobs.RunOptions{AcceptSchemaChange: acceptSchema}, NoRetry: noRetry})

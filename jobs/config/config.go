@@ -93,6 +93,11 @@ type Server struct {
 	// (DefaultMaxConnections when unset), so clients cannot take the file
 	// descriptors runs need.
 	MaxConnections int
+	// ExternalURL is the status page's address as people reach it (e.g.
+	// https://exporter.example.com), without a trailing slash: alerts link
+	// to runs there, and the server accepts its host in Host headers. Empty:
+	// alerts carry no link.
+	ExternalURL string
 }
 
 // GCS holds Google Cloud Storage settings.

@@ -117,6 +117,14 @@ func (l *loader) validateServer(raw rawServer, out *Server) {
 			l.addAt("$.server.max_connections", "", "server.max_connections %d must be at least 1", out.MaxConnections)
 		}
 	}
+	if raw.ExternalURL != "" {
+		u, err := url.Parse(raw.ExternalURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			l.addAt("$.server.external_url", "", "server.external_url %q is not an absolute http(s) URL such as https://exporter.example.com (no query or fragment)", raw.ExternalURL)
+		} else {
+			out.ExternalURL = strings.TrimRight(raw.ExternalURL, "/")
+		}
+	}
 }
 
 func (l *loader) validateNotify(raws []rawNotify) []Notify {

@@ -61,6 +61,12 @@ func TestOnCallKeys(t *testing.T) {
 		{name: "max connections", extra: "server:\n  listen: 127.0.0.1:9464\n  max_connections: 0\n", wantErr: "test.yaml:6: server.max_connections 0 must be at least 1"},
 		{name: "bad webhook", extra: "notify:\n  - {url: 'ftp://secret-host/x', format: teams, on: [boom]}\n",
 			wantErr: "test.yaml:5: notify[0]: url must be an http(s) webhook URL"},
+		{name: "external url", extra: "server: {external_url: 'https://exporter.example.com/status/'}\n", check: func(t *testing.T, c *config.Config) {
+			require.Equal(t, "https://exporter.example.com/status", c.Server.ExternalURL)
+		}},
+		{name: "external url relative", extra: "server: {external_url: 'exporter.example.com'}\n", wantErr: "test.yaml:4: server.external_url \"exporter.example.com\" is not an absolute http(s) URL"},
+		{name: "external url scheme", extra: "server: {external_url: 'javascript:alert(1)'}\n", wantErr: "server.external_url \"javascript:alert(1)\" is not an absolute http(s) URL"},
+		{name: "external url query", extra: "server: {external_url: 'https://x.example/?a=b'}\n", wantErr: "server.external_url \"https://x.example/?a=b\" is not an absolute http(s) URL"},
 		{name: "bad staleness", jobKeys: ", max_staleness: soon", wantErr: `job "j": max_staleness: "soon" is not a duration`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

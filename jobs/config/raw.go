@@ -45,6 +45,7 @@ type rawServer struct {
 	TokenFile      string `yaml:"token_file"`
 	LogLines       *int   `yaml:"log_lines"`
 	MaxConnections *int   `yaml:"max_connections"`
+	ExternalURL    string `yaml:"external_url"`
 }
 
 type rawGCS struct {

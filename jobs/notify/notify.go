@@ -69,8 +69,9 @@ type Options struct {
 	StatusURL string
 }
 
-// Payload is the generic JSON webhook body. Slack-format webhooks get
-// {"text": Payload.Text}.
+// Payload is the generic JSON webhook body, its fields as recorded.
+// Slack-format webhooks get {"text": ...}: Text with Slack's control
+// characters escaped and the run link as a Slack link.
 type Payload struct {
 	Event         string     `json:"event"` // failure, recovery, stale
 	Job           string     `json:"job"`
@@ -86,7 +87,16 @@ type Payload struct {
 	LastSuccess   *time.Time `json:"last_success,omitempty"` // stale: scheduled time of the last success
 	MaxStaleness  string     `json:"max_staleness,omitempty"`
 	URL           string     `json:"url,omitempty"`
+
+	slack string // Text for Slack: escaped, with the link in Slack's <url|label> form
 }
+
+// slackEscape escapes the three characters Slack's mrkdwn reads as
+// control (https://api.slack.com/reference/surfaces/formatting#escaping),
+// so Looker's error text cannot mention @channel or forge a link.
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+func plain(s string) string { return s }
 
 // Notifier decides and delivers alerts. Create it with New, register it
 // as a jobs.Observer, and call Run once.
@@ -256,13 +266,16 @@ func (n *Notifier) handleRun(ctx context.Context, run state.Run) {
 	p := Payload{Event: event, Job: run.Job, RunID: run.ID, Attempt: run.Attempt, Status: string(run.Status),
 		ScheduledTime: timePtr(run.ScheduledTime), FinishedAt: timePtr(run.FinishedAt), Rows: run.Rows,
 		ErrorClass: run.ErrorClass, Error: run.Error, URL: n.runURL(run.ID)}
-	if event == config.EventFailure {
-		p.Text = fmt.Sprintf(":red_circle: exporter job %s failed (run %s, attempt %d, %s): %s", run.Job, run.ID, run.Attempt, run.ErrorClass, firstLine(run.Error))
-	} else {
-		p.Text = fmt.Sprintf(":large_green_circle: exporter job %s recovered: run %s succeeded, %d rows", run.Job, run.ID, run.Rows)
+	text := func(esc func(string) string) string {
+		if event == config.EventFailure {
+			return fmt.Sprintf(":red_circle: exporter job %s failed (run %s, attempt %d, %s): %s", esc(run.Job), esc(run.ID), run.Attempt, esc(run.ErrorClass), esc(firstLine(run.Error)))
+		}
+		return fmt.Sprintf(":large_green_circle: exporter job %s recovered: run %s succeeded, %d rows", esc(run.Job), esc(run.ID), run.Rows)
 	}
+	p.Text, p.slack = text(plain), text(slackEscape)
 	if p.URL != "" {
 		p.Text += " " + p.URL
+		p.slack += " <" + p.URL + "|open run " + slackEscape(run.ID) + ">"
 	}
 	n.send(ctx, p)
 }
@@ -326,11 +339,13 @@ func (n *Notifier) CheckStaleness(ctx context.Context) {
 		n.staleSent[j.Name] = ref
 		n.mu.Unlock()
 		p := Payload{Event: config.EventStale, Job: j.Name, LastSuccess: last, MaxStaleness: j.MaxStaleness.String()}
-		if last == nil {
-			p.Text = fmt.Sprintf(":warning: exporter job %s has not succeeded since the exporter started %s ago (max_staleness %s)", j.Name, now.Sub(ref).Round(time.Second), j.MaxStaleness)
-		} else {
-			p.Text = fmt.Sprintf(":warning: exporter job %s is stale: last success was the run scheduled at %s, %s ago (max_staleness %s)", j.Name, ref.UTC().Format(time.RFC3339), now.Sub(ref).Round(time.Second), j.MaxStaleness)
+		text := func(esc func(string) string) string {
+			if last == nil {
+				return fmt.Sprintf(":warning: exporter job %s has not succeeded since the exporter started %s ago (max_staleness %s)", esc(j.Name), now.Sub(ref).Round(time.Second), j.MaxStaleness)
+			}
+			return fmt.Sprintf(":warning: exporter job %s is stale: last success was the run scheduled at %s, %s ago (max_staleness %s)", esc(j.Name), ref.UTC().Format(time.RFC3339), now.Sub(ref).Round(time.Second), j.MaxStaleness)
 		}
+		p.Text, p.slack = text(plain), text(slackEscape)
 		n.send(ctx, p)
 	}
 }
@@ -352,7 +367,7 @@ func (n *Notifier) send(ctx context.Context, p Payload) {
 		var body []byte
 		var err error
 		if h.Format == config.FormatSlack {
-			body, err = json.Marshal(map[string]string{"text": p.Text})
+			body, err = json.Marshal(map[string]string{"text": p.slack})
 		} else {
 			body, err = json.Marshal(p)
 		}

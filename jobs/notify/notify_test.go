@@ -415,3 +415,33 @@ func TestRemovedJobSendsNoFailureAlert(t *testing.T) {
 	require.Equal(t, "recovery", got["event"], "the first alert is the recovery: the failure of the removed job sent none")
 	require.Equal(t, ok.ID, got["run_id"])
 }
+
+// Looker's error text (and a job name) cannot ping a channel or forge a
+// link in Slack: &, < and > are escaped there, while the run link stays a
+// link. The generic JSON payload carries the text as recorded.
+func TestSlackEscapesErrorText(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{config.FormatSlack, config.FormatJSON} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, "")
+			rcv := newReceiver(t)
+			n := notify.New(notify.Options{Hooks: []config.Notify{hook(rcv.srv.URL+"/hook", format)}, Store: b.store, Log: zaptest.NewLogger(t), StatusURL: "https://status.example/x/"})
+			evil := "Looker said <!channel> see <https://evil.example|your bank> & pay"
+			n.RunFinished(state.Run{ID: "01RUN", Job: "orders<&>", Attempt: 1, Status: state.Failed, ErrorClass: "permanent", Error: evil}, nil)
+			n.Flush()
+			got := rcv.next(t)
+			if format == config.FormatJSON {
+				require.Equal(t, evil, got["error"])
+				require.Equal(t, "https://status.example/x/runs/01RUN", got["url"])
+				return
+			}
+			text, _ := got["text"].(string)
+			require.Contains(t, text, "Looker said &lt;!channel&gt; see &lt;https://evil.example|your bank&gt; &amp; pay")
+			require.Contains(t, text, "job orders&lt;&amp;&gt; failed")
+			require.NotContains(t, text, "<!channel>")
+			require.NotContains(t, text, "<https://evil")
+			require.Contains(t, text, "<https://status.example/x/runs/01RUN|open run 01RUN>")
+		})
+	}
+}
