@@ -183,3 +183,22 @@ func (l *loader) validateStaleness(p, name string, r *rawJob, j *Job) {
 	}
 	j.MaxStaleness = d
 }
+
+// StaleAfter returns when job, whose data was last checked by the run
+// scheduled at last (a success, or a run skipped by its send condition),
+// becomes stale: last + max_staleness when the job sets it; otherwise the
+// second fire of its schedule after last, so one late or failed run is not
+// yet stale but two missed fires are. Zero means never (no max_staleness
+// and a schedule that does not fire twice more, e.g. a trigger-only job).
+// The status page and the staleness alerts share this definition; alerts
+// are sent only for jobs with max_staleness.
+func (j *Job) StaleAfter(last time.Time) time.Time {
+	if j.MaxStaleness > 0 {
+		return last.Add(j.MaxStaleness)
+	}
+	first := j.Schedule.Next(last)
+	if first.IsZero() {
+		return time.Time{}
+	}
+	return j.Schedule.Next(first)
+}

@@ -91,3 +91,21 @@ func TestIsLoopback(t *testing.T) {
 		require.Equal(t, want, config.IsLoopback(addr), addr)
 	}
 }
+
+func TestStaleAfter(t *testing.T) {
+	t.Parallel()
+	daily, err := config.ParseSchedule("0 6 * * *", time.UTC)
+	require.NoError(t, err)
+	last := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		job  config.Job
+		want time.Time
+	}{
+		{name: "max_staleness", job: config.Job{Schedule: daily, MaxStaleness: 90 * time.Minute}, want: last.Add(90 * time.Minute)},
+		{name: "two fires", job: config.Job{Schedule: daily}, want: time.Date(2026, 3, 4, 6, 0, 0, 0, time.UTC)},
+		{name: "no schedule", job: config.Job{}, want: time.Time{}},
+	} {
+		require.True(t, tc.want.Equal(tc.job.StaleAfter(last)), "%s: %s", tc.name, tc.job.StaleAfter(last))
+	}
+}

@@ -327,7 +327,7 @@ func (n *Notifier) CheckStaleness(ctx context.Context) {
 			ref = run.ScheduledTime
 			last = timePtr(run.ScheduledTime)
 		}
-		if now.Sub(ref) <= j.MaxStaleness {
+		if !now.After(j.StaleAfter(ref)) {
 			continue
 		}
 		n.mu.Lock()

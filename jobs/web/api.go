@@ -100,6 +100,13 @@ type JobInfo struct {
 	LastSuccess  *RunInfo    `json:"last_success"`
 	Running      []RunInfo   `json:"running"`
 	NextTimes    []time.Time `json:"-"` // NextRuns as times
+	// Health is what the on-call page sorts and counts by (see health):
+	// "failing", "stale", "ok" or "never" (no run has checked the data
+	// yet, and none failed).
+	Health string `json:"health"`
+	// StaleAfter is when the job is, or will be, stale without a new
+	// success (config.Job.StaleAfter); omitted when never.
+	StaleAfter *time.Time `json:"stale_after,omitempty"`
 
 	Trigger *jobs.TriggerInfo `json:"trigger,omitempty"` // a datagroup trigger and its last value
 }
@@ -135,7 +142,7 @@ func (s *Server) jobInfo(ctx context.Context, j *config.Job, now time.Time) (Job
 	if ji.Trigger, err = jobs.NewTriggerInfo(ctx, s.opts.Store, j, s.opts.Triggers); err != nil {
 		return ji, err
 	}
-	runs, err := s.opts.Store.ListRuns(ctx, state.ListOptions{Job: j.Name, Limit: 1})
+	runs, err := s.opts.Store.ListRuns(ctx, state.ListOptions{Job: j.Name, Limit: 10})
 	if err != nil {
 		return ji, err
 	}
@@ -143,6 +150,14 @@ func (s *Server) jobInfo(ctx context.Context, j *config.Job, now time.Time) (Job
 		ri := s.runInfo(runs[0], now)
 		ji.LastRun = &ri
 	}
+	checked, err := s.opts.Store.LastChecked(ctx, j.Name)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		checked = state.Run{}
+	case err != nil:
+		return ji, err
+	}
+	ji.Health, ji.StaleAfter = health(j, runs, checked, now)
 	ls, err := s.opts.Store.LastSuccess(ctx, j.Name)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
@@ -158,6 +173,55 @@ func (s *Server) jobInfo(ctx context.Context, j *config.Job, now time.Time) (Job
 		}
 	}
 	return ji, nil
+}
+
+// Health values of JobInfo.
+const (
+	HealthFailing = "failing"
+	HealthStale   = "stale"
+	HealthOK      = "ok"
+	HealthNever   = "never"
+)
+
+// health says whether a job needs someone:
+//   - failing: its latest finished run (newest first in runs; runs still
+//     going and runs skipped for a reason other than the send condition do
+//     not count) failed or was interrupted;
+//   - stale: not failing, but its data was last checked (checked: the
+//     store's LastChecked, zero when none) longer ago than
+//     config.Job.StaleAfter allows: max_staleness when set, else two fires
+//     of its schedule (the staleness alerts use the same rule);
+//   - never: nothing checked its data yet and nothing failed;
+//   - ok otherwise.
+func health(j *config.Job, runs []state.Run, checked state.Run, now time.Time) (string, *time.Time) {
+	for _, r := range runs {
+		if r.Status == state.Failed || r.Status == state.Interrupted {
+			return HealthFailing, staleAfter(j, checked)
+		}
+		if r.Status == state.Succeeded || r.Checked() {
+			break
+		}
+	}
+	if checked.ID == "" {
+		return HealthNever, nil
+	}
+	after := staleAfter(j, checked)
+	if after != nil && now.After(*after) {
+		return HealthStale, after
+	}
+	return HealthOK, after
+}
+
+func staleAfter(j *config.Job, checked state.Run) *time.Time {
+	if checked.ID == "" {
+		return nil
+	}
+	t := j.StaleAfter(checked.ScheduledTime)
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 // runInfo is NewRunInfo with live progress for runs in flight here.

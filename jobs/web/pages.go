@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,19 @@ type page struct {
 	Charts   []template.HTML
 	Next     string
 	Notice   string
+
+	// The on-call summary of the index page: jobs by health.
+	Failing, Stale int
+}
+
+// onCallRefresh is how often the index and job pages reload themselves
+// (meta refresh, no script). Pages with inputs (sign-in) never do.
+const onCallRefresh = 30
+
+// notices are the only texts ?notice= can show: a link cannot put its
+// own words on the page.
+var notices = map[string]string{
+	"busy": "A run of this job is already in flight; it is listed below. Run now again when it has finished.",
 }
 
 func (s *Server) newPage(r *http.Request, title string) *page {
@@ -67,7 +81,27 @@ func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Jobs = append(p.Jobs, ji)
+		switch ji.Health {
+		case HealthFailing:
+			p.Failing++
+		case HealthStale:
+			p.Stale++
+		}
 	}
+	// Whatever needs someone comes first: failing, then stale, then the
+	// rest in config order.
+	rank := map[string]int{HealthFailing: 0, HealthStale: 1}
+	slices.SortStableFunc(p.Jobs, func(a, b JobInfo) int {
+		ra, oka := rank[a.Health]
+		rb, okb := rank[b.Health]
+		if !oka {
+			ra = 2
+		}
+		if !okb {
+			rb = 2
+		}
+		return ra - rb
+	})
 	for _, f := range s.opts.Runner.InFlight() {
 		p.InFlight = append(p.InFlight, s.inFlightInfo(f, p.Now))
 	}
@@ -79,6 +113,7 @@ func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request) {
 	for _, run := range runs {
 		p.Runs = append(p.Runs, s.runInfo(run, p.Now))
 	}
+	p.Refresh = onCallRefresh
 	if len(p.InFlight) > 0 {
 		p.Refresh = 5
 	}
@@ -106,7 +141,8 @@ func (s *Server) pageJob(w http.ResponseWriter, r *http.Request) {
 		p.Runs = append(p.Runs, s.runInfo(run, p.Now))
 	}
 	p.Charts = charts(p.Runs)
-	p.Notice = r.URL.Query().Get("notice")
+	p.Notice = notices[r.URL.Query().Get("notice")]
+	p.Refresh = onCallRefresh
 	if len(ji.Running) > 0 {
 		p.Refresh = 5
 	}
@@ -144,7 +180,8 @@ func (s *Server) formRunNow(w http.ResponseWriter, r *http.Request) {
 	run, err := s.RunNow(r.Context(), j)
 	switch {
 	case errors.Is(err, ErrBusy):
-		http.Redirect(w, r, "/jobs/"+url.PathEscape(j.Name)+"?notice="+url.QueryEscape("A run of this job is already in flight ("+holder(run)+")"), http.StatusSeeOther)
+		s.log.Info("Run now refused: a run is in flight", zap.String("job", j.Name), zap.String("holder", holder(run)))
+		http.Redirect(w, r, "/jobs/"+url.PathEscape(j.Name)+"?notice=busy", http.StatusSeeOther)
 		return
 	case err != nil:
 		s.internal(w, r, "start a run of "+j.Name, err)
@@ -188,9 +225,19 @@ func (s *Server) formLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// safeNext keeps redirects on this site.
+// safeNext keeps redirects on this site: only a path of this site
+// ("/..."), never one a browser reads as another origin. Browsers drop
+// tabs and newlines from URLs and read a backslash as a slash, so
+// "/<tab>/evil.example" and "/<backslash>evil.example" are
+// "//evil.example" to them: any control character or backslash is
+// refused, as is "//".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsFunc(next, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || r == '\\'
+	}) {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return next

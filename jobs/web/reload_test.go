@@ -44,6 +44,7 @@ func TestStatusServerFollowsTheJobSet(t *testing.T) {
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Host = "127.0.0.1:9464"
 		srv.Handler().ServeHTTP(rec, req)
 		return rec.Code, rec.Body.String()
 	}
@@ -74,6 +75,7 @@ func TestStatusServerFollowsTheJobSet(t *testing.T) {
 
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/jobs/gone/run", nil)
+	req.Host = "127.0.0.1:9464"
 	req.Header.Set("Authorization", "Bearer 0123456789abcdef0123")
 	srv.Handler().ServeHTTP(rec, req)
 	require.Equal(t, http.StatusNotFound, rec.Code, rec.Body.String())

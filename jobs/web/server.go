@@ -129,8 +129,9 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the server's handler, with authentication applied.
-func (s *Server) Handler() http.Handler { return s.authMiddleware(s.mux) }
+// Handler returns the server's handler, with the Host check (hostCheck)
+// and authentication applied.
+func (s *Server) Handler() http.Handler { return s.hostCheck(s.authMiddleware(s.mux)) }
 
 func (s *Server) routes() {
 	m := http.NewServeMux()

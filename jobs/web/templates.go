@@ -24,6 +24,7 @@ func parseTemplates() (*template.Template, error) {
 		"bytes":  func(n int64) string { return humanize.IBytes(uint64(max(n, 0))) },
 		"short":  short,
 		"inzone": inZone,
+		"utc":    func(t time.Time) time.Time { return t.UTC() },
 		"pretty": prettyFields,
 		"errtail": func(err, job, id string) string {
 			return strings.TrimPrefix(err, "job "+job+" run "+id+": ")
