@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
 	"github.com/stretchr/testify/require"
 )
 
@@ -124,6 +125,100 @@ func TestBrowserStatusPage(t *testing.T) {
 	require.Equal(t, "succeeded", done.Status)
 	code, _ := d.do(t, http.MethodGet, "/api/v1/runs/"+newID, false)
 	require.Equal(t, http.StatusOK, code)
+}
+
+// The on-call page on a phone (an iPhone 12's 390×844 viewport, as a
+// mobile browser lays it out): the header counts the failing job, the
+// failing job sorts first, and its status and last success are on screen
+// without horizontal scrolling.
+func TestBrowserOnCallPhone(t *testing.T) {
+	t.Parallel()
+	ctx := newBrowser(t)
+	screenshotOnFailure(t, ctx, "oncall-phone.png")
+	d := startDaemon(t, "127.0.0.1:9464")
+	ok := d.runNow(t, "orders_jsonl")
+	require.Equal(t, "succeeded", ok.Status)
+	d.failNextLook()
+	failed := d.runNow(t, "orders_csv")
+	require.Equal(t, "failed", failed.Status)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Emulate(device.IPhone12),
+		chromedp.Navigate(d.base+"/"),
+		chromedp.WaitVisible(chromedp.ID("oncall")),
+	))
+	// The script runs in the test's DevTools session; the page has none.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[phoneView](`(() => {
+		const box = e => { const b = e.getBoundingClientRect(); return {left: b.left, right: b.right, top: b.top, width: b.width, text: e.innerText}; };
+		const row = document.querySelector('#jobs tr[data-job="orders_csv"]');
+		return {
+			innerWidth: window.innerWidth, innerHeight: window.innerHeight,
+			scrollWidth: document.scrollingElement.scrollWidth,
+			summary: document.getElementById('oncall').innerText,
+			firstJob: document.querySelector('#jobs tbody tr').dataset.job,
+			status: box(row.querySelector('td.st')), lastSuccess: box(row.querySelector('td.ls')),
+		};
+	})()`))
+	require.NoError(t, err)
+	t.Logf("phone view: %+v", got)
+	require.Equal(t, 390, got.InnerWidth, "the phone's viewport")
+	require.LessOrEqual(t, got.ScrollWidth, 390, "the page scrolls sideways on a phone")
+	require.Contains(t, got.Summary, "1 failing")
+	require.Contains(t, got.Summary, "0 stale")
+	require.Equal(t, "orders_csv", got.FirstJob, "the failing job comes first")
+	for name, b := range map[string]elementBox{"status": got.Status, "last success": got.LastSuccess} {
+		require.Greater(t, b.Width, 0.0, "%s is hidden", name)
+		require.GreaterOrEqual(t, b.Left, 0.0, name)
+		require.LessOrEqual(t, b.Right, 390.0, "%s is off screen to the right", name)
+		require.Less(t, b.Top, float64(got.InnerHeight), "%s is below the first screen", name)
+	}
+	require.Contains(t, got.Status.Text, "failed")
+	require.Contains(t, got.Status.Text, "FAILING")
+	require.Contains(t, got.LastSuccess.Text, "none")
+	screenshot(t, ctx, "oncall-phone.png")
+}
+
+// phoneView is what TestBrowserOnCallPhone measures in the page.
+type phoneView struct {
+	InnerWidth, InnerHeight, ScrollWidth int
+	Summary, FirstJob                    string
+	Status, LastSuccess                  elementBox
+}
+
+// elementBox is an element's place on screen and its text.
+type elementBox struct {
+	Left, Right, Top, Width float64
+	Text                    string
+}
+
+// screenshotOnFailure saves the page as name when the test fails: to
+// $EXPORTER_SCREENSHOTS when set, else to a kept temporary directory (a
+// t.TempDir would be gone before anyone looked), and logs where.
+func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if !t.Failed() || ctx.Err() != nil {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Logf("no screenshot of the failure: %v", err)
+			return
+		}
+		dir := os.Getenv("EXPORTER_SCREENSHOTS")
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "exporter-browser-"); err != nil {
+				t.Logf("no screenshot of the failure: %v", err)
+				return
+			}
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Logf("no screenshot of the failure: %v", err)
+			return
+		}
+		t.Logf("screenshot of the failure: %s", path)
+	})
 }
 
 // screenshot saves the page to $EXPORTER_SCREENSHOTS/name when set.

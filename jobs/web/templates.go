@@ -72,6 +72,8 @@ func rel(t time.Time, now time.Time) string {
 	}
 	var s string
 	switch {
+	case d < time.Second:
+		return "just now" // clocks of replicas differ by less than that
 	case d < time.Minute:
 		s = fmt.Sprintf("%ds", int(d.Seconds()))
 	case d < time.Hour:
