@@ -199,6 +199,7 @@ server:
   listen: %q
   token: ${EXPORTER_TOKEN}
   log_lines: 50
+  external_url: https://exporter.example.com/status/
 notify:
   - name: oncall
     url: ${HOOK_URL}
@@ -340,6 +341,7 @@ func TestDaemonMetricsAfterSuccessAndFailure(t *testing.T) {
 	require.Equal(t, "failure", hooks[0]["event"])
 	require.Equal(t, failed.ID, hooks[0]["run_id"])
 	require.Contains(t, hooks[0]["error"], "404")
+	require.Equal(t, "https://exporter.example.com/status/runs/"+failed.ID, hooks[0]["url"], "alerts link to the run at server.external_url")
 	require.Equal(t, "recovery", hooks[1]["event"])
 	require.Equal(t, ok.ID, hooks[1]["run_id"])
 
