@@ -176,6 +176,14 @@ func TestBrowserOnCallPhone(t *testing.T) {
 	require.Contains(t, got.Status.Text, "FAILING")
 	require.Contains(t, got.LastSuccess.Text, "none")
 	screenshot(t, ctx, "oncall-phone.png")
+
+	// The failing job's page and its failed run's page fit the phone too.
+	for path, wait := range map[string]string{"/jobs/orders_csv": "runs", "/runs/" + failed.ID: "run-error"} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(d.base+path), chromedp.WaitVisible(chromedp.ID(wait))))
+		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.scrollingElement.scrollWidth`))
+		require.NoError(t, err)
+		require.LessOrEqual(t, width, 390, "%s scrolls sideways on a phone", path)
+	}
 }
 
 // phoneView is what TestBrowserOnCallPhone measures in the page.

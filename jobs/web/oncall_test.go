@@ -40,7 +40,7 @@ func newOnCall(t *testing.T, server config.Server, jobList ...*config.Job) *onCa
 	}
 	now := time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
 	cfg := &config.Config{Path: "jobs.yaml", Server: server, Jobs: jobList}
-	srv, err := web.New(web.Options{Config: cfg, Store: store, Runner: &jobs.Runner{}, Clock: stillClock{now}})
+	srv, err := web.New(web.Options{Config: cfg, Store: store, Runner: &jobs.Runner{Store: store, Clock: stillClock{now}}, Clock: stillClock{now}})
 	require.NoError(t, err)
 	return &onCall{srv: srv, store: store, now: now}
 }
@@ -231,4 +231,23 @@ func TestNoticeIsNotReflected(t *testing.T) {
 		require.NotContains(t, body, `id="notice"`, n)
 		require.NotContains(t, body, "evil.example")
 	}
+}
+
+// TestRunNowBusyNotice: Run now of a key another replica holds redirects
+// to the job page with the busy notice, by its id.
+func TestRunNowBusyNotice(t *testing.T) {
+	t.Parallel()
+	o := newOnCall(t, config.Server{Token: testToken}, dailyJob(t, "a_ok"))
+	_, claimed, err := o.store.Claim(context.Background(), "a_ok", o.now, "other-replica", o.now, time.Hour)
+	require.NoError(t, err)
+	require.True(t, claimed)
+	req := httptest.NewRequest(http.MethodPost, "/jobs/a_ok/run", nil)
+	req.Host = "127.0.0.1:9464"
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	rec := httptest.NewRecorder()
+	o.srv.Handler().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
+	require.Equal(t, "/jobs/a_ok?notice=busy", rec.Header().Get("Location"))
+	body := o.get(t, rec.Header().Get("Location"), "").Body.String()
+	require.Contains(t, body, `id="notice">A run of this job is already in flight`)
 }
