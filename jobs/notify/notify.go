@@ -64,8 +64,10 @@ type Options struct {
 	Backoff time.Duration
 	// CheckEvery is the staleness check interval; 0 means one minute.
 	CheckEvery time.Duration
-	// StatusURL, when set, is the status page's external base URL; alerts
-	// link to the run there (e.g. https://exporter.example.com).
+	// StatusURL, when set, is the status page's external base URL
+	// (server.external_url, e.g. https://exporter.example.com): failure and
+	// recovery alerts link to the run's page there, stale alerts to the
+	// job's.
 	StatusURL string
 }
 
@@ -86,7 +88,7 @@ type Payload struct {
 	Error         string     `json:"error,omitempty"`
 	LastSuccess   *time.Time `json:"last_success,omitempty"` // stale: scheduled time of the last success
 	MaxStaleness  string     `json:"max_staleness,omitempty"`
-	URL           string     `json:"url,omitempty"`
+	URL           string     `json:"url,omitempty"` // with server.external_url: the run's page; a stale alert's, the job's
 
 	slack string // Text for Slack: escaped, with the link in Slack's <url|label> form
 }
@@ -265,7 +267,7 @@ func (n *Notifier) handleRun(ctx context.Context, run state.Run) {
 	}
 	p := Payload{Event: event, Job: run.Job, RunID: run.ID, Attempt: run.Attempt, Status: string(run.Status),
 		ScheduledTime: timePtr(run.ScheduledTime), FinishedAt: timePtr(run.FinishedAt), Rows: run.Rows,
-		ErrorClass: run.ErrorClass, Error: run.Error, URL: n.runURL(run.ID)}
+		ErrorClass: run.ErrorClass, Error: run.Error, URL: n.pageURL("/runs/", run.ID)}
 	text := func(esc func(string) string) string {
 		if event == config.EventFailure {
 			return fmt.Sprintf(":red_circle: exporter job %s failed (run %s, attempt %d, %s): %s", esc(run.Job), esc(run.ID), run.Attempt, esc(run.ErrorClass), esc(firstLine(run.Error)))
@@ -338,7 +340,7 @@ func (n *Notifier) CheckStaleness(ctx context.Context) {
 		}
 		n.staleSent[j.Name] = ref
 		n.mu.Unlock()
-		p := Payload{Event: config.EventStale, Job: j.Name, LastSuccess: last, MaxStaleness: j.MaxStaleness.String()}
+		p := Payload{Event: config.EventStale, Job: j.Name, LastSuccess: last, MaxStaleness: j.MaxStaleness.String(), URL: n.pageURL("/jobs/", j.Name)}
 		text := func(esc func(string) string) string {
 			if last == nil {
 				return fmt.Sprintf(":warning: exporter job %s has not succeeded since the exporter started %s ago (max_staleness %s)", esc(j.Name), now.Sub(ref).Round(time.Second), j.MaxStaleness)
@@ -346,15 +348,21 @@ func (n *Notifier) CheckStaleness(ctx context.Context) {
 			return fmt.Sprintf(":warning: exporter job %s is stale: last success was the run scheduled at %s, %s ago (max_staleness %s)", esc(j.Name), ref.UTC().Format(time.RFC3339), now.Sub(ref).Round(time.Second), j.MaxStaleness)
 		}
 		p.Text, p.slack = text(plain), text(slackEscape)
+		if p.URL != "" {
+			p.Text += " " + p.URL
+			p.slack += " <" + p.URL + "|open job " + slackEscape(j.Name) + ">"
+		}
 		n.send(ctx, p)
 	}
 }
 
-func (n *Notifier) runURL(id string) string {
-	if n.opts.StatusURL == "" || id == "" {
+// pageURL is the status page's page at prefix+name (e.g. "/runs/", id),
+// or "" without a StatusURL.
+func (n *Notifier) pageURL(prefix, name string) string {
+	if n.opts.StatusURL == "" || name == "" {
 		return ""
 	}
-	return n.opts.StatusURL + "/runs/" + url.PathEscape(id)
+	return n.opts.StatusURL + prefix + url.PathEscape(name)
 }
 
 // send delivers p to every webhook that wants its event.

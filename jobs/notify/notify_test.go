@@ -254,7 +254,7 @@ func staleNotifier(t *testing.T, b *bundle) (*notify.Notifier, *receiver, *manua
 	rcv := newReceiver(t)
 	clock := newManualClock(time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC))
 	n := notify.New(notify.Options{Hooks: []config.Notify{hook(rcv.srv.URL, config.FormatJSON, config.EventStale)}, Jobs: []*config.Job{b.job},
-		Store: b.store, Log: zaptest.NewLogger(t), Clock: clock, CheckEvery: time.Minute})
+		Store: b.store, Log: zaptest.NewLogger(t), Clock: clock, CheckEvery: time.Minute, StatusURL: "https://status.example"})
 	return n, rcv, clock
 }
 
@@ -284,6 +284,7 @@ func TestStaleness(t *testing.T) {
 	require.Equal(t, "orders", got["job"])
 	require.Equal(t, "2h0m0s", got["max_staleness"])
 	require.Equal(t, t0.Format(time.RFC3339), got["last_success"])
+	require.Equal(t, "https://status.example/jobs/orders", got["url"], "a stale alert links to the job's page")
 	clock.Advance(time.Hour)
 	n.CheckStaleness(ctx) // same episode: no second alert
 	select {
