@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"net/http"
 	"os"
 	osexec "os/exec"
+	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -71,7 +74,16 @@ func TestMetricsLabelsFollowPrometheusConventions(t *testing.T) {
 // skipped elsewhere, saying how to install it.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	t.Parallel()
-	promtool, err := osexec.LookPath("promtool")
+	out, err := promtool(t, scrapeAfterRuns(t), "check", "metrics")
+	require.NoError(t, err, "promtool check metrics:\n%s", out)
+	require.Empty(t, out, "promtool check metrics has findings")
+}
+
+// promtool runs promtool with stdin. It fails the test without promtool in
+// CI and skips it elsewhere, saying how to install it.
+func promtool(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	path, err := osexec.LookPath("promtool")
 	if err != nil {
 		msg := "promtool is needed: install it with `apt-get install -y prometheus` (.ci/run does)"
 		if os.Getenv("CI") != "" {
@@ -79,12 +91,44 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	body := scrapeAfterRuns(t)
-	cmd := osexec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(body)
+	cmd := osexec.Command(path, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
-	require.NoError(t, err, "promtool check metrics:\n%s", out.String())
-	require.Empty(t, out.String(), "promtool check metrics has findings")
+	return out.String(), err
+}
+
+// TestREADMEPrometheusExamples: the README's alert rules and dashboard
+// queries are valid rules and PromQL for `promtool check rules` (each
+// dashboard query as a recording rule), and group by export_job, never by
+// Prometheus' job.
+func TestREADMEPrometheusExamples(t *testing.T) {
+	t.Parallel()
+	readme := mustRead(t, "../../README.md")
+	var rules, queries []string
+	for _, m := range regexp.MustCompile("(?s)```(yaml|promql)\n(.*?)```").FindAllStringSubmatch(readme, -1) {
+		switch {
+		case m[1] == "promql":
+			for _, q := range strings.Split(strings.TrimSpace(m[2]), "\n") {
+				queries = append(queries, q)
+			}
+		case strings.HasPrefix(m[2], "groups:") && strings.Contains(m[2], "exporter_"):
+			rules = append(rules, m[2])
+		}
+	}
+	require.NotEmpty(t, rules, "the README has no alert rules (a ```yaml block starting with groups:)")
+	require.NotEmpty(t, queries, "the README has no dashboard queries (a ```promql block)")
+	recording := "groups:\n  - name: dashboard\n    rules:\n"
+	for i, q := range queries {
+		recording += fmt.Sprintf("      - record: dashboard:q%d\n        expr: %q\n", i, q)
+	}
+	for _, r := range append(rules, recording) {
+		require.NotRegexp(t, `by \([^)]*\bjob\b`, r, "group by export_job")
+		file := filepath.Join(t.TempDir(), "rules.yml")
+		require.NoError(t, os.WriteFile(file, []byte(r), 0o600))
+		out, err := promtool(t, "", "check", "rules", file)
+		require.NoError(t, err, "promtool check rules:\n%s\n%s", out, r)
+		require.Contains(t, out, "SUCCESS")
+	}
 }
