@@ -61,6 +61,7 @@ in a state store (SQLite by default).`,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("{{.Version}}")
+	root.Flags().BoolP("version", "v", false, "print the version, VCS revision and Go version (as exporter version does)")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)

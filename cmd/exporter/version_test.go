@@ -20,9 +20,13 @@ func TestVersionCommand(t *testing.T) {
 	code, stdout, stderr := exec(t, context.Background(), "version")
 	require.Equal(t, exitOK, code, stderr)
 	require.Regexp(t, `^exporter \S+\nrevision: \S+.*\ngo: `+regexp.QuoteMeta(runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH)+"\n$", stdout)
-	code, flag, stderr := exec(t, context.Background(), "--version")
-	require.Equal(t, exitOK, code, stderr)
-	require.Equal(t, stdout, flag)
+	for _, f := range []string{"--version", "-v"} {
+		code, flag, stderr := exec(t, context.Background(), f)
+		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, stdout, flag, f)
+	}
+	_, help, _ := exec(t, context.Background(), "--help")
+	require.Contains(t, help, "-v, --version")
 }
 
 // TestVersionOfTheDockerBuild builds the binary with the Dockerfile's own
