@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -22,9 +21,6 @@ const (
 	exitTempFail    = 75 // the run failed with a retryable error (EX_TEMPFAIL): try again later
 	exitInterrupted = 130
 )
-
-// version is set with -ldflags "-X main.version=v1.2.3".
-var version = ""
 
 // exitError carries an exit code through cobra.
 type exitError struct {
@@ -60,9 +56,12 @@ in a state store (SQLite by default).`,
   exporter run --config jobs.yaml orders_daily   # one run now
   exporter serve --config jobs.yaml              # the daemon, with its status page on 127.0.0.1:9464
   exporter history --config jobs.yaml            # recent runs; then: exporter logs RUN_ID --config jobs.yaml`,
+		Version:       readBuildInfo().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}")
+	root.Flags().BoolP("version", "v", false, "print the version, VCS revision and Go version (as exporter version does)")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
@@ -124,24 +123,16 @@ func (g *globals) logger() (*zap.Logger, error) {
 
 func versionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the exporter version",
-		Example: "  exporter version",
-		Args:    cobra.NoArgs,
+		Use:   "version",
+		Short: "Print the exporter version, VCS revision and Go version",
+		Long: `Print the exporter's version, the VCS revision it was built from ("(modified)" when
+the checkout had uncommitted changes) and the Go version and platform. The same as
+exporter --version. A running daemon shows the same in exporter_build_info on /metrics.`,
+		Example: `  exporter version
+  exporter --version`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := version
-			bi, ok := debug.ReadBuildInfo()
-			if v == "" && ok {
-				v = bi.Main.Version
-			}
-			if v == "" || v == "(devel)" {
-				v = "dev"
-			}
-			goVersion := "unknown"
-			if ok {
-				goVersion = bi.GoVersion
-			}
-			fmt.Fprintf(g.stdout, "exporter %s (%s)\n", v, goVersion)
+			fmt.Fprint(g.stdout, readBuildInfo())
 			return nil
 		},
 	}

@@ -18,7 +18,7 @@ import (
 )
 
 func newMetrics(cfg *config.Config, clock jobs.Clock) *metrics.Metrics {
-	return metrics.New(metrics.Options{Jobs: cfg.Jobs, Clock: clock, ProcessCollectors: true})
+	return metrics.New(metrics.Options{Jobs: cfg.Jobs, Clock: clock, ProcessCollectors: true, Build: readBuildInfo().metrics()})
 }
 
 // daemonOptions adjust runDaemon; the zero value is the production setup.
@@ -59,7 +59,7 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	srv, err := web.New(web.Options{
 		Config: a.cfg, Jobs: set.Jobs, Store: a.store, Runner: a.runner, Trigger: runNow, Triggers: s.TriggerStatus,
 		Metrics: a.metrics.Handler(), Log: a.log.Named("web"), Clock: s.Clock,
-		Version: versionString(),
+		Version: readBuildInfo().Version,
 		Ready: func() error {
 			if !running.Load() {
 				return errors.New("scheduler not running")
@@ -100,16 +100,4 @@ func runDaemon(ctx context.Context, a *app, s *jobs.Scheduler, drain time.Durati
 	}
 	<-notifyDone
 	return err
-}
-
-// versionString is the version `exporter version` prints.
-func versionString() string {
-	v := version
-	if bi, ok := debugBuildInfo(); v == "" && ok {
-		v = bi
-	}
-	if v == "" || v == "(devel)" {
-		v = "dev"
-	}
-	return v
 }

@@ -322,18 +322,18 @@ func TestDaemonMetricsAfterSuccessAndFailure(t *testing.T) {
 	code, body := d.do(t, http.MethodGet, "/metrics", false)
 	require.Equal(t, http.StatusOK, code)
 	m := parseMetrics(t, body)
-	require.Equal(t, 1.0, m[`exporter_runs_total{job="orders_csv",outcome="failed"}`])
-	require.Equal(t, 1.0, m[`exporter_runs_total{job="orders_csv",outcome="succeeded"}`])
-	require.Equal(t, 0.0, m[`exporter_runs_total{job="orders_jsonl",outcome="succeeded"}`])
-	require.Equal(t, float64(e2eRows), m[`exporter_rows_exported_total{job="orders_csv"}`])
-	require.Equal(t, float64(st.Size()), m[`exporter_bytes_exported_total{job="orders_csv"}`])
-	require.Equal(t, float64(ok.ScheduledTime.Unix()), m[`exporter_last_success_timestamp_seconds{job="orders_csv"}`])
-	require.Equal(t, 0.0, m[`exporter_last_success_timestamp_seconds{job="orders_jsonl"}`])
-	require.Equal(t, 2.0, m[`exporter_run_duration_seconds_count{job="orders_csv",outcome="failed"}`]+m[`exporter_run_duration_seconds_count{job="orders_csv",outcome="succeeded"}`])
-	require.Equal(t, 0.0, m[`exporter_runs_in_flight{job="orders_csv"}`])
+	require.Equal(t, 1.0, m[`exporter_runs_total{export_job="orders_csv",outcome="failed"}`])
+	require.Equal(t, 1.0, m[`exporter_runs_total{export_job="orders_csv",outcome="succeeded"}`])
+	require.Equal(t, 0.0, m[`exporter_runs_total{export_job="orders_jsonl",outcome="succeeded"}`])
+	require.Equal(t, float64(e2eRows), m[`exporter_rows_exported_total{export_job="orders_csv"}`])
+	require.Equal(t, float64(st.Size()), m[`exporter_bytes_exported_total{export_job="orders_csv"}`])
+	require.Equal(t, float64(ok.ScheduledTime.Unix()), m[`exporter_last_success_timestamp_seconds{export_job="orders_csv"}`])
+	require.Equal(t, 0.0, m[`exporter_last_success_timestamp_seconds{export_job="orders_jsonl"}`])
+	require.Equal(t, 2.0, m[`exporter_run_duration_seconds_count{export_job="orders_csv",outcome="failed"}`]+m[`exporter_run_duration_seconds_count{export_job="orders_csv",outcome="succeeded"}`])
+	require.Equal(t, 0.0, m[`exporter_runs_in_flight{export_job="orders_csv"}`])
 	require.GreaterOrEqual(t, m[`exporter_looker_requests_total{endpoint="look",status="404"}`], 1.0, body)
 	require.GreaterOrEqual(t, m[`exporter_looker_requests_total{endpoint="run_query",status="200"}`], 1.0, body)
-	next := m[`exporter_next_run_timestamp_seconds{job="orders_csv"}`]
+	next := m[`exporter_next_run_timestamp_seconds{export_job="orders_csv"}`]
 	require.Greater(t, next, float64(time.Now().Unix()))
 
 	// The failure alert, then the recovery alert, in that order.
@@ -445,10 +445,10 @@ func TestReloadReachesEveryListener(t *testing.T) {
 	// The metrics.
 	code, body = d.do(t, http.MethodGet, "/metrics", false)
 	require.Equal(t, http.StatusOK, code)
-	require.NotContains(t, body, `job="orders_jsonl"`, "a removed job keeps no series")
+	require.NotContains(t, body, `export_job="orders_jsonl"`, "a removed job keeps no series")
 	m := parseMetrics(t, body)
-	require.Equal(t, float64(next.Unix()), m[`exporter_next_run_timestamp_seconds{job="orders_csv"}`])
-	require.Equal(t, 1.0, m[`exporter_runs_total{job="nightly_parquet",outcome="succeeded"}`])
+	require.Equal(t, float64(next.Unix()), m[`exporter_next_run_timestamp_seconds{export_job="orders_csv"}`])
+	require.Equal(t, 1.0, m[`exporter_runs_total{export_job="nightly_parquet",outcome="succeeded"}`])
 	require.Equal(t, 1.0, m[`exporter_config_reloads_total{result="success"}`])
 	require.Equal(t, 0.0, m[`exporter_config_reloads_total{result="failure"}`])
 

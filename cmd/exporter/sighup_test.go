@@ -295,9 +295,9 @@ func TestSIGHUPOfPathologicalConfigsLeavesTheDaemonServing(t *testing.T) {
 	m := d.metrics(t)
 	require.Equal(t, 1.0, m[`exporter_config_reloads_total{result="success"}`])
 	require.Equal(t, 1.0, m[`exporter_config_last_reload_successful`])
-	require.Positive(t, m[`exporter_next_run_timestamp_seconds{job="morning"}`])
+	require.Positive(t, m[`exporter_next_run_timestamp_seconds{export_job="morning"}`])
 	for k := range m {
-		require.NotContains(t, k, `job="nightly"`, "a removed job keeps no series")
+		require.NotContains(t, k, `export_job="nightly"`, "a removed job keeps no series")
 	}
 	d.waitScheduledRun(t, "every_second", time.Now())
 

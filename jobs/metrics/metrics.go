@@ -8,25 +8,29 @@
 // job's series disappear, an added job's appear (at zero), and next fire
 // times follow the new schedules.
 //
-// Series, all prefixed exporter_:
+// Series, all prefixed exporter_; the export job's label is export_job,
+// never job or instance, which Prometheus sets on every series of a scrape
+// target (ours would be renamed exported_job, and sum by (job) would add
+// every export job together):
 //
-//	runs_total{job,outcome}                finished attempts by status
-//	run_duration_seconds{job,outcome}       histogram of attempt durations
-//	rows_exported_total{job}                rows of succeeded attempts
-//	bytes_exported_total{job}               bytes of succeeded attempts
-//	retries_total{job}                      attempts > 1 started
-//	runs_in_flight{job}                     attempts running now
-//	looker_requests_total{endpoint,status}  Looker API responses ("error" when none came)
-//	looker_request_duration_seconds{endpoint} time to the response headers
-//	last_success_timestamp_seconds{job}     scheduled time of the latest success or check, Unix seconds
+//	runs_total{export_job,outcome}              finished attempts by status
+//	run_duration_seconds{export_job,outcome}    histogram of attempt durations
+//	rows_exported_total{export_job}             rows of succeeded attempts
+//	bytes_exported_total{export_job}            bytes of succeeded attempts
+//	retries_total{export_job}                   attempts > 1 started
+//	runs_in_flight{export_job}                  attempts running now
+//	looker_requests_total{endpoint,status}      Looker API responses ("error" when none came)
+//	looker_request_duration_seconds{endpoint}   time to the response headers
+//	last_success_timestamp_seconds{export_job}  scheduled time of the latest success or check, Unix seconds
 //
 // A check is a run skipped by its send condition (state.Run.Checked): it
 // read the data and, as asked, published nothing, so it counts as fresh.
 //
-//	next_run_timestamp_seconds{job}         the schedule's next fire time, Unix seconds
-//	config_reloads_total{result}            config reloads, result "success" or "failure"
-//	config_last_reload_successful           1 when the latest load or reload succeeded, else 0
+//	next_run_timestamp_seconds{export_job}      the schedule's next fire time, Unix seconds
+//	config_reloads_total{result}                config reloads, result "success" or "failure"
+//	config_last_reload_successful               1 when the latest load or reload succeeded, else 0
 //	config_last_reload_success_timestamp_seconds  when the running config was loaded, Unix seconds
+//	build_info{version,revision,goversion}      always 1: the running build
 //
 // No label ever holds a secret: labels are job names, statuses and Looker
 // operation names.
@@ -59,6 +63,15 @@ type Options struct {
 	Clock jobs.Clock
 	// ProcessCollectors adds the Go runtime and process collectors.
 	ProcessCollectors bool
+	// Build is the running build, exported as exporter_build_info.
+	Build BuildInfo
+}
+
+// BuildInfo names the running build.
+type BuildInfo struct {
+	Version   string // e.g. v1.2.3, or dev
+	Revision  string // the VCS revision, or unknown
+	GoVersion string // runtime.Version()
 }
 
 // Metrics holds the exporter's collectors and their registry. All methods
@@ -98,28 +111,28 @@ func New(opts Options) *Metrics {
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "exporter", Name: "runs_total",
 			Help: "Finished run attempts, by job and outcome (succeeded, failed, interrupted, skipped).",
-		}, []string{"job", "outcome"}),
+		}, []string{"export_job", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "exporter", Name: "run_duration_seconds",
 			Help:    "Duration of finished run attempts, from start to recorded outcome.",
 			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400},
-		}, []string{"job", "outcome"}),
+		}, []string{"export_job", "outcome"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "exporter", Name: "rows_exported_total",
 			Help: "Rows written by succeeded run attempts.",
-		}, []string{"job"}),
+		}, []string{"export_job"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "exporter", Name: "bytes_exported_total",
 			Help: "Bytes written to destinations by succeeded run attempts.",
-		}, []string{"job"}),
+		}, []string{"export_job"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "exporter", Name: "retries_total",
 			Help: "Run attempts started after a failed attempt of the same scheduled run (attempt > 1).",
-		}, []string{"job"}),
+		}, []string{"export_job"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "exporter", Name: "runs_in_flight",
 			Help: "Run attempts in progress in this process.",
-		}, []string{"job"}),
+		}, []string{"export_job"}),
 		lookerReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "exporter", Name: "looker_requests_total",
 			Help: `Looker API requests by endpoint (operation) and HTTP status; status "error" when no response came.`,
@@ -132,7 +145,7 @@ func New(opts Options) *Metrics {
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "exporter", Name: "last_success_timestamp_seconds",
 			Help: "Scheduled time of the job's latest succeeded run, or run skipped by its send condition (a fresh check), Unix seconds (0: none yet). Alert on time() minus this.",
-		}, []string{"job"}),
+		}, []string{"export_job"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "exporter", Name: "config_reloads_total",
 			Help: `Config reloads (SIGHUP), by result: "success" or "failure" (the running jobs were kept; see the log).`,
@@ -146,10 +159,17 @@ func New(opts Options) *Metrics {
 			Help: "When the running config was loaded (at start or by the latest successful reload), Unix seconds.",
 		}),
 	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "exporter", Name: "build_info",
+		Help:        "Always 1; its labels name the running build: version, VCS revision and Go version.",
+		ConstLabels: prometheus.Labels{"version": opts.Build.Version, "revision": opts.Build.Revision, "goversion": opts.Build.GoVersion},
+	})
+	build.Set(1)
+	m.reg.MustRegister(build)
 	m.reg.MustRegister(m.runs, m.duration, m.rows, m.bytes, m.retries, m.inFlight, m.lookerReqs, m.lookerTime, m.lastSuccess,
 		m.reloads, m.reloadOK, m.reloadOKTime)
 	m.reg.MustRegister(&nextCollector{m: m, desc: prometheus.NewDesc("exporter_next_run_timestamp_seconds",
-		"The job's next scheduled fire time, Unix seconds.", []string{"job"}, nil)})
+		"The job's next scheduled fire time, Unix seconds.", []string{"export_job"}, nil)})
 	if opts.ProcessCollectors {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -199,7 +219,7 @@ func (m *Metrics) Reload(jobs []*config.Job) {
 		for _, v := range []interface {
 			DeletePartialMatch(prometheus.Labels) int
 		}{m.runs, m.duration, m.rows, m.bytes, m.retries, m.inFlight, m.lastSuccess} {
-			v.DeletePartialMatch(prometheus.Labels{"job": j.Name})
+			v.DeletePartialMatch(prometheus.Labels{"export_job": j.Name})
 		}
 	}
 	for _, j := range jobs {

@@ -49,9 +49,9 @@ func TestObserverSeries(t *testing.T) {
 	m.RunStarted(state.Run{Job: "a", Attempt: 1})
 	m.RunStarted(state.Run{Job: "a", Attempt: 2})
 	body := scrape(t, m)
-	require.Contains(t, body, `exporter_runs_in_flight{job="a"} 2`)
-	require.Contains(t, body, `exporter_retries_total{job="a"} 1`)
-	require.Contains(t, body, `exporter_last_success_timestamp_seconds{job="a"} 1.8e+09`)
+	require.Contains(t, body, `exporter_runs_in_flight{export_job="a"} 2`)
+	require.Contains(t, body, `exporter_retries_total{export_job="a"} 1`)
+	require.Contains(t, body, `exporter_last_success_timestamp_seconds{export_job="a"} 1.8e+09`)
 
 	// An older partition succeeding does not move last success backwards.
 	m.RunFinished(state.Run{Job: "a", Status: state.Succeeded, ScheduledTime: t0.Add(-time.Hour), StartedAt: t0, FinishedAt: t0.Add(3 * time.Second), Rows: 10, Bytes: 100}, nil)
@@ -60,14 +60,14 @@ func TestObserverSeries(t *testing.T) {
 	m.LookerRequest("run_look", 503, time.Second)
 	body = scrape(t, m)
 	for _, want := range []string{
-		`exporter_runs_in_flight{job="a"} 0`,
-		`exporter_runs_total{job="a",outcome="succeeded"} 1`,
-		`exporter_runs_total{job="a",outcome="failed"} 1`,
-		`exporter_rows_exported_total{job="a"} 10`,
-		`exporter_bytes_exported_total{job="a"} 100`,
-		`exporter_last_success_timestamp_seconds{job="a"} 1.8e+09`,
-		`exporter_last_success_timestamp_seconds{job="b"} 0`,
-		`exporter_run_duration_seconds_sum{job="a",outcome="succeeded"} 3`,
+		`exporter_runs_in_flight{export_job="a"} 0`,
+		`exporter_runs_total{export_job="a",outcome="succeeded"} 1`,
+		`exporter_runs_total{export_job="a",outcome="failed"} 1`,
+		`exporter_rows_exported_total{export_job="a"} 10`,
+		`exporter_bytes_exported_total{export_job="a"} 100`,
+		`exporter_last_success_timestamp_seconds{export_job="a"} 1.8e+09`,
+		`exporter_last_success_timestamp_seconds{export_job="b"} 0`,
+		`exporter_run_duration_seconds_sum{export_job="a",outcome="succeeded"} 3`,
 		`exporter_looker_requests_total{endpoint="run_look",status="error"} 1`,
 		`exporter_looker_requests_total{endpoint="run_look",status="503"} 1`,
 	} {
@@ -89,7 +89,7 @@ func TestNextRunFollowsTheSchedulersDST(t *testing.T) {
 	m := metrics.New(metrics.Options{Jobs: []*config.Job{job}, Clock: stillClock{now}})
 	want := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
 	require.Equal(t, want, s.Next(now).UTC())
-	require.Contains(t, scrape(t, m), `exporter_next_run_timestamp_seconds{job="nightly"} `+strconv.FormatFloat(float64(want.Unix()), 'g', -1, 64)+"\n")
+	require.Contains(t, scrape(t, m), `exporter_next_run_timestamp_seconds{export_job="nightly"} `+strconv.FormatFloat(float64(want.Unix()), 'g', -1, 64)+"\n")
 }
 
 // TestMetricsFollowReload: after a reload a removed job has no series at
@@ -109,7 +109,7 @@ func TestMetricsFollowReload(t *testing.T) {
 	m.RunStarted(state.Run{Job: "gone", Attempt: 1}) // in flight across the reload
 	m.RunFinished(state.Run{Job: "kept", Status: state.Succeeded, ScheduledTime: now, Rows: 3}, nil)
 	body := scrape(t, m)
-	require.Contains(t, body, `exporter_runs_in_flight{job="gone"} 1`)
+	require.Contains(t, body, `exporter_runs_in_flight{export_job="gone"} 1`)
 	require.Contains(t, body, `exporter_config_reloads_total{result="failure"} 0`)
 	require.Contains(t, body, `exporter_config_last_reload_successful 1`)
 	require.Contains(t, body, `exporter_config_last_reload_success_timestamp_seconds `+ts(now)+"\n")
@@ -118,13 +118,13 @@ func TestMetricsFollowReload(t *testing.T) {
 	m.ConfigReloaded(true)
 	m.RunFinished(state.Run{Job: "gone", Status: state.Failed}, errors.New("late")) // its run ends after the reload
 	body = scrape(t, m)
-	require.NotContains(t, body, `job="gone"`)
+	require.NotContains(t, body, `export_job="gone"`)
 	for _, want := range []string{
-		`exporter_next_run_timestamp_seconds{job="kept"} ` + ts(time.Date(2026, 3, 28, 18, 30, 0, 0, time.UTC)) + "\n",
-		`exporter_next_run_timestamp_seconds{job="added"} ` + ts(time.Date(2026, 3, 29, 9, 0, 0, 0, time.UTC)) + "\n",
-		`exporter_runs_total{job="added",outcome="failed"} 0`,
-		`exporter_last_success_timestamp_seconds{job="added"} 0`,
-		`exporter_rows_exported_total{job="kept"} 3`, // a kept job keeps its counts
+		`exporter_next_run_timestamp_seconds{export_job="kept"} ` + ts(time.Date(2026, 3, 28, 18, 30, 0, 0, time.UTC)) + "\n",
+		`exporter_next_run_timestamp_seconds{export_job="added"} ` + ts(time.Date(2026, 3, 29, 9, 0, 0, 0, time.UTC)) + "\n",
+		`exporter_runs_total{export_job="added",outcome="failed"} 0`,
+		`exporter_last_success_timestamp_seconds{export_job="added"} 0`,
+		`exporter_rows_exported_total{export_job="kept"} 3`, // a kept job keeps its counts
 		`exporter_config_reloads_total{result="success"} 1`,
 		`exporter_config_last_reload_successful 1`,
 	} {
@@ -140,7 +140,7 @@ func TestMetricsFollowReload(t *testing.T) {
 	// A job removed, then added back, is counted again.
 	m.Reload([]*config.Job{job("gone", "0 7 * * *")})
 	m.RunFinished(state.Run{Job: "gone", Status: state.Failed}, errors.New("x"))
-	require.Contains(t, scrape(t, m), `exporter_runs_total{job="gone",outcome="failed"} 1`)
+	require.Contains(t, scrape(t, m), `exporter_runs_total{export_job="gone",outcome="failed"} 1`)
 }
 
 // TestSkippedByConditionIsFresh: a run skipped by its send condition is a
@@ -151,10 +151,17 @@ func TestSkippedByConditionIsFresh(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	require.NoError(t, m.Init(t.Context(), lastSuccesses{"a": t0}, []string{"a"}))
 	m.RunFinished(state.Run{Job: "a", Status: state.Skipped, ScheduledTime: t0.Add(time.Hour), Error: "skipped: the previous run of the job was still in flight (overlap: skip)"}, nil)
-	require.Contains(t, scrape(t, m), `exporter_last_success_timestamp_seconds{job="a"} 1.8e+09`)
+	require.Contains(t, scrape(t, m), `exporter_last_success_timestamp_seconds{export_job="a"} 1.8e+09`)
 	m.RunFinished(state.Run{Job: "a", Status: state.Skipped, ErrorClass: state.ClassCondition, ScheduledTime: t0.Add(2 * time.Hour), Rows: 5, Error: "when: changed: same content as run r1 published 2027-01-15T08:00:00Z"}, nil)
 	body := scrape(t, m)
-	require.Contains(t, body, `exporter_last_success_timestamp_seconds{job="a"} 1.8000072e+09`)
-	require.Contains(t, body, `exporter_runs_total{job="a",outcome="skipped"} 2`)
-	require.NotContains(t, body, `exporter_rows_exported_total{job="a"} 5`, "nothing was exported")
+	require.Contains(t, body, `exporter_last_success_timestamp_seconds{export_job="a"} 1.8000072e+09`)
+	require.Contains(t, body, `exporter_runs_total{export_job="a",outcome="skipped"} 2`)
+	require.NotContains(t, body, `exporter_rows_exported_total{export_job="a"} 5`, "nothing was exported")
+}
+
+// TestBuildInfo: exporter_build_info is 1 and its labels name the build.
+func TestBuildInfo(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{Build: metrics.BuildInfo{Version: "v1.2.3", Revision: "0123abc", GoVersion: "go1.26.0"}})
+	require.Contains(t, scrape(t, m), `exporter_build_info{goversion="go1.26.0",revision="0123abc",version="v1.2.3"} 1`+"\n")
 }
