@@ -110,7 +110,7 @@ func newGCPCore(out zapcore.WriteSyncer, level zapcore.LevelEnabler) zapcore.Cor
 		LineEnding:     zapcore.DefaultLineEnding,
 		EncodeLevel:    gcpSeverity,
 		EncodeTime:     zapcore.RFC3339NanoTimeEncoder,
-		EncodeDuration: zapcore.StringDurationEncoder,
+		EncodeDuration: zapcore.SecondsDurationEncoder, // as the json format
 		EncodeCaller:   zapcore.ShortCallerEncoder,
 	}
 	return &gcpCore{Core: zapcore.NewCore(zapcore.NewJSONEncoder(ec), out, level)}

@@ -300,3 +300,13 @@ func mainError(t *testing.T, err error) string {
 	printError(&buf, err)
 	return buf.String()
 }
+
+// TestRootHelpMentionsGCPLogs: `exporter --help` names the gcp format, with
+// an example.
+func TestRootHelpMentionsGCPLogs(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := exec(t, context.Background(), "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "--log-format gcp")
+	require.Contains(t, stdout, "gcp (Google Cloud Logging)")
+}
