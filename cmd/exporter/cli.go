@@ -94,12 +94,6 @@ in a state store (SQLite by default).`,
 	return exitUsage
 }
 
-// printError prints a command's error, stripped of terminal control: it may
-// quote Looker.
-func printError(w io.Writer, err error) {
-	fmt.Fprintln(w, "exporter:", sanitize(err.Error()))
-}
-
 func versionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",

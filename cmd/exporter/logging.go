@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -25,7 +26,10 @@ const (
 
 // gcpLabelsKey is the field Cloud Logging turns into the entry's labels.
 // https://cloud.google.com/logging/docs/structured-logging
-const gcpLabelsKey = "logging.googleapis.com/labels"
+const (
+	gcpLabelsKey         = "logging.googleapis.com/labels"
+	gcpSourceLocationKey = "logging.googleapis.com/sourceLocation"
+)
 
 // gcpLabelFields are the fields that become Cloud Logging labels in the gcp
 // format (other formats keep them as ordinary fields).
@@ -54,9 +58,15 @@ func (g *globals) logger() (*zap.Logger, error) {
 		ec.EncodeTime = consoleTime
 		return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(ec), out, level)), nil
 	case logGCP:
-		return zap.New(newGCPCore(out, level)), nil
+		return zap.New(newGCPCore(out, level), zap.AddCaller()), nil
 	}
 	return nil, usageErr("--log-format %q: use json, console, gcp or auto", g.logFormat)
+}
+
+// printError prints a command's error, stripped of terminal control: it may
+// quote Looker.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "exporter:", sanitize(err.Error()))
 }
 
 // consoleTime writes a console line's time in full: date, milliseconds, UTC.
@@ -111,7 +121,6 @@ func newGCPCore(out zapcore.WriteSyncer, level zapcore.LevelEnabler) zapcore.Cor
 		EncodeLevel:    gcpSeverity,
 		EncodeTime:     zapcore.RFC3339NanoTimeEncoder,
 		EncodeDuration: zapcore.SecondsDurationEncoder, // as the json format
-		EncodeCaller:   zapcore.ShortCallerEncoder,
 	}
 	return &gcpCore{Core: zapcore.NewCore(zapcore.NewJSONEncoder(ec), out, level)}
 }
@@ -172,7 +181,22 @@ func (c *gcpCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	if len(labels) > 0 {
 		rest = append(rest, zap.Object(gcpLabelsKey, gcpLabels(labels)))
 	}
+	if ent.Caller.Defined {
+		rest = append(rest, zap.Object(gcpSourceLocationKey, gcpSource(ent.Caller)))
+	}
 	return c.Core.Write(ent, rest)
+}
+
+// gcpSource is a LogEntrySourceLocation: file, line (a string, as int64 is
+// in JSON) and function.
+type gcpSource zapcore.EntryCaller
+
+func (s gcpSource) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	file, _, _ := strings.Cut(zapcore.EntryCaller(s).TrimmedPath(), ":") // package dir/file.go, without :line
+	enc.AddString("file", file)
+	enc.AddString("line", fmt.Sprint(s.Line))
+	enc.AddString("function", s.Function)
+	return nil
 }
 
 type gcpLabels map[string]string

@@ -80,6 +80,10 @@ func TestGCPLogFormatRun(t *testing.T) {
 		}
 	}
 	require.True(t, severities["INFO"], severities)
+	src := jsonLines(t, stderr)[0][gcpSourceLocationKey].(map[string]any)
+	require.Regexp(t, `^jobs/runner\.go$`, src["file"])
+	require.Regexp(t, `^[1-9][0-9]*$`, src["line"])
+	require.Contains(t, src["function"], "jobs.(*Runner)")
 	require.True(t, severities["ERROR"] || severities["WARNING"], "the failed run logs at WARNING or ERROR: %v", severities)
 	require.GreaterOrEqual(t, labelled, 4, "a run's lines carry the labels")
 }
