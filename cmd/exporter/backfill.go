@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/lookerexport/exporter/jobs"
@@ -69,7 +67,7 @@ Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
 			res, err := jobs.Backfill(ctx, a.runner, job, a.log.Named("backfill"), jobs.BackfillOptions{
 				From: start, To: end, Parallel: parallel, Rerun: rerun,
 				Replica: "backfill:" + cfg.Scheduler.Replica, Lease: cfg.Scheduler.Lease,
-				Progress: backfillProgress(cmd.OutOrStdout(), g.term()),
+				Progress: backfillProgress(cmd.OutOrStdout(), g.term(), isTerminal(cmd.OutOrStdout()) && g.term().tty),
 			})
 			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d partitions: %d succeeded, %d skipped, %d failed\n",
 				job.Name, res.Total, res.Succeeded, res.Skipped, res.Failed)
@@ -103,12 +101,11 @@ func parseBackfillTime(flag, s string, job *config.Job) (time.Time, error) {
 	return time.Time{}, usageErr("%s %q: give an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01)", flag, s)
 }
 
-// backfillProgress reports each settled partition: when stdout is a
-// terminal it rewrites the progress line (on stderr, the terminal's) and
-// prints failures above it; elsewhere it prints every partition to stdout.
-func backfillProgress(stdout io.Writer, term *terminal) func(jobs.BackfillEvent) {
-	f, ok := stdout.(*os.File)
-	live := ok && isatty.IsTerminal(f.Fd()) && term.tty
+// backfillProgress reports each settled partition: when live (stdout and
+// the log's stderr are the terminal) it rewrites the progress line and
+// prints failures and the last partition above it; otherwise it prints every
+// partition to stdout.
+func backfillProgress(stdout io.Writer, term *terminal, live bool) func(jobs.BackfillEvent) {
 	return func(ev jobs.BackfillEvent) {
 		line := fmt.Sprintf("[%d/%d] %s %s", ev.Done, ev.Total, ev.Scheduled.Format(time.RFC3339), ev.Outcome)
 		if ev.Outcome == "succeeded" {

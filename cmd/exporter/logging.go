@@ -223,8 +223,13 @@ type terminal struct {
 const clearLine = "\r\033[K"
 
 func newTerminal(w io.Writer) *terminal {
+	return &terminal{w: w, tty: isTerminal(w)}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return &terminal{w: w, tty: ok && isatty.IsTerminal(f.Fd())}
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // term is the terminal on g's stderr, shared by the logger and progress.

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 	"github.com/lookerexport/exporter/state"
 	"github.com/lookerexport/exporter/state/sqlite"
@@ -313,4 +314,37 @@ func TestRootHelpMentionsGCPLogs(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "--log-format gcp")
 	require.Contains(t, stdout, "gcp (Google Cloud Logging)")
+}
+
+// TestBackfillProgressOnATerminal: on a terminal, backfill's partitions
+// rewrite the progress line, failures (their errors stripped of terminal
+// control) and the last partition are printed above it on stdout, and the
+// progress line is gone at the end; off a terminal every partition is a
+// line on stdout.
+func TestBackfillProgressOnATerminal(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	events := []jobs.BackfillEvent{
+		{Scheduled: at, Done: 1, Total: 3, Outcome: "succeeded", Run: state.Run{Rows: 5, Attempt: 1}},
+		{Scheduled: at.Add(time.Hour), Done: 2, Total: 3, Outcome: "failed", Err: fmt.Errorf("Looker says \x1b[2Jno")},
+		{Scheduled: at.Add(2 * time.Hour), Done: 3, Total: 3, Outcome: "succeeded", Run: state.Run{Rows: 7, Attempt: 1}},
+	}
+	want := "[2/3] 2026-11-01T01:00:00Z failed: Looker says no\n[3/3] 2026-11-01T02:00:00Z succeeded (7 rows, attempt 1)\n"
+
+	screen, stdout := &syncBuffer{}, &syncBuffer{}
+	term := &terminal{w: screen, tty: true}
+	p := backfillProgress(stdout, term, true)
+	for _, ev := range events {
+		p(ev)
+	}
+	require.Equal(t, want, stdout.String())
+	require.Equal(t, clearLine+"[1/3] 2026-11-01T00:00:00Z succeeded (5 rows, attempt 1)"+clearLine+"[1/3] 2026-11-01T00:00:00Z succeeded (5 rows, attempt 1)"+clearLine+clearLine, screen.String())
+	require.Empty(t, term.progress)
+
+	stdout = &syncBuffer{}
+	p = backfillProgress(stdout, &terminal{w: screen, tty: false}, false)
+	for _, ev := range events {
+		p(ev)
+	}
+	require.Equal(t, "[1/3] 2026-11-01T00:00:00Z succeeded (5 rows, attempt 1)\n"+want, stdout.String())
 }
