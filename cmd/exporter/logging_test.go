@@ -348,3 +348,36 @@ func TestBackfillProgressOnATerminal(t *testing.T) {
 	}
 	require.Equal(t, "[1/3] 2026-11-01T00:00:00Z succeeded (5 rows, attempt 1)\n"+want, stdout.String())
 }
+
+// TestLookerErrorEscapesStripped: Looker echoes a field name carrying escape
+// sequences (a window title, a screen clear) in its error; `exporter run`,
+// `logs` and `history` print the error without them, in every log format.
+func TestLookerErrorEscapesStripped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `  - name: evil
+    schedule: "@daily"
+    source: {query: {model: thelook, view: orders, fields: ["orders.id", "orders.x\e]0;pwned\a\e[2J\e[31m"]}}
+    format: csv
+    destination: '$DIR/out/x.csv'
+`)
+	ctx := context.Background()
+	control := "[\x00-\x08\x0b-\x1f\x7f]"
+	for i, format := range []string{"console", "json", "gcp"} {
+		at := time.Date(2026, 11, 27+i, 6, 0, 0, 0, time.UTC).Format(time.RFC3339)
+		code, stdout, stderr := exec(t, ctx, "run", "--config", f.conf, "evil", "--at", at, "--no-retry", "--log-format", format)
+		require.Equal(t, exitFailed, code, stderr)
+		require.Contains(t, stderr, "exporter: job evil run ")
+		require.Contains(t, stderr, "Unknown field(s) in explore 'orders': orders.x (https://")
+		require.NotRegexp(t, control, stdout+stderr, format)
+	}
+	runs := f.runs(t)
+	require.Contains(t, runs[0].Error, "\x1b]0;pwned", "the stored error keeps Looker's text; only the output strips it")
+	for _, args := range [][]string{{"logs", runs[0].ID}, {"history"}, {"history", "evil"}} {
+		code, stdout, stderr := exec(t, ctx, append(args, "--config", f.conf)...)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, runs[0].ID, args)
+		require.NotRegexp(t, control, stdout+stderr, args)
+	}
+	_, stdout, _ := exec(t, ctx, "logs", runs[0].ID, "--config", f.conf)
+	require.Contains(t, stdout, "Unknown field(s) in explore 'orders': orders.x (https://")
+}
