@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/lookerexport/exporter/jobs"
@@ -69,7 +67,7 @@ Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
 			res, err := jobs.Backfill(ctx, a.runner, job, a.log.Named("backfill"), jobs.BackfillOptions{
 				From: start, To: end, Parallel: parallel, Rerun: rerun,
 				Replica: "backfill:" + cfg.Scheduler.Replica, Lease: cfg.Scheduler.Lease,
-				Progress: backfillProgress(cmd.OutOrStdout()), // stderr is the log's
+				Progress: backfillProgress(cmd.OutOrStdout(), g.term(), isTerminal(cmd.OutOrStdout()) && g.term().tty),
 			})
 			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d partitions: %d succeeded, %d skipped, %d failed\n",
 				job.Name, res.Total, res.Succeeded, res.Skipped, res.Failed)
@@ -103,11 +101,11 @@ func parseBackfillTime(flag, s string, job *config.Job) (time.Time, error) {
 	return time.Time{}, usageErr("%s %q: give an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01)", flag, s)
 }
 
-// backfillProgress prints one line per settled partition: on a terminal it
-// rewrites a status line, elsewhere it logs every partition.
-func backfillProgress(w io.Writer) func(jobs.BackfillEvent) {
-	f, ok := w.(*os.File)
-	tty := ok && isatty.IsTerminal(f.Fd())
+// backfillProgress reports each settled partition: when live (stdout and
+// the log's stderr are the terminal) it rewrites the progress line and
+// prints failures and the last partition above it; otherwise it prints every
+// partition to stdout.
+func backfillProgress(stdout io.Writer, term *terminal, live bool) func(jobs.BackfillEvent) {
 	return func(ev jobs.BackfillEvent) {
 		line := fmt.Sprintf("[%d/%d] %s %s", ev.Done, ev.Total, ev.Scheduled.Format(time.RFC3339), ev.Outcome)
 		if ev.Outcome == "succeeded" {
@@ -116,16 +114,16 @@ func backfillProgress(w io.Writer) func(jobs.BackfillEvent) {
 		if ev.Err != nil {
 			line += ": " + ev.Err.Error()
 		}
-		if tty && ev.Err == nil {
-			fmt.Fprintf(w, "\r\033[K%s", line)
-			if ev.Done == ev.Total {
-				fmt.Fprintln(w)
-			}
-			return
+		switch {
+		case !live:
+			fmt.Fprintln(stdout, sanitize(line))
+		case ev.Err != nil:
+			term.Above(stdout, line)
+		case ev.Done == ev.Total:
+			term.Progress("")
+			term.Above(stdout, line)
+		default:
+			term.Progress(line)
 		}
-		if tty {
-			fmt.Fprint(w, "\r\033[K")
-		}
-		fmt.Fprintln(w, line)
 	}
 }

@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"sync"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // Exit codes. `exporter run` maps a run's outcome onto them.
@@ -39,6 +36,9 @@ type globals struct {
 	stdout, stderr io.Writer
 	logFormat      string
 	logLevel       string
+
+	termOnce sync.Once
+	terminal *terminal // stderr, shared by log lines and the progress line; see term
 }
 
 // Main runs the CLI and returns the process exit code.
@@ -55,7 +55,8 @@ in a state store (SQLite by default).`,
   exporter validate --config jobs.yaml           # check a config, every problem with its line
   exporter run --config jobs.yaml orders_daily   # one run now
   exporter serve --config jobs.yaml              # the daemon, with its status page on 127.0.0.1:9464
-  exporter history --config jobs.yaml            # recent runs; then: exporter logs RUN_ID --config jobs.yaml`,
+  exporter history --config jobs.yaml            # recent runs; then: exporter logs RUN_ID --config jobs.yaml
+  exporter serve --config jobs.yaml --log-format gcp   # JSON lines for Google Cloud Logging: severity, message, time, labels job and run_id`,
 		Version:       readBuildInfo().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -65,7 +66,7 @@ in a state store (SQLite by default).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: json, console, or auto (console on a terminal, else json)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: json, console, gcp (Google Cloud Logging), or auto (console on a terminal, gcp on Cloud Run and GKE, else json)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(
 		validateCmd(g),
@@ -83,42 +84,13 @@ in a state store (SQLite by default).`,
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "exporter:", err)
+	printError(stderr, err)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
 	// cobra's own errors are about flags and arguments.
 	return exitUsage
-}
-
-func (g *globals) logger() (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(g.logLevel)
-	if err != nil {
-		return nil, usageErr("--log-level %q: use debug, info, warn or error", g.logLevel)
-	}
-	format := g.logFormat
-	if format == "auto" {
-		format = "json"
-		if f, ok := g.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-			format = "console"
-		}
-	}
-	var enc zapcore.Encoder
-	switch format {
-	case "json":
-		ec := zap.NewProductionEncoderConfig()
-		ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-		enc = zapcore.NewJSONEncoder(ec)
-	case "console":
-		ec := zap.NewDevelopmentEncoderConfig()
-		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
-		enc = zapcore.NewConsoleEncoder(ec)
-	default:
-		return nil, usageErr("--log-format %q: use json, console or auto", g.logFormat)
-	}
-	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(g.stderr)), level)
-	return zap.New(core), nil
 }
 
 func versionCmd(g *globals) *cobra.Command {

@@ -90,7 +90,7 @@ the sandbox, firing the sample jobs every five minutes, until interrupted.`,
 			var results []state.Run
 			var failed error
 			for _, job := range cfg.Jobs {
-				run, err := runOnce(ctx, g.stderr, a.trigger("run"), job, scheduled, jobs.TriggerOptions{})
+				run, err := runOnce(ctx, g.term(), a.trigger("run"), job, scheduled, jobs.TriggerOptions{})
 				if err != nil && failed == nil {
 					failed = err
 				}

@@ -71,7 +71,7 @@ Use the run id with ` + "`exporter logs`" + ` to see what happened.`,
 				if r.ErrorClass == state.ClassCondition {
 					msg = oneLine(r.Error, 200) // the skip reason, whole: it names the run it repeats
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Job, sched.Format("2006-01-02 15:04 MST"), r.Attempt, r.Status,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, sanitize(r.Job), sched.Format("2006-01-02 15:04 MST"), r.Attempt, r.Status,
 					time.Duration(r.DurationSeconds*float64(time.Second)).Round(time.Millisecond), r.Rows, r.Bytes, msg)
 			}
 			return tw.Flush()

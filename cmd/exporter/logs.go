@@ -47,21 +47,21 @@ after the fact and from any replica. Find run ids with ` + "`exporter history`" 
 				return writeJSONOut(g.stdout, map[string]any{"run": ri, "lines": web.NewLogLines(lines)})
 			}
 			w := g.stdout
-			fmt.Fprintf(w, "run %s  job %s  attempt %d  %s\n", ri.ID, ri.Job, ri.Attempt, strings.ToUpper(ri.Status))
+			fmt.Fprintf(w, "run %s  job %s  attempt %d  %s\n", ri.ID, sanitize(ri.Job), ri.Attempt, strings.ToUpper(ri.Status))
 			fmt.Fprintf(w, "scheduled %s  started %s  took %s  rows %d  bytes %d\n", ri.ScheduledTime.Format(time.RFC3339), ri.StartedAt.Format(time.RFC3339),
 				time.Duration(ri.DurationSeconds*float64(time.Second)).Round(time.Millisecond), ri.Rows, ri.Bytes)
 			for _, u := range ri.URIs {
-				fmt.Fprintf(w, "output %s\n", u)
+				fmt.Fprintf(w, "output %s\n", sanitize(u))
 			}
 			if ri.Error != "" {
-				fmt.Fprintf(w, "error (%s): %s\n", ri.ErrorClass, ri.Error)
+				fmt.Fprintf(w, "error (%s): %s\n", ri.ErrorClass, sanitize(ri.Error))
 			}
 			fmt.Fprintln(w)
 			if len(lines) == 0 {
 				fmt.Fprintln(w, "(no log lines saved for this run)")
 			}
 			for _, l := range web.NewLogLines(lines) {
-				fmt.Fprintf(w, "%s %-5s %s%s\n", l.Time.UTC().Format("2006-01-02T15:04:05.000Z"), strings.ToUpper(l.Level), l.Message, fieldsSuffix(l.Fields))
+				fmt.Fprintf(w, "%s %-5s %s%s\n", l.Time.UTC().Format("2006-01-02T15:04:05.000Z"), strings.ToUpper(l.Level), sanitize(l.Message), fieldsSuffix(l.Fields))
 			}
 			return nil
 		},
@@ -94,8 +94,9 @@ func fieldsSuffix(raw json.RawMessage) string {
 	return b.String()
 }
 
+// oneLine shortens s to n runes on one line, without terminal control.
 func oneLine(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(sanitize(s), "\n", " ")
 	if r := []rune(s); len(r) > n {
 		return string(r[:n]) + "…"
 	}

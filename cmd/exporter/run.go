@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/dustin/go-humanize"
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/lookerexport/exporter/formats"
@@ -62,7 +60,7 @@ again later; 130 interrupted.`,
 			}
 			n := notify.New(notify.Options{Hooks: cfg.Notify, Jobs: cfg.Jobs, Store: a.store, Log: a.log.Named("notify"), Clock: a.clock, StatusURL: cfg.Server.ExternalURL})
 			a.runner.Observers = append(a.runner.Observers, n)
-			run, err := runOnce(ctx, g.stderr, a.trigger("run"), job, scheduled,
+			run, err := runOnce(ctx, g.term(), a.trigger("run"), job, scheduled,
 				jobs.TriggerOptions{RunOptions: jobs.RunOptions{AcceptSchemaChange: acceptSchema}, NoRetry: noRetry})
 			n.Flush()
 			printRun(g.stdout, run)
@@ -77,20 +75,19 @@ again later; 130 interrupted.`,
 }
 
 // runOnce runs a job through t, showing progress on a terminal.
-func runOnce(ctx context.Context, progressTo io.Writer, t *jobs.Trigger, job *config.Job, scheduled time.Time, opts jobs.TriggerOptions) (state.Run, error) {
+func runOnce(ctx context.Context, term *terminal, t *jobs.Trigger, job *config.Job, scheduled time.Time, opts jobs.TriggerOptions) (state.Run, error) {
 	p := &jobs.Progress{}
-	stop := showProgress(progressTo, job.Name, p)
+	stop := showProgress(term, job.Name, p)
 	opts.Progress = p
 	run, err := t.Run(ctx, job, scheduled, opts)
 	stop()
 	return run, err
 }
 
-// showProgress prints rows, bytes and rate every half second while a run
-// streams, when w is a terminal. The returned func stops it.
-func showProgress(w io.Writer, name string, p *jobs.Progress) func() {
-	f, ok := w.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) {
+// showProgress shows rows, bytes and rate every half second while a run
+// streams, when term is a terminal. The returned func stops it.
+func showProgress(term *terminal, name string, p *jobs.Progress) func() {
+	if !term.tty {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -103,13 +100,13 @@ func showProgress(w io.Writer, name string, p *jobs.Progress) func() {
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(w, "\r\033[K")
+				term.Progress("")
 				return
 			case <-t.C:
 				rows, bytes := p.Rows.Load(), p.Bytes.Load()
 				secs := time.Since(start).Seconds()
-				fmt.Fprintf(w, "\r\033[K%s: %s rows  %s  %s rows/s  %s", name, humanize.Comma(rows), humanize.IBytes(uint64(bytes)),
-					humanize.Comma(int64(float64(rows)/secs)), time.Since(start).Truncate(time.Second))
+				term.Progress(fmt.Sprintf("%s: %s rows  %s  %s rows/s  %s", name, humanize.Comma(rows), humanize.IBytes(uint64(bytes)),
+					humanize.Comma(int64(float64(rows)/secs)), time.Since(start).Truncate(time.Second)))
 			}
 		}
 	}()
@@ -120,13 +117,13 @@ func printRun(w io.Writer, run state.Run) {
 	if run.ID == "" || run.Status == state.Running { // not ours: in flight elsewhere
 		return
 	}
-	fmt.Fprintf(w, "job %s run %s attempt %d: %s, %s rows, %s, %s\n", run.Job, run.ID, run.Attempt, run.Status,
+	fmt.Fprintf(w, "job %s run %s attempt %d: %s, %s rows, %s, %s\n", sanitize(run.Job), run.ID, run.Attempt, run.Status,
 		humanize.Comma(run.Rows), humanize.IBytes(uint64(run.Bytes)), run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond))
 	for _, u := range run.URIs {
-		fmt.Fprintf(w, "  wrote %s\n", u)
+		fmt.Fprintf(w, "  wrote %s\n", sanitize(u))
 	}
 	if run.ErrorClass == state.ClassCondition {
-		fmt.Fprintf(w, "  nothing published: %s\n", run.Error)
+		fmt.Fprintf(w, "  nothing published: %s\n", sanitize(run.Error))
 	}
 }
 
