@@ -187,7 +187,9 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
 			err = fmt.Errorf("%w (%v)", err, cause)
 		}
-		err = fmt.Errorf("job %s run %s: %w", job.Name, run.ID, err)
+		// Cause first: the job and run id are the run's own columns and the
+		// log's fields, never a prefix, so views that truncate the error
+		// (status page, history, Slack) still show what went wrong.
 		res.Error = err.Error()
 	}
 	// Record the outcome even when ctx is cancelled: that is when it

@@ -53,10 +53,33 @@ type Error struct {
 	Err              error         // underlying cause, if any
 }
 
-// Error reads like
-// "look 42: run_look GET /api/4.0/looks/42/run/csv: 404 Not found (https://…)".
+// Error reads cause first, then where, so a view that truncates it (the
+// status page, history, a Slack message) still shows what went wrong:
+// "404 Not found: look 42 was not found, or the API user has no permission
+// to it (folder access, model set); look 42: run_look GET
+// /api/4.0/looks/42/run/csv (https://…)".
 func (e *Error) Error() string {
 	var b strings.Builder
+	switch {
+	case e.StatusCode != 0:
+		msg := e.Message
+		if msg == "" {
+			msg = http.StatusText(e.StatusCode)
+		}
+		b.WriteString(strconv.Itoa(e.StatusCode) + " " + msg)
+		if e.StatusCode == http.StatusNotFound && e.Source != "" && e.Err == nil {
+			b.WriteString(": " + e.Source + " was not found, or the API user has no permission to it (folder access, model set)")
+		}
+	case e.Message != "" && e.Err != nil:
+		b.WriteString(e.Message + ": " + e.Err.Error())
+	case e.Message != "":
+		b.WriteString(e.Message)
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	default:
+		b.WriteString("failed")
+	}
+	b.WriteString("; ")
 	if e.Source != "" {
 		b.WriteString(e.Source + ": ")
 	}
@@ -66,23 +89,6 @@ func (e *Error) Error() string {
 	}
 	if e.Path != "" {
 		b.WriteString(" " + e.Path)
-	}
-	b.WriteString(": ")
-	switch {
-	case e.StatusCode != 0:
-		msg := e.Message
-		if msg == "" {
-			msg = http.StatusText(e.StatusCode)
-		}
-		b.WriteString(strconv.Itoa(e.StatusCode) + " " + msg)
-	case e.Message != "" && e.Err != nil:
-		b.WriteString(e.Message + ": " + e.Err.Error())
-	case e.Message != "":
-		b.WriteString(e.Message)
-	case e.Err != nil:
-		b.WriteString(e.Err.Error())
-	default:
-		b.WriteString("failed")
 	}
 	if e.DocumentationURL != "" {
 		b.WriteString(" (" + e.DocumentationURL + ")")
