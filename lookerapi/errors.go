@@ -51,6 +51,8 @@ type Error struct {
 	Retryable        bool
 	RetryAfter       time.Duration // from a Retry-After header; 0 when absent
 	Err              error         // underlying cause, if any
+
+	explained bool // Message states the cause and the status in full: Error prints it alone
 }
 
 // Error reads cause first, then where, so a view that truncates it (the
@@ -61,6 +63,8 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	switch {
+	case e.explained:
+		b.WriteString(e.Message)
 	case e.StatusCode != 0:
 		msg := e.Message
 		if msg == "" {
@@ -243,9 +247,10 @@ func readErrorBody(r io.Reader) []byte {
 }
 
 func credentialsError(e *Error) *Error {
-	e.Message = fmt.Sprintf("Looker rejected the API client id/secret (%s); check LOOKERSDK_CLIENT_ID and LOOKERSDK_CLIENT_SECRET (an API key of a Looker user: Admin > Users > Edit Keys)",
-		nonEmpty(e.Message, http.StatusText(e.StatusCode)))
-	e.Retryable = false
+	e.Message = fmt.Sprintf("Looker refused the client id/secret (%d %s from POST /login): check LOOKERSDK_CLIENT_ID and LOOKERSDK_CLIENT_SECRET "+
+		"(looker.client_id/client_secret), and that the API key is enabled (Admin > Users > Edit Keys)",
+		e.StatusCode, nonEmpty(e.Message, http.StatusText(e.StatusCode)))
+	e.Retryable, e.explained = false, true
 	e.Err = ErrBadCredentials
 	return e
 }
