@@ -87,7 +87,15 @@ type Runner struct {
 	LogLines int
 
 	inFlight sync.Map // run id -> InFlightRun
+	checked  sync.Map // destination folder -> time.Time its check passed (checkDestination)
 }
+
+// DestinationCheckTTL is how long a destination folder's passed check
+// (sinks.Checker) is trusted, on the run's clock: runs of a job every
+// minute or more often pay one probe a minute, a daily job one per run.
+// A failed check is never cached, so a bucket created after a failure is
+// seen by the next run.
+const DestinationCheckTTL = time.Minute
 
 // InFlight lists the runs in progress, oldest first.
 func (r *Runner) InFlight() []InFlightRun {
@@ -288,6 +296,11 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err != nil {
 		return nil, err
 	}
+	// Before the query: a missing bucket fails in milliseconds, not after
+	// Looker ran the whole query.
+	if err := r.checkDestination(ctx, log, opts.clock, sink, dest); err != nil {
+		return nil, err
+	}
 	res, err := r.result(ctx, job, spec)
 	if err != nil {
 		return nil, err
@@ -338,6 +351,27 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 		return nil, err
 	}
 	return out.URIs(), nil
+}
+
+// checkDestination asks a sink that is a sinks.Checker whether uri can be
+// written, unless a check of its folder passed within
+// DestinationCheckTTL.
+func (r *Runner) checkDestination(ctx context.Context, log *zap.Logger, clock Clock, sink sinks.Sink, uri string) error {
+	c, ok := sink.(sinks.Checker)
+	if !ok {
+		return nil
+	}
+	folder := uri[:strings.LastIndex(uri, "/")+1]
+	now := clock.Now()
+	if at, ok := r.checked.Load(folder); ok && now.Sub(at.(time.Time)) < DestinationCheckTTL {
+		return nil
+	}
+	if err := c.Check(ctx, uri); err != nil {
+		return err
+	}
+	log.Debug("destination checked", zap.String("folder", folder))
+	r.checked.Store(folder, now)
+	return nil
 }
 
 func writeOptions(job *config.Job, run state.Run, scheduled time.Time, lookerContentType string) sinks.WriteOptions {

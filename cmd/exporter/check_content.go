@@ -48,6 +48,12 @@ func checkNextFire(ctx context.Context, client *lookerapi.Client, job *config.Jo
 		out.Error = fmt.Sprintf("job %s (%s:%d): %v", job.Name, job.File, job.Line, err)
 		return spec, true
 	}
+	if !job.TileFiles() { // a dashboard's tile files are known once its tiles are read, below
+		var derr error
+		if out.Destination, derr = job.RenderDestination(td); derr != nil {
+			out.DestinationError = derr.Error()
+		}
+	}
 	spec, err := job.RenderRun(td)
 	if err != nil {
 		return fail(err)
@@ -69,6 +75,9 @@ func checkNextFire(ctx context.Context, client *lookerapi.Client, job *config.Jo
 			td.Tile = config.TileName(t.Title, t.ID)
 			if ct.File, err = job.RenderDestination(td); err != nil {
 				out.Problems = append(out.Problems, err.Error())
+			}
+			if out.Destination == "" {
+				out.Destination = ct.File
 			}
 		}
 		cd.Tiles = append(cd.Tiles, ct)
