@@ -257,7 +257,8 @@ func (n *Notifier) handleRun(ctx context.Context, run state.Run) {
 		ScheduledTime: timePtr(run.ScheduledTime), FinishedAt: timePtr(run.FinishedAt), Rows: run.Rows,
 		ErrorClass: run.ErrorClass, Error: run.Error, URL: n.runURL(run.ID)}
 	if event == config.EventFailure {
-		p.Text = fmt.Sprintf(":red_circle: exporter job %s failed (run %s, attempt %d, %s): %s", run.Job, run.ID, run.Attempt, run.ErrorClass, firstLine(run.Error))
+		// Cause first: a truncated preview still shows what went wrong.
+		p.Text = fmt.Sprintf(":red_circle: exporter job %s failed: %s (run %s, attempt %d, %s)", run.Job, firstLine(run.Error), run.ID, run.Attempt, run.ErrorClass)
 	} else {
 		p.Text = fmt.Sprintf(":large_green_circle: exporter job %s recovered: run %s succeeded, %d rows", run.Job, run.ID, run.Rows)
 	}
