@@ -198,7 +198,7 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 		// Cause first: the job and run id are the run's own columns and the
 		// log's fields, never a prefix, so views that truncate the error
 		// (status page, history, Slack) still show what went wrong.
-		res.Error = err.Error()
+		res.Error = errorText(err)
 	}
 	// Record the outcome even when ctx is cancelled: that is when it
 	// matters. A store that is briefly down is waited for (storeRetry); the

@@ -97,7 +97,10 @@ func checkError(ctx context.Context, what, bucket, uri string, err error) error 
 	case code == http.StatusNotFound || errors.Is(err, storage.ErrBucketNotExist):
 		wrapped = fmt.Errorf("bucket %s does not exist (or these credentials cannot see it): create it, or fix the job's destination %s: %w (%w)",
 			bucket, uri, sinks.ErrNotWritable, err)
-	case code == http.StatusForbidden || code == http.StatusUnauthorized:
+	case code == http.StatusUnauthorized:
+		wrapped = fmt.Errorf("GCS rejected the credentials (destination %s): check gcs.credentials_file, GOOGLE_APPLICATION_CREDENTIALS "+
+			"or Application Default Credentials: %w (%w)", uri, sinks.ErrNotWritable, err)
+	case code == http.StatusForbidden:
 		wrapped = fmt.Errorf("the credentials may not %s bucket %s (destination %s): grant roles/storage.objectUser on the bucket, "+
 			"or storage.objects.create and storage.objects.delete: %w (%w)", what, bucket, uri, sinks.ErrNotWritable, err)
 	default:
