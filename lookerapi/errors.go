@@ -57,9 +57,9 @@ type Error struct {
 
 // Error reads cause first, then where, so a view that truncates it (the
 // status page, history, a Slack message) still shows what went wrong:
-// "404 Not found: look 42 was not found, or the API user has no permission
-// to it (folder access, model set); look 42: run_look GET
-// /api/4.0/looks/42/run/csv (https://…)".
+// "404 Not found: look 42 was not found, or the Looker user running it (the
+// API user, or run_as) has no permission to it (folder access, model set);
+// look 42: run_look GET /api/4.0/looks/42/run/csv (https://…)".
 func (e *Error) Error() string {
 	var b strings.Builder
 	switch {
@@ -72,7 +72,7 @@ func (e *Error) Error() string {
 		}
 		b.WriteString(strconv.Itoa(e.StatusCode) + " " + msg)
 		if e.StatusCode == http.StatusNotFound && e.Source != "" && e.Err == nil {
-			b.WriteString(": " + e.Source + " was not found, or the API user has no permission to it (folder access, model set)")
+			b.WriteString(": " + e.Source + " was not found, or the Looker user running it (the API user, or run_as) has no permission to it (folder access, model set)")
 		}
 	case e.Message != "" && e.Err != nil:
 		b.WriteString(e.Message + ": " + e.Err.Error())

@@ -221,7 +221,7 @@ func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job, no
 	}
 	r, err := client.ResolveRun(ctx, spec.Source, spec.Run)
 	if err != nil {
-		out.Error = fmt.Sprintf("job %s (%s:%d): %v", job.Name, job.File, job.Line, err)
+		out.Error = fmt.Sprintf("%v (job %s, %s:%d)", err, job.Name, job.File, job.Line) // cause first
 		return out
 	}
 	out.LookTitle, out.QueryID, out.Model, out.Explore = r.LookTitle, r.QueryID, r.Model, r.View

@@ -45,7 +45,7 @@ func checkNextFire(ctx context.Context, client *lookerapi.Client, job *config.Jo
 	td.LastSuccessTime = td.PrevScheduledTime
 	out.NextFire = td.ScheduledTime
 	fail := func(err error) (config.RunSpec, bool) {
-		out.Error = fmt.Sprintf("job %s (%s:%d): %v", job.Name, job.File, job.Line, err)
+		out.Error = fmt.Sprintf("%v (job %s, %s:%d)", err, job.Name, job.File, job.Line) // cause first
 		return spec, true
 	}
 	if !job.TileFiles() { // a dashboard's tile files are known once its tiles are read, below
