@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -54,5 +58,36 @@ func TestMissingBucket(t *testing.T) {
 	require.Contains(t, stderr, "bucket no-such-bucket does not exist")
 	for _, op := range []string{"run_look", "run_query", "create_query", "create_query_task"} {
 		require.Zero(t, srv.Requests(op), "Looker saw %s", op)
+	}
+}
+
+// TestCheckTellsWrongBaseURLFromBadCredentials: `exporter check` against
+// a host that is not Looker says to fix looker.base_url; against Looker
+// with a wrong secret, to fix the credentials. Each error leads.
+func TestCheckTellsWrongBaseURLFromBadCredentials(t *testing.T) {
+	t.Parallel()
+	srv := lookertest.NewServer(lookertest.Options{})
+	t.Cleanup(srv.Close)
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "404 page not found", http.StatusNotFound)
+	}))
+	t.Cleanup(web.Close)
+	for _, tt := range []struct {
+		name, from, to, want string
+	}{
+		{"wrong base url", srv.URL(), web.URL, "  error: base_url " + web.URL + " does not look like a Looker API (GET /api/4.0/versions answered 404 404 page not found): check looker.base_url"},
+		{"bad credentials", srv.ClientSecret(), "not-the-secret", "  error: Looker refused the client id/secret (404 Not found from POST /login): check LOOKERSDK_CLIENT_ID and LOOKERSDK_CLIENT_SECRET"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			conf := checkConfig(t, srv, "")
+			b, err := os.ReadFile(conf)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(conf, []byte(strings.Replace(string(b), tt.from, tt.to, 1)), 0o600))
+			code, stdout, stderr := exec(t, context.Background(), "check", "--config", conf, "orders_csv")
+			require.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			require.Contains(t, stdout, tt.want)
+			require.NotContains(t, stdout, "not-the-secret")
+		})
 	}
 }
