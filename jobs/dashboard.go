@@ -69,6 +69,9 @@ func (r *Runner) exportDashboard(ctx context.Context, log *zap.Logger, job *conf
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkDestination(ctx, log, opts.clock, sink, dests[0]); err != nil {
+		return nil, err // before any tile's query
+	}
 	out, err := publish.Begin(ctx, sink, publish.Options{
 		Dest: dir, Named: true, Manifest: job.Output.Manifest,
 		WriteOptions: writeOptions(job, run, scheduled, ""), Bytes: &p.Bytes, Now: opts.clock.Now, Log: log,

@@ -87,7 +87,15 @@ type Runner struct {
 	LogLines int
 
 	inFlight sync.Map // run id -> InFlightRun
+	checked  sync.Map // destination folder -> time.Time its check passed (checkDestination)
 }
+
+// DestinationCheckTTL is how long a destination folder's passed check
+// (sinks.Checker) is trusted, on the run's clock: runs of a job every
+// minute or more often pay one probe a minute, a daily job one per run.
+// A failed check is never cached, so a bucket created after a failure is
+// seen by the next run.
+const DestinationCheckTTL = time.Minute
 
 // InFlight lists the runs in progress, oldest first.
 func (r *Runner) InFlight() []InFlightRun {
@@ -187,8 +195,10 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
 			err = fmt.Errorf("%w (%v)", err, cause)
 		}
-		err = fmt.Errorf("job %s run %s: %w", job.Name, run.ID, err)
-		res.Error = err.Error()
+		// Cause first: the job and run id are the run's own columns and the
+		// log's fields, never a prefix, so views that truncate the error
+		// (status page, history, Slack) still show what went wrong.
+		res.Error = errorText(err)
 	}
 	// Record the outcome even when ctx is cancelled: that is when it
 	// matters. A store that is briefly down is waited for (storeRetry); the
@@ -286,6 +296,11 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	if err != nil {
 		return nil, err
 	}
+	// Before the query: a missing bucket fails in milliseconds, not after
+	// Looker ran the whole query.
+	if err := r.checkDestination(ctx, log, opts.clock, sink, dest); err != nil {
+		return nil, err
+	}
 	res, err := r.result(ctx, job, spec)
 	if err != nil {
 		return nil, err
@@ -336,6 +351,27 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 		return nil, err
 	}
 	return out.URIs(), nil
+}
+
+// checkDestination asks a sink that is a sinks.Checker whether uri can be
+// written, unless a check of its folder passed within
+// DestinationCheckTTL.
+func (r *Runner) checkDestination(ctx context.Context, log *zap.Logger, clock Clock, sink sinks.Sink, uri string) error {
+	c, ok := sink.(sinks.Checker)
+	if !ok {
+		return nil
+	}
+	folder := uri[:strings.LastIndex(uri, "/")+1]
+	now := clock.Now()
+	if at, ok := r.checked.Load(folder); ok && now.Sub(at.(time.Time)) < DestinationCheckTTL {
+		return nil
+	}
+	if err := c.Check(ctx, uri); err != nil {
+		return err
+	}
+	log.Debug("destination checked", zap.String("folder", folder))
+	r.checked.Store(folder, now)
+	return nil
 }
 
 func writeOptions(job *config.Job, run state.Run, scheduled time.Time, lookerContentType string) sinks.WriteOptions {

@@ -187,6 +187,13 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Client, error) {
 	}
 	if c.hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if cfg.CAFile != "" {
+			pool, err := caPool(cfg.CAFile)
+			if err != nil {
+				return nil, err
+			}
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
 		if !cfg.VerifySSL {
 			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user turned verification off
 			if strings.HasPrefix(base, "https:") {
@@ -372,7 +379,7 @@ func (c *Client) send(ctx context.Context, r *request, tok string) (*http.Respon
 		if errors.As(err, &uerr) {
 			err = uerr.Err // the URL holds nothing secret, but the path is already in the Error
 		}
-		return nil, transportError(ctx, r.op, r.method, r.fullPath(), "sending the request", err)
+		return nil, tlsError(transportError(ctx, r.op, r.method, r.fullPath(), "sending the request", err), c.base)
 	}
 	c.log.Debug("looker response",
 		zap.String("op", r.op), zap.String("method", r.method), zap.String("path", r.fullPath()),
@@ -583,11 +590,16 @@ func (c *Client) login(ctx context.Context) (string, time.Duration, error) {
 		e := c.responseError(r, resp, "")
 		switch resp.StatusCode {
 		case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
-			e = credentialsError(e)
+			// A host that is not Looker answers 404 too: ask GET /versions
+			// which of the two it is.
+			e = c.explainLogin(ctx, e)
 		}
 		return "", 0, e
 	}
 	at, err := c.readToken(ctx, r, resp)
+	if e := (*Error)(nil); errors.As(err, &e) && ctx.Err() == nil {
+		return "", 0, c.explainLogin(ctx, e) // a body that is not an AccessToken: is this Looker?
+	}
 	if err != nil {
 		return "", 0, err
 	}

@@ -269,7 +269,8 @@ func TestPermanentErrors(t *testing.T) {
 	}{
 		{
 			name: "unknown look", src: lookerapi.Source{LookID: "999"}, opts: csv, status: 404, msg: "Not found",
-			errText: "look 999: look GET /api/4.0/looks/999: 404 Not found (https://cloud.google.com/looker/docs/r/err/4.0/404/get/looks/:look_id)",
+			errText: "404 Not found: look 999 was not found, or the Looker user running it (the API user, or run_as) has no permission to it (folder access, model set); " +
+				"look 999: look GET /api/4.0/looks/999 (https://cloud.google.com/looker/docs/r/err/4.0/404/get/looks/:look_id)",
 		},
 		{name: "unknown query", src: lookerapi.Source{QueryID: "777"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/:query_id"},
 		{name: "unknown slug", src: lookerapi.Source{QuerySlug: "nope"}, opts: csv, status: 404, msg: "Not found", docContain: "/404/get/queries/slug/:slug"},

@@ -45,6 +45,14 @@ func TestContract(t *testing.T) {
 
 	require.NoError(t, c.Login(ctx))
 	require.NoError(t, c.LoginAs(ctx, "7"))
+	_, err = c.Versions(ctx)
+	require.NoError(t, err)
+	// A refused login asks GET /versions (spec op versions) which of base
+	// URL and credentials is wrong: both requests are validated too.
+	bad, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: "wrong", VerifySSL: true},
+		zaptest.NewLogger(t), lookerapi.WithClock(clock), lookerapi.WithHTTPClient(&http.Client{Transport: v.Transport(nil)}))
+	require.NoError(t, err)
+	require.ErrorIs(t, bad.Login(ctx), lookerapi.ErrBadCredentials)
 
 	sqlSlug, err := c.CreateSQLQuery(ctx, lookerapi.SQLQuery{Connection: "warehouse", SQL: "SELECT * FROM orders LIMIT 10"})
 	require.NoError(t, err)
@@ -216,7 +224,7 @@ func TestContract(t *testing.T) {
 	for _, op := range []string{"login", "login_user", "logout", "look", "run_look", "query", "query_for_slug", "create_query",
 		"run_query", "run_inline_query", "create_sql_query", "sql_query", "run_sql_query", "create_query_task", "query_task",
 		"query_task_results", "kill_query", "lookml_model_explore", "get_setting", "connection", "me", "all_running_queries", "dashboard", "merge_query",
-		"create_dashboard_render_task", "create_look_render_task", "create_query_render_task", "render_task", "render_task_results", "all_datagroups"} {
+		"create_dashboard_render_task", "create_look_render_task", "create_query_render_task", "render_task", "render_task_results", "all_datagroups", "versions"} {
 		require.Positive(t, checked[op], "operation %s was not exercised; exercised: %v", op, ops)
 	}
 }

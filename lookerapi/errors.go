@@ -51,12 +51,39 @@ type Error struct {
 	Retryable        bool
 	RetryAfter       time.Duration // from a Retry-After header; 0 when absent
 	Err              error         // underlying cause, if any
+
+	explained bool // Message states the cause and the status in full: Error prints it alone
 }
 
-// Error reads like
-// "look 42: run_look GET /api/4.0/looks/42/run/csv: 404 Not found (https://…)".
+// Error reads cause first, then where, so a view that truncates it (the
+// status page, history, a Slack message) still shows what went wrong:
+// "404 Not found: look 42 was not found, or the Looker user running it (the
+// API user, or run_as) has no permission to it (folder access, model set);
+// look 42: run_look GET /api/4.0/looks/42/run/csv (https://…)".
 func (e *Error) Error() string {
 	var b strings.Builder
+	switch {
+	case e.explained:
+		b.WriteString(e.Message)
+	case e.StatusCode != 0:
+		msg := e.Message
+		if msg == "" {
+			msg = http.StatusText(e.StatusCode)
+		}
+		b.WriteString(strconv.Itoa(e.StatusCode) + " " + msg)
+		if e.StatusCode == http.StatusNotFound && e.Source != "" && e.Err == nil {
+			b.WriteString(": " + e.Source + " was not found, or the Looker user running it (the API user, or run_as) has no permission to it (folder access, model set)")
+		}
+	case e.Message != "" && e.Err != nil:
+		b.WriteString(e.Message + ": " + e.Err.Error())
+	case e.Message != "":
+		b.WriteString(e.Message)
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	default:
+		b.WriteString("failed")
+	}
+	b.WriteString("; ")
 	if e.Source != "" {
 		b.WriteString(e.Source + ": ")
 	}
@@ -66,23 +93,6 @@ func (e *Error) Error() string {
 	}
 	if e.Path != "" {
 		b.WriteString(" " + e.Path)
-	}
-	b.WriteString(": ")
-	switch {
-	case e.StatusCode != 0:
-		msg := e.Message
-		if msg == "" {
-			msg = http.StatusText(e.StatusCode)
-		}
-		b.WriteString(strconv.Itoa(e.StatusCode) + " " + msg)
-	case e.Message != "" && e.Err != nil:
-		b.WriteString(e.Message + ": " + e.Err.Error())
-	case e.Message != "":
-		b.WriteString(e.Message)
-	case e.Err != nil:
-		b.WriteString(e.Err.Error())
-	default:
-		b.WriteString("failed")
 	}
 	if e.DocumentationURL != "" {
 		b.WriteString(" (" + e.DocumentationURL + ")")
@@ -237,9 +247,10 @@ func readErrorBody(r io.Reader) []byte {
 }
 
 func credentialsError(e *Error) *Error {
-	e.Message = fmt.Sprintf("Looker rejected the API client id/secret (%s); check LOOKERSDK_CLIENT_ID and LOOKERSDK_CLIENT_SECRET (an API key of a Looker user: Admin > Users > Edit Keys)",
-		nonEmpty(e.Message, http.StatusText(e.StatusCode)))
-	e.Retryable = false
+	e.Message = fmt.Sprintf("Looker refused the client id/secret (%d %s from POST /login): check LOOKERSDK_CLIENT_ID and LOOKERSDK_CLIENT_SECRET "+
+		"(looker.client_id/client_secret), and that the API key is enabled (Admin > Users > Edit Keys)",
+		e.StatusCode, nonEmpty(e.Message, http.StatusText(e.StatusCode)))
+	e.Retryable, e.explained = false, true
 	e.Err = ErrBadCredentials
 	return e
 }

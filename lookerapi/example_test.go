@@ -52,5 +52,5 @@ func ExampleClient_Run() {
 	// 1,2024-01-01 08:00:00,Spain,422.75
 	// 2,2024-01-01 08:01:37,South Africa,425.33
 	// 3,2024-01-01 08:03:14,Egypt,19.46
-	// look 404: look GET /api/4.0/looks/404: 404 Not found (https://cloud.google.com/looker/docs/r/err/4.0/404/get/looks/:look_id) retryable: false
+	// 404 Not found: look 404 was not found, or the Looker user running it (the API user, or run_as) has no permission to it (folder access, model set); look 404: look GET /api/4.0/looks/404 (https://cloud.google.com/looker/docs/r/err/4.0/404/get/looks/:look_id) retryable: false
 }

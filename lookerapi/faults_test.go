@@ -418,7 +418,7 @@ func TestResolve(t *testing.T) {
 	require.Equal(t, []string{"field orders.nope is not in explore thelook/orders"}, r.Problems)
 
 	_, err = f.client.Resolve(ctx, lookerapi.Source{LookID: "404"}, "")
-	require.ErrorContains(t, err, "look 404: look GET /api/4.0/looks/404: 404")
+	require.ErrorContains(t, err, "404 Not found: look 404 was not found, or the Looker user running it (the API user, or run_as) has no permission to it (folder access, model set); look 404: look GET /api/4.0/looks/404")
 	require.Zero(t, f.srv.Requests("run_look")+f.srv.Requests("create_query_task"), "resolving runs nothing")
 }
 

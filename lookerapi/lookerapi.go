@@ -61,6 +61,9 @@ type Config struct {
 	// DefaultReadIdleTimeout.
 	ReadIdleTimeout time.Duration
 	VerifySSL       bool // verify TLS certificates (true unless the user turned it off)
+	// CAFile is a PEM bundle of certificate authorities trusted besides
+	// the system's, for a Looker host behind a private CA.
+	CAFile string
 	// MaxConcurrentQueries bounds the runs (sync runs and query tasks)
 	// in flight at once per Looker user (the API user, and each run_as
 	// user apart), through the Client's QuerySlots (WithQuerySlots; by

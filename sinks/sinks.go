@@ -96,6 +96,29 @@ type Remover interface {
 	Remove(ctx context.Context, uri string) error
 }
 
+// Checker is implemented by sinks that can tell, before a run does any
+// work, whether a destination can be written: `exporter check` asks it of
+// every job's destination and jobs.Runner asks it before the Looker query
+// starts, so a missing bucket or a read-only directory fails a run in
+// milliseconds rather than after the whole query ran. uri names an object
+// the job would write; Check verifies its container (bucket, directory)
+// exists, or for a directory can be made, and that the credentials may
+// create and delete objects there. A failure wraps ErrNotWritable (and is
+// a *RetryableError when a later attempt may succeed, e.g. GCS 503).
+// Both localfs.Sink and gcs.Sink implement it.
+type Checker interface {
+	Check(ctx context.Context, uri string) error
+}
+
+// ErrNotWritable is wrapped by a Checker's verdict that a destination
+// cannot be written.
+var ErrNotWritable = errors.New("the destination cannot be written")
+
+// ProbeName is the name of the small object a Checker may create and
+// delete to learn whether it may write next to uri's object:
+// "_exporter_check_" and a random suffix.
+func ProbeName(random string) string { return "_exporter_check_" + random }
+
 // LateMetadata is implemented by Writers that can attach metadata only
 // known once all data is written, such as the row count. Call SetMetadata
 // before Close; the values are applied after the commit, best-effort: a

@@ -138,6 +138,13 @@ func (a *app) gcsSink(ctx context.Context) (sinks.Sink, error) {
 	return gcs.New(a.gcsClient, a.log.Named("gcs"), gcs.Options{}), nil
 }
 
+// closeGCS closes the GCS client if gcsSink made one.
+func (a *app) closeGCS() {
+	if a.gcsClient != nil {
+		_ = a.gcsClient.Close()
+	}
+}
+
 // openApp builds the logger and the app for a command.
 func (g *globals) openApp(ctx context.Context, cfg *config.Config) (*app, error) {
 	log, err := g.logger()

@@ -85,8 +85,9 @@ func TestBrowserStatusPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("run-error")),
 	))
 	runErr, logText := text("run-error"), text("log")
-	require.Contains(t, runErr, "404")
-	require.Contains(t, runErr, failed.ID)
+	// Cause first: the run id is the page's, not a prefix of the error.
+	require.True(t, strings.HasPrefix(runErr, "404 "), runErr)
+	require.Contains(t, runErr, "not found, or the Looker user running it (the API user, or run_as) has no permission to it (folder access, model set)")
 	require.Contains(t, logText, "run started")
 	require.Contains(t, logText, "run failed")
 	require.Contains(t, logText, "error_class=permanent")

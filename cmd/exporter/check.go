@@ -13,8 +13,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/sinks"
+	"github.com/lookerexport/exporter/sinks/localfs"
 )
 
 // checkedField is one column of a checked job.
@@ -51,9 +54,15 @@ type checkedJob struct {
 	Filters          map[string]string `json:"filters,omitempty"`
 	FilterExpression string            `json:"filter_expression,omitempty"`
 	Dashboard        *checkedDashboard `json:"dashboard,omitempty"`
+	// The destination of the next fire (a dashboard's first tile file),
+	// and why it cannot be written, if so (see checkDestinations).
+	Destination      string `json:"destination,omitempty"`
+	DestinationError string `json:"destination_error,omitempty"`
 }
 
-func (j *checkedJob) ok() bool { return j.Error == "" && len(j.Problems) == 0 }
+func (j *checkedJob) ok() bool {
+	return j.Error == "" && j.DestinationError == "" && len(j.Problems) == 0
+}
 
 func checkCmd(g *globals) *cobra.Command {
 	var path, output string
@@ -82,7 +91,15 @@ its filter values for the next fire and its tiles, each with the file a tile
 export writes it to (text tiles are skipped); a filter name the dashboard does
 not have is a problem. check creates nothing in Looker.
 
-check exits 0 when every job resolved cleanly, 1 when a job has a problem (an
+check also checks each job's destination for the next fire: a gs:// bucket
+exists and the credentials may create and delete objects in it (GCS
+testIamPermissions, or else an empty probe object _exporter_check_<random>
+created and deleted at once); a local directory, or its nearest existing
+parent, is writable (a probe file, removed at once). Runs do the same check
+before they start the query.
+
+check exits 0 when every job resolved cleanly and every destination can be
+written, 1 when a job has a problem (a destination that cannot be written, an
 error from Looker, a field the explore does not know, or a result that will not
 stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
 		Example: `  exporter check --config jobs.yaml
@@ -111,13 +128,17 @@ stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
 			}
 			defer client.Close(context.WithoutCancel(cmd.Context())) //nolint:errcheck
 			results := make([]*checkedJob, 0, len(selected))
-			failed := 0
 			for _, job := range selected {
-				res := checkJob(cmd.Context(), client, job, time.Now())
+				results = append(results, checkJob(cmd.Context(), client, job, time.Now()))
+			}
+			dests := &app{cfg: cfg, log: log}
+			defer dests.closeGCS()
+			checkDestinations(cmd.Context(), jobs.SinkForScheme(dests.gcsSink, localfs.New(log.Named("localfs"))), results)
+			failed := 0
+			for _, res := range results {
 				if !res.ok() {
 					failed++
 				}
-				results = append(results, res)
 			}
 			if output == "json" {
 				enc := json.NewEncoder(g.stdout)
@@ -137,6 +158,35 @@ stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
 	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// checkDestinations asks each job's destination sink (a sinks.Checker)
+// whether the next fire's destination can be written: a gs:// bucket
+// exists and the credentials may create and delete objects in it, a local
+// directory (or its nearest existing parent) is writable. Each folder is
+// checked once.
+func checkDestinations(ctx context.Context, sinkFor jobs.SinkFor, results []*checkedJob) {
+	seen := map[string]string{} // folder -> error ("" passed)
+	for _, r := range results {
+		if r.Destination == "" || r.DestinationError != "" {
+			continue
+		}
+		folder := r.Destination[:strings.LastIndex(r.Destination, "/")+1]
+		if msg, ok := seen[folder]; ok {
+			r.DestinationError = msg
+			continue
+		}
+		sink, err := sinkFor(ctx, r.Destination)
+		if err == nil {
+			if c, ok := sink.(sinks.Checker); ok {
+				err = c.Check(ctx, r.Destination)
+			}
+		}
+		if err != nil {
+			r.DestinationError = err.Error()
+		}
+		seen[folder] = r.DestinationError
+	}
 }
 
 func selectJobs(cfg *config.Config, names []string) ([]*config.Job, error) {
@@ -171,7 +221,7 @@ func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job, no
 	}
 	r, err := client.ResolveRun(ctx, spec.Source, spec.Run)
 	if err != nil {
-		out.Error = fmt.Sprintf("job %s (%s:%d): %v", job.Name, job.File, job.Line, err)
+		out.Error = fmt.Sprintf("%v (job %s, %s:%d)", err, job.Name, job.File, job.Line) // cause first
 		return out
 	}
 	out.LookTitle, out.QueryID, out.Model, out.Explore = r.LookTitle, r.QueryID, r.Model, r.View
@@ -236,6 +286,12 @@ func printChecks(w io.Writer, path string, results []*checkedJob) error {
 			status = "PROBLEM"
 		}
 		fmt.Fprintf(w, "%s  %s  [%s]\n", r.Job, r.Source, status)
+		switch {
+		case r.DestinationError != "":
+			fmt.Fprintf(w, "  destination: PROBLEM: %s\n", r.DestinationError)
+		case r.Destination != "":
+			fmt.Fprintf(w, "  destination: %s (writable)\n", r.Destination)
+		}
 		if r.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", r.Error)
 			continue

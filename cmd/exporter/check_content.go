@@ -45,8 +45,14 @@ func checkNextFire(ctx context.Context, client *lookerapi.Client, job *config.Jo
 	td.LastSuccessTime = td.PrevScheduledTime
 	out.NextFire = td.ScheduledTime
 	fail := func(err error) (config.RunSpec, bool) {
-		out.Error = fmt.Sprintf("job %s (%s:%d): %v", job.Name, job.File, job.Line, err)
+		out.Error = fmt.Sprintf("%v (job %s, %s:%d)", err, job.Name, job.File, job.Line) // cause first
 		return spec, true
+	}
+	if !job.TileFiles() { // a dashboard's tile files are known once its tiles are read, below
+		var derr error
+		if out.Destination, derr = job.RenderDestination(td); derr != nil {
+			out.DestinationError = derr.Error()
+		}
 	}
 	spec, err := job.RenderRun(td)
 	if err != nil {
@@ -69,6 +75,9 @@ func checkNextFire(ctx context.Context, client *lookerapi.Client, job *config.Jo
 			td.Tile = config.TileName(t.Title, t.ID)
 			if ct.File, err = job.RenderDestination(td); err != nil {
 				out.Problems = append(out.Problems, err.Error())
+			}
+			if out.Destination == "" {
+				out.Destination = ct.File
 			}
 		}
 		cd.Tiles = append(cd.Tiles, ct)

@@ -113,7 +113,7 @@ func TestCheckReportsLookerErrors(t *testing.T) {
 	code, stdout, _ := exec(t, context.Background(), "check", "--config", conf)
 	require.Equal(t, exitFailed, code)
 	require.Contains(t, stdout, "gone  look 404  [PROBLEM]")
-	require.Regexp(t, `error: job gone \(\S+jobs\.yaml:\d+\): look 404: look GET /api/4.0/looks/404: 404 Not found`, stdout)
+	require.Regexp(t, `error: 404 Not found: look 404 was not found, or the Looker user running it \(the API user, or run_as\) has no permission to it \(folder access, model set\); look 404: look GET /api/4.0/looks/404 \(\S+\) \(job gone, \S+jobs\.yaml:\d+\)`, stdout)
 	require.Contains(t, stdout, "orders_csv  look 42  [OK]", "one bad job does not hide the others")
 }
 

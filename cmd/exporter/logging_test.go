@@ -366,8 +366,7 @@ func TestLookerErrorEscapesStripped(t *testing.T) {
 		at := time.Date(2026, 11, 27+i, 6, 0, 0, 0, time.UTC).Format(time.RFC3339)
 		code, stdout, stderr := exec(t, ctx, "run", "--config", f.conf, "evil", "--at", at, "--no-retry", "--log-format", format)
 		require.Equal(t, exitFailed, code, stderr)
-		require.Contains(t, stderr, "exporter: job evil run ")
-		require.Contains(t, stderr, "Unknown field(s) in explore 'orders': orders.x (https://")
+		require.Contains(t, stderr, "exporter: 400 Unknown field(s) in explore 'orders': orders.x; inline query thelook/orders", "cause first, escapes gone")
 		require.NotRegexp(t, control, stdout+stderr, format)
 	}
 	runs := f.runs(t)
@@ -379,5 +378,5 @@ func TestLookerErrorEscapesStripped(t *testing.T) {
 		require.NotRegexp(t, control, stdout+stderr, args)
 	}
 	_, stdout, _ := exec(t, ctx, "logs", runs[0].ID, "--config", f.conf)
-	require.Contains(t, stdout, "Unknown field(s) in explore 'orders': orders.x (https://")
+	require.Contains(t, stdout, "error (permanent): 400 Unknown field(s) in explore 'orders': orders.x; inline query")
 }

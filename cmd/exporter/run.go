@@ -139,8 +139,21 @@ func runExit(run state.Run, err error) error {
 	case run.ErrorClass == jobs.ClassRetryable, errors.Is(err, jobs.ErrRunning):
 		code = exitTempFail // try again later
 	}
+	if run.Error != "" && run.Status != state.Running {
+		err = recordedError{text: run.Error, err: err} // cause first, as the status page and history show it
+	}
 	return &exitError{code: code, err: err}
 }
+
+// recordedError prints as the run's recorded error (cause first) and
+// unwraps to the error the run returned.
+type recordedError struct {
+	text string
+	err  error
+}
+
+func (e recordedError) Error() string { return e.text }
+func (e recordedError) Unwrap() error { return e.err }
 
 // format names a job's output, e.g. "parquet/zstd".
 func format(j *config.Job) string {

@@ -45,6 +45,8 @@ func TestRunRetriesUnderTheJobsPolicy(t *testing.T) {
 	code, stdout, stderr = exec(t, ctx, "run", "--config", f.conf, "orders", "--at", "2026-11-28T06:00:00Z", "--no-retry")
 	require.Equal(t, exitTempFail, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	require.Len(t, f.runs(t), 3)
+	// The error printed is the run's recorded one, cause first.
+	require.Regexp(t, `(?m)^exporter: reading the response body: unexpected EOF; look 42: \S+ GET /api/4.0/\S+ \(read result: `, stderr)
 }
 
 // TestRunSendsTheFailureWebhook: a failure recorded by `exporter run` is

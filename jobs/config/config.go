@@ -52,6 +52,9 @@ type Looker struct {
 	ClientSecret Secret
 	Timeout      time.Duration
 	VerifySSL    bool
+	// CAFile is a PEM bundle of CAs trusted for the Looker host besides
+	// the system's (looker.ca_file, LOOKERSDK_CA_FILE), for a private CA.
+	CAFile string
 	// MaxConcurrentQueries bounds the queries in flight per Looker user,
 	// across every replica sharing the state store
 	// (looker.max_concurrent_queries; default
@@ -70,6 +73,7 @@ func (l Looker) ClientConfig() lookerapi.Config {
 		ClientSecret: l.ClientSecret.Reveal(),
 		Timeout:      l.Timeout,
 		VerifySSL:    l.VerifySSL,
+		CAFile:       l.CAFile,
 
 		MaxConcurrentQueries: l.MaxConcurrentQueries,
 		ReadIdleTimeout:      l.ReadIdleTimeout,
@@ -648,6 +652,7 @@ func (l *loader) validateLooker(raw rawLooker, out *Looker) {
 		}
 		out.VerifySSL = b
 	}
+	out.CAFile = firstNonEmpty(raw.CAFile, env("LOOKERSDK_CA_FILE"))
 	out.Timeout = DefaultLookerTimeout
 	if t := firstNonEmpty(raw.Timeout, env("LOOKERSDK_TIMEOUT")); t != "" {
 		d, err := parseDuration(t)

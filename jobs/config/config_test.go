@@ -145,10 +145,13 @@ func TestEnvExpansion(t *testing.T) {
 
 	// The SDK variables fill what the file leaves out.
 	cfg, err = config.Parse("x.yaml", []byte("jobs:\n  - {name: j, schedule: '@daily', source: {look_id: '1'}, format: csv, destination: x.csv}\n"),
-		env(map[string]string{"LOOKERSDK_BASE_URL": "https://e.looker.com/api/4.0", "LOOKERSDK_CLIENT_ID": "i", "LOOKERSDK_CLIENT_SECRET": "s", "LOOKERSDK_VERIFY_SSL": "false", "LOOKERSDK_TIMEOUT": "30"}))
+		env(map[string]string{"LOOKERSDK_BASE_URL": "https://e.looker.com/api/4.0", "LOOKERSDK_CLIENT_ID": "i", "LOOKERSDK_CLIENT_SECRET": "s", "LOOKERSDK_VERIFY_SSL": "false", "LOOKERSDK_TIMEOUT": "30",
+			"LOOKERSDK_CA_FILE": "/etc/ssl/looker-ca.pem"}))
 	require.NoError(t, err)
 	require.Equal(t, "https://e.looker.com", cfg.Looker.BaseURL)
 	require.False(t, cfg.Looker.VerifySSL)
+	require.Equal(t, "/etc/ssl/looker-ca.pem", cfg.Looker.CAFile)
+	require.Equal(t, "/etc/ssl/looker-ca.pem", cfg.Looker.ClientConfig().CAFile)
 	require.Equal(t, 30*time.Second, cfg.Looker.Timeout)
 }
 

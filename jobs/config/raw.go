@@ -28,6 +28,7 @@ type rawLooker struct {
 	ClientSecret Secret `yaml:"client_secret"`
 	Timeout      string `yaml:"timeout" want:"a duration such as 90s, 15m or 2h"`
 	VerifySSL    *bool  `yaml:"verify_ssl"`
+	CAFile       string `yaml:"ca_file"`
 	// MaxConcurrentQueries bounds the queries in flight per Looker user.
 	MaxConcurrentQueries *int   `yaml:"max_concurrent_queries"`
 	ReadIdleTimeout      string `yaml:"read_idle_timeout" want:"a duration such as 90s, 15m or 2h"`

@@ -270,7 +270,8 @@ func (n *Notifier) handleRun(ctx context.Context, run state.Run) {
 		ErrorClass: run.ErrorClass, Error: run.Error, URL: n.pageURL("/runs/", run.ID)}
 	text := func(esc func(string) string) string {
 		if event == config.EventFailure {
-			return fmt.Sprintf(":red_circle: exporter job %s failed (run %s, attempt %d, %s): %s", esc(run.Job), esc(run.ID), run.Attempt, esc(run.ErrorClass), esc(firstLine(run.Error)))
+			// Cause first: a truncated preview still shows what went wrong.
+			return fmt.Sprintf(":red_circle: exporter job %s failed: %s (run %s, attempt %d, %s)", esc(run.Job), esc(firstLine(run.Error)), esc(run.ID), run.Attempt, esc(run.ErrorClass))
 		}
 		return fmt.Sprintf(":large_green_circle: exporter job %s recovered: run %s succeeded, %d rows", esc(run.Job), esc(run.ID), run.Rows)
 	}

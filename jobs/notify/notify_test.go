@@ -192,8 +192,10 @@ func TestFailureThenRecovery(t *testing.T) {
 			first, second := rcv.next(t), rcv.next(t)
 			if format == config.FormatSlack {
 				require.Len(t, first, 1)
-				require.Contains(t, first["text"], "exporter job orders failed")
-				require.Contains(t, first["text"], failed.ID)
+				// Cause first: Slack's preview is truncated, so the cause
+				// comes right after the job, the run's details after it.
+				require.Contains(t, first["text"], ":red_circle: exporter job orders failed: 403 ")
+				require.Contains(t, first["text"], "(run "+failed.ID+", attempt 1, permanent)")
 				require.Contains(t, first["text"], "http://status.example/runs/"+failed.ID)
 				require.Contains(t, second["text"], "exporter job orders recovered")
 				require.Contains(t, second["text"], ok.ID)

@@ -20,6 +20,9 @@
 //     expired tokens → 401 "Requires authentication." (undeclared in the
 //     spec). SetTokenTTL may report expires_in 0 or negative; such tokens
 //     stay valid for an hour [inf].
+//   - API versions (spec versions, GET /versions, schema ApiVersion),
+//     answered without a token as Looker does: 4.0 current, 3.1
+//     deprecated. The client asks it after a refused login.
 //   - Looks, saved queries and slugs (look, query, query_for_slug,
 //     create_query: identical bodies give the same id), SaveLook and
 //     SaveQuery for tests; the run endpoints run_look, run_query,

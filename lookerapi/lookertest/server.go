@@ -284,6 +284,7 @@ type call struct {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	s.route(mux, "POST /login", "login", false, s.login)
+	s.route(mux, "GET /versions", "versions", false, s.versions)
 	s.route(mux, "POST /login/{user_id}", "login_user", true, s.loginUser)
 	s.route(mux, "DELETE /logout", "logout", true, s.logout)
 	s.route(mux, "GET /setting", "get_setting", true, s.setting)

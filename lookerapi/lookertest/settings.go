@@ -103,3 +103,19 @@ func (s *Server) connection(c *call) {
 		"can": map[string]bool{"show": true},
 	})
 }
+
+// versions is GET /versions (spec operation versions, schema ApiVersion),
+// which Looker answers without a token: the instance serves API 4.0 (and
+// 3.1, deprecated). A client asks it to tell a base URL that is not
+// Looker from credentials Looker refused.
+func (s *Server) versions(c *call) {
+	el := func(v, full, status string) map[string]any {
+		return map[string]any{"version": v, "full_version": full, "status": status, "swagger_url": s.URL() + "/api/" + v + "/swagger.json"}
+	}
+	cur := el("4.0", "4.0.26.12", "current")
+	c.writeJSON(http.StatusOK, map[string]any{
+		"looker_release_version": "26.12.3", "current_version": cur,
+		"supported_versions": []any{el("3.1", "3.1.0", "deprecated"), cur},
+		"api_server_url":     s.URL(), "web_server_url": s.URL(),
+	})
+}

@@ -63,6 +63,7 @@ func Run(t *testing.T, h Harness) {
 		{"OddNestedNames", testOddNestedNames},
 		{"EmptyObjectIfExistsFail", testEmptyFail},
 		{"NestedName", testNested},
+		{"CheckLeavesNothing", testCheck},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -525,4 +526,21 @@ func testEmptyFail(t *testing.T, h Harness) {
 	require.ErrorIs(t, createOrClose(t, s, uri, nil, sinks.Fail), sinks.ErrExists)
 	requireContent(t, h, uri, []byte{})
 	require.Equal(t, []string{uri}, h.List(t, base))
+}
+
+// testCheck: a sinks.Checker passes a writable destination, new nested
+// "folders" included, and leaves nothing behind (its probe is gone).
+func testCheck(t *testing.T, h Harness) {
+	s, base := h.New(t)
+	c, ok := s.(sinks.Checker)
+	if !ok {
+		t.Skip("the sink does not implement sinks.Checker")
+	}
+	require.NoError(t, c.Check(t.Context(), base+"/out.csv"))
+	require.NoError(t, c.Check(t.Context(), base+"/new/nested/out.csv"))
+	requireEmpty(t, h, base)
+	put(t, s, base+"/kept.csv", []byte("a,b\n"), sinks.WriteOptions{})
+	require.NoError(t, c.Check(t.Context(), base+"/kept.csv"))
+	requireContent(t, h, base+"/kept.csv", []byte("a,b\n"))
+	require.Len(t, h.List(t, base), 1, "only the object written")
 }
