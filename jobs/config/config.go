@@ -86,9 +86,13 @@ type State struct {
 
 // Server holds the HTTP listener settings.
 type Server struct {
-	Listen   string
-	Token    Secret // bearer token for the API and the status page; required beyond loopback
-	LogLines int    // log lines kept per run (DefaultLogLines when unset)
+	Listen string
+	Token  Secret // bearer token for the API and the status page; required beyond loopback
+	// MetricsPublic serves /metrics without the token wherever the server
+	// listens (for a Prometheus scraping a pod); the default keeps it
+	// behind the token beyond loopback.
+	MetricsPublic bool
+	LogLines      int // log lines kept per run (DefaultLogLines when unset)
 	// MaxConnections caps the connections the status server holds open
 	// (DefaultMaxConnections when unset), so clients cannot take the file
 	// descriptors runs need.

@@ -83,6 +83,7 @@ func (l *loader) validateServer(raw rawServer, out *Server) {
 		l.addAt("$.server.listen", "", "server.listen %q is not host:port, e.g. 127.0.0.1:9464 or :9464", out.Listen)
 	}
 	out.Token = raw.Token
+	out.MetricsPublic = raw.MetricsPublic
 	switch {
 	case raw.Token != "" && raw.TokenFile != "":
 		l.addAt("$.server.token_file", "", "server.token and server.token_file are both set; keep one")

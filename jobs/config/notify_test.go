@@ -53,6 +53,10 @@ func TestOnCallKeys(t *testing.T) {
 			}},
 		{name: "token file", extra: "server: {listen: '0.0.0.0:9464', token_file: " + tokenFile + "}\n", check: func(t *testing.T, c *config.Config) {
 			require.Equal(t, "file-token-0123456789", c.Server.Token.Reveal())
+			require.False(t, c.Server.MetricsPublic, "/metrics stays behind the token unless metrics_public says otherwise")
+		}},
+		{name: "metrics public", extra: "server: {listen: '0.0.0.0:9464', token_file: " + tokenFile + ", metrics_public: true}\n", check: func(t *testing.T, c *config.Config) {
+			require.True(t, c.Server.MetricsPublic)
 		}},
 		{name: "beyond loopback without token", extra: "server: {listen: '0.0.0.0:9464'}\n", wantErr: "test.yaml:4: server.listen 0.0.0.0:9464 accepts connections from other machines"},
 		{name: "short token", extra: "server: {token: short}\n", wantErr: "server.token is shorter than 16 characters"},
