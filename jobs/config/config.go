@@ -629,11 +629,14 @@ func (l *loader) validate(raw *rawFile) *Config {
 	return cfg
 }
 
+// getenv is the environment variable name, or "" when unset.
+func (l *loader) getenv(name string) string {
+	v, _ := l.env(name)
+	return v
+}
+
 func (l *loader) validateLooker(raw rawLooker, out *Looker) {
-	env := func(name string) string {
-		v, _ := l.env(name)
-		return v
-	}
+	env := l.getenv
 	out.BaseURL = firstNonEmpty(raw.BaseURL, env("LOOKERSDK_BASE_URL"))
 	out.ClientID = firstNonEmpty(raw.ClientID, env("LOOKERSDK_CLIENT_ID"))
 	out.ClientSecret = Secret(firstNonEmpty(raw.ClientSecret.Reveal(), env("LOOKERSDK_CLIENT_SECRET")))
