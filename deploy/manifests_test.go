@@ -64,13 +64,18 @@ type rendered struct {
 	serviceMonitors []serviceMonitor
 }
 
-// helmTemplate runs `helm template` on the chart with a ci/ values file;
-// helm is $EXPORTER_HELM (.ci/run installs helm v4 as a Go module and sets
-// it).
+// helmTemplate runs `helm template` on the chart with a ci/ values file.
 func helmTemplate(t *testing.T, values string) []byte {
 	t.Helper()
-	helm := os.Getenv("EXPORTER_HELM")
-	if helm == "" {
+	return helm(t, "..", "template", "ex", "deploy/"+chart, "-f", filepath.Join("deploy", chart, "ci", values))
+}
+
+// helm runs $EXPORTER_HELM (.ci/run installs helm v4 as a Go module and
+// sets it) in dir.
+func helm(t *testing.T, dir string, args ...string) []byte {
+	t.Helper()
+	bin := os.Getenv("EXPORTER_HELM")
+	if bin == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("EXPORTER_HELM is not set: .ci/run installs helm and sets it")
 		}
@@ -84,10 +89,12 @@ func helmTemplate(t *testing.T, values string) []byte {
 		}
 		return err
 	}))
-	out, err := exec.Command(helm, "template", "ex", chart, "-f", filepath.Join(chart, "ci", values)).Output()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		t.Fatalf("helm template -f %s: %v\n%s", values, err, ee.Stderr)
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, ee.Stderr)
 	}
 	require.NoError(t, err)
 	return out
@@ -179,6 +186,14 @@ func podConfig(t *testing.T, r rendered, pod corev1.PodSpec, c corev1.Container)
 		}
 	}
 	env := map[string]string{"EXPORTER_LISTEN": "0.0.0.0:9464"} // the image's ENV (Dockerfile)
+	for _, ef := range c.EnvFrom {
+		require.NotNil(t, ef.SecretRef, "envFrom: only secretRef is checked")
+		sec, ok := r.secrets[ef.SecretRef.Name]
+		require.True(t, ok, "envFrom: no Secret %s", ef.SecretRef.Name)
+		for k, v := range sec.StringData {
+			env[k] = v
+		}
+	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
 			env[e.Name] = e.Value
@@ -199,8 +214,6 @@ func podConfig(t *testing.T, r rendered, pod corev1.PodSpec, c corev1.Container)
 	require.NoError(t, os.WriteFile(path, []byte(strings.NewReplacer(moves...).Replace(string(main))), 0o644))
 	cfg, err := config.Load(path, config.Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	require.NoError(t, err, "the rendered config does not load")
-	require.Equal(t, "https://example.cloud.looker.com", cfg.Looker.BaseURL)
-	require.Equal(t, "ci-client-secret", cfg.Looker.ClientSecret.Reveal(), "LOOKERSDK_CLIENT_SECRET reaches the config from the Secret")
 	return cfg
 }
 
@@ -235,9 +248,21 @@ func restricted(t *testing.T, pod corev1.PodSpec, c corev1.Container) {
 func TestManifestsDaemon(t *testing.T) {
 	t.Parallel()
 	r := decode(t, helmTemplate(t, "daemon-values.yaml"))
+	d, cfg, drain := checkDaemon(t, r)
+	require.Equal(t, int32(3), *d.Spec.Replicas)
+	require.Equal(t, "https://example.cloud.looker.com", cfg.Looker.BaseURL)
+	require.Equal(t, "ci-client-secret", cfg.Looker.ClientSecret.Reveal(), "LOOKERSDK_CLIENT_SECRET reaches the config from the Secret")
+	require.Equal(t, "postgres://exporter:pw@postgres:5432/exporter?sslmode=require", cfg.State.DSN)
+	require.Equal(t, []string{"orders_daily", "revenue_hourly"}, cfg.JobNames(), "config.jobs and jobFiles' include")
+	require.Equal(t, 120*time.Second, drain, "drainTimeoutSeconds")
+}
+
+// checkDaemon checks daemon-mode manifests against the exporter and
+// returns the Deployment, the config its pods load, and their drain.
+func checkDaemon(t *testing.T, r rendered) (appsv1.Deployment, *config.Config, time.Duration) {
+	t.Helper()
 	require.Len(t, r.deployments, 1)
 	d := r.deployments[0]
-	require.Equal(t, int32(3), *d.Spec.Replicas)
 	pod := d.Spec.Template.Spec
 	require.Len(t, pod.Containers, 1)
 	c := pod.Containers[0]
@@ -246,8 +271,6 @@ func TestManifestsDaemon(t *testing.T) {
 
 	cfg := podConfig(t, r, pod, c)
 	require.Equal(t, "postgres", cfg.State.Driver, "daemon replicas share PostgreSQL state")
-	require.Equal(t, "postgres://exporter:pw@postgres:5432/exporter?sslmode=require", cfg.State.DSN)
-	require.Equal(t, []string{"orders_daily", "revenue_hourly"}, cfg.JobNames(), "config.jobs and jobFiles' include")
 
 	_, port, err := net.SplitHostPort(cfg.Server.Listen)
 	require.NoError(t, err)
@@ -286,7 +309,6 @@ func TestManifestsDaemon(t *testing.T) {
 	require.GreaterOrEqual(t, i, 0, "serve's --drain-timeout is set (its 5m default outlives any usual grace period)")
 	drain, err := time.ParseDuration(c.Args[i+1])
 	require.NoError(t, err)
-	require.Equal(t, 120*time.Second, drain, "drainTimeoutSeconds")
 	grace := time.Duration(*pod.TerminationGracePeriodSeconds) * time.Second
 	require.Greater(t, grace, drain, "terminationGracePeriodSeconds must outlast --drain-timeout so interrupted runs are recorded")
 
@@ -298,6 +320,7 @@ func TestManifestsDaemon(t *testing.T) {
 	for k, v := range d.Spec.Selector.MatchLabels {
 		require.Equal(t, v, d.Spec.Template.Labels[k], "the Deployment's pods carry its selector's labels")
 	}
+	return d, cfg, drain
 }
 
 // TestManifestsCronJob renders CronJob mode: one CronJob per job, on the
@@ -306,9 +329,18 @@ func TestManifestsDaemon(t *testing.T) {
 func TestManifestsCronJob(t *testing.T) {
 	t.Parallel()
 	r := decode(t, helmTemplate(t, "cronjob-values.yaml"))
+	checkCronJobs(t, r, 2)
+	require.ElementsMatch(t, []string{"ex-exporter-orders-daily", "ex-exporter-revenue-hourly"}, []string{r.cronJobs[0].Name, r.cronJobs[1].Name})
+}
+
+// checkCronJobs checks CronJob-mode manifests against the exporter: each
+// runs a job of the config its pod loads, on that job's schedule and time
+// zone, and its Jobs retry exit 75 only, up to retries times.
+func checkCronJobs(t *testing.T, r rendered, retries int32) {
+	t.Helper()
 	require.Empty(t, r.deployments)
 	require.Empty(t, r.services)
-	require.Len(t, r.cronJobs, 2)
+	require.NotEmpty(t, r.cronJobs)
 	for _, cj := range r.cronJobs {
 		pod := cj.Spec.JobTemplate.Spec.Template.Spec
 		require.Len(t, pod.Containers, 1)
@@ -325,7 +357,7 @@ func TestManifestsCronJob(t *testing.T) {
 		require.Equal(t, corev1.RestartPolicyNever, pod.RestartPolicy, "podFailurePolicy needs restartPolicy Never")
 
 		js := cj.Spec.JobTemplate.Spec
-		require.Equal(t, int32(2), *js.BackoffLimit, "cronjob.retries")
+		require.Equal(t, retries, *js.BackoffLimit, "cronjob.retries")
 		pfp := js.PodFailurePolicy
 		require.NotNil(t, pfp)
 		// What the Job does with a pod that exits with code, by the first
@@ -349,5 +381,4 @@ func TestManifestsCronJob(t *testing.T) {
 			require.Equal(t, batchv1.PodFailurePolicyActionFailJob, action(code), "exit %d is not retried", code)
 		}
 	}
-	require.ElementsMatch(t, []string{"ex-exporter-orders-daily", "ex-exporter-revenue-hourly"}, []string{r.cronJobs[0].Name, r.cronJobs[1].Name})
 }
