@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -89,15 +90,37 @@ func helm(t *testing.T, dir string, args ...string) []byte {
 		}
 		return err
 	}))
+	out, err := helmErr(bin, dir, args...)
+	require.NoError(t, err)
+	return out
+}
+
+// helmErr runs helm; its error holds helm's stderr.
+func helmErr(bin, dir string, args ...string) ([]byte, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, ee.Stderr)
+		return nil, fmt.Errorf("helm %s: %w\n%s", strings.Join(args, " "), err, ee.Stderr)
 	}
-	require.NoError(t, err)
-	return out
+	return out, err
+}
+
+// TestChartRefusesDaemonOnSQLite: replicas cannot share SQLite, and a
+// pod's disk goes with it, so the daemon renders only on PostgreSQL; a
+// drain Kubernetes would cut short is refused too.
+func TestChartRefusesDaemonOnSQLite(t *testing.T) {
+	t.Parallel()
+	helm(t, "..", "version") // skips without helm
+	values := filepath.Join("deploy", chart, "ci", "daemon-values.yaml")
+	for _, tc := range []struct{ set, want string }{
+		{set: "state.dsn=", want: "daemon mode needs PostgreSQL state (SQLite is not supported for more than one replica"},
+		{set: "shutdownMarginSeconds=0", want: "shutdownMarginSeconds must be at least 1"},
+	} {
+		_, err := helmErr(os.Getenv("EXPORTER_HELM"), "..", "template", "ex", "deploy/"+chart, "-f", values, "--set", tc.set)
+		require.ErrorContains(t, err, tc.want, tc.set)
+	}
 }
 
 // decode decodes every document strictly (an unknown or misspelt field
