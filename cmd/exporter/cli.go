@@ -79,6 +79,7 @@ in a state store (SQLite by default).`,
 		logsCmd(g),
 		checkCmd(g),
 		versionCmd(g),
+		healthcheckCmd(g),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

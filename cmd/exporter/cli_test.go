@@ -73,7 +73,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpHasExamples(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"validate", "run", "serve", "demo", "version", "check", "backfill", "jobs", "history", "logs"} {
+	for _, cmd := range []string{"validate", "run", "serve", "demo", "version", "check", "backfill", "jobs", "history", "logs", "healthcheck"} {
 		code, stdout, _ := exec(t, context.Background(), cmd, "--help")
 		require.Equal(t, 0, code)
 		require.Contains(t, stdout, "Examples:", cmd)

@@ -20,16 +20,20 @@ trigger when its Looker datagroup's triggered_at advances (read every
 scheduler.datagroup_poll_interval, 1m by default), and records every run in
 the state store. On SIGINT or SIGTERM it stops firing, lets runs in flight
 finish for --drain-timeout, then interrupts them (recorded as interrupted) and
-exits. On SIGHUP it reloads the config file's jobs; the scheduler, metrics,
+exits. Whatever sends SIGTERM must wait longer than the drain before it kills
+the process: Kubernetes' terminationGracePeriodSeconds (30 s by default; the
+Helm chart sets it to the drain + 15 s) or docker stop's --stop-timeout. On SIGHUP it reloads the config file's jobs; the scheduler, metrics,
 alerts and status page follow. A config with problems is rejected and logged,
 and the running jobs stay.
 
-Alongside, it serves on server.listen (127.0.0.1:9464 by default): the status
-page at /, the JSON API under /api/v1/, /metrics for Prometheus, and the
-/healthz and /readyz probes; and it sends the notify: webhooks (failure,
-recovery, staleness).`,
+Alongside, it serves on server.listen (127.0.0.1:9464 by default, or
+$EXPORTER_LISTEN): the status page at /, the JSON API under /api/v1/, /metrics
+for Prometheus (without the token when server.metrics_public is true), and the
+/healthz and /readyz probes (always without the token); and it sends the
+notify: webhooks (failure, recovery, staleness).`,
 		Example: `  exporter serve --config jobs.yaml
-  exporter serve --config jobs.yaml --log-format json --drain-timeout 10m`,
+  exporter serve --config jobs.yaml --log-format json --drain-timeout 10m
+  EXPORTER_LISTEN=0.0.0.0:9464 EXPORTER_TOKEN_FILE=/run/secrets/token exporter serve --config jobs.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

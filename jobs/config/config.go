@@ -90,9 +90,13 @@ type State struct {
 
 // Server holds the HTTP listener settings.
 type Server struct {
-	Listen   string
-	Token    Secret // bearer token for the API and the status page; required beyond loopback
-	LogLines int    // log lines kept per run (DefaultLogLines when unset)
+	Listen string
+	Token  Secret // bearer token for the API and the status page; required beyond loopback
+	// MetricsPublic serves /metrics without the token wherever the server
+	// listens (for a Prometheus scraping a pod); the default keeps it
+	// behind the token beyond loopback.
+	MetricsPublic bool
+	LogLines      int // log lines kept per run (DefaultLogLines when unset)
 	// MaxConnections caps the connections the status server holds open
 	// (DefaultMaxConnections when unset), so clients cannot take the file
 	// descriptors runs need.
@@ -634,11 +638,14 @@ func (l *loader) validate(raw *rawFile) *Config {
 	return cfg
 }
 
+// getenv is the environment variable name, or "" when unset.
+func (l *loader) getenv(name string) string {
+	v, _ := l.env(name)
+	return v
+}
+
 func (l *loader) validateLooker(raw rawLooker, out *Looker) {
-	env := func(name string) string {
-		v, _ := l.env(name)
-		return v
-	}
+	env := l.getenv
 	out.BaseURL = firstNonEmpty(raw.BaseURL, env("LOOKERSDK_BASE_URL"))
 	out.ClientID = firstNonEmpty(raw.ClientID, env("LOOKERSDK_CLIENT_ID"))
 	out.ClientSecret = Secret(firstNonEmpty(raw.ClientSecret.Reveal(), env("LOOKERSDK_CLIENT_SECRET")))

@@ -75,6 +75,17 @@ func IsLoopback(listen string) bool {
 }
 
 func (l *loader) validateServer(raw rawServer, out *Server) {
+	// The container image sets EXPORTER_LISTEN and takes the token from
+	// EXPORTER_TOKEN or EXPORTER_TOKEN_FILE, as looker: takes LOOKERSDK_*:
+	// keys in the file win.
+	env := l.getenv
+	raw.Listen = firstNonEmpty(raw.Listen, env("EXPORTER_LISTEN"))
+	if raw.Token == "" && raw.TokenFile == "" {
+		raw.Token = Secret(env("EXPORTER_TOKEN"))
+		if raw.Token == "" {
+			raw.TokenFile = env("EXPORTER_TOKEN_FILE")
+		}
+	}
 	out.Listen = raw.Listen
 	if out.Listen == "" {
 		out.Listen = DefaultListen
@@ -83,6 +94,7 @@ func (l *loader) validateServer(raw rawServer, out *Server) {
 		l.addAt("$.server.listen", "", "server.listen %q is not host:port, e.g. 127.0.0.1:9464 or :9464", out.Listen)
 	}
 	out.Token = raw.Token
+	out.MetricsPublic = raw.MetricsPublic
 	switch {
 	case raw.Token != "" && raw.TokenFile != "":
 		l.addAt("$.server.token_file", "", "server.token and server.token_file are both set; keep one")

@@ -53,6 +53,10 @@ func TestOnCallKeys(t *testing.T) {
 			}},
 		{name: "token file", extra: "server: {listen: '0.0.0.0:9464', token_file: " + tokenFile + "}\n", check: func(t *testing.T, c *config.Config) {
 			require.Equal(t, "file-token-0123456789", c.Server.Token.Reveal())
+			require.False(t, c.Server.MetricsPublic, "/metrics stays behind the token unless metrics_public says otherwise")
+		}},
+		{name: "metrics public", extra: "server: {listen: '0.0.0.0:9464', token_file: " + tokenFile + ", metrics_public: true}\n", check: func(t *testing.T, c *config.Config) {
+			require.True(t, c.Server.MetricsPublic)
 		}},
 		{name: "beyond loopback without token", extra: "server: {listen: '0.0.0.0:9464'}\n", wantErr: "test.yaml:4: server.listen 0.0.0.0:9464 accepts connections from other machines"},
 		{name: "short token", extra: "server: {token: short}\n", wantErr: "server.token is shorter than 16 characters"},
@@ -107,5 +111,43 @@ func TestStaleAfter(t *testing.T) {
 		{name: "no schedule", job: config.Job{}, want: time.Time{}},
 	} {
 		require.True(t, tc.want.Equal(tc.job.StaleAfter(last)), "%s: %s", tc.name, tc.job.StaleAfter(last))
+	}
+}
+
+// The container image sets EXPORTER_LISTEN, and a token comes from
+// EXPORTER_TOKEN or EXPORTER_TOKEN_FILE, so a jobs.yaml written for a
+// laptop runs in the image unchanged; keys in the file win.
+func TestServerFromEnvironment(t *testing.T) {
+	t.Parallel()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("file-token-0123456789\n"), 0o600))
+	for _, tc := range []struct {
+		name, extra       string
+		env               map[string]string
+		wantListen, token string
+		wantErr           string
+	}{
+		{name: "token file", env: map[string]string{"EXPORTER_LISTEN": "0.0.0.0:9464", "EXPORTER_TOKEN_FILE": tokenFile},
+			wantListen: "0.0.0.0:9464", token: "file-token-0123456789"},
+		{name: "token", env: map[string]string{"EXPORTER_LISTEN": "0.0.0.0:9464", "EXPORTER_TOKEN": "env-token-0123456789"},
+			wantListen: "0.0.0.0:9464", token: "env-token-0123456789"},
+		{name: "file wins", extra: "server: {listen: '127.0.0.1:8080'}\n", env: map[string]string{"EXPORTER_LISTEN": "0.0.0.0:9464"},
+			wantListen: "127.0.0.1:8080"},
+		{name: "token key wins over env file", extra: "server: {token: 'yaml-token-0123456789'}\n", env: map[string]string{"EXPORTER_TOKEN_FILE": tokenFile},
+			wantListen: config.DefaultListen, token: "yaml-token-0123456789"},
+		{name: "no token", env: map[string]string{"EXPORTER_LISTEN": "0.0.0.0:9464"},
+			wantErr: "server.listen 0.0.0.0:9464 accepts connections from other machines"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Parse("test.yaml", []byte(fmt.Sprintf(onCallBase, "")+tc.extra), env(tc.env))
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.wantListen, c.Server.Listen)
+			require.Equal(t, tc.token, c.Server.Token.Reveal())
+		})
 	}
 }

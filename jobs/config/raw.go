@@ -44,6 +44,7 @@ type rawServer struct {
 	Listen         string `yaml:"listen"`
 	Token          Secret `yaml:"token"`
 	TokenFile      string `yaml:"token_file"`
+	MetricsPublic  bool   `yaml:"metrics_public"`
 	LogLines       *int   `yaml:"log_lines"`
 	MaxConnections *int   `yaml:"max_connections"`
 	ExternalURL    string `yaml:"external_url"`

@@ -8,7 +8,9 @@
 // One bearer token (config server.token or server.token_file) guards the
 // server:
 //   - listening beyond loopback, every request but /healthz, /readyz and
-//     /login needs it (New refuses to build a server without one);
+//     /login needs it (New refuses to build a server without one), and
+//     /metrics too unless server.metrics_public is set (for a Prometheus
+//     scraping the pod);
 //   - every POST needs it, wherever the server listens; with no token
 //     configured, POSTs are refused and the page says how to enable them.
 //
@@ -221,6 +223,11 @@ func (s *Server) authMiddleware(next http.Handler) http.Handler {
 		case "/healthz", "/readyz", "/login":
 			next.ServeHTTP(w, r)
 			return
+		case "/metrics":
+			if s.opts.Config.Server.MetricsPublic && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+				next.ServeHTTP(w, r)
+				return
+			}
 		}
 		how := s.authenticated(r)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
