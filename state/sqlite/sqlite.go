@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -88,6 +89,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite state %s: create parent directory: %w", dsn, err)
 		}
 	}
+	if err := createPrivate(dsn); err != nil {
+		return nil, err
+	}
 	wparams := cloneValues(params)
 	wparams.Add("_pragma", "journal_mode(WAL)")
 	wdb, err := sql.Open("sqlite", dsn+"?"+wparams.Encode())
@@ -111,6 +115,31 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("open sqlite state %s: %w", dsn, err), s.Close())
 	}
 	return s, nil
+}
+
+// fileMode is the mode of a new database file. SQLite gives the -wal and
+// -shm files the database file's mode, so they are private too.
+const fileMode = 0o600
+
+// createPrivate creates the database file with fileMode unless it exists,
+// so that job names, errors and run logs are not world-readable whatever
+// the umask. An existing file keeps the mode its operator gave it.
+func createPrivate(dsn string) error {
+	f, err := os.OpenFile(dsn, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open sqlite state %s: create the database file: %w; check the directory's permissions", dsn, err)
+	}
+	err = f.Chmod(fileMode) // the umask may have taken bits away; never adds any
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("open sqlite state %s: set the database file's mode to %#o: %w", dsn, fileMode, err)
+	}
+	return nil
 }
 
 func cloneValues(v url.Values) url.Values {

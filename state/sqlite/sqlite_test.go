@@ -245,3 +245,19 @@ func TestCloseTwice(t *testing.T) {
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close())
 }
+
+// The database and its -wal and -shm files hold job names, errors and run
+// logs: only the exporter's user may read them, whatever the umask.
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "state")
+	path := filepath.Join(dir, "state.db")
+	s := openPath(t, path)
+	_, err := s.StartRun(t.Context(), "daily", t0, t0)
+	require.NoError(t, err)
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "%s", p)
+	}
+}
