@@ -30,14 +30,18 @@ const (
 	// the temp name exceed the usual 255-byte limit.
 	maxTempNameBase = 200
 	bufferSize      = 256 << 10
-	fileMode        = 0o644
-	dirMode         = 0o755
+	// DefaultFileMode is the mode of the files a Sink writes unless
+	// WithFileMode says otherwise: the group may read exports, others may
+	// not.
+	DefaultFileMode fs.FileMode = 0o640
 )
 
-// Sink writes local files. It holds no state besides its logger and is safe
-// for concurrent use.
+// Sink writes local files. It holds no state besides its logger and modes
+// and is safe for concurrent use.
 type Sink struct {
-	log *zap.Logger
+	log      *zap.Logger
+	fileMode fs.FileMode // of data files, manifests and temp files
+	dirMode  fs.FileMode // of the directories Create makes
 }
 
 var (
@@ -47,7 +51,37 @@ var (
 
 // New returns a local file sink.
 func New(log *zap.Logger) *Sink {
-	return &Sink{log: log.Named("localfs")}
+	return &Sink{log: log.Named("localfs"), fileMode: DefaultFileMode, dirMode: DirMode(DefaultFileMode)}
+}
+
+// WithFileMode returns a copy of s that gives the files it writes mode
+// (permission bits only; the umask does not apply) and the directories it
+// makes DirMode(mode). The owner must keep read and write (CheckFileMode).
+func (s *Sink) WithFileMode(mode fs.FileMode) *Sink {
+	c := *s
+	c.fileMode = mode.Perm()
+	c.dirMode = DirMode(mode)
+	return &c
+}
+
+// DirMode is the mode of a directory holding files of the given mode: the
+// same bits, plus search (x) wherever read (r) is set, e.g. 0640 -> 0750.
+func DirMode(file fs.FileMode) fs.FileMode {
+	file = file.Perm()
+	return file | (file&0o444)>>2
+}
+
+// CheckFileMode reports whether mode can be used for exported files: only
+// permission bits, with the owner able to read and write (the exporter
+// rewrites and removes its files).
+func CheckFileMode(mode fs.FileMode) error {
+	switch {
+	case mode&^fs.ModePerm != 0:
+		return fmt.Errorf("file mode %#o has bits beyond the permissions (0777); give an octal mode such as 0640", uint32(mode))
+	case mode&0o600 != 0o600:
+		return fmt.Errorf("file mode %#o must let the owner read and write (0600); e.g. 0640 lets the group read", uint32(mode))
+	}
+	return nil
 }
 
 // Path returns the absolute, cleaned local path that uri names: a plain
@@ -108,11 +142,11 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 	}
 	dir, name := filepath.Split(path)
 	dir = filepath.Clean(dir)
-	newDirs, err := mkdirAll(dir)
+	newDirs, err := mkdirAll(dir, s.dirMode)
 	if err != nil {
 		return nil, err
 	}
-	f, tmp, err := createTemp(dir, name)
+	f, tmp, err := createTemp(dir, name, s.fileMode)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +166,7 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 // mkdirAll is os.MkdirAll that also reports which directories it made, so
 // that Close can fsync their parents: a new file in a new directory is only
 // durable once every new directory entry on the way is.
-func mkdirAll(dir string) (created []string, err error) {
+func mkdirAll(dir string, mode fs.FileMode) (created []string, err error) {
 	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
@@ -152,10 +186,14 @@ func mkdirAll(dir string) (created []string, err error) {
 		}
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
-		err := os.Mkdir(missing[i], dirMode)
+		err := os.Mkdir(missing[i], mode)
 		switch {
 		case err == nil:
 			created = append(created, missing[i])
+			// The umask may have taken bits away.
+			if err := os.Chmod(missing[i], mode); err != nil {
+				return created, fileError("set the mode of directory", missing[i], err)
+			}
 		case errors.Is(err, fs.ErrExist): // made concurrently by another writer
 		default:
 			return created, fileError("create directory", missing[i], err)
@@ -164,7 +202,7 @@ func mkdirAll(dir string) (created []string, err error) {
 	return created, nil
 }
 
-func createTemp(dir, name string) (*os.File, string, error) {
+func createTemp(dir, name string, mode fs.FileMode) (*os.File, string, error) {
 	base := name
 	if len(base) > maxTempNameBase {
 		base = base[:maxTempNameBase]
@@ -176,12 +214,18 @@ func createTemp(dir, name string) (*os.File, string, error) {
 		var b [randomHexLen / 2]byte
 		_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
 		tmp := filepath.Join(dir, "."+base+tempMarker+hex.EncodeToString(b[:]))
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
 			return nil, "", fileError("create temp file for", filepath.Join(dir, name), err)
+		}
+		// The umask may have taken bits away; the final file keeps this mode.
+		if err := f.Chmod(mode); err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+			return nil, "", fileError("set the mode of the temp file for", filepath.Join(dir, name), err)
 		}
 		if err := lockTemp(f); err != nil {
 			_ = f.Close()
