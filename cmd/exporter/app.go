@@ -106,7 +106,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger, clock jobs
 		return nil, fmt.Errorf("looker client: %w", err)
 	}
 	a := &app{cfg: cfg, log: log, store: store, looker: client, metrics: m, clock: clock}
-	local := localfs.New(log.Named("localfs"))
+	local := localfs.New(log.Named("localfs")).WithFileMode(cfg.Local.FileMode)
 	cleanupTemp(cfg, local, log) // crashed writers' leftovers, before any run
 	a.runner = &jobs.Runner{
 		Looker:    client,

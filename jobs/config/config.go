@@ -39,6 +39,7 @@ type Config struct {
 	State  State
 	Server Server
 	GCS    GCS
+	Local  Local
 	Jobs   []*Job
 	// Scheduler holds the daemon-wide scheduling settings.
 	Scheduler Scheduler
@@ -111,6 +112,14 @@ type Server struct {
 // GCS holds Google Cloud Storage settings.
 type GCS struct {
 	CredentialsFile string // empty: Application Default Credentials
+}
+
+// Local holds the settings of local destinations.
+type Local struct {
+	// FileMode is the mode of exported files (local.file_mode, default
+	// DefaultFileMode); directories the exporter makes get search (x)
+	// where it has read (r): see localfs.DirMode.
+	FileMode fs.FileMode
 }
 
 // Job is one validated export job.
@@ -306,6 +315,7 @@ func (l *loader) load(data []byte) *Config {
 	l.decodeSection(root, "state", &raw.State)
 	l.decodeSection(root, "server", &raw.Server)
 	l.decodeSection(root, "gcs", &raw.GCS)
+	l.decodeSection(root, "local", &raw.Local)
 	l.decodeSection(root, "scheduler", &raw.Scheduler)
 	l.decodeSection(root, "defaults", &raw.Defaults)
 	l.decodeSection(root, "notify", &raw.Notify)
@@ -608,6 +618,7 @@ func (l *loader) validate(raw *rawFile) *Config {
 	l.validateServer(raw.Server, &cfg.Server)
 	cfg.Notify = l.validateNotify(raw.Notify)
 	cfg.GCS.CredentialsFile = raw.GCS.CredentialsFile
+	cfg.Local.FileMode = l.fileMode(raw.Local.FileMode)
 	l.validateScheduler(raw, cfg)
 
 	if len(raw.Jobs) == 0 && !l.jobReported() {

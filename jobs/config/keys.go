@@ -142,6 +142,10 @@ func (c *checker) kindOK(v ast.Node, t reflect.Type, path string) bool {
 			}
 		}
 	case reflect.String:
+		if t == fileModeType { // 0640 unquoted is YAML's decimal 640 or octal 416: either misleads
+			_, ok := unwrap(v).(*ast.StringNode)
+			return ok
+		}
 		if t == idType || t == rowLimitType || t == byteSizeType {
 			_, ok := leafScalar(v)
 			return ok

@@ -16,6 +16,7 @@ type rawFile struct {
 	State     rawState     `yaml:"state"`
 	Server    rawServer    `yaml:"server"`
 	GCS       rawGCS       `yaml:"gcs"`
+	Local     rawLocal     `yaml:"local"`
 	Defaults  rawJob       `yaml:"defaults"`
 	Jobs      []rawJob     `yaml:"jobs"`
 	Scheduler rawScheduler `yaml:"scheduler"`
@@ -48,6 +49,10 @@ type rawServer struct {
 	LogLines       *int   `yaml:"log_lines"`
 	MaxConnections *int   `yaml:"max_connections"`
 	ExternalURL    string `yaml:"external_url"`
+}
+
+type rawLocal struct {
+	FileMode FileMode `yaml:"file_mode" want:"an octal mode in quotes, such as \"0640\""`
 }
 
 type rawGCS struct {

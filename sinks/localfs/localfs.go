@@ -56,7 +56,8 @@ func New(log *zap.Logger) *Sink {
 
 // WithFileMode returns a copy of s that gives the files it writes mode
 // (permission bits only; the umask does not apply) and the directories it
-// makes DirMode(mode). The owner must keep read and write (CheckFileMode).
+// makes DirMode(mode). The owner should keep read and write: the exporter
+// replaces and removes its files.
 func (s *Sink) WithFileMode(mode fs.FileMode) *Sink {
 	c := *s
 	c.fileMode = mode.Perm()
@@ -69,19 +70,6 @@ func (s *Sink) WithFileMode(mode fs.FileMode) *Sink {
 func DirMode(file fs.FileMode) fs.FileMode {
 	file = file.Perm()
 	return file | (file&0o444)>>2
-}
-
-// CheckFileMode reports whether mode can be used for exported files: only
-// permission bits, with the owner able to read and write (the exporter
-// rewrites and removes its files).
-func CheckFileMode(mode fs.FileMode) error {
-	switch {
-	case mode&^fs.ModePerm != 0:
-		return fmt.Errorf("file mode %#o has bits beyond the permissions (0777); give an octal mode such as 0640", uint32(mode))
-	case mode&0o600 != 0o600:
-		return fmt.Errorf("file mode %#o must let the owner read and write (0600); e.g. 0640 lets the group read", uint32(mode))
-	}
-	return nil
 }
 
 // Path returns the absolute, cleaned local path that uri names: a plain

@@ -60,13 +60,3 @@ func requireMode(t *testing.T, path string, want fs.FileMode) {
 	require.NoError(t, err)
 	require.Equal(t, want, fi.Mode().Perm(), "mode of %s: got %#o, want %#o", path, fi.Mode().Perm(), want)
 }
-
-func TestCheckFileMode(t *testing.T) {
-	t.Parallel()
-	for _, ok := range []fs.FileMode{0o600, 0o640, 0o644, 0o660} {
-		require.NoError(t, localfs.CheckFileMode(ok), "%#o", ok)
-	}
-	for _, bad := range []fs.FileMode{0o400, 0o040, 0o1640, fs.ModeDir | 0o640} {
-		require.Error(t, localfs.CheckFileMode(bad), "%#o", bad)
-	}
-}
