@@ -39,6 +39,7 @@ func TestOutputKeys(t *testing.T) {
 		{name: "absolute override", keys: "    format: csv\n    destination: '{{ if true }}/etc{{ end }}/x.csv'\n", wantErr: []string{`x.yaml:7: job "j": destination "/etc/x.csv" is absolute, but its template starts with an action`}},
 		{name: "scheme override", keys: "    format: csv\n    destination: '{{ if true }}gs://other{{ end }}/x.csv'\n", wantErr: []string{`destination "gs://other/x.csv" is absolute`}},
 		{name: "template replaces its root", keys: "    format: csv\n    destination: '/data/{{ .Job }}{{ if true }}/../../etc{{ end }}/x.csv'\n", wantErr: []string{"must not contain .."}},
+		{name: "gcs dot-dot", keys: "    format: csv\n    destination: 'gs://b/exports/{{ if true }}../other{{ end }}/x.csv'\n", wantErr: []string{"must not contain .."}},
 		{name: "gcs bucket override", keys: "    format: csv\n    destination: 'gs://b/{{ if true }}x{{ end }}.csv'\n", want: config.Output{Manifest: true}},
 		{name: "root with absolute outside", keys: "    format: csv\n    root: /var/exports\n    destination: '/tmp/{{ .Job }}/x.csv'\n", wantErr: []string{"outside the job's root /var/exports"}},
 		{name: "root for gcs", keys: "    format: csv\n    root: /var/exports\n    destination: 'gs://b/{{ .Job }}/x.csv'\n", wantErr: []string{"root applies to local destinations"}},

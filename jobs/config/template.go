@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -99,6 +100,9 @@ func CheckDestination(dest string) error {
 		obj := strings.TrimPrefix(u.Path, "/")
 		if u.Host == "" || obj == "" || strings.HasSuffix(obj, "/") {
 			return errors.New("a GCS destination must be gs://bucket/path/to/file")
+		}
+		if slices.Contains(strings.Split(obj, "/"), "..") {
+			return errors.New("must not contain .. (a template must not escape its folder)")
 		}
 	case strings.HasPrefix(dest, "file://"):
 		p := strings.TrimPrefix(dest, "file://")

@@ -60,8 +60,9 @@ func New(client *storage.Client, log *zap.Logger, opts Options) *Sink {
 }
 
 // ParseURI splits "gs://bucket/object" into its bucket and object name.
-// The object name is taken verbatim; it must be non-empty and not end in
-// "/".
+// The object name is taken verbatim; it must be non-empty, not end in "/"
+// and have no "..", "." or empty segments, which tools that mirror a bucket
+// to disk (gsutil rsync, gcsfuse) resolve outside the job's prefix.
 func ParseURI(uri string) (bucket, object string, err error) {
 	rest, ok := strings.CutPrefix(uri, "gs://")
 	if !ok {
@@ -75,6 +76,14 @@ func ParseURI(uri string) (bucket, object string, err error) {
 		return "", "", fmt.Errorf("gcs: %q has no object name (want gs://bucket/object)", uri)
 	case strings.HasSuffix(object, "/"):
 		return "", "", fmt.Errorf("gcs: %q ends in \"/\": name an object, not a folder", uri)
+	}
+	for seg := range strings.SplitSeq(object, "/") {
+		switch seg {
+		case "..", ".":
+			return "", "", fmt.Errorf("gcs: %q has a %q segment, which would leave its folder when the bucket is copied to disk: remove it from the destination", uri, seg)
+		case "":
+			return "", "", fmt.Errorf("gcs: %q has an empty segment (\"//\"): remove it from the destination", uri)
+		}
 	}
 	return bucket, object, nil
 }

@@ -121,6 +121,12 @@ func TestParseURI(t *testing.T) {
 		{uri: "gs://b", wantErr: "has no object name"},
 		{uri: "gs://b/", wantErr: "has no object name"},
 		{uri: "gs://b/dir/", wantErr: "name an object, not a folder"},
+		{uri: "gs://b/exports/../other/x.csv", wantErr: `has a ".." segment`},
+		{uri: "gs://b/../x.csv", wantErr: `has a ".." segment`},
+		{uri: "gs://b/exports/./x.csv", wantErr: `has a "." segment`},
+		{uri: "gs://b/exports//x.csv", wantErr: "has an empty segment"},
+		{uri: "gs://b//x.csv", wantErr: "has an empty segment"},
+		{uri: "gs://b/a..b/x...csv", bucket: "b", object: "a..b/x...csv"},
 	}
 	for _, c := range cases {
 		t.Run(c.uri, func(t *testing.T) {
@@ -192,6 +198,23 @@ func TestCreateReportsExistingObjectEarly(t *testing.T) {
 	require.ErrorContains(t, err, "gs://b/x.csv")
 	_, err = f.sink.Create(t.Context(), "gs://b/x.csv", sinks.WriteOptions{IfExists: sinks.Skip})
 	require.ErrorIs(t, err, sinks.ErrSkipped)
+}
+
+// An object name with "..", "." or empty segments is refused like a local
+// path with them, before anything is uploaded: tools that mirror a bucket
+// to disk would resolve it outside its prefix.
+func TestCreateRefusesDotSegments(t *testing.T) {
+	t.Parallel()
+	f := setup(t, gcs.Options{})
+	for _, uri := range []string{"gs://b/exports/../x.csv", "gs://b/exports/./x.csv", "gs://b/exports//x.csv"} {
+		_, err := f.sink.Create(t.Context(), uri, sinks.WriteOptions{})
+		require.ErrorContains(t, err, "remove it from the destination", uri)
+		require.False(t, sinks.Retryable(err), uri)
+		require.ErrorContains(t, f.sink.Check(t.Context(), uri), "segment", uri)
+	}
+	objs, _, err := f.srv.ListObjectsWithOptions("b", fakestorage.ListOptions{})
+	require.NoError(t, err)
+	require.Empty(t, objs)
 }
 
 func TestUnknownPolicy(t *testing.T) {
