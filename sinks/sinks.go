@@ -59,6 +59,11 @@ type WriteOptions struct {
 	ContentEncoding string            // e.g. "gzip"; empty for none
 	Metadata        map[string]string // custom metadata (GCS object metadata)
 	IfExists        IfExists          // empty means Overwrite
+	// Root, for local sinks, is a directory the file must stay inside
+	// once symlinks are resolved: a destination that leaves it through a
+	// symlink is refused before anything is written. Empty: no
+	// confinement. Object stores ignore it.
+	Root string
 }
 
 // Sentinel errors.

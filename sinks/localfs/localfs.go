@@ -117,6 +117,9 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 	if err := sinks.ContextErr(ctx); err != nil {
 		return nil, fmt.Errorf("localfs: create %s: %w", path, err)
 	}
+	if err := confine(opts.Root, path); err != nil {
+		return nil, err
+	}
 	policy, err := opts.IfExists.Policy()
 	if err != nil {
 		return nil, fmt.Errorf("localfs: %w", err)
@@ -149,6 +152,60 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		f:       f,
 		bw:      bufio.NewWriterSize(f, bufferSize),
 	}, nil
+}
+
+// confine refuses a path whose directory, once symlinks are resolved, is
+// not inside root (resolved too). An empty root confines nothing. Parts of
+// either that do not exist yet are taken as written: the sink makes them as
+// plain directories.
+func confine(root, path string) error {
+	if root == "" {
+		return nil
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("localfs: resolve root %q: %w", root, err)
+	}
+	realRoot, err := resolve(absRoot)
+	if err != nil {
+		return fileError("resolve symlinks of root", absRoot, err)
+	}
+	dir := filepath.Dir(path)
+	realDir, err := resolve(dir)
+	if err != nil {
+		return fileError("resolve symlinks of", dir, err)
+	}
+	if realDir != realRoot && !strings.HasPrefix(realDir, strings.TrimSuffix(realRoot, "/")+"/") {
+		return fmt.Errorf("localfs: %s leaves the root %s through a symlink (its directory is really %s, the root %s); write below the root without symlinks that point outside it, or change the job's root",
+			path, root, realDir, realRoot)
+	}
+	return nil
+}
+
+// resolve is filepath.EvalSymlinks of the longest existing prefix of the
+// absolute path p, with the rest appended.
+func resolve(p string) (string, error) {
+	rest := ""
+	for {
+		real, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		if _, lerr := os.Lstat(p); lerr == nil {
+			// p exists, so a link on the way points at nothing: where the
+			// sink would write is decided by that link.
+			return "", fmt.Errorf("a symlink on the way to %s points to a missing path: %w; make its target or remove the link", p, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return "", err
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }
 
 // mkdirAll is os.MkdirAll that also reports which directories it made, so

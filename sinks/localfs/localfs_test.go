@@ -282,3 +282,43 @@ func TestPermissionDenied(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrPermission)
 	require.ErrorContains(t, err, "create directory "+filepath.Join(ro, "sub"))
 }
+
+// A destination under Root that leaves it through a symlink is refused
+// before anything is written; symlinks that stay inside, and a root that
+// is itself a symlink, are fine.
+func TestRootConfinesThroughSymlinks(t *testing.T) {
+	t.Parallel()
+	s, base := setup(t)
+	outside := t.TempDir()
+	realRoot := filepath.Join(base, "real-root")
+	require.NoError(t, os.MkdirAll(filepath.Join(realRoot, "inside"), 0o750))
+	root := filepath.Join(base, "root")
+	require.NoError(t, os.Symlink(realRoot, root))
+	require.NoError(t, os.Symlink(outside, filepath.Join(realRoot, "escape")))
+	require.NoError(t, os.Symlink(filepath.Join(realRoot, "inside"), filepath.Join(realRoot, "alias")))
+	require.NoError(t, os.Symlink("../..", filepath.Join(realRoot, "inside", "up")))
+	require.NoError(t, os.Symlink("..", filepath.Join(realRoot, "inside", "back")))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "missing"), filepath.Join(realRoot, "dangling")))
+	opts := sinks.WriteOptions{Root: root}
+
+	for _, p := range []string{"escape/x.csv", "escape/new/dir/x.csv", "inside/up/x.csv", "inside/up/real-root/escape/x.csv"} {
+		_, err := s.Create(t.Context(), localfs.URI(filepath.Join(root, p)), opts)
+		require.ErrorContains(t, err, "leaves the root "+root+" through a symlink", p)
+		require.False(t, sinks.Retryable(err), p)
+	}
+	_, err := s.Create(t.Context(), localfs.URI(filepath.Join(root, "dangling", "x.csv")), opts)
+	require.ErrorContains(t, err, "points to a missing path")
+	entries, err := os.ReadDir(outside)
+	require.NoError(t, err)
+	require.Empty(t, entries, "nothing written outside the root")
+
+	for _, p := range []string{"x.csv", "alias/x.csv", "inside/back/y.csv", "new/dir/x.csv"} {
+		w, err := s.Create(t.Context(), localfs.URI(filepath.Join(root, p)), opts)
+		require.NoError(t, err, p)
+		require.NoError(t, w.Close(), p)
+	}
+	// Without Root the sink follows symlinks as the operator laid them out.
+	w, err := s.Create(t.Context(), localfs.URI(filepath.Join(root, "escape", "x.csv")), sinks.WriteOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+}
