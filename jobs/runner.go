@@ -378,6 +378,7 @@ func writeOptions(job *config.Job, run state.Run, scheduled time.Time, lookerCon
 	return sinks.WriteOptions{
 		ContentType: job.Plan.ObjectType(lookerContentType),
 		IfExists:    job.IfExists,
+		Root:        job.Output.Root, // a local file must not leave it through a symlink
 		Metadata: map[string]string{
 			"exporter-job":            job.Name,
 			"exporter-run-id":         run.ID,
