@@ -6,7 +6,7 @@
 //
 // # Atomicity
 //
-// Create makes the missing parent directories (mode 0755) and opens a temp
+// Create makes the missing parent directories and opens a temp
 // file in the target directory itself, so the final rename never crosses a
 // filesystem. Temp files are hidden and recognisable:
 // ".<name>.exporter-tmp-<16 hex digits>". Close flushes, fsyncs the file,
@@ -36,8 +36,16 @@
 // exists at that time; Close checks again atomically.
 //
 // WriteOptions.ContentType, ContentEncoding and Metadata have no meaning for
-// local files and are ignored. Files are created with mode 0644, less the
-// umask. Writes are buffered (256 KiB per Writer). No error from this
+// local files and are ignored. WriteOptions.Root confines the file: a path
+// whose directory resolves, through symlinks, outside the root is refused
+// before anything is written.
+//
+// # Modes
+//
+// Files (temp files, so the final ones too) are created with mode 0640 and
+// the directories Create makes with 0750, set explicitly so the umask does
+// not matter; WithFileMode changes both (a directory gets x where the file
+// mode has r, DirMode). Writes are buffered (256 KiB per Writer). No error from this
 // package is sinks.Retryable: local failures (permissions, a full disk) are
 // not cured by retrying.
 package localfs
