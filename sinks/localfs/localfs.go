@@ -166,6 +166,9 @@ func confine(root, path string) error {
 	if err != nil {
 		return fmt.Errorf("localfs: resolve root %q: %w", root, err)
 	}
+	if !within(absRoot, path) {
+		return fmt.Errorf("localfs: %s is outside the root %s; write below the root or change the job's root", path, root)
+	}
 	realRoot, err := resolve(absRoot)
 	if err != nil {
 		return fileError("resolve symlinks of root", absRoot, err)
@@ -175,11 +178,16 @@ func confine(root, path string) error {
 	if err != nil {
 		return fileError("resolve symlinks of", dir, err)
 	}
-	if realDir != realRoot && !strings.HasPrefix(realDir, strings.TrimSuffix(realRoot, "/")+"/") {
+	if realDir != realRoot && !within(realRoot, realDir) {
 		return fmt.Errorf("localfs: %s leaves the root %s through a symlink (its directory is really %s, the root %s); write below the root without symlinks that point outside it, or change the job's root",
 			path, root, realDir, realRoot)
 	}
 	return nil
+}
+
+// within reports whether path is below dir (both absolute and clean).
+func within(dir, path string) bool {
+	return strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // resolve is filepath.EvalSymlinks of the longest existing prefix of the

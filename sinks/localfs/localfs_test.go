@@ -308,6 +308,8 @@ func TestRootConfinesThroughSymlinks(t *testing.T) {
 	}
 	_, err := s.Create(t.Context(), localfs.URI(filepath.Join(root, "dangling", "x.csv")), opts)
 	require.ErrorContains(t, err, "points to a missing path")
+	_, err = s.Create(t.Context(), localfs.URI(root+"/../x.csv"), opts)
+	require.ErrorContains(t, err, "is outside the root "+root)
 	entries, err := os.ReadDir(outside)
 	require.NoError(t, err)
 	require.Empty(t, entries, "nothing written outside the root")
