@@ -13,7 +13,8 @@ import (
 
 // TestRootRefusesSymlinkEscape: a job with root: whose destination leaves
 // the root through a symlink fails permanently, and nothing (data,
-// manifest, _SUCCESS, temp file) is written where the link points.
+// manifest, _SUCCESS, temp file) is written where the link points: it
+// fails before Looker sees the query.
 func TestRootRefusesSymlinkEscape(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 5)
@@ -26,6 +27,9 @@ func TestRootRefusesSymlinkEscape(t *testing.T) {
 	require.ErrorContains(t, err, "leaves the root "+root+" through a symlink")
 	require.Equal(t, state.Failed, run.Status)
 	require.Equal(t, jobs.ClassPermanent, run.ErrorClass)
+	for _, op := range []string{"run_look", "run_query", "create_query", "run_inline_query", "create_query_task"} {
+		require.Zero(t, b.srv.Requests(op), "Looker saw %s", op)
+	}
 	entries, err := os.ReadDir(outside)
 	require.NoError(t, err)
 	require.Empty(t, entries)

@@ -69,6 +69,11 @@ func (r *Runner) exportDashboard(ctx context.Context, log *zap.Logger, job *conf
 	if err != nil {
 		return nil, err
 	}
+	for _, d := range dests {
+		if err := confine(sink, d, job.Output.Root); err != nil {
+			return nil, err // before any tile's query
+		}
+	}
 	if err := r.checkDestination(ctx, log, opts.clock, sink, dests[0]); err != nil {
 		return nil, err // before any tile's query
 	}

@@ -298,6 +298,9 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	}
 	// Before the query: a missing bucket fails in milliseconds, not after
 	// Looker ran the whole query.
+	if err := confine(sink, dest, job.Output.Root); err != nil {
+		return nil, err
+	}
 	if err := r.checkDestination(ctx, log, opts.clock, sink, dest); err != nil {
 		return nil, err
 	}
@@ -372,6 +375,16 @@ func (r *Runner) checkDestination(ctx context.Context, log *zap.Logger, clock Cl
 	log.Debug("destination checked", zap.String("folder", folder))
 	r.checked.Store(folder, now)
 	return nil
+}
+
+// confine refuses a local destination that leaves the job's root through a
+// symlink (sinks.Confiner); the sink's Create checks again.
+func confine(sink sinks.Sink, uri, root string) error {
+	c, ok := sink.(sinks.Confiner)
+	if !ok || root == "" {
+		return nil
+	}
+	return c.Confine(uri, root)
 }
 
 func writeOptions(job *config.Job, run state.Run, scheduled time.Time, lookerContentType string) sinks.WriteOptions {

@@ -115,6 +115,14 @@ type Checker interface {
 	Check(ctx context.Context, uri string) error
 }
 
+// Confiner is implemented by sinks whose files can leave a root directory
+// (WriteOptions.Root) through symlinks: jobs.Runner asks it before the
+// Looker query starts, so such a destination fails at once; Create checks
+// again before writing. localfs.Sink implements it.
+type Confiner interface {
+	Confine(uri, root string) error
+}
+
 // ErrNotWritable is wrapped by a Checker's verdict that a destination
 // cannot be written.
 var ErrNotWritable = errors.New("the destination cannot be written")

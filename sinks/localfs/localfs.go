@@ -45,8 +45,9 @@ type Sink struct {
 }
 
 var (
-	_ sinks.Sink    = (*Sink)(nil)
-	_ sinks.Remover = (*Sink)(nil)
+	_ sinks.Sink     = (*Sink)(nil)
+	_ sinks.Remover  = (*Sink)(nil)
+	_ sinks.Confiner = (*Sink)(nil)
 )
 
 // New returns a local file sink.
@@ -152,6 +153,16 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		f:       f,
 		bw:      bufio.NewWriterSize(f, bufferSize),
 	}, nil
+}
+
+// Confine refuses a uri whose directory resolves, through symlinks,
+// outside root, as Create does with WriteOptions.Root (sinks.Confiner).
+func (s *Sink) Confine(uri, root string) error {
+	path, err := Path(uri)
+	if err != nil {
+		return err
+	}
+	return confine(root, path)
 }
 
 // confine refuses a path whose directory, once symlinks are resolved, is
