@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs/web"
+)
+
+func TestRunJSONOutput(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `  - {name: ok, schedule: '@daily', source: {look_id: "42"}, format: csv, destination: '$DIR/ok.csv'}
+  - {name: missing, schedule: '@daily', source: {look_id: "404"}, format: csv, destination: '$DIR/missing.csv'}
+`)
+	code, stdout, stderr := exec(t, context.Background(), "run", "--config", f.conf, "ok", "-o", "json")
+	require.Equal(t, exitOK, code, stderr)
+	var run web.RunInfo
+	require.NoError(t, json.Unmarshal([]byte(stdout), &run), stdout)
+	require.Equal(t, "ok", run.Job)
+	require.Equal(t, "succeeded", run.Status)
+	require.EqualValues(t, e2eRows, run.Rows)
+	require.Equal(t, []string{"file://" + f.dir + "/ok.csv"}, run.URIs)
+	require.Equal(t, f.runs(t)[0].ID, run.ID)
+
+	code, stdout, _ = exec(t, context.Background(), "run", "--config", f.conf, "missing", "--output", "json")
+	require.Equal(t, exitFailed, code)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &run), stdout)
+	require.Equal(t, "failed", run.Status)
+	require.Contains(t, run.Error, "404")
+
+	code, _, stderr = exec(t, context.Background(), "run", "--config", f.conf, "ok", "-o", "yaml")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "use text or json")
+}
+
+func TestBackfillJSONOutput(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "  - {name: daily, schedule: '0 6 * * *', source: {look_id: '42'}, format: csv,\n"+
+		"     destination: '$DIR/out/dt={{ date \"2006-01-02\" }}.csv'}\n")
+	code, _, stderr := exec(t, context.Background(), "run", "--config", f.conf, "daily", "--at", "2026-11-02T06:00:00Z")
+	require.Equal(t, exitOK, code, stderr)
+	first := f.runs(t)[0]
+	code, stdout, stderr := exec(t, context.Background(), "backfill", "--config", f.conf, "daily", "--from", "2026-11-01", "--to", "2026-11-04", "--parallel", "2", "-o", "json")
+	require.Equal(t, exitOK, code, stderr)
+	var out backfillOut
+	require.NoError(t, json.Unmarshal([]byte(stdout), &out), stdout)
+	require.Equal(t, "daily", out.Job)
+	require.Equal(t, 3, out.Summary.Total)
+	require.Equal(t, 2, out.Summary.Succeeded)
+	require.Equal(t, 1, out.Summary.Skipped)
+	require.Len(t, out.Partitions, 3)
+	for i, want := range []string{"2026-11-01T06:00:00Z", "2026-11-02T06:00:00Z", "2026-11-03T06:00:00Z"} {
+		require.Equal(t, want, out.Partitions[i].Scheduled.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	require.Equal(t, "succeeded", out.Partitions[0].Outcome)
+	require.Equal(t, "succeeded", out.Partitions[0].Run.Status)
+	require.EqualValues(t, e2eRows, out.Partitions[0].Run.Rows)
+	require.Equal(t, "skipped: already succeeded", out.Partitions[1].Outcome)
+	require.Equal(t, first.ID, out.Partitions[1].Run.ID, "a skipped partition shows the run that succeeded")
+}
