@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -60,4 +61,47 @@ func TestBackfillJSONOutput(t *testing.T) {
 	require.EqualValues(t, e2eRows, out.Partitions[0].Run.Rows)
 	require.Equal(t, "skipped: already succeeded", out.Partitions[1].Outcome)
 	require.Equal(t, first.ID, out.Partitions[1].Run.ID, "a skipped partition shows the run that succeeded")
+}
+
+func TestValidateJSONOutput(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := exec(t, context.Background(), "validate", "--config", "testdata/invalid.yaml", "-o", "json")
+	require.Equal(t, exitFailed, code)
+	var bad validateOut
+	require.NoError(t, json.Unmarshal([]byte(stdout), &bad), stdout)
+	require.False(t, bad.Valid)
+	lines := map[int]validateProblem{}
+	for _, p := range bad.Problems {
+		require.Equal(t, "testdata/invalid.yaml", p.File)
+		lines[p.Line] = p
+	}
+	for _, l := range []int{4, 10, 11, 15} {
+		require.Contains(t, lines, l)
+	}
+	require.Equal(t, "orders_daily", lines[10].Job)
+	require.Contains(t, lines[10].Message, "61")
+
+	f := newFixture(t, `  - {name: daily, schedule: '0 6 * * *', timezone: Europe/Berlin, source: {look_id: "42"}, format: csv, destination: '$DIR/d.csv'}
+  - {name: on_etl, trigger: {datagroup: thelook::orders_etl}, source: {look_id: "42"}, format: csv, destination: '$DIR/e.csv'}
+`)
+	code, stdout, stderr := exec(t, context.Background(), "validate", "--config", f.conf, "-o", "json")
+	require.Equal(t, exitOK, code, stderr)
+	var good validateOut
+	require.NoError(t, json.Unmarshal([]byte(stdout), &good), stdout)
+	require.True(t, good.Valid)
+	require.Empty(t, good.Problems)
+	require.Len(t, good.Jobs, 2)
+	require.Equal(t, "daily", good.Jobs[0].Name)
+	require.Equal(t, "Europe/Berlin", good.Jobs[0].Timezone)
+	require.NotNil(t, good.Jobs[0].NextRun)
+	require.Equal(t, 6, good.Jobs[0].NextRun.In(mustLoc(t, "Europe/Berlin")).Hour())
+	require.Equal(t, "look 42", good.Jobs[0].Source)
+	require.Nil(t, good.Jobs[1].NextRun, "a datagroup job has no next fire time")
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	require.NoError(t, err)
+	return loc
 }
