@@ -50,7 +50,8 @@ Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
   exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 --rerun
   exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 --dry-run
   exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 -o json | jq .summary`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeJobs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if err := checkOutput(output); err != nil {

@@ -56,7 +56,8 @@ in a state store (SQLite by default).`,
   exporter run --config jobs.yaml orders_daily   # one run now
   exporter serve --config jobs.yaml              # the daemon, with its status page on 127.0.0.1:9464
   exporter history --config jobs.yaml            # recent runs; then: exporter logs RUN_ID --config jobs.yaml
-  exporter serve --config jobs.yaml --log-format gcp   # JSON lines for Google Cloud Logging: severity, message, time, labels job and run_id`,
+  exporter serve --config jobs.yaml --log-format gcp   # JSON lines for Google Cloud Logging: severity, message, time, labels job and run_id
+  source <(exporter completion bash)             # tab-completes commands, flags and (after --config) job names`,
 		Version:       readBuildInfo().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

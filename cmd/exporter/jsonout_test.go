@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,34 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	loc, err := time.LoadLocation(name)
 	require.NoError(t, err)
 	return loc
+}
+
+// TestCompletionOffersJobNames: shell completion (cobra's hidden
+// __complete, which `exporter completion bash|zsh|fish` scripts call)
+// offers the --config's job names for the commands that take one.
+func TestCompletionOffersJobNames(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `  - {name: orders_daily, schedule: '@daily', source: {look_id: "42"}, format: csv, destination: '$DIR/a.csv'}
+  - {name: orders_hourly, schedule: '@hourly', source: {look_id: "42"}, format: csv, destination: '$DIR/b.csv'}
+  - {name: users, schedule: '@daily', source: {look_id: "42"}, format: csv, destination: '$DIR/c.csv'}
+`)
+	complete := func(args ...string) []string {
+		t.Helper()
+		code, stdout, stderr := exec(t, context.Background(), append([]string{"__complete"}, args...)...)
+		require.Equal(t, exitOK, code, stderr)
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		require.Equal(t, ":4", lines[len(lines)-1], "no file completion") // ShellCompDirectiveNoFileComp
+		return lines[:len(lines)-1]
+	}
+	for _, cmd := range []string{"run", "backfill", "history", "check"} {
+		require.Equal(t, []string{"orders_daily", "orders_hourly", "users"}, complete(cmd, "--config", f.conf, ""), cmd)
+		require.Equal(t, []string{"orders_daily", "orders_hourly"}, complete(cmd, "--config", f.conf, "ord"), cmd)
+	}
+	require.Empty(t, complete("run", "--config", f.conf, "users", ""), "run takes one job")
+	require.Equal(t, []string{"orders_daily", "orders_hourly"}, complete("check", "--config", f.conf, "users", ""))
+	require.Empty(t, complete("run", ""), "no --config, no names")
+
+	code, stdout, _ := exec(t, context.Background(), "completion", "bash")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, stdout, "__start_exporter")
 }

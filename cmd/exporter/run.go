@@ -46,7 +46,8 @@ with --dry-run what check would print for that fire.`,
   exporter run --config jobs.yaml orders_daily --dry-run --at 2026-11-27T06:00:00Z   # what would it write?
   exporter run --config jobs.yaml orders_daily -o json | jq -r .uris[]
   exporter run --config jobs.yaml orders_daily --at 2026-11-27T06:00:00Z   # re-run a past partition`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeJobs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if err := checkOutput(output); err != nil {
