@@ -51,13 +51,13 @@ Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
   exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 --dry-run
   exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 -o json | jq .summary`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeJobs(1),
+		ValidArgsFunction: completeJobs(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cfg, job, err := loadJob(path, args[0])
+			cfg, job, err := g.loadJob(path, args[0])
 			if err != nil {
 				return err
 			}

@@ -106,12 +106,12 @@ stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
 		Example: `  exporter check --config jobs.yaml
   exporter check --config jobs.yaml orders_daily
   exporter check --config jobs.yaml --output json | jq '.[] | select(.streams == false)'`,
-		ValidArgsFunction: completeJobs(0),
+		ValidArgsFunction: completeJobs(g, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cfg, err := loadConfig(path, exitUsage)
+			cfg, err := g.loadConfig(path, exitUsage)
 			if err != nil {
 				return err
 			}

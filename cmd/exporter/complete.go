@@ -14,13 +14,13 @@ import (
 // max is how many job arguments the command takes (0: any number); names
 // already given are not offered again. Without a loadable --config it
 // offers nothing.
-func completeJobs(max int) cobra.CompletionFunc {
+func completeJobs(g *globals, max int) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		path, _ := cmd.Flags().GetString("config")
 		if path == "" || (max > 0 && len(args) >= max) {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		cfg, err := config.Load(path, config.Options{})
+		cfg, err := config.Load(path, g.loadOptions())
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

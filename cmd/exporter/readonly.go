@@ -36,11 +36,11 @@ func checkOutput(output string) error {
 	return nil
 }
 
-func (ro *readOnly) open(ctx context.Context) (*config.Config, state.Store, error) {
+func (ro *readOnly) open(ctx context.Context, g *globals) (*config.Config, state.Store, error) {
 	if err := checkOutput(ro.output); err != nil {
 		return nil, nil, err
 	}
-	cfg, err := loadConfig(ro.path, exitUsage)
+	cfg, err := g.loadConfig(ro.path, exitUsage)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -47,13 +47,13 @@ with --dry-run what check would print for that fire.`,
   exporter run --config jobs.yaml orders_daily -o json | jq -r .uris[]
   exporter run --config jobs.yaml orders_daily --at 2026-11-27T06:00:00Z   # re-run a past partition`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeJobs(1),
+		ValidArgsFunction: completeJobs(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cfg, job, err := loadJob(path, args[0])
+			cfg, job, err := g.loadJob(path, args[0])
 			if err != nil {
 				return err
 			}

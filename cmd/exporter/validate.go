@@ -32,7 +32,7 @@ message}]} on stdout, valid or not.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cfg, err := loadConfig(path, exitFailed)
+			cfg, err := g.loadConfig(path, exitFailed)
 			now := time.Now()
 			if output == "json" {
 				return validateJSON(g, path, cfg, err, now)
