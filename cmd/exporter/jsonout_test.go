@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +133,12 @@ func TestCompletionOffersJobNames(t *testing.T) {
 	require.Empty(t, complete("run", "--config", f.conf, "users", ""), "run takes one job")
 	require.Equal(t, []string{"orders_daily", "orders_hourly"}, complete("check", "--config", f.conf, "users", ""))
 	require.Empty(t, complete("run", ""), "no --config, no names")
+
+	// A config that does not load in this shell (its secret's variable is
+	// unset) still offers its job names.
+	unset := filepath.Join(f.dir, "unset.yaml")
+	require.NoError(t, os.WriteFile(unset, []byte("looker: {client_secret: '${EXPORTER_TEST_UNSET_SECRET}'}\njobs:\n  - {name: nightly}\n  - {name: weekly}\n"), 0o600))
+	require.Equal(t, []string{"nightly", "weekly"}, complete("run", "--config", unset, ""))
 
 	code, stdout, _ := exec(t, context.Background(), "completion", "bash")
 	require.Equal(t, exitOK, code)
