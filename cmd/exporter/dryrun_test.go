@@ -78,3 +78,18 @@ func TestDryRunReportsProblems(t *testing.T) {
 	require.Contains(t, stderr, "dry run of job missing")
 	requireNothingRan(t, f)
 }
+
+// A dry run of a dashboard exported tile by tile prints each tile's file
+// and the dashboard's filter values for the fire.
+func TestRunDryRunDashboardTiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, `  - {name: tiles, schedule: '0 6 * * *', source: {dashboard_id: "7", filters: {Country: DE}}, format: csv, destination: '$DIR/out/{{ date "2006-01-02" }}/{{ .Tile }}.csv'}
+`)
+	code, stdout, stderr := exec(t, context.Background(), "run", "--config", f.conf, "tiles", "--dry-run", "--at", "2026-11-27T06:00:00Z")
+	require.Equal(t, exitOK, code, stdout+stderr)
+	require.Contains(t, stdout, "2026-11-27T06:00:00Z  dashboard 7")
+	require.Contains(t, stdout, "dashboard filter Country: DE")
+	require.Regexp(t, `would write `+f.dir+`/out/2026-11-27/[^ ]+-101\.csv \(tile "Orders by day"\)`, stdout)
+	require.NotContains(t, stdout, "untitled", "a text tile writes nothing")
+	requireNothingRan(t, f)
+}
