@@ -42,7 +42,10 @@ type BackfillEvent struct {
 
 // BackfillResult counts the partitions of a backfill.
 type BackfillResult struct {
-	Total, Succeeded, Failed, Skipped int
+	Total     int `json:"total"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`
 }
 
 // Backfill runs job once for each of its fire times in [opts.From,
@@ -53,18 +56,10 @@ type BackfillResult struct {
 // replica is running is skipped. It returns an error when ctx ended or any
 // partition failed.
 func Backfill(ctx context.Context, r *Runner, job *config.Job, log *zap.Logger, opts BackfillOptions) (BackfillResult, error) {
-	var times []time.Time
-	for at := job.Schedule.Next(opts.From.Add(-time.Nanosecond)); !at.IsZero() && at.Before(opts.To); at = job.Schedule.Next(at) {
-		times = append(times, at)
-	}
+	times, err := BackfillTimes(job, opts.From, opts.To)
 	res := BackfillResult{Total: len(times)}
-	if job.Schedule == nil {
-		return res, fmt.Errorf("backfill job %s: it has no schedule, only a datagroup trigger (%s), so there are no fire times to backfill; run one triggered_at with `exporter run %s --at TIME`",
-			job.Name, job.Trigger.Datagroup, job.Name)
-	}
-	if len(times) == 0 {
-		return res, fmt.Errorf("backfill job %s: no fire time of schedule %q in [%s, %s); widen --from/--to",
-			job.Name, job.ScheduleSpec, opts.From.Format(time.RFC3339), opts.To.Format(time.RFC3339))
+	if err != nil {
+		return res, err
 	}
 	replica := opts.Replica
 	if replica == "" {
@@ -149,4 +144,22 @@ func backfillOne(ctx context.Context, s *Scheduler, job *config.Job, at time.Tim
 		ev.Outcome = "failed"
 	}
 	return ev
+}
+
+// BackfillTimes are job's fire times in [from, to), the partitions a
+// backfill runs; an error says why there are none.
+func BackfillTimes(job *config.Job, from, to time.Time) ([]time.Time, error) {
+	if job.Schedule == nil {
+		return nil, fmt.Errorf("backfill job %s: it has no schedule, only a datagroup trigger (%s), so there are no fire times to backfill; run one triggered_at with `exporter run %s --at TIME`",
+			job.Name, job.Trigger.Datagroup, job.Name)
+	}
+	var times []time.Time
+	for at := job.Schedule.Next(from.Add(-time.Nanosecond)); !at.IsZero() && at.Before(to); at = job.Schedule.Next(at) {
+		times = append(times, at)
+	}
+	if len(times) == 0 {
+		return nil, fmt.Errorf("backfill job %s: no fire time of schedule %q in [%s, %s); widen --from/--to",
+			job.Name, job.ScheduleSpec, from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	return times, nil
 }

@@ -42,12 +42,17 @@ type app struct {
 	gcsErr    error
 }
 
+// loadOptions are how the commands load the config: --looker-ini.
+func (g *globals) loadOptions() config.Options {
+	return config.Options{LookerINI: g.lookerINI}
+}
+
 // loadConfig loads and validates a config; problems exit with code.
-func loadConfig(path string, code int) (*config.Config, error) {
+func (g *globals) loadConfig(path string, code int) (*config.Config, error) {
 	if path == "" {
 		return nil, usageErr("--config is required (a YAML file; see config.example.yaml)")
 	}
-	cfg, err := config.Load(path, config.Options{})
+	cfg, err := config.Load(path, g.loadOptions())
 	if err != nil {
 		return nil, &exitError{code: code, err: fmt.Errorf("invalid config:\n%w", err)}
 	}
@@ -55,8 +60,8 @@ func loadConfig(path string, code int) (*config.Config, error) {
 }
 
 // loadJob loads a config and finds the job a command names.
-func loadJob(path, name string) (*config.Config, *config.Job, error) {
-	cfg, err := loadConfig(path, exitUsage)
+func (g *globals) loadJob(path, name string) (*config.Config, *config.Job, error) {
+	cfg, err := g.loadConfig(path, exitUsage)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -155,6 +160,7 @@ func (g *globals) openApp(ctx context.Context, cfg *config.Config) (*app, error)
 	if err != nil {
 		return nil, err
 	}
+	a.loadOpts = g.loadOptions()
 	return a, nil
 }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/jobs/web"
 )
 
 func backfillCmd(g *globals) *cobra.Command {
@@ -17,6 +19,8 @@ func backfillCmd(g *globals) *cobra.Command {
 		from, to string
 		parallel int
 		rerun    bool
+		dryRun   bool
+		output   string
 	)
 	cmd := &cobra.Command{
 		Use:   "backfill --config FILE JOB --from T1 --to T2",
@@ -33,15 +37,27 @@ RFC 3339 (2026-11-01T00:00:00Z) or dates (2026-11-01, midnight in the job's zone
 A partition whose send condition (when:) does not hold publishes nothing and
 counts as skipped; the next backfill checks it again.
 
+--dry-run resolves the source for every partition as ` + "`exporter check`" + ` does and
+prints what each would send and write (scheduled time, source, filters merged
+for that time, destination) without running a query, writing or recording
+anything. -o json prints one object with a partition per scheduled time
+(outcome and run record) and the summary.
+
 Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
 130 when interrupted.`,
 		Example: `  exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-12-01
   exporter backfill --config jobs.yaml orders_hourly --from 2026-11-27T00:00:00Z --to 2026-11-28T00:00:00Z --parallel 4
-  exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 --rerun`,
-		Args: cobra.ExactArgs(1),
+  exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 --rerun
+  exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 --dry-run
+  exporter backfill --config jobs.yaml orders_daily --from 2026-11-01 --to 2026-11-08 -o json | jq .summary`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeJobs(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, job, err := loadJob(path, args[0])
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cfg, job, err := g.loadJob(path, args[0])
 			if err != nil {
 				return err
 			}
@@ -59,18 +75,37 @@ Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
 			if parallel < 1 {
 				return usageErr("--parallel must be at least 1, not %d", parallel)
 			}
+			if dryRun {
+				times, err := jobs.BackfillTimes(job, start, end)
+				if err != nil {
+					return usageErr("%w", err)
+				}
+				return g.dryRun(ctx, cfg, job, times, output)
+			}
 			a, err := g.openApp(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer a.Close(ctx) //nolint:errcheck
+			progress := backfillProgress(cmd.OutOrStdout(), g.term(), isTerminal(cmd.OutOrStdout()) && g.term().tty)
+			var parts []backfillPartition
+			if output == "json" {
+				progress = func(ev jobs.BackfillEvent) { parts = append(parts, newBackfillPartition(ev, a.clock.Now())) }
+			}
 			res, err := jobs.Backfill(ctx, a.runner, job, a.log.Named("backfill"), jobs.BackfillOptions{
 				From: start, To: end, Parallel: parallel, Rerun: rerun,
 				Replica: "backfill:" + cfg.Scheduler.Replica, Lease: cfg.Scheduler.Lease,
-				Progress: backfillProgress(cmd.OutOrStdout(), g.term(), isTerminal(cmd.OutOrStdout()) && g.term().tty),
+				Progress: progress,
 			})
-			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d partitions: %d succeeded, %d skipped, %d failed\n",
-				job.Name, res.Total, res.Succeeded, res.Skipped, res.Failed)
+			if output == "json" {
+				slices.SortFunc(parts, func(a, b backfillPartition) int { return a.Scheduled.Compare(b.Scheduled) })
+				if jerr := writeJSONOut(cmd.OutOrStdout(), backfillOut{Job: job.Name, Partitions: parts, Summary: res}); jerr != nil {
+					return jerr
+				}
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d partitions: %d succeeded, %d skipped, %d failed\n",
+					job.Name, res.Total, res.Succeeded, res.Skipped, res.Failed)
+			}
 			switch {
 			case err == nil:
 				return nil
@@ -85,7 +120,36 @@ Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
 	cmd.Flags().StringVar(&to, "to", "", "end of the range, excluded (RFC 3339 or YYYY-MM-DD in the job's zone)")
 	cmd.Flags().IntVar(&parallel, "parallel", 1, "partitions to run at once")
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "run partitions that already succeeded again (overwriting them)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "resolve the source for each partition and print what would be written; run no query, write and record nothing")
+	outputFlag(cmd, &output)
 	return cmd
+}
+
+// backfillOut is `exporter backfill -o json`: a partition per scheduled
+// time, in order, and the counts.
+type backfillOut struct {
+	Job        string              `json:"job"`
+	Partitions []backfillPartition `json:"partitions"`
+	Summary    jobs.BackfillResult `json:"summary"`
+}
+
+type backfillPartition struct {
+	Scheduled time.Time    `json:"scheduled_time"`
+	Outcome   string       `json:"outcome"`
+	Run       *web.RunInfo `json:"run,omitempty"` // the last attempt, or the run that already succeeded
+	Error     string       `json:"error,omitempty"`
+}
+
+func newBackfillPartition(ev jobs.BackfillEvent, now time.Time) backfillPartition {
+	p := backfillPartition{Scheduled: ev.Scheduled, Outcome: ev.Outcome}
+	if ev.Run.ID != "" {
+		ri := web.NewRunInfo(ev.Run, now)
+		p.Run = &ri
+	}
+	if ev.Err != nil {
+		p.Error = ev.Err.Error()
+	}
+	return p
 }
 
 func parseBackfillTime(flag, s string, job *config.Job) (time.Time, error) {

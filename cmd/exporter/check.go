@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/jobs"
@@ -105,11 +106,12 @@ stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
 		Example: `  exporter check --config jobs.yaml
   exporter check --config jobs.yaml orders_daily
   exporter check --config jobs.yaml --output json | jq '.[] | select(.streams == false)'`,
+		ValidArgsFunction: completeJobs(g, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageErr("--output %q: use text or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
-			cfg, err := loadConfig(path, exitUsage)
+			cfg, err := g.loadConfig(path, exitUsage)
 			if err != nil {
 				return err
 			}
@@ -117,19 +119,14 @@ stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
 			if err != nil {
 				return err
 			}
-			log, err := g.logger()
+			log, client, closeClient, err := g.checkClient(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			defer log.Sync() //nolint:errcheck
-			client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"))
-			if err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("looker client: %w", err)}
-			}
-			defer client.Close(context.WithoutCancel(cmd.Context())) //nolint:errcheck
+			defer closeClient()
 			results := make([]*checkedJob, 0, len(selected))
 			for _, job := range selected {
-				results = append(results, checkJob(cmd.Context(), client, job, time.Now()))
+				results = append(results, checkJob(cmd.Context(), client, job, nextFire(job, time.Now())))
 			}
 			dests := &app{cfg: cfg, log: log}
 			defer dests.closeGCS()
@@ -156,8 +153,27 @@ stream while the job asks for more than 5,000 rows), and 2 for a bad config.`,
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output)
 	return cmd
+}
+
+// checkClient is the logger and the Looker client of check and the dry
+// runs (no query slots, no metrics: they run no query); closeClient
+// closes both.
+func (g *globals) checkClient(ctx context.Context, cfg *config.Config) (_ *zap.Logger, _ *lookerapi.Client, closeClient func(), _ error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	client, err := lookerapi.New(cfg.Looker.ClientConfig(), log.Named("looker"))
+	if err != nil {
+		log.Sync() //nolint:errcheck
+		return nil, nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("looker client: %w", err)}
+	}
+	return log, client, func() {
+		client.Close(context.WithoutCancel(ctx)) //nolint:errcheck
+		log.Sync()                               //nolint:errcheck
+	}, nil
 }
 
 // checkDestinations asks each job's destination sink (a sinks.Checker)
@@ -204,9 +220,9 @@ func selectJobs(cfg *config.Config, names []string) ([]*config.Job, error) {
 	return out, nil
 }
 
-// checkJob resolves one job's source. Errors are recorded in the result,
-// so one bad job does not hide the others.
-func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job, now time.Time) *checkedJob {
+// checkJob resolves one job's source for its fire at scheduled. Errors are
+// recorded in the result, so one bad job does not hide the others.
+func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job, scheduled time.Time) *checkedJob {
 	out := &checkedJob{Job: job.Name, Source: job.Source.String(), Mode: string(job.Run.Mode), RunAs: job.Run.RunAs,
 		Limit: strconv.FormatInt(job.Run.Limit, 10), Fields: []checkedField{}}
 	if job.Run.SavedLimit {
@@ -215,7 +231,7 @@ func checkJob(ctx context.Context, client *lookerapi.Client, job *config.Job, no
 	if out.Mode == "" {
 		out.Mode = string(lookerapi.ModeSync)
 	}
-	spec, done := checkNextFire(ctx, client, job, now, out)
+	spec, done := checkFire(ctx, client, job, scheduled, out)
 	if done {
 		return out
 	}

@@ -27,17 +27,23 @@ type checkedTile struct {
 	File  string `json:"file,omitempty"` // where a tile export writes it; "" for skipped tiles and renders
 }
 
-// checkNextFire renders the job's templates for its next fire after now
+// nextFire is a job's next fire time after now, in its zone (now for a
+// job fired only by a datagroup).
+func nextFire(job *config.Job, now time.Time) time.Time {
+	if job.Schedule == nil {
+		return now.In(job.Location)
+	}
+	return job.Schedule.Next(now.In(job.Location))
+}
+
+// checkFire renders the job's templates for the fire at scheduled
 // (LastSuccessTime is shown as PrevScheduledTime: check reads no run
 // state) and returns what a run would send. A dashboard source is
 // checked here, without creating any query: its filter values and its
 // tiles with their files; done is then true, as it is when out.Error was
 // set.
-func checkNextFire(ctx context.Context, client *lookerapi.Client, job *config.Job, now time.Time, out *checkedJob) (spec config.RunSpec, done bool) {
-	td := config.TemplateData{Job: job.Name, Attempt: 1, ScheduledTime: now.In(job.Location)}
-	if job.Schedule != nil {
-		td.ScheduledTime = job.Schedule.Next(td.ScheduledTime)
-	}
+func checkFire(ctx context.Context, client *lookerapi.Client, job *config.Job, scheduled time.Time, out *checkedJob) (spec config.RunSpec, done bool) {
+	td := config.TemplateData{Job: job.Name, Attempt: 1, ScheduledTime: scheduled.In(job.Location)}
 	td.PrevScheduledTime = td.ScheduledTime
 	if job.Schedule != nil {
 		td.PrevScheduledTime = job.Schedule.Prev(td.ScheduledTime)

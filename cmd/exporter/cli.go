@@ -36,6 +36,7 @@ type globals struct {
 	stdout, stderr io.Writer
 	logFormat      string
 	logLevel       string
+	lookerINI      string // --looker-ini
 
 	termOnce sync.Once
 	terminal *terminal // stderr, shared by log lines and the progress line; see term
@@ -56,7 +57,8 @@ in a state store (SQLite by default).`,
   exporter run --config jobs.yaml orders_daily   # one run now
   exporter serve --config jobs.yaml              # the daemon, with its status page on 127.0.0.1:9464
   exporter history --config jobs.yaml            # recent runs; then: exporter logs RUN_ID --config jobs.yaml
-  exporter serve --config jobs.yaml --log-format gcp   # JSON lines for Google Cloud Logging: severity, message, time, labels job and run_id`,
+  exporter serve --config jobs.yaml --log-format gcp   # JSON lines for Google Cloud Logging: severity, message, time, labels job and run_id
+  source <(exporter completion bash)             # tab-completes commands, flags and (after --config) job names`,
 		Version:       readBuildInfo().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -68,6 +70,7 @@ in a state store (SQLite by default).`,
 	root.SetArgs(args)
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: json, console, gcp (Google Cloud Logging), or auto (console on a terminal, gcp on Cloud Run and GKE, else json)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.lookerINI, "looker-ini", "", "a looker.ini file to take the Looker connection from, as the SDKs do (section looker.ini_section, default Looker); the config's looker: keys and LOOKERSDK_* variables override it")
 	root.AddCommand(
 		validateCmd(g),
 		runCmd(g),

@@ -31,7 +31,7 @@ or curl (the exporter image is distroless); Kubernetes probes /healthz and
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if address == "" {
-				cfg, err := loadConfig(path, exitFailed)
+				cfg, err := g.loadConfig(path, exitFailed)
 				if err != nil {
 					return err
 				}

@@ -26,13 +26,14 @@ Use the run id with ` + "`exporter logs`" + ` to see what happened.`,
 		Example: `  exporter history --config jobs.yaml
   exporter history orders_daily --config jobs.yaml --limit 50
   exporter history orders_daily --config jobs.yaml -o json | jq -r '.[] | select(.status=="failed") | .id'`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeJobs(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if limit < 1 || limit > 10000 {
 				return usageErr("--limit %d: use 1 to 10000", limit)
 			}
-			cfg, store, err := ro.open(ctx)
+			cfg, store, err := ro.open(ctx, g)
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ with a datagroup trigger shows it, with the latest triggered_at it ran for.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, store, err := ro.open(ctx)
+			cfg, store, err := ro.open(ctx, g)
 			if err != nil {
 				return err
 			}

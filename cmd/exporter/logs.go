@@ -26,7 +26,7 @@ after the fact and from any replica. Find run ids with ` + "`exporter history`" 
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, store, err := ro.open(ctx)
+			_, store, err := ro.open(ctx, g)
 			if err != nil {
 				return err
 			}

@@ -58,7 +58,7 @@ func TestCrashChild(t *testing.T) {
 	case "run":
 		os.Exit(Main(ctx, []string{"run", "--config", conf, "orders"}, os.Stdout, os.Stderr))
 	case "daemon":
-		cfg, err := loadConfig(conf, exitUsage)
+		cfg, err := (&globals{}).loadConfig(conf, exitUsage)
 		require.NoError(t, err)
 		a, err := newApp(ctx, cfg, zaptest.NewLogger(t), nil)
 		require.NoError(t, err)
@@ -177,7 +177,7 @@ func (c *crashClock) advanceTo(at time.Time) {
 func serveAfterCrash(t *testing.T, f *fixture, dead state.Run) {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := loadConfig(f.conf, exitUsage)
+	cfg, err := (&globals{}).loadConfig(f.conf, exitUsage)
 	require.NoError(t, err)
 	a, err := newApp(ctx, cfg, zaptest.NewLogger(t), nil)
 	require.NoError(t, err)

@@ -20,14 +20,27 @@ type readOnly struct {
 
 func (ro *readOnly) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&ro.path, "config", "c", "", "config file (YAML); its state: section names the store to read")
-	cmd.Flags().StringVarP(&ro.output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &ro.output)
 }
 
-func (ro *readOnly) open(ctx context.Context) (*config.Config, state.Store, error) {
-	if ro.output != "text" && ro.output != "json" {
-		return nil, nil, usageErr("--output %q: use text or json", ro.output)
+// outputFlag adds -o/--output text|json to cmd.
+func outputFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVarP(p, "output", "o", "text", "output format: text or json")
+}
+
+// checkOutput refuses an --output other than text or json.
+func checkOutput(output string) error {
+	if output != "text" && output != "json" {
+		return usageErr("--output %q: use text or json", output)
 	}
-	cfg, err := loadConfig(ro.path, exitUsage)
+	return nil
+}
+
+func (ro *readOnly) open(ctx context.Context, g *globals) (*config.Config, state.Store, error) {
+	if err := checkOutput(ro.output); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := g.loadConfig(ro.path, exitUsage)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,12 +14,13 @@ import (
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/jobs/notify"
+	"github.com/lookerexport/exporter/jobs/web"
 	"github.com/lookerexport/exporter/state"
 )
 
 func runCmd(g *globals) *cobra.Command {
-	var path, at string
-	var acceptSchema, noRetry bool
+	var path, at, output string
+	var acceptSchema, noRetry, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "run --config FILE JOB [--at TIME]",
 		Short: "Run one job once, now, and exit with its outcome",
@@ -34,13 +35,25 @@ result streams.
 Exit codes: 0 succeeded; 1 failed (fix the job or its query first); 2 bad
 config, flags or arguments; 75 failed with a retryable error (Looker busy, rate
 limited, network) after the job's retries, or the run is in flight elsewhere: try
-again later; 130 interrupted.`,
+again later; 130 interrupted.
+
+--dry-run resolves the source as ` + "`exporter check`" + ` does and prints what the run
+would send and write (scheduled time, source, filters merged for that time,
+destination) without running the query, writing or recording anything.
+-o json prints the run record (as ` + "`exporter history -o json`" + ` shows runs), or
+with --dry-run what check would print for that fire.`,
 		Example: `  exporter run --config jobs.yaml orders_daily
+  exporter run --config jobs.yaml orders_daily --dry-run --at 2026-11-27T06:00:00Z   # what would it write?
+  exporter run --config jobs.yaml orders_daily -o json | jq -r .uris[]
   exporter run --config jobs.yaml orders_daily --at 2026-11-27T06:00:00Z   # re-run a past partition`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeJobs(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, job, err := loadJob(path, args[0])
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cfg, job, err := g.loadJob(path, args[0])
 			if err != nil {
 				return err
 			}
@@ -49,6 +62,12 @@ again later; 130 interrupted.`,
 				if scheduled, err = time.Parse(time.RFC3339, at); err != nil {
 					return usageErr("--at %q: use RFC 3339, e.g. 2026-11-27T06:00:00Z", at)
 				}
+			}
+			if dryRun {
+				if at == "" {
+					scheduled = jobs.RealClock.Now().Truncate(time.Second)
+				}
+				return g.dryRun(ctx, cfg, job, []time.Time{scheduled}, output)
 			}
 			a, err := g.openApp(ctx, cfg)
 			if err != nil {
@@ -63,12 +82,20 @@ again later; 130 interrupted.`,
 			run, err := runOnce(ctx, g.term(), a.trigger("run"), job, scheduled,
 				jobs.TriggerOptions{RunOptions: jobs.RunOptions{AcceptSchemaChange: acceptSchema}, NoRetry: noRetry})
 			n.Flush()
-			printRun(g.stdout, run)
+			if output == "json" && run.ID != "" {
+				if jerr := writeJSONOut(g.stdout, web.NewRunInfo(run, a.clock.Now())); jerr != nil {
+					return jerr
+				}
+			} else {
+				printRun(g.stdout, run)
+			}
 			return runExit(run, err)
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML)")
 	cmd.Flags().StringVar(&at, "at", "", "scheduled time of the run, RFC 3339 (default now)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "resolve the source and print what would be written; run no query, write and record nothing")
+	outputFlag(cmd, &output)
 	cmd.Flags().BoolVar(&noRetry, "no-retry", false, "make one attempt, whatever the job's retries say")
 	cmd.Flags().BoolVar(&acceptSchema, "accept-schema-change", false, "publish even if the columns changed since the last success (for on_schema_change: fail); the new schema becomes the baseline")
 	return cmd

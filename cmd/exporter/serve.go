@@ -37,7 +37,7 @@ notify: webhooks (failure, recovery, staleness).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := loadConfig(path, exitUsage)
+			cfg, err := g.loadConfig(path, exitUsage)
 			if err != nil {
 				return err
 			}

@@ -227,6 +227,9 @@ type Options struct {
 	// FS is where include: globs are matched and read, with slash
 	// paths; nil means the operating system's files.
 	FS fs.FS
+	// LookerINI is a looker.ini file to read instead of looker.ini_file
+	// (exporter --looker-ini).
+	LookerINI string
 }
 
 // Load reads, expands, decodes and validates the config file at path.
@@ -245,7 +248,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	l := &loader{file: name, main: name, env: opts.LookupEnv, fsys: opts.FS, rank: map[string]int{name: 0, filepath.Clean(name): 0}, nulled: map[string]bool{}}
+	l := &loader{file: name, main: name, env: opts.LookupEnv, fsys: opts.FS, lookerINIPath: opts.LookerINI, rank: map[string]int{name: 0, filepath.Clean(name): 0}, nulled: map[string]bool{}}
 	cfg := l.load(data)
 	if len(l.problems) > 0 {
 		// File by file, in the order they were read; line by line.
@@ -263,17 +266,18 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 }
 
 type loader struct {
-	file     string // the file being read or validated: l.main or an included one
-	main     string // the file given to Load
-	env      func(string) (string, bool)
-	fsys     fs.FS          // Options.FS
-	rank     map[string]int // files in the order they were read
-	ast      *ast.File      // l.file's
-	problems Problems
-	unset    map[string]bool // "file:line" holding an unset ${VAR}, already reported
-	nulled   map[string]bool // file + "\x00" + YAML path of each value of the wrong kind
-	jobs     []jobSrc        // where each of rawFile.Jobs was written
-	zones    map[string]*time.Location
+	lookerINIPath string // Options.LookerINI
+	file          string // the file being read or validated: l.main or an included one
+	main          string // the file given to Load
+	env           func(string) (string, bool)
+	fsys          fs.FS          // Options.FS
+	rank          map[string]int // files in the order they were read
+	ast           *ast.File      // l.file's
+	problems      Problems
+	unset         map[string]bool // "file:line" holding an unset ${VAR}, already reported
+	nulled        map[string]bool // file + "\x00" + YAML path of each value of the wrong kind
+	jobs          []jobSrc        // where each of rawFile.Jobs was written
+	zones         map[string]*time.Location
 }
 
 func (l *loader) add(line int, job, format string, args ...any) {
@@ -656,23 +660,27 @@ func (l *loader) getenv(name string) string {
 }
 
 func (l *loader) validateLooker(raw rawLooker, out *Looker) {
+	// Each key: the config file's, else LOOKERSDK_*, else looker.ini's
+	// section (as the SDKs: the environment overrides the ini file).
 	env := l.getenv
-	out.BaseURL = firstNonEmpty(raw.BaseURL, env("LOOKERSDK_BASE_URL"))
-	out.ClientID = firstNonEmpty(raw.ClientID, env("LOOKERSDK_CLIENT_ID"))
-	out.ClientSecret = Secret(firstNonEmpty(raw.ClientSecret.Reveal(), env("LOOKERSDK_CLIENT_SECRET")))
+	ini := l.lookerINI(raw)
+	sdk := func(key string) string { return l.lookerSetting(ini, key) }
+	out.BaseURL = firstNonEmpty(raw.BaseURL, sdk("base_url"))
+	out.ClientID = firstNonEmpty(raw.ClientID, sdk("client_id"))
+	out.ClientSecret = Secret(firstNonEmpty(raw.ClientSecret.Reveal(), l.lookerSecretFile(raw).Reveal(), sdk("client_secret")))
 	out.VerifySSL = true
 	if raw.VerifySSL != nil {
 		out.VerifySSL = *raw.VerifySSL
-	} else if v := env("LOOKERSDK_VERIFY_SSL"); v != "" {
-		b, err := strconv.ParseBool(v)
+	} else if v := sdk("verify_ssl"); v != "" {
+		b, err := parseSDKBool(v)
 		if err != nil {
-			l.add(0, "", "LOOKERSDK_VERIFY_SSL=%q is not a boolean; use true or false", v)
+			l.add(0, "", "verify_ssl %q (LOOKERSDK_VERIFY_SSL or looker.ini) is not a boolean; use true or false", v)
 		}
 		out.VerifySSL = b
 	}
 	out.CAFile = firstNonEmpty(raw.CAFile, env("LOOKERSDK_CA_FILE"))
 	out.Timeout = DefaultLookerTimeout
-	if t := firstNonEmpty(raw.Timeout, env("LOOKERSDK_TIMEOUT")); t != "" {
+	if t := firstNonEmpty(raw.Timeout, sdk("timeout")); t != "" {
 		d, err := parseDuration(t)
 		if err != nil {
 			l.addAt("$.looker.timeout", "", "looker.timeout: %v", err)

@@ -27,9 +27,15 @@ type rawLooker struct {
 	BaseURL      string `yaml:"base_url"`
 	ClientID     string `yaml:"client_id"`
 	ClientSecret Secret `yaml:"client_secret"`
-	Timeout      string `yaml:"timeout" want:"a duration such as 90s, 15m or 2h"`
-	VerifySSL    *bool  `yaml:"verify_ssl"`
-	CAFile       string `yaml:"ca_file"`
+	// ClientSecretFile holds the secret (a mounted secret); its trailing
+	// newline is trimmed.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// INIFile and INISection name a looker.ini read like the SDKs do.
+	INIFile    string `yaml:"ini_file"`
+	INISection string `yaml:"ini_section"`
+	Timeout    string `yaml:"timeout" want:"a duration such as 90s, 15m or 2h"`
+	VerifySSL  *bool  `yaml:"verify_ssl"`
+	CAFile     string `yaml:"ca_file"`
 	// MaxConcurrentQueries bounds the queries in flight per Looker user.
 	MaxConcurrentQueries *int   `yaml:"max_concurrent_queries"`
 	ReadIdleTimeout      string `yaml:"read_idle_timeout" want:"a duration such as 90s, 15m or 2h"`

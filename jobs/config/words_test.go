@@ -78,7 +78,7 @@ func TestTypeErrorWords(t *testing.T) {
 		{name: "ByteSize", job: look + "    max_bytes_per_file: true\n",
 			want: `x.yaml:9: job "j": max_bytes_per_file: expected a size such as 512MiB or 2GB, or a number of bytes, found true`},
 		{name: "Secret", looker: ", token: x", job: look, // an unknown key, for contrast
-			want: `x.yaml:1: unknown key "token" in looker; allowed: base_url, ca_file, client_id, client_secret, max_concurrent_queries, read_idle_timeout, timeout, verify_ssl`},
+			want: `x.yaml:1: unknown key "token" in looker; allowed: base_url, ca_file, client_id, client_secret, client_secret_file, ini_file, ini_section, max_concurrent_queries, read_idle_timeout, timeout, verify_ssl`},
 		{name: "Secret list", server: ", token: [a, b]", job: look,
 			want: `x.yaml:2: server.token: expected a string, found a list`},
 		{name: "server.max_connections", server: ", max_connections: many", job: look,
