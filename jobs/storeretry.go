@@ -67,22 +67,13 @@ func storeRetry(ctx context.Context, clock Clock, window time.Duration, jitter f
 	}
 }
 
-// storeClock is the clock the store retries of a run follow: the
-// scheduler's, or else the Runner's.
-func (o RunOptions) storeClock(r *Runner) Clock {
-	if o.clock == nil {
-		return r.clock()
-	}
-	return o.clock
-}
-
 // lastSuccess reads the latest succeeded run of job for a run in flight
 // (its templates' LastSuccessTime, its schema check), retried through a
 // store outage like the run's final record (storeRetry): a store that
 // blinks must neither fail the run nor change what it exports.
 func (r *Runner) lastSuccess(ctx context.Context, log *zap.Logger, job string, opts RunOptions) (state.Run, error) {
 	var last state.Run
-	err := storeRetry(ctx, opts.storeClock(r), storeOutage(opts.lease), opts.jitter, log, "LastSuccess", func() (err error) {
+	err := storeRetry(ctx, opts.clock, storeOutage(opts.lease), opts.jitter, log, "LastSuccess", func() (err error) {
 		last, err = r.Store.LastSuccess(ctx, job)
 		return err
 	})
