@@ -26,6 +26,8 @@ func parseTemplates() (*template.Template, error) {
 		"inzone": inZone,
 		"utc":    func(t time.Time) time.Time { return t.UTC() },
 		"pretty": prettyFields,
+		// errtail drops the "job X run Y: " prefix that versions before
+		// cause-first errors stored; errors recorded now have none.
 		"errtail": func(err, job, id string) string {
 			return strings.TrimPrefix(err, "job "+job+" run "+id+": ")
 		},
