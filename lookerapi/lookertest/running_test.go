@@ -308,3 +308,28 @@ func TestTrickleNextRun(t *testing.T) {
 	_, open := <-lines
 	require.False(t, open, "the body ends after the last row")
 }
+
+// A sync run holds its query slot, listed as running and answering
+// nothing, for the warehouse's query time (Options.QueryLatency); a
+// client that leaves meanwhile frees the slot.
+func TestQueryLatencyHoldsTheSlotBeforeTheFirstByte(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, lookertest.Options{Rows: 5, QueryLatency: time.Hour})
+	admin := "Bearer " + a.login()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := a.start(ctx, "GET", "/looks/42/run/csv", admin, "")
+	eventually(t, func() bool { return a.srv.RunningQueries() == 1 }, "the run never started")
+	select {
+	case ans := <-done:
+		t.Fatalf("answered during its query latency: %d %s", ans.status, ans.body)
+	default:
+	}
+	cancel()
+	require.Error(t, (<-done).err)
+	eventually(t, func() bool { return a.srv.RunningQueries() == 0 }, "the slot was not freed when the client left")
+
+	quick := newAPI(t, lookertest.Options{Rows: 5, QueryLatency: time.Millisecond})
+	status, _, body := quick.call("GET", "/looks/42/run/csv", "Bearer "+quick.login(), nil, "")
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.Equal(t, 6, strings.Count(string(body), "\n"), "a header and 5 rows")
+}

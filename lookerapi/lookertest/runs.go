@@ -200,6 +200,9 @@ func (s *Server) writeResult(c *call, res *result, rq *runningQuery) {
 		}
 		defer s.finishRunning(rq)
 		kill = rq.kill
+		if !s.computing(c, kill) {
+			return
+		}
 	}
 
 	if st != nil {
@@ -293,6 +296,28 @@ func (s *Server) writeResult(c *call, res *result, rq *runningQuery) {
 	}
 	_, _ = bw.Write(enc.footer())
 	_ = bw.Flush()
+}
+
+// computing waits out Options.QueryLatency, the warehouse computing the
+// result of a sync run that holds its query slot; false when the run must
+// not go on (the client left or the server closes). A killed run's
+// connection is aborted.
+func (s *Server) computing(c *call, kill <-chan struct{}) bool {
+	if s.opts.QueryLatency <= 0 {
+		return true
+	}
+	t := time.NewTimer(s.opts.QueryLatency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-kill:
+		panic(http.ErrAbortHandler)
+	case <-c.r.Context().Done():
+		return false
+	case <-s.closing:
+		return false
+	}
 }
 
 // hold blocks a stalled run until release is closed; false when it must
