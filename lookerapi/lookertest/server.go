@@ -51,14 +51,14 @@ type Options struct {
 	// StreamingDialect is Dialect.supports_streaming of connection
 	// "warehouse"; nil means true. With false no result streams.
 	StreamingDialect  *bool
-	PerUserQueryLimit int           // running queries per user; 0 means 15 (NOTES §9, §13.6)
+	PerUserQueryLimit int // running queries per user; 0 means 15 (NOTES §9, §13.6)
 	// QueryLatency models the warehouse's query time: a sync run holds
 	// its per-user query slot (it is a running query) for this long before
 	// its first byte, as Looker does while the database computes the
 	// result. 0 answers at once. Query tasks are scripted instead
 	// (ScriptNextTask).
 	QueryLatency time.Duration
-	QueueTimeout      time.Duration // a query queued longer is dropped; 0 means 600 s (NOTES §9)
+	QueueTimeout time.Duration // a query queued longer is dropped; 0 means 600 s (NOTES §9)
 	// FilterConfigWins models the spec's warning on Query.filter_config:
 	// "When running a query via the Looker UI, this parameter takes
 	// precedence over filters ... When creating a query or modifying an
