@@ -47,9 +47,10 @@ import (
 // It fails when a run did not happen exactly once: one succeeded attempt
 // per job at the fire time, and one Looker query per job.
 //
-// EXPORTER_BURST_PPROF=DIR builds the daemon with the pprof tag
+// EXPORTER_BURST_BIN=PATH runs that binary instead of building this
+// package's. EXPORTER_BURST_PPROF=DIR builds the daemon with the pprof tag
 // (pprof.go: a /debug/pprof listener) and writes each replica's
-// CPU profile of the burst and heap profile after it to DIR.
+// CPU profile of the burst, heap profile after it and log to DIR.
 
 const (
 	burstJobs        = 1000
@@ -65,9 +66,14 @@ var (
 	burstBinErr  error
 )
 
-// buildBurstBinary builds the exporter binary once per test process.
+// buildBurstBinary builds the exporter binary once per test process, or
+// returns EXPORTER_BURST_BIN, a binary built elsewhere (another commit's,
+// to compare side by side).
 func buildBurstBinary(b *testing.B, tags string) string {
 	b.Helper()
+	if bin := os.Getenv("EXPORTER_BURST_BIN"); bin != "" {
+		return bin
+	}
 	burstBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "exporter-burst-bin")
 		if err != nil {
@@ -141,7 +147,7 @@ jobs:
 	schedule := fmt.Sprintf("%d %d %d %d %d *", f.Second(), f.Minute(), f.Hour(), f.Day(), int(f.Month()))
 	for i := range burstJobs {
 		fmt.Fprintf(&sb, "  - {name: job_%04d, schedule: %q, source: {look_id: \"42\"}, destination: %s}\n",
-			i, schedule, filepath.Join(dir, "out", fmt.Sprintf("job_%04d.csv", i)))
+			i, schedule, filepath.Join(dir, "out", fmt.Sprintf("job_%04d", i), "data.csv"))
 	}
 	return []byte(sb.String())
 }
@@ -364,8 +370,11 @@ func runBurst(b *testing.B, bin, pprofDir string, iter int) burstResult {
 	}
 	profiles.Wait()
 	if pprofDir != "" {
-		for i := range replicas {
+		for i, r := range replicas {
 			fetchProfile(b, dir, pids[i], "heap", filepath.Join(pprofDir, fmt.Sprintf("heap%d.%d.pprof", iter, i)))
+			logs, err := os.ReadFile(r.logs)
+			require.NoError(b, err)
+			require.NoError(b, os.WriteFile(filepath.Join(pprofDir, fmt.Sprintf("replica%d.%d.log", iter, i)), logs, 0o644))
 		}
 	}
 

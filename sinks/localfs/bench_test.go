@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/lookerexport/exporter/sinks"
 	"github.com/lookerexport/exporter/sinks/localfs"
 	"github.com/lookerexport/exporter/sinks/sinktest"
 )
@@ -47,4 +48,26 @@ func BenchmarkLocalfs2GiB(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+}
+
+// BenchmarkLocalfsSmallFile writes the files of a run with a small result
+// (data, _manifest.json, _SUCCESS are each a few hundred bytes): what a
+// burst of runs costs per file, write buffer included (B/op).
+func BenchmarkLocalfsSmallFile(b *testing.B) {
+	dir := b.TempDir()
+	s := localfs.New(zap.NewNop())
+	data := make([]byte, 1600)
+	b.ReportAllocs()
+	for i := range b.N {
+		w, err := s.Create(b.Context(), filepath.Join(dir, fmt.Sprintf("f%d.csv", i%16)), sinks.WriteOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -144,15 +145,36 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 	}
 	return &writer{
 		ctx:     ctx,
-		log:     s.log.With(zap.String("path", path)),
+		log:     s.log,
 		path:    path,
 		dir:     dir,
 		tmp:     tmp,
 		newDirs: newDirs,
 		policy:  policy,
 		f:       f,
-		bw:      bufio.NewWriterSize(f, bufferSize),
+		bw:      newBuffer(f),
 	}, nil
+}
+
+// buffers are the writers' write buffers, reused: a daemon writing many
+// small files (a burst of runs, each with its manifest and _SUCCESS) would
+// otherwise allocate bufferSize per file and collect it soon after.
+var buffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufferSize) }}
+
+func newBuffer(f *os.File) *bufio.Writer {
+	bw := buffers.Get().(*bufio.Writer)
+	bw.Reset(f)
+	return bw
+}
+
+// releaseBuffer gives the write buffer back once nothing more is written
+// (Close flushed it, or the data is discarded).
+func (w *writer) releaseBuffer() {
+	if w.bw != nil {
+		w.bw.Reset(nil)
+		buffers.Put(w.bw)
+		w.bw = nil
+	}
 }
 
 // Confine refuses a uri whose directory resolves, through symlinks,
@@ -383,7 +405,9 @@ func (w *writer) Close() error {
 		return fmt.Errorf("localfs: close %s: writer already closed or aborted", w.path)
 	}
 	w.done = true
-	if err := w.closeTemp(); err != nil {
+	err := w.closeTemp()
+	w.releaseBuffer()
+	if err != nil {
 		return w.discard(err)
 	}
 	// fsync of a large file can take long; honour a cancellation that
@@ -399,7 +423,7 @@ func (w *writer) Close() error {
 	f := w.f
 	w.f = nil
 	if err := f.Close(); err != nil {
-		w.log.Warn("close committed file", zap.Error(err)) // fsynced already; nothing is lost
+		w.log.Warn("close committed file", zap.String("path", w.path), zap.Error(err)) // fsynced already; nothing is lost
 	}
 	w.syncDirs()
 	return nil
@@ -441,7 +465,7 @@ func (w *writer) commit() error {
 	if err := os.Remove(w.tmp); err != nil {
 		// The file is committed; the stray temp name is harmless and
 		// CleanupTemp removes it.
-		w.log.Warn("remove temp file after commit", zap.String("temp_path", w.tmp), zap.Error(err))
+		w.log.Warn("remove temp file after commit", zap.String("path", w.path), zap.String("temp_path", w.tmp), zap.Error(err))
 	}
 	return nil
 }
@@ -461,7 +485,7 @@ func (w *writer) syncDirs() {
 		seen[d] = true
 		if err := syncDir(d); err != nil {
 			w.log.Warn("fsync directory after commit; the file is visible but may not survive a crash",
-				zap.String("dir", d), zap.Error(err))
+				zap.String("path", w.path), zap.String("dir", d), zap.Error(err))
 		}
 	}
 }
@@ -490,6 +514,7 @@ func (w *writer) Abort() error {
 // discard closes and removes the temp file and returns cause, joined with
 // any failure to remove the temp file.
 func (w *writer) discard(cause error) error {
+	w.releaseBuffer()
 	if w.f != nil {
 		_ = w.f.Close() // the data is being thrown away
 		w.f = nil
