@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,6 +139,13 @@ type replicaSet struct {
 // and a fake clock.
 func startReplicas(t *testing.T, n int, start time.Time, lease time.Duration, jobYAML string) *replicaSet {
 	t.Helper()
+	return startReplicasWith(t, n, start, lease, jobYAML, func(*jobs.Scheduler) {})
+}
+
+// startReplicasWith is startReplicas with configure applied to each
+// scheduler before it runs.
+func startReplicasWith(t *testing.T, n int, start time.Time, lease time.Duration, jobYAML string, configure func(*jobs.Scheduler)) *replicaSet {
+	t.Helper()
 	b := setup(t, 3)
 	dsn := postgresDSN(t)
 	rs := &replicaSet{bundle: b, clock: newFakeClock(start)}
@@ -156,6 +164,7 @@ func startReplicas(t *testing.T, n int, start time.Time, lease time.Duration, jo
 		s := &jobs.Scheduler{Runner: runner, Clock: rs.clock, Log: b.log.Named(fmt.Sprint("r", i)), DrainTimeout: time.Minute,
 			Replica: fmt.Sprint("r", i), Lease: lease, Jitter: func() float64 { return 0 }}
 		s.Jobs = append(s.Jobs, b.job(t, "shared", jobYAML))
+		configure(s)
 		rs.scheds = append(rs.scheds, s)
 		runReplica(t, s, rs.clock)
 	}
@@ -317,4 +326,64 @@ func TestReplicaTakesOverTheRunOfADeadReplica(t *testing.T) {
 	require.True(t, attempts[1].ScheduledTime.Equal(fire))
 	require.FileExists(t, rs.dir+"/2026-11-27.csv", "the new attempt writes the same name")
 	require.Equal(t, 2, queryRuns(rs.srv))
+}
+
+// TestBusyReplicaLeavesFiresToAReplicaWithRoom pins that a replica whose
+// run slots (max_concurrent_runs) are all taken does not claim a fire: the
+// replica with room claims and runs it, so a burst is split by how fast
+// each replica runs rather than by which claims first.
+func TestBusyReplicaLeavesFiresToAReplicaWithRoom(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 27, 6, 59, 30, 0, time.UTC)
+	rs := startReplicasWith(t, 2, start, 10*time.Minute,
+		"schedule: '* * * * *'\noverlap: allow\ncatchup: none\nsource: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ date \"1504\" }}.csv'",
+		func(s *jobs.Scheduler) { s.MaxConcurrentRuns = 1 })
+	release := make(chan struct{})
+	free := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(free)
+	arrived := rs.srv.StallNextRun(release, false)
+	fire := time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC)
+	eventually(t, "both replicas waiting for 07:00", func() bool { return rs.clock.timersAt(fire) >= 2 })
+	rs.clock.AdvanceTo(fire)
+	<-arrived // one replica's only slot is taken until release
+
+	ctx := context.Background()
+	var busy string
+	eventually(t, "the claim of 07:00", func() bool {
+		a, err := rs.shared.Attempts(ctx, "shared", fire)
+		require.NoError(t, err)
+		if len(a) == 1 {
+			busy = a[0].Replica
+		}
+		return len(a) == 1
+	})
+	busyIdx := 0
+	if rs.scheds[1].Replica == busy {
+		busyIdx = 1
+	}
+	const later = 5
+	for i := 1; i <= later; i++ {
+		at := fire.Add(time.Duration(i) * time.Minute)
+		eventually(t, "both replicas waiting for "+at.Format(time.TimeOnly), func() bool { return rs.clock.timersAt(at) >= 2 })
+		rs.clock.AdvanceTo(at)
+		eventually(t, "the run of "+at.Format(time.TimeOnly), func() bool {
+			a, err := rs.shared.Attempts(ctx, "shared", at)
+			require.NoError(t, err)
+			return len(a) == 1 && a[0].Status == state.Succeeded
+		})
+		rs.waitIdle(t, busyIdx)
+	}
+	free()
+	rs.waitIdle(t, -1)
+	runs, err := rs.shared.ListRuns(ctx, state.ListOptions{Job: "shared", Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, runs, 1+later, "one attempt per fire")
+	for _, r := range runs {
+		require.Equal(t, state.Succeeded, r.Status)
+		if r.ScheduledTime.Equal(fire) {
+			require.Equal(t, busy, r.Replica)
+		} else {
+			require.NotEqual(t, busy, r.Replica, "the busy replica claimed the fire of %s", r.ScheduledTime.Format(time.TimeOnly))
+		}
+	}
 }

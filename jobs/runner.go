@@ -128,6 +128,9 @@ type RunOptions struct {
 	clock  Clock
 	lease  time.Duration
 	jitter func() float64
+	// slot, when set, releases the run slot (Scheduler.MaxConcurrentRuns)
+	// the caller took for the first attempt, which then takes none.
+	slot func()
 }
 
 // Execute performs run, an attempt of job already recorded as Running (by

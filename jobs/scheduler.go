@@ -54,8 +54,11 @@ var ErrLeaseLost = errors.New("the run's lease was taken over by another replica
 //   - timeout: each attempt is cancelled after the job's timeout, measured
 //     on Clock, and recorded as failed (class cancelled, not retried).
 //
-// MaxConcurrentRuns bounds the attempts running at once in this replica;
-// claimed fires wait for a slot, holding their lease.
+// MaxConcurrentRuns bounds the attempts running at once in this replica.
+// A fire waits for a slot before it claims its key, so that replicas
+// sharing the store claim what they have room for (a fire with overlap
+// queue claims first and takes its slot after its turn, holding its
+// lease meanwhile, as do runs on demand and takeovers).
 //
 // # Stopping and reloading
 //
@@ -469,6 +472,22 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 		if mine != nil {
 			defer close(mine)
 		}
+		var opts RunOptions
+		if s.sem != nil && overlap != config.OverlapQueue {
+			// Claim only with a run slot in hand, so that of the replicas
+			// sharing the store the ones with room claim: a burst of fires
+			// is split by how fast each replica runs, not by which claimed
+			// first. A queued fire takes its slot after its turn (admit),
+			// or it would hold one that the run before it needs.
+			select {
+			case s.sem <- struct{}{}:
+			case <-s.stopCtx.Done():
+				log.Debug("shut down before a run slot was free; the fire is left to the other replicas")
+				return
+			}
+			opts.slot = sync.OnceFunc(func() { <-s.sem })
+			defer opts.slot() // unless the first attempt took it over
+		}
 		run, claimed, err := s.claimKey(s.runCtx, job, scheduled, func(state.Run) bool { return false })
 		if err != nil {
 			log.Error("claim run failed; the fire is lost unless another replica claims it", zap.Error(err))
@@ -501,7 +520,7 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 			}
 			return true
 		}
-		_, _ = s.runClaimed(job, run, job.Retries.MaxAttempts, RunOptions{}, admit) // the runner logs and records the outcome
+		_, _ = s.runClaimed(job, run, job.Retries.MaxAttempts, opts, admit) // the runner logs and records the outcome
 	}()
 }
 
@@ -550,6 +569,7 @@ func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder, la
 	clock := s.clock()
 	for {
 		done, err := s.attempt(job, run, rl, opts)
+		opts.slot = nil // a retry takes a slot of its own
 		if err == nil || done.ErrorClass != ClassRetryable || done.Attempt >= lastAttempt {
 			return done, err
 		}
@@ -592,7 +612,9 @@ func (s *Scheduler) slotsLocked() chan struct{} {
 // attempt runs one attempt under the concurrency limit and the job's
 // timeout, measured on the scheduler's clock.
 func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opts RunOptions) (state.Run, error) {
-	if s.sem != nil {
+	if opts.slot != nil {
+		defer opts.slot()
+	} else if s.sem != nil {
 		if !s.takeSlot(job, run, &opts) {
 			// Shut down while waiting for a slot: record it as interrupted.
 			ctx, cancel := context.WithCancelCause(context.Background())
