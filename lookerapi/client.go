@@ -112,7 +112,9 @@ type Client struct {
 	closed   bool
 	meID     string // the API user's id (GET /user), once known
 
-	derivedIDs idCache // query ids of bodies created by derive (derive.go)
+	derivedIDs idCache             // query ids of bodies created by derive (derive.go)
+	appZones   metaCache[string]   // GET /setting's application zone, under "" (zone.go)
+	explores   metaCache[*Explore] // by model, explore and sudo user (resolve.go)
 }
 
 // session holds the token of one identity.
@@ -200,6 +202,10 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Client, error) {
 				log.Warn("tls certificate verification is off", zap.String("base_url", base))
 			}
 		}
+		// Keep a connection per run slot: each run reads metadata (the
+		// Look, its explore) before its query, and with Go's default of 2
+		// idle connections per host runs at once would dial for each.
+		tr.MaxIdleConnsPerHost = max(c.maxQueries, 2)
 		c.hc = &http.Client{Transport: tr}
 	}
 	c.runHC = sameOriginOnly(runClient(c.hc))

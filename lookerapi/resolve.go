@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -36,12 +37,24 @@ type Explore struct {
 // Explore fetches an explore's fields:
 // GET /lookml_models/{lookml_model_name}/explores/{explore_name}.
 func (c *Client) Explore(ctx context.Context, model, explore string) (*Explore, error) {
-	return c.explore(ctx, model, explore, "")
+	e, err := c.explore(ctx, model, explore, "")
+	if err != nil {
+		return nil, err
+	}
+	own := *e // the caller's to modify; the cached one is shared
+	own.Fields = slices.Clone(e.Fields)
+	return &own, nil
 }
 
+// explore reads an explore's fields as user as ("" the API user), at most
+// once per MetadataTTL; the *Explore is shared and must not be modified.
 func (c *Client) explore(ctx context.Context, model, explore, as string) (*Explore, error) {
 	if model == "" || explore == "" {
 		return nil, &Error{Op: "lookml_model_explore", Message: "the model and the explore name are both needed"}
+	}
+	key := model + "\x00" + explore + "\x00" + as
+	if e, ok := c.explores.get(key, c.clock.Now()); ok {
+		return e, nil
 	}
 	r := &request{op: "lookml_model_explore", method: http.MethodGet,
 		path:  "/lookml_models/" + url.PathEscape(model) + "/explores/" + url.PathEscape(explore),
@@ -70,6 +83,7 @@ func (c *Client) explore(ctx context.Context, model, explore, as string) (*Explo
 			e.Fields = append(e.Fields, Field(f))
 		}
 	}
+	c.explores.put(key, e, c.clock.Now())
 	return e, nil
 }
 

@@ -183,8 +183,11 @@ func (c *Client) chooseZone(ctx context.Context, s *savedSource, job string) (zo
 
 // applicationZone reads Looker's fallback zone for queries without
 // query_timezone: GET /setting?fields=timezone,allow_user_timezones, as
-// the API user (an admin's setting).
+// the API user (an admin's setting), at most once per MetadataTTL.
 func (c *Client) applicationZone(ctx context.Context, what string) (string, error) {
+	if z, ok := c.appZones.get("", c.clock.Now()); ok {
+		return z, nil
+	}
 	const fix = "; set query_timezone: <IANA zone> on the job"
 	r := &request{op: "get_setting", method: http.MethodGet, path: "/setting",
 		query: url.Values{"fields": {"timezone,allow_user_timezones"}}}
@@ -216,6 +219,7 @@ func (c *Client) applicationZone(ctx context.Context, what string) (string, erro
 	if err := checkZone(*set.Timezone, "Looker's application time zone"); err != nil {
 		return "", unknown(err.(*Error).Message)
 	}
+	c.appZones.put("", *set.Timezone, c.clock.Now())
 	return *set.Timezone, nil
 }
 

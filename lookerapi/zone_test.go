@@ -199,3 +199,30 @@ func TestSandboxQueryZoneIsPinned(t *testing.T) {
 	require.Zero(t, f.srv.Requests("run_look"))
 	require.Equal(t, 1, f.srv.Requests("get_setting"))
 }
+
+// TestRunsReuseMetadataForMetadataTTL: a burst of runs reads the
+// application zone and the explore once, not once per run; after
+// MetadataTTL the next run reads them again.
+func TestRunsReuseMetadataForMetadataTTL(t *testing.T) {
+	t.Parallel()
+	f := setup(t, setupOpts{server: lookertest.Options{Rows: 2, AppTimezone: "Asia/Tokyo"}})
+	run := func() {
+		t.Helper()
+		res, err := f.client.Run(context.Background(), lookerapi.Source{LookID: lookertest.LookID}, lookerapi.RunOptions{ResultFormat: "csv"})
+		require.NoError(t, err)
+		readAll(t, res)
+		require.Equal(t, "Asia/Tokyo", res.Timezone)
+	}
+	for range 3 {
+		run()
+	}
+	require.Equal(t, 3, f.srv.Requests("run_query"))
+	require.Equal(t, 3, f.srv.Requests("look"), "the Look is read by every run: its query may change")
+	require.Equal(t, 1, f.srv.Requests("get_setting"))
+	require.Equal(t, 1, f.srv.Requests("lookml_model_explore"))
+
+	f.clock.Advance(lookerapi.MetadataTTL)
+	run()
+	require.Equal(t, 2, f.srv.Requests("get_setting"))
+	require.Equal(t, 2, f.srv.Requests("lookml_model_explore"))
+}
