@@ -266,7 +266,7 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 		<-ctx.Done() // fired by its trigger only (datagroups.go); the loop keeps its place for reap and Reload
 		return
 	}
-	log := s.Log.With(zap.String("job", job.Name))
+	lz := newLazyLog(s.Log, zap.String("job", job.Name))
 	clock := s.clock()
 	st.mu.Lock()
 	catchUp := !st.caughtUp
@@ -276,7 +276,7 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 	// (Round(0)), which would hide a jump from comparisons between them.
 	started := clock.Now().Round(0)
 	if catchUp {
-		s.catchUp(ctx, log, job, st) // may wait out a store outage: fires due meanwhile count as missed below
+		s.catchUp(ctx, lz, job, st) // may wait out a store outage: fires due meanwhile count as missed below
 	}
 	st.mu.Lock()
 	handled := later(started, st.last) // every fire up to here is handled
@@ -284,13 +284,15 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 	for {
 		next := job.Schedule.Next(handled)
 		if next.IsZero() {
-			log.Warn("schedule never fires again", zap.String("schedule", job.ScheduleSpec))
+			lz.get().Warn("schedule never fires again", zap.String("schedule", job.ScheduleSpec))
 			<-ctx.Done()
 			return
 		}
 		now := clock.Now().Round(0)
 		if next.After(now) {
-			log.Debug("next run", zap.Time("at", next))
+			if ce := s.Log.Check(zap.DebugLevel, "next run"); ce != nil {
+				ce.Write(zap.String("job", job.Name), zap.Time("at", next))
+			}
 			// Wake at the fire time, and every wallClockWatch until then:
 			// timers run on the monotonic clock, so only reading the wall
 			// clock shows that it jumped forward over fire times.
@@ -327,7 +329,7 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 		// Several fires came due at once: the process was frozen (the
 		// timer was delivered late) or the wall clock jumped forward.
 		missed := catchupFires(job, handled, now)
-		log.Warn("fires were missed while the process was paused or the wall clock jumped; handling them as catchup says",
+		lz.get().Warn("fires were missed while the process was paused or the wall clock jumped; handling them as catchup says",
 			zap.Time("since", handled), zap.Time("now", now), zap.String("catchup", string(job.Catchup)), zap.Int("running", len(missed)))
 		handled = now
 		for _, at := range missed {
@@ -386,10 +388,11 @@ func (s *Scheduler) reap(ctx context.Context) {
 
 // catchUp runs the fires of job missed since its latest recorded run, as
 // its catchup policy says.
-func (s *Scheduler) catchUp(ctx context.Context, log *zap.Logger, job *config.Job, st *jobState) {
+func (s *Scheduler) catchUp(ctx context.Context, lz *lazyLog, job *config.Job, st *jobState) {
 	if job.Catchup == config.CatchupNone || job.Catchup == "" {
 		return
 	}
+	log := lz.get()
 	var latest state.Run
 	err := storeRetry(ctx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "LatestScheduled", func() (err error) {
 		latest, err = s.Runner.Store.LatestScheduled(ctx, job.Name)
@@ -455,7 +458,7 @@ func catchupFires(job *config.Job, from, now time.Time) []time.Time {
 // fire claims (job, scheduled) and, if this replica won it, runs it in the
 // background under the overlap policy.
 func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Overlap, st *jobState) {
-	log := s.Log.With(zap.String("job", job.Name), zap.Time("scheduled_time", scheduled))
+	lz := newLazyLog(s.Log, zap.String("job", job.Name), zap.Time("scheduled_time", scheduled))
 	s.runs.Add(1)
 	s.inFlight.Add(1)
 	var prev, mine chan struct{}
@@ -482,7 +485,7 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 			select {
 			case s.sem <- struct{}{}:
 			case <-s.stopCtx.Done():
-				log.Debug("shut down before a run slot was free; the fire is left to the other replicas")
+				lz.debug("shut down before a run slot was free; the fire is left to the other replicas")
 				return
 			}
 			opts.slot = sync.OnceFunc(func() { <-s.sem })
@@ -490,11 +493,11 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 		}
 		run, claimed, err := s.claimKey(s.runCtx, job, scheduled, func(state.Run) bool { return false })
 		if err != nil {
-			log.Error("claim run failed; the fire is lost unless another replica claims it", zap.Error(err))
+			lz.get().Error("claim run failed; the fire is lost unless another replica claims it", zap.Error(err))
 			return
 		}
 		if !claimed {
-			log.Debug("run claimed elsewhere", zap.String("run_id", run.ID), zap.String("replica", run.Replica), zap.String("status", string(run.Status)))
+			lz.debug("run claimed elsewhere", zap.String("run_id", run.ID), zap.String("replica", run.Replica), zap.String("status", string(run.Status)))
 			return
 		}
 		st.mu.Lock()
@@ -509,8 +512,8 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 		admit := func() bool {
 			switch overlap {
 			case config.OverlapSkip:
-				if busy || s.runningElsewhere(log, job, run) {
-					s.skip(log, run)
+				if busy || s.runningElsewhere(lz.get(), job, run) {
+					s.skip(lz.get(), run)
 					return false
 				}
 			case config.OverlapQueue:

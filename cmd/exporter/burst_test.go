@@ -343,6 +343,14 @@ func runBurst(b *testing.B, bin, pprofDir string, iter int) burstResult {
 				defer profiles.Done()
 				fetchProfile(b, dir, pids[i], "profile?seconds=8", filepath.Join(pprofDir, fmt.Sprintf("cpu%d.%d.pprof", iter, i)))
 			}()
+			profiles.Add(1)
+			go func() {
+				defer profiles.Done()
+				time.Sleep(2 * time.Second) // mid-burst
+				fetchProfile(b, dir, pids[i], "heap", filepath.Join(pprofDir, fmt.Sprintf("midheap%d.%d.pprof", iter, i)))
+				fetchProfile(b, dir, pids[i], "goroutine", filepath.Join(pprofDir, fmt.Sprintf("goroutine%d.%d.pprof", iter, i)))
+				fetchProfile(b, dir, pids[i], "heap?debug=1", filepath.Join(pprofDir, fmt.Sprintf("memstats%d.%d.txt", iter, i)))
+			}()
 		}
 	}
 
@@ -367,6 +375,15 @@ func runBurst(b *testing.B, bin, pprofDir string, iter int) burstResult {
 	rss := 0.0
 	for _, pid := range pids {
 		rss = max(rss, peakRSS(b, pid))
+		if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+			var mem []string
+			for _, line := range strings.Split(string(status), "\n") {
+				if strings.HasPrefix(line, "Rss") || strings.HasPrefix(line, "VmHWM") || strings.HasPrefix(line, "Threads") {
+					mem = append(mem, strings.Join(strings.Fields(line), " "))
+				}
+			}
+			b.Logf("replica %d memory after the burst: %s", pid, strings.Join(mem, ", "))
+		}
 	}
 	profiles.Wait()
 	if pprofDir != "" {

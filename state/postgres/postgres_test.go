@@ -342,3 +342,29 @@ func TestCloseTwice(t *testing.T) {
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close())
 }
+
+// TestClaimAfterAttemptOneWasPruned: a key whose first attempt is gone
+// (retention removed it, and kept the job's latest success) is not claimed
+// again as a new attempt 1: Claim's one-statement path for new keys looks
+// for any row of the key, not only for attempt 1.
+func TestClaimAfterAttemptOneWasPruned(t *testing.T) {
+	t.Parallel()
+	dsn := newSchema(t)
+	s := openDSN(t, dsn)
+	ctx := t.Context()
+	first, claimed, err := s.Claim(ctx, "orders", t0, "a", t0, time.Minute)
+	require.NoError(t, err)
+	require.True(t, claimed)
+	require.NoError(t, s.FinishRun(ctx, first.ID, state.Result{Status: state.Failed, ErrorClass: "retryable"}, t0.Add(time.Second)))
+	second, err := s.Retry(ctx, first.ID, "a", t0.Add(2*time.Second), time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, s.FinishRun(ctx, second.ID, state.Result{Status: state.Succeeded}, t0.Add(3*time.Second)))
+	_, err = s.pool.Exec(ctx, `DELETE FROM runs WHERE id = $1`, first.ID)
+	require.NoError(t, err)
+
+	got, claimed, err := s.Claim(ctx, "orders", t0, "b", t0.Add(time.Hour), time.Minute)
+	require.NoError(t, err)
+	require.False(t, claimed, "the key ran already")
+	require.Equal(t, second.ID, got.ID)
+	require.Equal(t, 2, got.Attempt)
+}
