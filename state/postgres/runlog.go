@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,41 +12,54 @@ import (
 	"github.com/lookerexport/exporter/state/internal/rows"
 )
 
-// SaveRunLog implements state.Store.
+// SaveRunLog implements state.Store. The transaction goes to the server
+// as one pipeline (one round trip), READ COMMITTED whatever the server's
+// default. Locking the run row serializes concurrent saves of one run's
+// log.
 func (s *Store) SaveRunLog(ctx context.Context, runID string, lines []state.LogLine) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return fmt.Errorf("save log of run %s: %w", runID, err)
+	seqs := make([]int32, len(lines))
+	times := make([]time.Time, len(lines))
+	levels := make([]string, len(lines))
+	messages := make([]string, len(lines))
+	fields := make([]string, len(lines))
+	for i, l := range lines {
+		f := l.Fields
+		if f == "" {
+			f = "{}"
+		}
+		seqs[i], times[i], levels[i], messages[i], fields[i] = int32(i), us(l.Time), cleanText(l.Level), cleanText(l.Message), cleanText(f)
 	}
-	defer tx.Rollback(ctx) // a no-op after Commit
-	// Locking the run row serializes concurrent saves of one run's log.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	b.Queue(`SELECT 1 FROM runs WHERE id = $1 FOR UPDATE`, runID)
+	b.Queue(`DELETE FROM run_logs WHERE run_id = $1`, runID)
+	b.Queue(`INSERT INTO run_logs (run_id, seq, time, level, message, fields)
+		SELECT $1, l.seq, l.time, l.level, l.message, l.fields
+		FROM unnest($2::integer[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) AS l(seq, time, level, message, fields)`,
+		runID, seqs, times, levels, messages, fields)
+	b.Queue(`COMMIT`)
+	// An error leaves the connection in a failed transaction; the pool
+	// then discards it rather than reuse it.
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("save log of run %s: begin: %w", runID, err)
+	}
 	var one int
-	err = tx.QueryRow(ctx, `SELECT 1 FROM runs WHERE id = $1 FOR UPDATE`, runID).Scan(&one)
+	err := br.QueryRow().Scan(&one)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("save log of run %s: %w", runID, state.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("save log of run %s: %w", runID, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM run_logs WHERE run_id = $1`, runID); err != nil {
+	for _, step := range []string{"delete the old log", "insert", "commit"} {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("save log of run %s: %s: %w", runID, step, err)
+		}
+	}
+	if err := br.Close(); err != nil {
 		return fmt.Errorf("save log of run %s: %w", runID, err)
-	}
-	if len(lines) > 0 {
-		rows := make([][]any, len(lines))
-		for i, l := range lines {
-			fields := l.Fields
-			if fields == "" {
-				fields = "{}"
-			}
-			rows[i] = []any{runID, i, us(l.Time), cleanText(l.Level), cleanText(l.Message), cleanText(fields)}
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"run_logs"}, []string{"run_id", "seq", "time", "level", "message", "fields"},
-			pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("save log of run %s: %w", runID, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("save log of run %s: commit: %w", runID, err)
 	}
 	return nil
 }

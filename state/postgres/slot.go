@@ -37,7 +37,11 @@ func (s *Store) beginSlot(ctx context.Context, key string) (pgx.Tx, error) {
 // AcquireSlot implements state.Store. Under the key's advisory lock it
 // removes the key's expired holders, then renews, or counts and inserts:
 // acquisitions of one key from any replica serialize, so no two of them
-// count the same free slot, with no retries.
+// count the same free slot, with no retries. The transaction goes to the
+// server as one pipeline (one round trip): READ COMMITTED, so each
+// statement after the lock sees what the previous holder committed; the
+// lock is held for as long as the server takes, not for five round trips,
+// which a burst of runs on several replicas would otherwise queue on.
 func (s *Store) AcquireSlot(ctx context.Context, key, holder string, max int, now time.Time, lease time.Duration) (bool, error) {
 	if err := errors.Join(slots.Check(key, holder, lease), slots.CheckMax(key, max)); err != nil {
 		return false, fmt.Errorf("acquire slot: %w", err)
@@ -46,40 +50,36 @@ func (s *Store) AcquireSlot(ctx context.Context, key, holder string, max int, no
 	wrap := func(err error) error {
 		return fmt.Errorf("acquire slot %q for %q: %w", key, holder, err)
 	}
-	tx, err := s.beginSlot(ctx, key)
-	if err != nil {
+	expires := us(now.Add(lease))
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, slotLockClass, key)
+	b.Queue(`DELETE FROM slots WHERE key = $1 AND expires <= $2`, key, us(now))
+	b.Queue(`UPDATE slots SET expires = $3 WHERE key = $1 AND holder = $2`, key, holder, expires)
+	b.Queue(`INSERT INTO slots (key, holder, expires)
+		SELECT $1, $2, $3
+		WHERE NOT EXISTS (SELECT 1 FROM slots WHERE key = $1 AND holder = $2)
+		AND (SELECT COUNT(*) FROM slots WHERE key = $1) < $4`, key, holder, expires, int64(max))
+	b.Queue(`COMMIT`)
+	// An error leaves the connection in a failed transaction; the pool
+	// then discards it rather than reuse it.
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	steps := []string{"begin", "lock key", "remove expired holders", "renew", "insert holder", "commit"}
+	var held int64
+	for i, step := range steps {
+		tag, err := br.Exec()
+		if err != nil {
+			return false, wrap(fmt.Errorf("%s: %w", step, err))
+		}
+		if i == 3 || i == 4 {
+			held += tag.RowsAffected()
+		}
+	}
+	if err := br.Close(); err != nil {
 		return false, wrap(err)
 	}
-	defer tx.Rollback(ctx) // a no-op after Commit
-
-	if _, err := tx.Exec(ctx, `DELETE FROM slots WHERE key = $1 AND expires <= $2`, key, us(now)); err != nil {
-		return false, wrap(fmt.Errorf("remove expired holders: %w", err))
-	}
-	expires := us(now.Add(lease))
-	tag, err := tx.Exec(ctx, `UPDATE slots SET expires = $3 WHERE key = $1 AND holder = $2`, key, holder, expires)
-	if err != nil {
-		return false, wrap(fmt.Errorf("renew: %w", err))
-	}
-	if tag.RowsAffected() == 0 {
-		var held int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM slots WHERE key = $1`, key).Scan(&held); err != nil {
-			return false, wrap(fmt.Errorf("count holders: %w", err))
-		}
-		if held >= max {
-			// Commit anyway: the expired holders stay removed.
-			if err := tx.Commit(ctx); err != nil {
-				return false, wrap(fmt.Errorf("commit: %w", err))
-			}
-			return false, nil
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO slots (key, holder, expires) VALUES ($1, $2, $3)`, key, holder, expires); err != nil {
-			return false, wrap(fmt.Errorf("insert holder: %w", err))
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, wrap(fmt.Errorf("commit: %w", err))
-	}
-	return true, nil
+	return held == 1, nil
 }
 
 // RenewSlot implements state.Store. It takes the key's advisory lock too, so
@@ -120,16 +120,19 @@ func (s *Store) ReleaseSlot(ctx context.Context, key, holder string) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("release slot %q for %q: %w", key, holder, err)
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return wrap(fmt.Errorf("begin: %w", err))
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	b.Queue(`DELETE FROM slots WHERE key = $1 AND holder = $2`, cleanText(key), cleanText(holder))
+	b.Queue(`COMMIT`)
+	br := s.pool.SendBatch(ctx, b) // one round trip; see AcquireSlot
+	defer br.Close()
+	for _, step := range []string{"begin", "delete", "commit"} {
+		if _, err := br.Exec(); err != nil {
+			return wrap(fmt.Errorf("%s: %w", step, err))
+		}
 	}
-	defer tx.Rollback(ctx) // a no-op after Commit
-	if _, err := tx.Exec(ctx, `DELETE FROM slots WHERE key = $1 AND holder = $2`, cleanText(key), cleanText(holder)); err != nil {
+	if err := br.Close(); err != nil {
 		return wrap(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return wrap(fmt.Errorf("commit: %w", err))
 	}
 	return nil
 }
