@@ -131,7 +131,6 @@ type RunOptions struct {
 	// slot, when set, releases the run slot (Scheduler.MaxConcurrentRuns)
 	// the caller took for the first attempt, which then takes none.
 	slot func()
-	last *lastSuccessMemo // set by Execute: the attempt's lastSuccess
 }
 
 // Execute performs run, an attempt of job already recorded as Running (by
@@ -147,7 +146,6 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	if opts.clock == nil {
 		opts.clock = r.clock()
 	}
-	opts.last = &lastSuccessMemo{}
 	clock := opts.clock
 	logBuf := runlog.NewBuffer(r.LogLines)
 	defer r.saveRunLog(ctx, run.ID, logBuf) // after the last line below

@@ -174,31 +174,3 @@ func TestObserversAndInFlight(t *testing.T) {
 	require.Equal(t, int64(30), finished.Rows)
 	require.Empty(t, b.runner.InFlight())
 }
-
-// lastSuccessCounter counts the store's LastSuccess calls.
-type lastSuccessCounter struct {
-	state.Store
-	calls int
-}
-
-func (c *lastSuccessCounter) LastSuccess(ctx context.Context, job string) (state.Run, error) {
-	c.calls++
-	return c.Store.LastSuccess(ctx, job)
-}
-
-// TestAttemptReadsTheLastSuccessOnce: a run whose templates use the last
-// success and whose schema is compared with it asks the store once.
-func TestAttemptReadsTheLastSuccessOnce(t *testing.T) {
-	t.Parallel()
-	b := setup(t, 5)
-	counter := &lastSuccessCounter{Store: b.store}
-	b.runner.Store = counter
-	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ .LastSuccessTime.Format \"150405\" }}-{{ .Attempt }}.csv'")
-	for attempt := 1; attempt <= 2; attempt++ {
-		counter.calls = 0
-		run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
-		require.NoError(t, err)
-		require.Equal(t, state.Succeeded, run.Status)
-		require.Equal(t, 1, counter.calls, "attempt %d", attempt)
-	}
-}

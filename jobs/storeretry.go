@@ -2,9 +2,7 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -73,32 +71,11 @@ func storeRetry(ctx context.Context, clock Clock, window time.Duration, jitter f
 // (its templates' LastSuccessTime, its schema check), retried through a
 // store outage like the run's final record (storeRetry): a store that
 // blinks must neither fail the run nor change what it exports.
-//
-// An attempt reads it once (opts.last, set by Execute): its templates and
-// its schema check compare with the same run, and the store is asked once.
 func (r *Runner) lastSuccess(ctx context.Context, log *zap.Logger, job string, opts RunOptions) (state.Run, error) {
-	if opts.last != nil {
-		opts.last.mu.Lock()
-		defer opts.last.mu.Unlock()
-		if opts.last.known {
-			return opts.last.run, opts.last.err
-		}
-	}
 	var last state.Run
 	err := storeRetry(ctx, opts.clock, storeOutage(opts.lease), opts.jitter, log, "LastSuccess", func() (err error) {
 		last, err = r.Store.LastSuccess(ctx, job)
 		return err
 	})
-	if opts.last != nil && (err == nil || errors.Is(err, state.ErrNotFound)) {
-		opts.last.run, opts.last.err, opts.last.known = last, err, true // a store failure is asked again
-	}
 	return last, err
-}
-
-// lastSuccessMemo is an attempt's answer of lastSuccess.
-type lastSuccessMemo struct {
-	mu    sync.Mutex
-	known bool
-	run   state.Run
-	err   error
 }
