@@ -99,7 +99,7 @@ type Scheduler struct {
 	loopsWG sync.WaitGroup
 	loops   map[string]*jobLoop
 	states  map[string]*jobState
-	sem     chan struct{}
+	slots   *runSlots // MaxConcurrentRuns; nil for no limit
 }
 
 // jobLoop is one job's firing goroutine.
@@ -180,6 +180,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.loopsWG.Wait() // nothing fires any more
+	if s.slots != nil {
+		s.slots.close() // fires still waiting for a slot are left to the other replicas
+	}
 	s.Log.Info("scheduler stopping; draining runs in flight", zap.Duration("drain_timeout", drain))
 
 	done := make(chan struct{})
@@ -469,27 +472,22 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 		prev, st.tail = st.tail, mine
 		st.mu.Unlock()
 	}
-	go func() {
+	// release, when not nil, gives back the run slot the fire took before
+	// its claim; the first attempt takes it over.
+	body := func(release func()) {
 		defer s.runs.Done()
 		defer s.inFlight.Add(-1)
 		if mine != nil {
 			defer close(mine)
 		}
 		var opts RunOptions
-		if s.sem != nil && overlap != config.OverlapQueue {
-			// Claim only with a run slot in hand, so that of the replicas
-			// sharing the store the ones with room claim: a burst of fires
-			// is split by how fast each replica runs, not by which claimed
-			// first. A queued fire takes its slot after its turn (admit),
-			// or it would hold one that the run before it needs.
-			select {
-			case s.sem <- struct{}{}:
-			case <-s.stopCtx.Done():
+		if release != nil {
+			defer release() // unless the first attempt took it over
+			if s.stopCtx.Err() != nil {
 				lz.debug("shut down before a run slot was free; the fire is left to the other replicas")
 				return
 			}
-			opts.slot = sync.OnceFunc(func() { <-s.sem })
-			defer opts.slot() // unless the first attempt took it over
+			opts.slot = release
 		}
 		run, claimed, err := s.claimKey(s.runCtx, job, scheduled, func(state.Run) bool { return false })
 		if err != nil {
@@ -524,7 +522,21 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 			return true
 		}
 		_, _ = s.runClaimed(job, run, job.Retries.MaxAttempts, opts, admit) // the runner logs and records the outcome
-	}()
+	}
+	if s.slots != nil && overlap != config.OverlapQueue {
+		// Claim only with a run slot in hand, so that of the replicas
+		// sharing the store the ones with room claim: a burst of fires is
+		// split by how fast each replica runs, not by which claimed first.
+		// A queued fire takes its slot after its turn (admit), or it would
+		// hold one that the run before it needs.
+		s.slots.queue(slotWaiter{start: body, drop: func() {
+			lz.debug("shut down before a run slot was free; the fire is left to the other replicas")
+			s.runs.Done()
+			s.inFlight.Add(-1)
+		}})
+		return
+	}
+	go body(nil)
 }
 
 // runningElsewhere reports whether another run of job holds a live lease
@@ -603,13 +615,13 @@ func (s *Scheduler) attempts(job *config.Job, run state.Run, rl *leaseHolder, la
 	}
 }
 
-// slotsLocked returns the semaphore of MaxConcurrentRuns, made on first
-// use (by Run or a Trigger sharing it), or nil for no limit; s.mu is held.
-func (s *Scheduler) slotsLocked() chan struct{} {
-	if s.sem == nil && s.MaxConcurrentRuns > 0 {
-		s.sem = make(chan struct{}, s.MaxConcurrentRuns)
+// slotsLocked returns the slots of MaxConcurrentRuns, made on first use
+// (by Run or a Trigger sharing them), or nil for no limit; s.mu is held.
+func (s *Scheduler) slotsLocked() *runSlots {
+	if s.slots == nil && s.MaxConcurrentRuns > 0 {
+		s.slots = newRunSlots(s.MaxConcurrentRuns)
 	}
-	return s.sem
+	return s.slots
 }
 
 // attempt runs one attempt under the concurrency limit and the job's
@@ -617,14 +629,14 @@ func (s *Scheduler) slotsLocked() chan struct{} {
 func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opts RunOptions) (state.Run, error) {
 	if opts.slot != nil {
 		defer opts.slot()
-	} else if s.sem != nil {
+	} else if s.slots != nil {
 		if !s.takeSlot(job, run, &opts) {
 			// Shut down while waiting for a slot: record it as interrupted.
 			ctx, cancel := context.WithCancelCause(context.Background())
 			cancel(context.Cause(s.runCtx))
 			return s.Runner.Execute(ctx, job, run, s.recordOptions(opts))
 		}
-		defer func() { <-s.sem }()
+		defer s.slots.release()
 	}
 	ctx, cancel := context.WithCancelCause(s.runCtx)
 	defer cancel(nil)
@@ -652,18 +664,18 @@ func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opt
 // and not again: a Run now answers at once.
 func (s *Scheduler) takeSlot(job *config.Job, run state.Run, opts *RunOptions) bool {
 	select {
-	case s.sem <- struct{}{}:
+	case s.slots.ch <- struct{}{}:
 		return true
 	default:
 	}
 	s.Log.Info("waiting for a run slot (scheduler.max_concurrent_runs); the run's lease is held meanwhile",
-		zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("max_concurrent_runs", cap(s.sem)))
+		zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("max_concurrent_runs", s.slots.size()))
 	if opts.OnStart != nil {
 		opts.OnStart(run)
 		opts.OnStart = nil
 	}
 	select {
-	case s.sem <- struct{}{}:
+	case s.slots.ch <- struct{}{}:
 		return true
 	case <-s.runCtx.Done():
 		return false

@@ -83,7 +83,7 @@ func (t *Trigger) door(ctx context.Context) *Scheduler {
 	s.stopCtx, s.runCtx = ctx, ctx
 	if t.Slots != nil {
 		t.Slots.mu.Lock()
-		s.sem = t.Slots.slotsLocked()
+		s.slots = t.Slots.slotsLocked()
 		t.Slots.mu.Unlock()
 	}
 	return s

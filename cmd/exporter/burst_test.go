@@ -329,6 +329,9 @@ func runBurst(b *testing.B, bin, pprofDir string, iter int) burstResult {
 	}
 	time.Sleep(time.Until(idleFrom)) // the measurement windows are fixed in wall-clock time
 	idleCPU := cpu()
+	for _, pid := range pids {
+		b.Logf("replica %d before the burst: peak RSS %.1f MiB", pid, peakRSS(b, pid))
+	}
 	burstFrom := fire.Add(-100 * time.Millisecond)
 	time.Sleep(time.Until(burstFrom))
 	burstCPU := cpu()
