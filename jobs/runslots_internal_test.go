@@ -46,7 +46,8 @@ func TestRunSlotsStartQueuedFiresInOrderAsSlotsFree(t *testing.T) {
 	// blocking on the channel) starts a queued fire too.
 	(<-releases)()
 	require.Equal(t, 4, next())
-	go func() { r.ch <- struct{}{}; r.release() }()
+	otherDone := make(chan struct{})
+	go func() { r.ch <- struct{}{}; r.release(); close(otherDone) }()
 	(<-releases)()
 	select {
 	case i := <-started:
@@ -58,7 +59,8 @@ func TestRunSlotsStartQueuedFiresInOrderAsSlotsFree(t *testing.T) {
 		t.Fatal("fire 5 never started")
 	}
 	(<-releases)() // fire 5's
-	require.Eventually(t, func() bool { return len(r.ch) == 0 }, 10*time.Second, time.Millisecond, "every slot is back")
+	<-otherDone
+	require.Empty(t, r.ch, "every slot is back")
 
 	for i := 6; i <= 8; i++ {
 		r.queue(waiter(i))
