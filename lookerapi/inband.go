@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 )
 
 // ErrInBandError means Looker answered HTTP 200 but the body is not the
@@ -154,11 +155,18 @@ func (b *inBandBody) finishMessage() string {
 	return b.scan.message()
 }
 
+// headBuffers are readHead's read buffers, reused: every run reads its
+// result's head through one, and a burst of runs would otherwise allocate
+// and collect one per run.
+var headBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // readHead reads until stop says the head is complete, EOF, or limit
-// bytes. It returns the bytes read.
+// bytes. It returns the bytes read (a copy: the read buffer is reused).
 func (b *inBandBody) readHead(limit int, stop func([]byte) bool) ([]byte, error) {
 	var head []byte
-	buf := make([]byte, 32<<10)
+	bp := headBuffers.Get().(*[]byte)
+	defer headBuffers.Put(bp)
+	buf := *bp
 	for !stop(head) && len(head) < limit {
 		n, err := b.rc.Read(buf)
 		head = append(head, buf[:n]...)
