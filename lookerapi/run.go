@@ -263,7 +263,7 @@ func (c *Client) RunInlineQuery(ctx context.Context, q Query, opts RunOptions) (
 	}
 	r := &request{op: "run_inline_query", method: http.MethodPost, path: "/queries/run/" + opts.ResultFormat,
 		query: runParams(opts), body: body, contentType: "application/json", as: opts.RunAs, source: name,
-		check: &resultCheck{format: opts.ResultFormat, header: opts.header}}
+		check: &resultCheck{format: opts.ResultFormat, header: opts.header, headOnly: opts.DecodesJSON}}
 	return c.run(ctx, r, syncQuery{}, opts)
 }
 
@@ -420,7 +420,7 @@ func runRequest(op, method, pathFmt, id string, opts RunOptions) (*request, erro
 		return nil, err
 	}
 	return &request{op: op, method: method, path: fmt.Sprintf(pathFmt, url.PathEscape(id), opts.ResultFormat),
-		query: runParams(opts), as: opts.RunAs, check: &resultCheck{format: opts.ResultFormat, header: opts.header}}, nil
+		query: runParams(opts), as: opts.RunAs, check: &resultCheck{format: opts.ResultFormat, header: opts.header, headOnly: opts.DecodesJSON}}, nil
 }
 
 func checkFormat(op, format string) error {

@@ -180,6 +180,7 @@ func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
 	defer func() {
 		l.resolveCondition(p, name, r, &pl)
 		j.Plan, j.Run.ResultFormat = pl, pl.ResultFormat
+		j.Run.DecodesJSON = pl.Read == ReadJSON || pl.Read == ReadJSONBI
 	}()
 
 	pl.Header = csvenc.Header(r.CSVHeader)
