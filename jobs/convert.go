@@ -15,6 +15,7 @@ import (
 	"github.com/lookerexport/exporter/formats/lookerdec"
 	"github.com/lookerexport/exporter/formats/parquetenc"
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/sinks/publish"
 )
 
@@ -30,8 +31,10 @@ import (
 // rendered them in (or a SQL Runner job's sql_timezone); nil when nobody
 // could say, which fails a result that has datetime columns rather than
 // guess.
-func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.Set, rows *atomic.Int64, info *outputInfo, zone *time.Location, localFields []string) error {
+func convert(ctx context.Context, job *config.Job, res *lookerapi.Result, out *publish.Set, rows *atomic.Int64, info *outputInfo, zone *time.Location) error {
 	plan := job.Plan
+	var body io.Reader = res.Body
+	localFields := res.LocalFields
 	if plan.Text {
 		// One policy for every format: bytes that are not UTF-8 become
 		// U+FFFD, counted (see outputInfo.invalidUTF8).
@@ -80,7 +83,7 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 		return f.Commit(rows.Load() - before)
 	}
 
-	dec, err := decoder(plan, body)
+	dec, err := decoder(plan, body, res)
 	if err != nil {
 		return err
 	}
@@ -148,7 +151,16 @@ func (c *compressedEncoder) Close() error {
 	return nil
 }
 
-func decoder(plan config.Plan, body io.Reader) (formats.RowReader, error) {
+// decoder reads the result body as planned, or as typed csv when the run
+// took csv for json_bi (lookerapi.RunOptions.TypedCSV).
+func decoder(plan config.Plan, body io.Reader, res *lookerapi.Result) (formats.RowReader, error) {
+	if res.Format == "csv" && res.Fields != nil && plan.Read != config.ReadCSV {
+		dec, err := lookerdec.NewTypedCSV(body, typedSchema(res.Fields))
+		if err != nil {
+			return nil, fmt.Errorf("read csv result: %w", err)
+		}
+		return dec, nil
+	}
 	var dec formats.RowReader
 	var err error
 	switch plan.Read {
@@ -165,6 +177,16 @@ func decoder(plan config.Plan, body io.Reader) (formats.RowReader, error) {
 		return nil, fmt.Errorf("read %s result: %w", plan.ResultFormat, err)
 	}
 	return dec, nil
+}
+
+// typedSchema is the schema of a typed csv result: the query's fields,
+// typed from their LookML types as json_bi's metadata types them.
+func typedSchema(fields []lookerapi.Field) formats.Schema {
+	s := formats.Schema{Fields: make([]formats.Field, len(fields))}
+	for i, f := range fields {
+		s.Fields[i] = formats.Field{Name: f.Name, Label: f.Label, LookMLType: f.Type, Category: f.Category, Type: formats.TypeForLookML(f.Type)}
+	}
+	return s
 }
 
 // drain reads every row from dec into enc (when not nil), counting rows.

@@ -332,7 +332,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 		}
 	}()
 	var info outputInfo
-	if err := convert(ctx, job, res.Body, out, &p.Rows, &info, zone, res.LocalFields); err != nil {
+	if err := convert(ctx, job, res, out, &p.Rows, &info, zone); err != nil {
 		return nil, err
 	}
 	warnInvalidUTF8(log, &info)

@@ -111,6 +111,9 @@ func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result,
 	if err != nil {
 		return nil, withSource(err, name)
 	}
+	if p.typedColumns(opts) != nil {
+		opts.ResultFormat, opts.DecodesJSON = "csv", false
+	}
 	opts.header = p.labels
 	var res *Result
 	if opts.Mode == ModeAsync && p.queryID != "" {

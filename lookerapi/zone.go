@@ -229,6 +229,7 @@ type runPlan struct {
 	savedLimit  string
 	localFields []string
 	labels      []string      // the expected csv/txt header; nil when not known
+	fields      []Field       // the query's columns, from its explore; nil when not known
 	derived     *DerivedQuery // the query created for the run (another zone, the job's filters); nil when none
 }
 
@@ -289,14 +290,32 @@ func (c *Client) plan(ctx context.Context, src Source, opts RunOptions) (*runPla
 			zap.String("model", q.Model), zap.String("explore", q.View), zap.Error(err))
 		return p, nil
 	}
-	fields, _ := queryFields(*q, ex)
+	fields, problems := queryFields(*q, ex)
 	for _, f := range fields {
 		if f.Local() {
 			p.localFields = append(p.localFields, f.Name)
 		}
 	}
 	p.labels = expectedHeader(*q, fields, opts)
+	if len(problems) == 0 {
+		p.fields = fields
+	}
 	return p, nil
+}
+
+// typedColumns returns the columns of a csv result when a run may take
+// csv for ResultFormat (see RunOptions.TypedCSV): every column's field,
+// place and LookML type known, values unformatted. Nil otherwise.
+func (p *runPlan) typedColumns(opts RunOptions) []Field {
+	if !opts.TypedCSV || p.labels == nil || len(p.fields) != len(p.labels) || (opts.ApplyFormatting != nil && *opts.ApplyFormatting) {
+		return nil
+	}
+	for _, f := range p.fields {
+		if f.Type == "" || f.Category == "table_calculation" {
+			return nil
+		}
+	}
+	return p.fields
 }
 
 // expectedHeader is the header a csv or txt result of q must start with:
@@ -323,5 +342,9 @@ func (p *runPlan) finish(res *Result, opts RunOptions) *Result {
 	res.SavedLimit = p.savedLimit
 	res.AppliedLimit = appliedLimit(opts, p.src.SQL != nil)
 	res.LocalFields = p.localFields
+	res.Format = opts.ResultFormat
+	if opts.ResultFormat == "csv" && opts.TypedCSV {
+		res.Fields = p.typedColumns(opts)
+	}
 	return res
 }

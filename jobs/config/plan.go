@@ -181,6 +181,10 @@ func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
 		l.resolveCondition(p, name, r, &pl)
 		j.Plan, j.Run.ResultFormat = pl, pl.ResultFormat
 		j.Run.DecodesJSON = pl.Read == ReadJSON || pl.Read == ReadJSONBI
+		// Left to its default, json_bi may give way to Looker's csv typed
+		// by the query's fields: a third of the bytes. A job that names
+		// result_format gets exactly that.
+		j.Run.TypedCSV = pl.Read == ReadJSONBI && r.ResultFormat == ""
 	}()
 
 	pl.Header = csvenc.Header(r.CSVHeader)
