@@ -56,6 +56,11 @@ type Options struct {
 	// Dictionary chooses which String columns are dictionary encoded;
 	// "" means DictionaryAuto.
 	Dictionary Dictionary
+	// DataPageVersion is 1 (the default, also for 0) or 2. Version 1 pages
+	// are what every warehouse reads (Spark's vectorized reader before 3.3
+	// fails on v2 pages); v2 pages let a reader skip a page's levels
+	// without decompressing it, for readers that know them.
+	DataPageVersion int
 }
 
 // Dictionary is a dictionary-encoding policy for String columns.
@@ -101,6 +106,11 @@ const (
 // error naming the row, the column and the value, and the encoder then
 // refuses further rows. Column chunk and page statistics are written.
 //
+// The file is one every warehouse reads: data pages v1 (Options
+// DataPageVersion 2 for v2), values PLAIN or RLE_DICTIONARY (String
+// columns chosen by Options.Dictionary; a dictionary page is PLAIN),
+// definition levels RLE. No DELTA_* encoding is ever written.
+//
 // Rows are batched and handed to parquet-go's low-level writer; a row group
 // is cut when its buffered size reaches Options.RowGroupBytes. Close writes
 // the last row group and the footer and never closes w. An empty result is
@@ -137,6 +147,13 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	default:
 		return nil, fmt.Errorf("parquet encoder: unknown dictionary policy %q: use auto, none or all", opts.Dictionary)
 	}
+	switch opts.DataPageVersion {
+	case 0:
+		opts.DataPageVersion = 1
+	case 1, 2:
+	default:
+		return nil, fmt.Errorf("parquet encoder: data page version %d: use 1 or 2", opts.DataPageVersion)
+	}
 	rgBytes := opts.RowGroupBytes
 	if rgBytes <= 0 {
 		rgBytes = DefaultRowGroupBytes
@@ -152,6 +169,7 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		codec:     codec,
 		pageBytes: pageBytes,
 		dict:      opts.Dictionary,
+		pageVer:   opts.DataPageVersion,
 		cols:      cols,
 		types:     make([]formats.Type, n),
 		local:     make([]bool, n),
@@ -182,6 +200,7 @@ type encoder struct {
 	codec     compress.Codec
 	pageBytes int
 	dict      Dictionary
+	pageVer   int             // data page version, 1 or 2
 	w         *parquet.Writer // created with the first batch
 	dictCols  []bool          // columns written with a dictionary
 	cols      []string
@@ -207,9 +226,6 @@ func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
 		switch t {
 		case formats.String:
 			leaf = parquet.String()
-			if dict != nil && dict[i] {
-				leaf = parquet.Encoded(leaf, &parquet.RLEDictionary)
-			}
 		case formats.Int64:
 			leaf = parquet.Leaf(parquet.Int64Type)
 		case formats.Double:
@@ -220,6 +236,15 @@ func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
 			leaf = parquet.Date()
 		case formats.Timestamp:
 			leaf = parquet.TimestampAdjusted(parquet.Microsecond, !e.local[i])
+		}
+		// Every encoding is set: parquet-go's default for BYTE_ARRAY is
+		// DELTA_LENGTH_BYTE_ARRAY, which Spark's vectorized reader before
+		// 3.3 cannot read. PLAIN (with RLE levels) and RLE_DICTIONARY are
+		// read everywhere.
+		if dict != nil && dict[i] {
+			leaf = parquet.Encoded(leaf, &parquet.RLEDictionary)
+		} else {
+			leaf = parquet.Encoded(leaf, &parquet.Plain)
 		}
 		nodes[i] = parquet.Optional(leaf)
 	}
@@ -253,6 +278,7 @@ func (e *encoder) start() error {
 		schema,
 		parquet.Compression(e.codec),
 		parquet.PageBufferSize(e.pageBytes),
+		parquet.DataPageVersion(e.pageVer),
 		parquet.DataPageStatistics(true),
 		parquet.DictionaryMaxBytes(dictMaxBytes),
 		parquet.CreatedBy("lookerexport", "", ""),
