@@ -38,7 +38,9 @@ func TestParseColumnType(t *testing.T) {
 
 func TestApplyTypes(t *testing.T) {
 	t.Parallel()
-	pivot := func(key string) *formats.Pivot { return &formats.Pivot{Measure: "orders.total", Key: key, Values: []string{key}} }
+	pivot := func(key string) *formats.Pivot {
+		return &formats.Pivot{Measure: "orders.total", Key: key, Values: []string{key}}
+	}
 	s := formats.Schema{Fields: []formats.Field{
 		{Name: "orders.id", LookMLType: "number", Type: formats.Double},
 		{Name: "orders.amount", LookMLType: "sum", Type: formats.Double},
