@@ -121,9 +121,9 @@ func TestBigQuerySchemaKey(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, cfg.Jobs[0].Output.BigQuerySchema)
 	for keys, want := range map[string]string{
-		"    format: csv\n    bigquery_schema: true\n":                          `x.yaml:8: job "j": bigquery_schema describes format parquet or jsonl files; format csv`,
+		"    format: csv\n    bigquery_schema: true\n":                              `x.yaml:8: job "j": bigquery_schema describes format parquet or jsonl files; format csv`,
 		"    format: parquet\n    column_names: label\n    bigquery_schema: true\n": `x.yaml:9: job "j": bigquery_schema needs column names BigQuery takes: remove column_names label`,
-		"    format: parquet\n    bigquery_schema: yes please\n":                `x.yaml:8`,
+		"    format: parquet\n    bigquery_schema: yes please\n":                    `x.yaml:8`,
 	} {
 		_, err := parseConfig(t, job(keys))
 		require.ErrorContains(t, err, want, keys)
