@@ -6,14 +6,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/lookerexport/exporter/formats/internal/lookertext"
 )
 
 // MaxDecimalPrecision is the most digits a Decimal column holds (38: a
 // 16-byte Parquet DECIMAL, BigQuery's NUMERIC and BIGNUMERIC up to 38
 // digits).
-const MaxDecimalPrecision = lookertext.MaxDecimalPrecision
+// lookertext.MaxDecimalPrecision, its parser's bound, is the same.
+const MaxDecimalPrecision = 38
 
 // ColumnType is a type set for a column instead of the one its LookML
 // type implies (a job's types:). A column's type never depends on the
