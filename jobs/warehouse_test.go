@@ -32,15 +32,21 @@ const warehouseTypes = `types:
   orders.discount: DECIMAL(6,2)
 `
 
-// arrowSchema reads a Parquet file's schema as arrow-go maps it.
-func arrowSchema(t *testing.T, data []byte) *arrow.Schema {
+// arrowFile opens a Parquet file with arrow-go, closed with the test.
+func arrowFile(t *testing.T, data []byte) *pqarrow.FileReader {
 	t.Helper()
 	pf, err := file.NewParquetReader(bytes.NewReader(data))
 	require.NoError(t, err)
-	defer pf.Close()
+	t.Cleanup(func() { pf.Close() })
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	require.NoError(t, err)
-	s, err := fr.Schema()
+	return fr
+}
+
+// arrowSchema reads a Parquet file's schema as arrow-go maps it.
+func arrowSchema(t *testing.T, data []byte) *arrow.Schema {
+	t.Helper()
+	s, err := arrowFile(t, data).Schema()
 	require.NoError(t, err)
 	return s
 }
