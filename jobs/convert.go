@@ -87,7 +87,10 @@ func convert(ctx context.Context, job *config.Job, res *lookerapi.Result, out *p
 	if err != nil {
 		return err
 	}
-	schema := formats.MarkLocal(dec.Schema(), localFields)
+	schema, err := columnTypes(job, formats.MarkLocal(dec.Schema(), localFields))
+	if err != nil {
+		return err
+	}
 	if zone == nil {
 		for _, f := range schema.Fields {
 			if f.Type == formats.Timestamp && !f.IsLocal() {
@@ -109,6 +112,29 @@ func convert(ctx context.Context, job *config.Job, res *lookerapi.Result, out *p
 		return err
 	}
 	return enc.Close()
+}
+
+// columnTypes sets the job's types: on the result's columns. Every key
+// must name a column of a query's result; a dashboard's keys apply to the
+// tiles that have the field, so a key may match no column of one tile.
+func columnTypes(job *config.Job, schema formats.Schema) (formats.Schema, error) {
+	types := job.Types
+	if len(types) == 0 {
+		return schema, nil
+	}
+	if job.Source.DashboardID != "" {
+		types = make(map[string]formats.ColumnType, len(job.Types))
+		for _, f := range schema.Fields {
+			name := f.Name
+			if f.Pivot != nil {
+				name = f.Pivot.Measure
+			}
+			if t, ok := job.Types[name]; ok {
+				types[name] = t
+			}
+		}
+	}
+	return formats.ApplyTypes(schema, types)
 }
 
 // newEncoder starts one complete file of the plan's format on w,
