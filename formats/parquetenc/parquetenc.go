@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -180,7 +181,8 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		local:     make([]bool, n),
 		dec:       make([]decimalCol, n),
 		ts:        lookertext.NewTimestamps(opts.Location),
-		batch:     make([]parquet.Row, batch),
+		vals:      make([][]parquet.Value, n),
+		batchRows: batch,
 		rgBytes:   rgBytes,
 	}
 	for i, f := range schema.Fields {
@@ -201,8 +203,8 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	if _, err := e.schema(nil); err != nil { // check names now; encodings come with the first batch
 		return nil, err
 	}
-	for i := range e.batch {
-		e.batch[i] = make(parquet.Row, 0, n)
+	for i := range e.vals {
+		e.vals[i] = make([]parquet.Value, 0, batch)
 	}
 	return e, nil
 }
@@ -220,7 +222,11 @@ type encoder struct {
 	local     []bool       // wall-clock timestamps (formats.Field.Local)
 	dec       []decimalCol // Decimal columns' sizes; zero elsewhere
 	ts        *lookertext.Timestamps
-	batch     []parquet.Row
+	// vals holds the batch column by column: parquet-go's column writers
+	// take them so, with no row-to-column pass, and two goroutines write
+	// the columns (see writeColumns).
+	vals      [][]parquet.Value
+	batchRows int    // rows per batch
 	n         int    // rows in batch
 	arena     []byte // string bytes of the batch (rows are not retained)
 	rows      int64  // rows accepted
@@ -290,7 +296,7 @@ func (e *encoder) start() error {
 		case DictionaryAll:
 			e.dictCols[i] = true
 		case DictionaryAuto:
-			e.dictCols[i] = fewDistinct(e.batch[:e.n], i)
+			e.dictCols[i] = fewDistinct(e.vals[i])
 		}
 	}
 	schema, err := e.schema(e.dictCols)
@@ -323,15 +329,14 @@ func (e *encoder) start() error {
 	return nil
 }
 
-// fewDistinct reports whether column col of rows has at most one distinct
+// fewDistinct reports whether the values of a column have at most one distinct
 // non-null value per dictSampleRatio non-null values, and at most
 // dictMaxDistinct of them. A column with no non-null value in the sample
 // stays plain.
-func fewDistinct(rows []parquet.Row, col int) bool {
+func fewDistinct(vals []parquet.Value) bool {
 	seen := make(map[string]struct{})
 	nonNull := 0
-	for _, r := range rows {
-		v := r[col]
+	for _, v := range vals {
 		if v.IsNull() {
 			continue
 		}
@@ -359,10 +364,9 @@ func (e *encoder) WriteRow(row formats.Row) error {
 		e.err = fmt.Errorf("parquet encoder: row %d has %d cells, the schema has %d columns", rowNum, len(row), len(e.types))
 		return e.err
 	}
-	prow := e.batch[e.n][:0]
 	for i, c := range row {
 		if c.Null {
-			prow = append(prow, parquet.Value{}.Level(0, 0, i))
+			e.vals[i] = append(e.vals[i], parquet.Value{}.Level(0, 0, i))
 			continue
 		}
 		var v parquet.Value
@@ -424,18 +428,20 @@ func (e *encoder) WriteRow(row formats.Row) error {
 				v = parquet.FixedLenByteArrayValue(e.arena[start:len(e.arena):len(e.arena)])
 			}
 		}
-		prow = append(prow, v.Level(0, 1, i))
+		e.vals[i] = append(e.vals[i], v.Level(0, 1, i))
 	}
-	e.batch[e.n] = prow
 	e.n++
 	e.rows++
-	if e.n == len(e.batch) {
+	if e.n == e.batchRows {
 		return e.flushBatch()
 	}
 	return nil
 }
 
 func (e *encoder) fail(row int64, col int, v []byte, err error) error {
+	for i := range col { // the row's values so far: it is not written
+		e.vals[i] = e.vals[i][:e.n]
+	}
 	shown := string(v)
 	if len(shown) > 64 {
 		shown = shown[:64] + "..."
@@ -458,9 +464,12 @@ func (e *encoder) flushBatch() error {
 		}
 	}
 	if e.n > 0 {
-		if _, err := e.w.WriteRows(e.batch[:e.n]); err != nil {
+		if err := e.writeColumns(); err != nil {
 			e.err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", e.rows, err)
 			return e.err
+		}
+		for i := range e.vals {
+			e.vals[i] = e.vals[i][:0]
 		}
 		e.n = 0
 		e.arena = e.arena[:0]
@@ -474,6 +483,47 @@ func (e *encoder) flushBatch() error {
 	}
 	return nil
 }
+
+// writeColumns hands the batch to the row group's column writers, on two
+// goroutines taking columns in turn: each column's writer (its buffer,
+// pages, dictionary and compression) is its own, so they encode and
+// compress side by side while the caller waits, which puts the second
+// core to work on the part of a conversion that costs the most. A column
+// gets its values in slices of 64 rows, as parquet-go's own row writer
+// hands them over, so pages are cut where they would be.
+func (e *encoder) writeColumns() error {
+	cws := e.w.ColumnWriters()
+	var next atomic.Int32
+	work := func() error {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(cws) {
+				return nil
+			}
+			vals := e.vals[i]
+			for len(vals) > 0 {
+				k := min(len(vals), rowsPerWrite)
+				if _, err := cws[i].WriteRowValues(vals[:k]); err != nil {
+					return fmt.Errorf("column %q: %w", e.cols[i], err)
+				}
+				vals = vals[k:]
+			}
+		}
+	}
+	if len(cws) < 2 {
+		return work()
+	}
+	done := make(chan error, 1)
+	go func() { done <- work() }()
+	err := work()
+	if err2 := <-done; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// rowsPerWrite is how many values a column writer takes at a time.
+const rowsPerWrite = 64
 
 // Close writes the buffered rows, the last row group and the footer. It
 // never closes the underlying writer. Calling it again returns nil.
