@@ -142,7 +142,7 @@ func columnTypes(job *config.Job, schema formats.Schema) (formats.Schema, error)
 // compressed stream, never w.
 func newEncoder(plan config.Plan, w io.Writer, schema formats.Schema, cols []string, zone *time.Location) (formats.RowWriter, error) {
 	if plan.Format == formats.Parquet {
-		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: zone, Compression: plan.Compression})
+		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: zone, Compression: plan.Compression, DataPageVersion: plan.PageVersion})
 	}
 	zw, err := compress.NewWriter(w, plan.Stream)
 	if err != nil {

@@ -208,3 +208,29 @@ func requireSameNumber(t *testing.T, want, got, what string) {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// TestParquetPageVersion: a job writes data pages v1 unless it sets
+// parquet_page_version: 2.
+func TestParquetPageVersion(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 20)
+	for keys, want := range map[string]int{"": 1, "parquet_page_version: 2\n": 2} {
+		job := b.job(t, "orders", warehouseQuery+keys+"format: parquet\ndestination: '$DIR/{{ .Job }}/v"+strconv.Itoa(want)+".parquet'")
+		run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
+		require.NoError(t, err)
+		pf, err := file.NewParquetReader(bytes.NewReader(b.readBack(t, run.URIs[0])))
+		require.NoError(t, err)
+		pr, err := pf.RowGroup(0).GetColumnPageReader(0)
+		require.NoError(t, err)
+		require.True(t, pr.Next())
+		switch pr.Page().(type) {
+		case *file.DataPageV1:
+			require.Equal(t, 1, want)
+		case *file.DataPageV2:
+			require.Equal(t, 2, want)
+		default:
+			t.Fatalf("page %T", pr.Page())
+		}
+		require.NoError(t, pf.Close())
+	}
+}

@@ -30,7 +30,9 @@ type Options struct {
 //
 // Values by column type:
 //   - Int64: the integer, as a number (a valid integer literal is copied,
-//     "+7" or "007" are normalised); anything else is an error.
+//     "+7" or "007" are normalised, and an exact integer in another
+//     spelling, "12.0" or "1.2e1", is written 12); anything else, "12.5"
+//     among it, is an error: nothing is rounded.
 //   - Double: the literal when it is a JSON number; other text that
 //     strconv.ParseFloat accepts (".5", "1e3", "+2") is rewritten; NaN,
 //     infinities and non-numbers are errors.
@@ -154,7 +156,7 @@ func (e *encoder) value(b []byte, col int, v []byte) ([]byte, error) {
 		if lookertext.IsIntLiteral(v) {
 			return append(b, v...), nil
 		}
-		n, err := lookertext.ParseInt(v)
+		n, err := lookertext.ParseInteger(v)
 		if err != nil {
 			return b, err
 		}

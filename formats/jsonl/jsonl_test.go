@@ -284,7 +284,11 @@ func TestDecimalAndIntTypes(t *testing.T) {
 	require.NoError(t, dec.Decode(&first))
 	require.Equal(t, json.Number("9007199254740993"), first["orders_id"])
 
+	out = encode(t, fixture.Case{Schema: schema, Rows: []formats.Row{row("12.0", "1", "1"), row("1.2e1", "1", "1")}}, Options{})
+	require.Equal(t, strings.Repeat(`{"orders_id":12,"orders_amount":"1.00","orders_big":"1.0000000000"}`+"\n", 2), out, "an exact integer in any spelling")
 	w := New(&bytes.Buffer{}, schema, Options{})
+	require.ErrorContains(t, w.WriteRow(row("12.5", "1", "1")), `row 1, column "orders_id": value "12.5": not an integer`)
+	w = New(&bytes.Buffer{}, schema, Options{})
 	require.NoError(t, w.WriteRow(row("1", "1.00", "1")))
 	err := w.WriteRow(row("2", "1.234", "1"))
 	require.ErrorContains(t, err, `row 2, column "orders_amount": value "1.234": not a decimal number: more than 2 decimal places (DECIMAL(18,2)); the exporter does not round`)

@@ -376,7 +376,7 @@ func (e *encoder) WriteRow(row formats.Row) error {
 			e.arena = append(e.arena, c.Value...)
 			v = parquet.ByteArrayValue(e.arena[start:len(e.arena):len(e.arena)])
 		case formats.Int64:
-			x, err := lookertext.ParseInt(c.Value)
+			x, err := lookertext.ParseInteger(c.Value)
 			if err != nil {
 				return e.fail(rowNum, i, c.Value, err)
 			}

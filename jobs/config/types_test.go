@@ -129,3 +129,22 @@ func TestBigQuerySchemaKey(t *testing.T) {
 		require.ErrorContains(t, err, want, keys)
 	}
 }
+
+func TestParquetPageVersionKey(t *testing.T) {
+	t.Parallel()
+	job := func(keys string) string {
+		return "jobs:\n  - name: j\n    schedule: '@daily'\n    source: {look_id: '1'}\n    destination: out/x\n" + keys
+	}
+	for keys, want := range map[string]int{"    format: parquet\n": 0, "    format: parquet\n    parquet_page_version: 1\n": 1, "    format: parquet\n    parquet_page_version: 2\n": 2} {
+		cfg, err := parseConfig(t, job(keys))
+		require.NoError(t, err)
+		require.Equal(t, want, cfg.Jobs[0].Plan.PageVersion, keys)
+	}
+	for keys, want := range map[string]string{
+		"    format: parquet\n    parquet_page_version: 3\n": `x.yaml:8: job "j": parquet_page_version 3 is not 1`,
+		"    format: jsonl\n    parquet_page_version: 2\n":   `x.yaml:8: job "j": parquet_page_version applies to format parquet only`,
+	} {
+		_, err := parseConfig(t, job(keys))
+		require.ErrorContains(t, err, want, keys)
+	}
+}

@@ -109,7 +109,7 @@ func ParseDecimal(b []byte, precision, scale int) (Decimal, error) {
 		return Decimal{}, fmt.Errorf("%w: more than %d decimal places (DECIMAL(%d,%d)); the exporter does not round", ErrDecimal, scale, precision, scale)
 	}
 	if dropped || n > len(digits) {
-		return Decimal{}, fmt.Errorf("%w: more than %d significant digits (DECIMAL(%d,%d))", ErrDecimal, precision, precision, scale)
+		return Decimal{}, &sizeError{fmt.Sprintf("%v: more than %d significant digits (DECIMAL(%d,%d))", ErrDecimal, precision, precision, scale)}
 	}
 	// value = digits × 10^(exp-frac); at scale s the unscaled value is
 	// digits × 10^(shift).
@@ -127,7 +127,7 @@ func ParseDecimal(b []byte, precision, scale int) (Decimal, error) {
 		}
 	}
 	if n+shift > precision {
-		return Decimal{}, fmt.Errorf("%w: more than %d digits before the point (DECIMAL(%d,%d))", ErrDecimal, precision-scale, precision, scale)
+		return Decimal{}, &sizeError{fmt.Sprintf("%v: more than %d digits before the point (DECIMAL(%d,%d))", ErrDecimal, precision-scale, precision, scale)}
 	}
 	for _, c := range digits[:n] {
 		d.mulAdd(uint64(c))
@@ -137,6 +137,14 @@ func ParseDecimal(b []byte, precision, scale int) (Decimal, error) {
 	}
 	return d, nil
 }
+
+// sizeError is a decimal with too many digits before the point: out of
+// the column's range rather than not a number. It matches ErrDecimal.
+type sizeError struct{ msg string }
+
+func (e *sizeError) Error() string { return e.msg }
+
+func (e *sizeError) Is(target error) bool { return target == ErrDecimal }
 
 // mulAdd sets d's magnitude to magnitude*10 + c. The caller bounds the
 // digits to MaxDecimalPrecision, so it never overflows.
@@ -203,4 +211,26 @@ func AppendDecimal(b []byte, d Decimal, scale int) []byte {
 		b = append(b, buf[intEnd:]...)
 	}
 	return b
+}
+
+// ParseInteger is ParseInt, also taking a number whose value is an exact
+// integer in another spelling ("12.0", "1.2e1", "1e3"), as a database may
+// render an integer held in a decimal or float column. A fraction that is
+// not zero is ErrInt: nothing is rounded. The other spellings cost only
+// when ParseInt fails.
+func ParseInteger(b []byte) (int64, error) {
+	x, err := ParseInt(b)
+	if err == nil || errors.Is(err, ErrRange) {
+		return x, err
+	}
+	d, derr := ParseDecimal(b, 19, 0)
+	switch {
+	case errors.As(derr, new(*sizeError)):
+		return 0, ErrRange
+	case derr != nil:
+		return 0, ErrInt
+	case d.Hi != 0 || d.Lo > 1<<63 || d.Lo == 1<<63 && !d.Neg:
+		return 0, ErrRange
+	}
+	return d.Int64(), nil
 }

@@ -86,3 +86,18 @@ func BenchmarkParseDecimal(b *testing.B) {
 		}
 	}
 }
+
+func TestParseInteger(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"12": 12, "-7": -7, "12.0": 12, "12.000": 12, "1.2e1": 12, "1e3": 1000, "-0.0": 0,
+		"9223372036854775807": 1<<63 - 1, "-9223372036854775808.0": -1 << 63, "9.223372036854775807e18": 1<<63 - 1} {
+		got, err := ParseInteger([]byte(in))
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for in, want := range map[string]error{"12.5": ErrInt, "1e-1": ErrInt, "abc": ErrInt, "": ErrInt,
+		"9223372036854775808": ErrRange, "9223372036854775808.0": ErrRange, "1e19": ErrRange, "1e30": ErrRange, "-9223372036854775809.0": ErrRange} {
+		_, err := ParseInteger([]byte(in))
+		require.ErrorIs(t, err, want, in)
+	}
+}
