@@ -203,8 +203,10 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	if _, err := e.schema(nil); err != nil { // check names now; encodings come with the first batch
 		return nil, err
 	}
+	e.nulls = make([]parquet.Value, n)
 	for i := range e.vals {
 		e.vals[i] = make([]parquet.Value, 0, batch)
+		e.nulls[i] = parquet.Value{}.Level(0, 0, i)
 	}
 	return e, nil
 }
@@ -226,10 +228,11 @@ type encoder struct {
 	// take them so, with no row-to-column pass, and two goroutines write
 	// the columns (see writeColumns).
 	vals      [][]parquet.Value
-	batchRows int    // rows per batch
-	n         int    // rows in batch
-	arena     []byte // string bytes of the batch (rows are not retained)
-	rows      int64  // rows accepted
+	nulls     []parquet.Value // each column's null, levels set
+	batchRows int             // rows per batch
+	n         int             // rows in batch
+	arena     []byte          // string bytes of the batch (rows are not retained)
+	rows      int64           // rows accepted
 	rgBytes   int64
 	rgBase    int64 // w.Size() when the current row group started
 	err       error
@@ -366,7 +369,7 @@ func (e *encoder) WriteRow(row formats.Row) error {
 	}
 	for i, c := range row {
 		if c.Null {
-			e.vals[i] = append(e.vals[i], parquet.Value{}.Level(0, 0, i))
+			e.vals[i] = append(e.vals[i], e.nulls[i])
 			continue
 		}
 		var v parquet.Value
