@@ -178,7 +178,10 @@ func (c *compressedEncoder) Close() error {
 }
 
 // decoder reads the result body as planned, or as typed csv when the run
-// took csv for json_bi (lookerapi.RunOptions.TypedCSV).
+// took csv for json_bi (lookerapi.RunOptions.TypedCSV). A json result is
+// typed by the query's fields when the client knows them
+// (lookerapi.Result.Fields), so that no column takes its type from the
+// values of one run.
 func decoder(plan config.Plan, body io.Reader, res *lookerapi.Result) (formats.RowReader, error) {
 	if res.Format == "csv" && res.Fields != nil && plan.Read != config.ReadCSV {
 		dec, err := lookerdec.NewTypedCSV(body, typedSchema(res.Fields))
@@ -193,7 +196,12 @@ func decoder(plan config.Plan, body io.Reader, res *lookerapi.Result) (formats.R
 	case config.ReadCSV:
 		dec, err = lookerdec.NewCSV(body)
 	case config.ReadJSON:
-		dec, err = lookerdec.NewJSON(body, nil)
+		var schema *formats.Schema // nil: the first row types the columns
+		if res.Fields != nil {
+			s := typedSchema(res.Fields)
+			schema = &s
+		}
+		dec, err = lookerdec.NewJSON(body, schema)
 	case config.ReadJSONBI:
 		dec, err = lookerdec.NewJSONBI(body)
 	default:

@@ -50,10 +50,16 @@ func TestTypedCSVMatchesJSONBI(t *testing.T) {
 					}
 					return jsonlCells(t, data)
 				}
-				for _, j := range []struct{ name, extra, want string }{
+				variants := []struct{ name, extra, want string }{
 					{"typed", "", "csv"},
 					{"bi", "\nresult_format: json_bi", "json_bi"},
-				} {
+				}
+				if format == "jsonl" {
+					// Looker json carries no types: the query's fields
+					// type it (lookerapi.Result.Fields), not its first row.
+					variants = append(variants, struct{ name, extra, want string }{"json", "\nresult_format: json", "json"})
+				}
+				for _, j := range variants {
 					run, err := b.run(t.Context(), b.job(t, j.name, keys(j.extra)), at, jobs.RunOptions{})
 					require.NoError(t, err)
 					require.Equal(t, state.Succeeded, run.Status)
@@ -62,8 +68,13 @@ func TestTypedCSVMatchesJSONBI(t *testing.T) {
 					require.NotEmpty(t, runs)
 					require.True(t, strings.HasSuffix(runs[len(runs)-1].Path, "/run/"+j.want), "%s ran %s", j.name, runs[len(runs)-1].Path)
 				}
-				cols, typed := out("typed")
 				biCols, bi := out("bi")
+				if format == "jsonl" {
+					jsonCols, plain := out("json")
+					require.Equal(t, biCols, jsonCols)
+					require.Equal(t, bi, plain, "json typed by the query's fields writes what json_bi does")
+				}
+				cols, typed := out("typed")
 				require.Equal(t, biCols, cols)
 				noteCol := -1
 				for i, c := range cols {

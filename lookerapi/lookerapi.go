@@ -249,7 +249,10 @@ type Result struct {
 	// Format is the result format the run asked Looker for:
 	// RunOptions.ResultFormat, or "csv" when RunOptions.TypedCSV chose it.
 	Format string
-	// Fields are the columns of a csv result RunOptions.TypedCSV chose,
-	// in order, with their LookML types; nil otherwise.
+	// Fields are the result's columns in the query's order, with their
+	// LookML types, when the client knows them for sure from the query
+	// and its explore: no pivots, no table calculations, values
+	// unformatted. Nil otherwise (and always for SQL Runner and tiles of
+	// merged results). A csv result RunOptions.TypedCSV chose has them.
 	Fields []Field
 }

@@ -274,6 +274,7 @@ func (c *Client) runMerge(ctx context.Context, name string, tq TileQuery, opts R
 	}()
 	out := *res
 	out.Body = &pipeBody{pr: pr}
+	out.Fields = nil // the merge adds the other sources' columns
 	out.QueryID = tq.Queries[0].QueryID
 	out.TimezoneSource = tq.Queries[0].TimezoneSource
 	return &out, nil

@@ -230,6 +230,7 @@ type runPlan struct {
 	localFields []string
 	labels      []string      // the expected csv/txt header; nil when not known
 	fields      []Field       // the query's columns, from its explore; nil when not known
+	pivoted     bool          // the query has pivots
 	derived     *DerivedQuery // the query created for the run (another zone, the job's filters); nil when none
 }
 
@@ -300,14 +301,17 @@ func (c *Client) plan(ctx context.Context, src Source, opts RunOptions) (*runPla
 	if len(problems) == 0 {
 		p.fields = fields
 	}
+	p.pivoted = len(q.Pivots) > 0
 	return p, nil
 }
 
-// typedColumns returns the columns of a csv result when a run may take
-// csv for ResultFormat (see RunOptions.TypedCSV): every column's field,
-// place and LookML type known, values unformatted. Nil otherwise.
-func (p *runPlan) typedColumns(opts RunOptions) []Field {
-	if !opts.TypedCSV || p.labels == nil || len(p.fields) != len(p.labels) || (opts.ApplyFormatting != nil && *opts.ApplyFormatting) {
+// knownColumns returns the result's columns when the client knows them
+// for sure (see Result.Fields): every field of the query found in its
+// explore with a LookML type, no pivots (they make columns of values), no
+// table calculations (their types are hints), values unformatted. Nil
+// otherwise.
+func (p *runPlan) knownColumns(opts RunOptions) []Field {
+	if p.fields == nil || p.pivoted || (opts.ApplyFormatting != nil && *opts.ApplyFormatting) {
 		return nil
 	}
 	for _, f := range p.fields {
@@ -316,6 +320,16 @@ func (p *runPlan) typedColumns(opts RunOptions) []Field {
 		}
 	}
 	return p.fields
+}
+
+// typedColumns returns the columns of a csv result when a run may take
+// csv for ResultFormat (see RunOptions.TypedCSV): the columns known, and
+// the csv header they must match too. Nil otherwise.
+func (p *runPlan) typedColumns(opts RunOptions) []Field {
+	if !opts.TypedCSV || p.labels == nil || len(p.fields) != len(p.labels) {
+		return nil
+	}
+	return p.knownColumns(opts)
 }
 
 // expectedHeader is the header a csv or txt result of q must start with:
@@ -343,8 +357,6 @@ func (p *runPlan) finish(res *Result, opts RunOptions) *Result {
 	res.AppliedLimit = appliedLimit(opts, p.src.SQL != nil)
 	res.LocalFields = p.localFields
 	res.Format = opts.ResultFormat
-	if opts.ResultFormat == "csv" && opts.TypedCSV {
-		res.Fields = p.typedColumns(opts)
-	}
+	res.Fields = p.knownColumns(opts)
 	return res
 }
