@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -181,7 +182,7 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		types:     make([]formats.Type, n),
 		local:     make([]bool, n),
 		dec:       make([]decimalCol, n),
-		ts:        lookertext.NewTimestamps(opts.Location),
+		ts:        make([]*lookertext.Timestamps, n),
 		vals:      make([][]parquet.Value, n),
 		batchRows: batch,
 		rgBytes:   rgBytes,
@@ -205,9 +206,14 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		return nil, err
 	}
 	e.nulls = make([]parquet.Value, n)
+	e.raw, e.fixed = make([][]rawCell, n), make([][]byte, n)
 	for i := range e.vals {
 		e.vals[i] = make([]parquet.Value, 0, batch)
+		e.raw[i] = make([]rawCell, 0, batch)
 		e.nulls[i] = parquet.Value{}.Level(0, 0, i)
+		if e.types[i] == formats.Timestamp {
+			e.ts[i] = lookertext.NewTimestamps(opts.Location)
+		}
 	}
 	return e, nil
 }
@@ -222,13 +228,15 @@ type encoder struct {
 	dictCols  []bool          // columns written with a dictionary
 	cols      []string
 	types     []formats.Type
-	local     []bool       // wall-clock timestamps (formats.Field.Local)
-	dec       []decimalCol // Decimal columns' sizes; zero elsewhere
-	ts        *lookertext.Timestamps
+	local     []bool                   // wall-clock timestamps (formats.Field.Local)
+	dec       []decimalCol             // Decimal columns' sizes; zero elsewhere
+	ts        []*lookertext.Timestamps // per Timestamp column: a reader is not shared between goroutines
 	// vals holds the batch column by column: parquet-go's column writers
 	// take them so, with no row-to-column pass, and two goroutines write
 	// the columns (see writeColumns).
 	vals      [][]parquet.Value
+	raw       [][]rawCell     // the batch as sent, column by column (see WriteRow)
+	fixed     [][]byte        // a column's FIXED_LEN_BYTE_ARRAY decimals of the batch
 	nulls     []parquet.Value // each column's null, levels set
 	batchRows int             // rows per batch
 	n         int             // rows in batch
@@ -300,7 +308,7 @@ func (e *encoder) start() error {
 		case DictionaryAll:
 			e.dictCols[i] = true
 		case DictionaryAuto:
-			e.dictCols[i] = fewDistinct(e.vals[i])
+			e.dictCols[i] = e.fewDistinct(i)
 		}
 	}
 	schema, err := e.schema(e.dictCols)
@@ -333,29 +341,31 @@ func (e *encoder) start() error {
 	return nil
 }
 
-// fewDistinct reports whether the values of a column have at most one distinct
-// non-null value per dictSampleRatio non-null values, and at most
+// fewDistinct reports whether column i of the batch has at most one
+// distinct non-null value per dictSampleRatio non-null values, and at most
 // dictMaxDistinct of them. A column with no non-null value in the sample
 // stays plain.
-func fewDistinct(vals []parquet.Value) bool {
+func (e *encoder) fewDistinct(i int) bool {
 	seen := make(map[string]struct{})
 	nonNull := 0
-	for _, v := range vals {
-		if v.IsNull() {
+	for _, c := range e.raw[i] {
+		if c.start < 0 {
 			continue
 		}
 		nonNull++
-		if _, ok := seen[string(v.ByteArray())]; !ok {
+		if _, ok := seen[string(e.text(c))]; !ok {
 			if len(seen) >= dictMaxDistinct {
 				return false
 			}
-			seen[string(v.ByteArray())] = struct{}{}
+			seen[string(e.text(c))] = struct{}{}
 		}
 	}
 	return nonNull > 0 && len(seen)*dictSampleRatio <= nonNull
 }
 
-// WriteRow converts one row and adds it to the current batch.
+// WriteRow adds one row to the current batch: its values' bytes, column
+// by column. They are converted when the batch is written (see
+// writeColumns), on two goroutines.
 func (e *encoder) WriteRow(row formats.Row) error {
 	if e.err != nil {
 		return e.err
@@ -363,76 +373,18 @@ func (e *encoder) WriteRow(row formats.Row) error {
 	if e.closed {
 		return fmt.Errorf("parquet encoder: WriteRow after Close")
 	}
-	rowNum := e.rows + 1
 	if len(row) != len(e.types) {
-		e.err = fmt.Errorf("parquet encoder: row %d has %d cells, the schema has %d columns", rowNum, len(row), len(e.types))
+		e.err = fmt.Errorf("parquet encoder: row %d has %d cells, the schema has %d columns", e.rows+1, len(row), len(e.types))
 		return e.err
 	}
 	for i, c := range row {
 		if c.Null {
-			e.vals[i] = append(e.vals[i], e.nulls[i])
+			e.raw[i] = append(e.raw[i], rawCell{start: -1})
 			continue
 		}
-		var v parquet.Value
-		switch e.types[i] {
-		case formats.String:
-			start := len(e.arena)
-			e.arena = append(e.arena, c.Value...)
-			v = parquet.ByteArrayValue(e.arena[start:len(e.arena):len(e.arena)])
-		case formats.Int64:
-			x, err := lookertext.ParseInteger(c.Value)
-			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
-			}
-			v = parquet.Int64Value(x)
-		case formats.Double:
-			x, err := lookertext.ParseFloat(c.Value)
-			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
-			}
-			v = parquet.DoubleValue(x)
-		case formats.Bool:
-			x, err := lookertext.ParseBool(c.Value)
-			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
-			}
-			v = parquet.BooleanValue(x)
-		case formats.Date:
-			x, err := lookertext.ParseDate(c.Value)
-			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
-			}
-			v = parquet.Int32Value(x)
-		case formats.Timestamp:
-			var x int64
-			var err error
-			if e.local[i] {
-				x, err = lookertext.ParseWall(c.Value)
-			} else {
-				x, err = e.ts.Parse(c.Value)
-			}
-			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
-			}
-			v = parquet.Int64Value(x)
-		case formats.Decimal:
-			d := e.dec[i]
-			x, err := lookertext.ParseDecimal(c.Value, d.precision, d.scale)
-			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
-			}
-			switch {
-			case d.precision <= 9:
-				v = parquet.Int32Value(int32(x.Int64()))
-			case d.precision <= 18:
-				v = parquet.Int64Value(x.Int64())
-			default:
-				start := len(e.arena)
-				e.arena = x.AppendBigEndian(e.arena, d.size)
-				v = parquet.FixedLenByteArrayValue(e.arena[start:len(e.arena):len(e.arena)])
-			}
-		}
-		e.vals[i] = append(e.vals[i], v.Level(0, 1, i))
+		start := len(e.arena)
+		e.arena = append(e.arena, c.Value...)
+		e.raw[i] = append(e.raw[i], rawCell{start: start, end: len(e.arena)})
 	}
 	e.n++
 	e.rows++
@@ -442,19 +394,97 @@ func (e *encoder) WriteRow(row formats.Row) error {
 	return nil
 }
 
+// rawCell is a value of the batch as Looker sent it: e.arena[start:end],
+// or null when start is negative.
+type rawCell struct{ start, end int }
+
+// text is a non-null value of the batch as Looker sent it.
+func (e *encoder) text(c rawCell) []byte { return e.arena[c.start:c.end:c.end] }
+
+// convertColumn turns column i of the batch into parquet values in
+// e.vals[i]. It touches nothing another column's conversion does (its
+// own timestamp reader and decimal bytes), so two run side by side. On a
+// value that does not parse it returns the value's row in the batch.
+func (e *encoder) convertColumn(i int) (int, error) {
+	vals := e.vals[i][:0]
+	e.fixed[i] = e.fixed[i][:0]
+	defer func() { e.vals[i] = vals }()
+	for r, c := range e.raw[i] {
+		if c.start < 0 {
+			vals = append(vals, e.nulls[i])
+			continue
+		}
+		b := e.text(c)
+		var v parquet.Value
+		switch e.types[i] {
+		case formats.String:
+			v = parquet.ByteArrayValue(b)
+		case formats.Int64:
+			x, err := lookertext.ParseInteger(b)
+			if err != nil {
+				return r, err
+			}
+			v = parquet.Int64Value(x)
+		case formats.Double:
+			x, err := lookertext.ParseFloat(b)
+			if err != nil {
+				return r, err
+			}
+			v = parquet.DoubleValue(x)
+		case formats.Bool:
+			x, err := lookertext.ParseBool(b)
+			if err != nil {
+				return r, err
+			}
+			v = parquet.BooleanValue(x)
+		case formats.Date:
+			x, err := lookertext.ParseDate(b)
+			if err != nil {
+				return r, err
+			}
+			v = parquet.Int32Value(x)
+		case formats.Timestamp:
+			var x int64
+			var err error
+			if e.local[i] {
+				x, err = lookertext.ParseWall(b)
+			} else {
+				x, err = e.ts[i].Parse(b)
+			}
+			if err != nil {
+				return r, err
+			}
+			v = parquet.Int64Value(x)
+		case formats.Decimal:
+			d := e.dec[i]
+			x, err := lookertext.ParseDecimal(b, d.precision, d.scale)
+			if err != nil {
+				return r, err
+			}
+			switch {
+			case d.precision <= 9:
+				v = parquet.Int32Value(int32(x.Int64()))
+			case d.precision <= 18:
+				v = parquet.Int64Value(x.Int64())
+			default:
+				start := len(e.fixed[i])
+				e.fixed[i] = x.AppendBigEndian(e.fixed[i], d.size)
+				v = parquet.FixedLenByteArrayValue(e.fixed[i][start:len(e.fixed[i]):len(e.fixed[i])])
+			}
+		}
+		vals = append(vals, v.Level(0, 1, i))
+	}
+	return -1, nil
+}
+
+// fail makes the encoder's error a *formats.ValueError for the value v of
+// row and column col: reported at the encoder's current row, e.rows.
 func (e *encoder) fail(row int64, col int, v []byte, err error) error {
-	for i := range col { // the row's values so far: it is not written
-		e.vals[i] = e.vals[i][:e.n]
-	}
-	shown := string(v)
-	if len(shown) > 64 {
-		shown = shown[:64] + "..."
-	}
 	typ := e.types[col].String()
 	if d := e.dec[col]; e.types[col] == formats.Decimal {
 		typ = fmt.Sprintf("DECIMAL(%d,%d)", d.precision, d.scale)
 	}
-	e.err = fmt.Errorf("parquet encoder: row %d, column %q (%s): value %q: %w", row, e.cols[col], typ, shown, err)
+	e.err = fmt.Errorf("parquet encoder: %w", &formats.ValueError{Row: row, Behind: e.rows - row, Column: e.cols[col], Type: typ, Value: slices.Clone(v), Err: err})
 	return e.err
 }
 
@@ -469,11 +499,13 @@ func (e *encoder) flushBatch() error {
 	}
 	if e.n > 0 {
 		if err := e.writeColumns(); err != nil {
-			e.err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", e.rows, err)
+			if e.err == nil {
+				e.err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", e.rows, err)
+			}
 			return e.err
 		}
 		for i := range e.vals {
-			e.vals[i] = e.vals[i][:0]
+			e.vals[i], e.raw[i] = e.vals[i][:0], e.raw[i][:0]
 		}
 		e.n = 0
 		e.arena = e.arena[:0]
@@ -488,21 +520,28 @@ func (e *encoder) flushBatch() error {
 	return nil
 }
 
-// writeColumns hands the batch to the row group's column writers, on two
-// goroutines taking columns in turn: each column's writer (its buffer,
-// pages, dictionary and compression) is its own, so they encode and
-// compress side by side while the caller waits, which puts the second
-// core to work on the part of a conversion that costs the most. A column
-// gets its values in slices of 64 rows, as parquet-go's own row writer
-// hands them over, so pages are cut where they would be.
+// writeColumns converts the batch and hands it to the row group's column
+// writers, on two goroutines taking columns in turn: each column's
+// conversion and writer (its buffer, pages, dictionary and compression)
+// is its own, so they parse, encode and compress side by side while the
+// caller waits, which puts the second core to work on the part of a
+// conversion that costs the most. A column gets its values in slices of
+// 64 rows, as parquet-go's own row writer hands them over, so pages are
+// cut where they would be. A value that does not parse fails the batch
+// with the first such value, by row then column.
 func (e *encoder) writeColumns() error {
 	cws := e.w.ColumnWriters()
+	bad := make([]int, len(cws)) // the batch row of a value that does not parse; -1
+	errs := make([]error, len(cws))
 	var next atomic.Int32
 	work := func() error {
 		for {
 			i := int(next.Add(1)) - 1
 			if i >= len(cws) {
 				return nil
+			}
+			if bad[i], errs[i] = e.convertColumn(i); errs[i] != nil {
+				continue
 			}
 			vals := e.vals[i]
 			for len(vals) > 0 {
@@ -514,14 +553,25 @@ func (e *encoder) writeColumns() error {
 			}
 		}
 	}
+	var err error
 	if len(cws) < 2 {
-		return work()
+		err = work()
+	} else {
+		done := make(chan error, 1)
+		go func() { done <- work() }()
+		err = work()
+		if err2 := <-done; err == nil {
+			err = err2
+		}
 	}
-	done := make(chan error, 1)
-	go func() { done <- work() }()
-	err := work()
-	if err2 := <-done; err == nil {
-		err = err2
+	col := -1
+	for i := range errs {
+		if errs[i] != nil && (col < 0 || bad[i] < bad[col]) {
+			col = i
+		}
+	}
+	if col >= 0 {
+		return e.fail(e.rows-int64(e.n)+int64(bad[col])+1, col, e.text(e.raw[col][bad[col]]), errs[col])
 	}
 	return err
 }
@@ -530,10 +580,11 @@ func (e *encoder) writeColumns() error {
 const rowsPerWrite = 64
 
 // Close writes the buffered rows, the last row group and the footer. It
-// never closes the underlying writer. Calling it again returns nil.
+// never closes the underlying writer. Calling it again returns the first
+// call's error, or nil.
 func (e *encoder) Close() error {
 	if e.closed {
-		return nil
+		return e.err
 	}
 	e.closed = true
 	if e.err != nil {
