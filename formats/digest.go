@@ -17,17 +17,22 @@ const digestVersion = "exporter rows v1\n"
 // The same rows from Looker hash the same whatever the output format,
 // compression, split or object names, and whenever they ran; any
 // difference in a value, a row, the row order or the columns changes it.
-// It never holds the rows: each is hashed as it is read.
+// It never holds the rows: they are hashed as they are read, a few KiB at
+// a time (one SHA-256 write per row cost more than hashing it).
 type Digest struct {
 	h   hash.Hash
-	buf []byte
+	buf []byte // canonical form not yet hashed, at most about digestBuffer
 }
+
+// digestBuffer is how much of the canonical form Row gathers before
+// hashing it.
+const digestBuffer = 32 << 10
 
 // NewDigest starts the digest of a result with schema s.
 func NewDigest(s Schema) *Digest {
-	d := &Digest{h: sha256.New()}
-	d.h.Write([]byte(digestVersion))
-	d.buf = binary.AppendUvarint(d.buf[:0], uint64(len(s.Fields)))
+	d := &Digest{h: sha256.New(), buf: make([]byte, 0, digestBuffer+4<<10)}
+	d.buf = append(d.buf, digestVersion...)
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(s.Fields)))
 	for _, f := range s.Fields {
 		d.buf = appendBytes(d.buf, []byte(f.Name))
 		d.buf = appendBytes(d.buf, []byte(f.Label))
@@ -38,7 +43,6 @@ func NewDigest(s Schema) *Digest {
 			d.buf = append(d.buf, 0)
 		}
 	}
-	d.h.Write(d.buf)
 	return d
 }
 
@@ -49,21 +53,38 @@ func appendBytes(dst, b []byte) []byte {
 
 // Row adds one row.
 func (d *Digest) Row(r Row) {
-	d.buf = binary.AppendUvarint(d.buf[:0], uint64(len(r)))
+	b := binary.AppendUvarint(d.buf, uint64(len(r)))
 	for _, c := range r {
 		if c.Null {
-			d.buf = append(d.buf, 0)
+			b = append(b, 0)
 			continue
 		}
-		d.buf = append(d.buf, 1)
-		d.buf = appendBytes(d.buf, c.Value)
+		if len(b)+len(c.Value) > digestBuffer { // a large value: hashed where it is
+			d.h.Write(b)
+			b = b[:0]
+			if len(c.Value) > digestBuffer {
+				b = binary.AppendUvarint(append(b, 1), uint64(len(c.Value)))
+				d.h.Write(b)
+				d.h.Write(c.Value)
+				b = b[:0]
+				continue
+			}
+		}
+		b = append(b, 1)
+		b = appendBytes(b, c.Value)
 	}
-	d.h.Write(d.buf)
+	if len(b) >= digestBuffer {
+		d.h.Write(b)
+		b = b[:0]
+	}
+	d.buf = b
 }
 
 // Sum is the digest of the columns and the rows added so far, as
 // "sha256:" and lower-case hex.
 func (d *Digest) Sum() string {
+	d.h.Write(d.buf)
+	d.buf = d.buf[:0]
 	return "sha256:" + hex.EncodeToString(d.h.Sum(nil))
 }
 

@@ -92,22 +92,42 @@ func newDownloader(tb testing.TB, srv *lookertest.Server) *downloader {
 	return &downloader{url: fmt.Sprintf("%s/api/4.0/looks/%s/run/csv?limit=-1", srv.URL(), lookertest.LookID), token: tok.AccessToken}
 }
 
-// download writes the body to path (as curl -o: no fsync) and returns its
-// size.
-func (d *downloader) download(tb testing.TB, path string) int64 {
+// get starts the download.
+func (d *downloader) get(tb testing.TB) io.ReadCloser {
 	tb.Helper()
 	req, err := http.NewRequest(http.MethodGet, d.url, nil)
 	require.NoError(tb, err)
 	req.Header.Set("Authorization", "token "+d.token)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(tb, err)
-	defer resp.Body.Close()
-	require.Equal(tb, http.StatusOK, resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		tb.Fatalf("download: %s", resp.Status)
+	}
+	return resp.Body
+}
+
+// download writes the body to path (as curl -o: no fsync), removes it
+// and returns its size.
+func (d *downloader) download(tb testing.TB, path string) int64 {
+	tb.Helper()
+	body := d.get(tb)
+	defer body.Close()
 	f, err := os.Create(path)
 	require.NoError(tb, err)
-	n, err := io.Copy(f, resp.Body)
+	n, err := io.Copy(f, body)
 	require.NoError(tb, err)
 	require.NoError(tb, f.Close())
 	require.NoError(tb, os.Remove(path))
 	return n
+}
+
+// body returns the whole body.
+func (d *downloader) body(tb testing.TB) []byte {
+	tb.Helper()
+	body := d.get(tb)
+	defer body.Close()
+	data, err := io.ReadAll(body)
+	require.NoError(tb, err)
+	return data
 }
