@@ -21,7 +21,8 @@ const digestVersion = "exporter rows v1\n"
 // a time (one SHA-256 write per row cost more than hashing it).
 type Digest struct {
 	h   hash.Hash
-	buf []byte // canonical form not yet hashed, at most about digestBuffer
+	buf []byte        // canonical form not yet hashed, at most about digestBuffer
+	bg  *digestWorker // hashes full buffers; nil unless Concurrent
 }
 
 // digestBuffer is how much of the canonical form Row gathers before
@@ -51,33 +52,79 @@ func appendBytes(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// Row adds one row.
+// Row adds one row. Its cells may be reused once Row returns.
 func (d *Digest) Row(r Row) {
-	b := binary.AppendUvarint(d.buf, uint64(len(r)))
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(r)))
 	for _, c := range r {
 		if c.Null {
-			b = append(b, 0)
+			d.buf = append(d.buf, 0)
 			continue
 		}
-		if len(b)+len(c.Value) > digestBuffer { // a large value: hashed where it is
-			d.h.Write(b)
-			b = b[:0]
-			if len(c.Value) > digestBuffer {
-				b = binary.AppendUvarint(append(b, 1), uint64(len(c.Value)))
-				d.h.Write(b)
-				d.h.Write(c.Value)
-				b = b[:0]
-				continue
-			}
+		d.buf = binary.AppendUvarint(append(d.buf, 1), uint64(len(c.Value)))
+		v := c.Value
+		for len(d.buf)+len(v) > digestBuffer { // a large value goes in pieces
+			k := max(digestBuffer-len(d.buf), 0)
+			d.buf = append(d.buf, v[:k]...)
+			v = v[k:]
+			d.flush()
 		}
-		b = append(b, 1)
-		b = appendBytes(b, c.Value)
+		d.buf = append(d.buf, v...)
 	}
-	if len(b) >= digestBuffer {
-		d.h.Write(b)
-		b = b[:0]
+	if len(d.buf) >= digestBuffer {
+		d.flush()
 	}
-	d.buf = b
+}
+
+// flush hashes the buffer, or hands it to the hashing goroutine.
+func (d *Digest) flush() {
+	if d.bg == nil {
+		d.h.Write(d.buf)
+		d.buf = d.buf[:0]
+		return
+	}
+	d.bg.full <- d.buf
+	d.buf = <-d.bg.free
+}
+
+// Concurrent moves the hashing to a goroutine of its own until the
+// returned wait is called, so that it overlaps with the caller's decoding:
+// Row then only fills buffers (digestSpares of them, of about
+// digestBuffer bytes, in flight) and hands them over. wait returns once
+// everything handed over is hashed; call it, once, on every path, before
+// Sum and before d is used from another goroutine. The digest is the same
+// either way.
+func (d *Digest) Concurrent() (wait func()) {
+	bg := &digestWorker{
+		full: make(chan []byte, digestSpares),
+		free: make(chan []byte, digestSpares),
+		done: make(chan struct{}),
+	}
+	for range digestSpares {
+		bg.free <- make([]byte, 0, digestBuffer+4<<10)
+	}
+	go func() {
+		defer close(bg.done)
+		for b := range bg.full {
+			d.h.Write(b)
+			bg.free <- b[:0] // never blocks: free has room for every buffer
+		}
+	}()
+	d.bg = bg
+	return func() {
+		close(bg.full)
+		<-bg.done
+		d.bg = nil
+	}
+}
+
+// digestSpares is how many buffers a Concurrent digest has besides the
+// one Row fills.
+const digestSpares = 2
+
+type digestWorker struct {
+	full chan []byte   // filled buffers to hash; closed by wait
+	free chan []byte   // hashed buffers to fill again
+	done chan struct{} // closed when the goroutine has hashed everything
 }
 
 // Sum is the digest of the columns and the rows added so far, as

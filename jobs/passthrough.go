@@ -16,7 +16,7 @@ import (
 // reads full ones, each shared by both, never copied.
 const (
 	passthroughChunk  = 256 << 10
-	passthroughChunks = 4
+	passthroughChunks = 8
 )
 
 // passthroughResult is what the decoding side of a passthrough learnt.
@@ -83,6 +83,9 @@ func decodePassthrough(ctx context.Context, r io.Reader, localFields []string, r
 	// The digest sees the columns as a re-encoding run would, so that
 	// splitting a job later does not change its content hash.
 	res.digest = formats.NewDigest(formats.MarkLocal(res.schema, localFields))
+	// SHA-256 costs about as much as decoding: overlap the two.
+	wait := res.digest.Concurrent()
+	defer wait()
 	var counted int64
 	// One batch: the rows are only read, on this goroutine, never copied.
 	_, err = formats.Copy(ctx, nil, res.digest.Reader(dec), formats.CopyOptions{Batches: 1, Progress: func(n int64) {

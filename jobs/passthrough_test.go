@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/lookerapi/lookertest"
 	"github.com/lookerexport/exporter/state"
 )
 
@@ -107,4 +113,63 @@ func TestPassthroughBadRowPublishesNothing(t *testing.T) {
 			require.Empty(t, b.localFiles(t), "no file, not even a temp file")
 		})
 	}
+}
+
+// downloader fetches the Look's csv as a plain HTTP client would.
+type downloader struct {
+	url, token string
+}
+
+func newDownloader(tb testing.TB, srv *lookertest.Server) *downloader {
+	tb.Helper()
+	form := url.Values{"client_id": {srv.ClientID()}, "client_secret": {srv.ClientSecret()}}
+	resp, err := http.PostForm(srv.URL()+"/api/4.0/login", form)
+	require.NoError(tb, err)
+	defer resp.Body.Close()
+	require.Equal(tb, http.StatusOK, resp.StatusCode)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(tb, json.NewDecoder(resp.Body).Decode(&tok))
+	return &downloader{url: fmt.Sprintf("%s/api/4.0/looks/%s/run/csv?limit=-1", srv.URL(), lookertest.LookID), token: tok.AccessToken}
+}
+
+// get starts the download.
+func (d *downloader) get(tb testing.TB) io.ReadCloser {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, d.url, nil)
+	require.NoError(tb, err)
+	req.Header.Set("Authorization", "token "+d.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(tb, err)
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		tb.Fatalf("download: %s", resp.Status)
+	}
+	return resp.Body
+}
+
+// download writes the body to path (as curl -o: no fsync), removes it
+// and returns its size.
+func (d *downloader) download(tb testing.TB, path string) int64 {
+	tb.Helper()
+	body := d.get(tb)
+	defer body.Close()
+	f, err := os.Create(path)
+	require.NoError(tb, err)
+	n, err := io.Copy(f, body)
+	require.NoError(tb, err)
+	require.NoError(tb, f.Close())
+	require.NoError(tb, os.Remove(path))
+	return n
+}
+
+// body returns the whole body.
+func (d *downloader) body(tb testing.TB) []byte {
+	tb.Helper()
+	body := d.get(tb)
+	defer body.Close()
+	data, err := io.ReadAll(body)
+	require.NoError(tb, err)
+	return data
 }

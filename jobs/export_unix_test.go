@@ -1,0 +1,6 @@
+//go:build unix
+
+package jobs
+
+// ProcessCPU is processCPU, for the benchmarks of package jobs_test.
+var ProcessCPU = processCPU
