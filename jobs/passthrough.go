@@ -13,7 +13,7 @@ import (
 
 // A passthrough holds at most passthroughChunks chunks of the body of
 // passthroughChunk bytes: the copy fills free chunks while the decoder
-// reads full ones, each shared by both, never copied.
+// reads full ones; both sides use the same chunk, not a copy each.
 const (
 	passthroughChunk  = 256 << 10
 	passthroughChunks = 8
