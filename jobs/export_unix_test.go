@@ -2,5 +2,5 @@
 
 package jobs
 
-// ProcessCPU is processCPU, for the benchmarks of package jobs_test.
-var ProcessCPU = processCPU
+// VsDownload is vsDownload, for the benchmarks of package jobs_test.
+type VsDownload = vsDownload

@@ -26,9 +26,9 @@ var passthroughRows = flag.Int("jobs.passthrough-rows", 1_000_000, "rows of the 
 // a local file as curl -o would. Each iteration does one download and one
 // run, alternately, so both see the same machine; the run goes through the
 // whole run path (Trigger, lookerapi, convert, publish, localfs, state).
-// It reports the MB/s of each (of the csv body, compressed or not) and
+// It reports the MB/s of each (of the csv body, compressed or not),
 // ratio_to_download, the run's throughput over the download's, and the
-// CPU time each used.
+// CPU time each used (jobs.VsDownload).
 //
 //	go test ./jobs -run '^$' -bench Passthrough -benchtime 5x
 func BenchmarkPassthrough(b *testing.B) {
@@ -43,20 +43,13 @@ func BenchmarkPassthrough(b *testing.B) {
 				"\ndestination: '$DIR/{{ .RunID }}/orders."+mode.ext+"'")
 			dl := newDownloader(b, bn.srv)
 			tmp := b.TempDir()
-			var body int64
-			var tDown, tRun, cDown, cRun time.Duration
+			var vs jobs.VsDownload
 			ctx := context.Background()
 			for i := 0; b.Loop(); i++ {
-				start, cpu := time.Now(), jobs.ProcessCPU(b)
-				n := dl.download(b, filepath.Join(tmp, "download.csv"))
-				tDown += time.Since(start)
-				cDown += jobs.ProcessCPU(b) - cpu
-				body = n
-
-				start, cpu = time.Now(), jobs.ProcessCPU(b)
-				run, err := bn.run(ctx, job, scheduled.Add(time.Duration(i)*time.Minute), jobs.RunOptions{})
-				tRun += time.Since(start)
-				cRun += jobs.ProcessCPU(b) - cpu
+				vs.Download(b, func() int64 { return dl.download(b, filepath.Join(tmp, "download.csv")) })
+				var run state.Run
+				var err error
+				vs.Run(b, func() { run, err = bn.run(ctx, job, scheduled.Add(time.Duration(i)*time.Minute), jobs.RunOptions{}) })
 				require.NoError(b, err)
 				require.Equal(b, state.Succeeded, run.Status, run.Error)
 				require.EqualValues(b, *passthroughRows, run.Rows)
@@ -64,15 +57,7 @@ func BenchmarkPassthrough(b *testing.B) {
 				require.NoError(b, os.RemoveAll(filepath.Dir(strings.TrimPrefix(run.URIs[0], "file://"))))
 				b.StartTimer()
 			}
-			mb := float64(body) * float64(b.N) / 1e6
-			b.ReportMetric(mb/tDown.Seconds(), "download_MB/s")
-			b.ReportMetric(mb/tRun.Seconds(), "run_MB/s")
-			b.ReportMetric(tDown.Seconds()/tRun.Seconds(), "ratio_to_download")
-			// CPU time of the whole process (the sandbox Looker's too),
-			// which other work on the machine inflates less than wall time.
-			b.ReportMetric(cDown.Seconds()*1e3/float64(b.N), "download_cpu_ms/op")
-			b.ReportMetric(cRun.Seconds()*1e3/float64(b.N), "run_cpu_ms/op")
-			b.SetBytes(body)
+			vs.Report(b)
 		})
 	}
 }
