@@ -17,9 +17,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/jobs"
@@ -44,12 +41,7 @@ func (b *bundle) readBack(t testing.TB, uri string) []byte {
 // names and every cell as text, row by row.
 func parquetCells(t *testing.T, data []byte) (cols []string, rows [][]string) {
 	t.Helper()
-	pf, err := file.NewParquetReader(bytes.NewReader(data))
-	require.NoError(t, err)
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	require.NoError(t, err)
-	tbl, err := fr.ReadTable(context.Background())
+	tbl, err := arrowFile(t, data).ReadTable(context.Background())
 	require.NoError(t, err)
 	defer tbl.Release()
 	rows = make([][]string, tbl.NumRows())

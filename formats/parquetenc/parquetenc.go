@@ -4,6 +4,8 @@ package parquetenc
 import (
 	"fmt"
 	"io"
+	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -56,6 +58,11 @@ type Options struct {
 	// Dictionary chooses which String columns are dictionary encoded;
 	// "" means DictionaryAuto.
 	Dictionary Dictionary
+	// DataPageVersion is 1 (the default, also for 0) or 2. Version 1 pages
+	// are what every warehouse reads (Spark's vectorized reader before 3.3
+	// fails on v2 pages); v2 pages let a reader skip a page's levels
+	// without decompressing it, for readers that know them.
+	DataPageVersion int
 }
 
 // Dictionary is a dictionary-encoding policy for String columns.
@@ -96,10 +103,19 @@ const (
 // lookertext.Timestamps for the DST rule); a wall-clock Timestamp
 // (formats.Field.Local) -> INT64 (TIMESTAMP(MICROS, isAdjustedToUTC=false))
 // holding the wall clock as Looker sent it, in no zone (a value with an
-// offset is then an error). Values are parsed as jsonl does
+// offset is then an error); Decimal -> DECIMAL(precision, scale) on INT32
+// (precision up to 9), INT64 (up to 18) or a FIXED_LEN_BYTE_ARRAY of the
+// fewest bytes the precision needs (without min/max statistics: see
+// start), its values read exactly (lookertext.ParseDecimal: never
+// rounded; too many decimal places or digits is an error). Values are parsed as jsonl does
 // (Bool takes Yes/No, true/false, 1/0); a value that does not parse is an
 // error naming the row, the column and the value, and the encoder then
 // refuses further rows. Column chunk and page statistics are written.
+//
+// The file is one every warehouse reads: data pages v1 (Options
+// DataPageVersion 2 for v2), values PLAIN or RLE_DICTIONARY (String
+// columns chosen by Options.Dictionary; a dictionary page is PLAIN),
+// definition levels RLE. No DELTA_* encoding is ever written.
 //
 // Rows are batched and handed to parquet-go's low-level writer; a row group
 // is cut when its buffered size reaches Options.RowGroupBytes. Close writes
@@ -137,6 +153,13 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	default:
 		return nil, fmt.Errorf("parquet encoder: unknown dictionary policy %q: use auto, none or all", opts.Dictionary)
 	}
+	switch opts.DataPageVersion {
+	case 0:
+		opts.DataPageVersion = 1
+	case 1, 2:
+	default:
+		return nil, fmt.Errorf("parquet encoder: data page version %d: use 1 or 2", opts.DataPageVersion)
+	}
 	rgBytes := opts.RowGroupBytes
 	if rgBytes <= 0 {
 		rgBytes = DefaultRowGroupBytes
@@ -152,27 +175,38 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		codec:     codec,
 		pageBytes: pageBytes,
 		dict:      opts.Dictionary,
+		pageVer:   opts.DataPageVersion,
 		cols:      cols,
 		types:     make([]formats.Type, n),
 		local:     make([]bool, n),
+		dec:       make([]decimalCol, n),
 		ts:        lookertext.NewTimestamps(opts.Location),
-		batch:     make([]parquet.Row, batch),
+		vals:      make([][]parquet.Value, n),
+		batchRows: batch,
 		rgBytes:   rgBytes,
 	}
 	for i, f := range schema.Fields {
-		if f.Type > formats.Timestamp {
+		if f.Type > formats.Decimal {
 			return nil, fmt.Errorf("parquet encoder: column %q has unsupported type %v", cols[i], f.Type)
+		}
+		if f.Type == formats.Decimal && (f.Precision < 1 || f.Precision > formats.MaxDecimalPrecision || f.Scale < 0 || f.Scale > f.Precision) {
+			return nil, fmt.Errorf("parquet encoder: column %q: %s is not a valid decimal size (precision 1 to %d, scale 0 to precision)", cols[i], f.TypeName(), formats.MaxDecimalPrecision)
 		}
 	}
 	for i, f := range schema.Fields {
 		e.types[i] = f.Type
 		e.local[i] = f.IsLocal()
+		if f.Type == formats.Decimal {
+			e.dec[i] = decimalCol{precision: f.Precision, scale: f.Scale, size: decimalBytes(f.Precision)}
+		}
 	}
 	if _, err := e.schema(nil); err != nil { // check names now; encodings come with the first batch
 		return nil, err
 	}
-	for i := range e.batch {
-		e.batch[i] = make(parquet.Row, 0, n)
+	e.nulls = make([]parquet.Value, n)
+	for i := range e.vals {
+		e.vals[i] = make([]parquet.Value, 0, batch)
+		e.nulls[i] = parquet.Value{}.Level(0, 0, i)
 	}
 	return e, nil
 }
@@ -182,16 +216,23 @@ type encoder struct {
 	codec     compress.Codec
 	pageBytes int
 	dict      Dictionary
+	pageVer   int             // data page version, 1 or 2
 	w         *parquet.Writer // created with the first batch
 	dictCols  []bool          // columns written with a dictionary
 	cols      []string
 	types     []formats.Type
-	local     []bool // wall-clock timestamps (formats.Field.Local)
+	local     []bool       // wall-clock timestamps (formats.Field.Local)
+	dec       []decimalCol // Decimal columns' sizes; zero elsewhere
 	ts        *lookertext.Timestamps
-	batch     []parquet.Row
-	n         int    // rows in batch
-	arena     []byte // string bytes of the batch (rows are not retained)
-	rows      int64  // rows accepted
+	// vals holds the batch column by column: parquet-go's column writers
+	// take them so, with no row-to-column pass, and two goroutines write
+	// the columns (see writeColumns).
+	vals      [][]parquet.Value
+	nulls     []parquet.Value // each column's null, levels set
+	batchRows int             // rows per batch
+	n         int             // rows in batch
+	arena     []byte          // string bytes of the batch (rows are not retained)
+	rows      int64           // rows accepted
 	rgBytes   int64
 	rgBase    int64 // w.Size() when the current row group started
 	err       error
@@ -207,9 +248,6 @@ func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
 		switch t {
 		case formats.String:
 			leaf = parquet.String()
-			if dict != nil && dict[i] {
-				leaf = parquet.Encoded(leaf, &parquet.RLEDictionary)
-			}
 		case formats.Int64:
 			leaf = parquet.Leaf(parquet.Int64Type)
 		case formats.Double:
@@ -220,6 +258,25 @@ func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
 			leaf = parquet.Date()
 		case formats.Timestamp:
 			leaf = parquet.TimestampAdjusted(parquet.Microsecond, !e.local[i])
+		case formats.Decimal:
+			d := e.dec[i]
+			switch {
+			case d.precision <= 9:
+				leaf = parquet.Decimal(d.scale, d.precision, parquet.Int32Type)
+			case d.precision <= 18:
+				leaf = parquet.Decimal(d.scale, d.precision, parquet.Int64Type)
+			default:
+				leaf = parquet.Decimal(d.scale, d.precision, parquet.FixedLenByteArrayType(d.size))
+			}
+		}
+		// Every encoding is set: parquet-go's default for BYTE_ARRAY is
+		// DELTA_LENGTH_BYTE_ARRAY, which Spark's vectorized reader before
+		// 3.3 cannot read. PLAIN (with RLE levels) and RLE_DICTIONARY are
+		// read everywhere.
+		if dict != nil && dict[i] {
+			leaf = parquet.Encoded(leaf, &parquet.RLEDictionary)
+		} else {
+			leaf = parquet.Encoded(leaf, &parquet.Plain)
 		}
 		nodes[i] = parquet.Optional(leaf)
 	}
@@ -242,21 +299,32 @@ func (e *encoder) start() error {
 		case DictionaryAll:
 			e.dictCols[i] = true
 		case DictionaryAuto:
-			e.dictCols[i] = fewDistinct(e.batch[:e.n], i)
+			e.dictCols[i] = fewDistinct(e.vals[i])
 		}
 	}
 	schema, err := e.schema(e.dictCols)
 	if err != nil {
 		return err
 	}
-	config, err := parquet.NewWriterConfig(
+	options := []parquet.WriterOption{
 		schema,
 		parquet.Compression(e.codec),
 		parquet.PageBufferSize(e.pageBytes),
+		parquet.DataPageVersion(e.pageVer),
 		parquet.DataPageStatistics(true),
 		parquet.DictionaryMaxBytes(dictMaxBytes),
 		parquet.CreatedBy("lookerexport", "", ""),
-	)
+	}
+	for i, d := range e.dec {
+		// parquet-go orders FIXED_LEN_BYTE_ARRAY bounds as unsigned bytes,
+		// which puts negative decimals above positive ones: such a
+		// column gets no min/max rather than wrong ones a reader would
+		// skip row groups by.
+		if e.types[i] == formats.Decimal && d.precision > 18 {
+			options = append(options, parquet.SkipPageBounds(e.cols[i]), parquet.SkipPageStatistics(e.cols[i]))
+		}
+	}
+	config, err := parquet.NewWriterConfig(options...)
 	if err != nil {
 		return fmt.Errorf("parquet encoder: configure writer: %w", err)
 	}
@@ -264,15 +332,14 @@ func (e *encoder) start() error {
 	return nil
 }
 
-// fewDistinct reports whether column col of rows has at most one distinct
+// fewDistinct reports whether the values of a column have at most one distinct
 // non-null value per dictSampleRatio non-null values, and at most
 // dictMaxDistinct of them. A column with no non-null value in the sample
 // stays plain.
-func fewDistinct(rows []parquet.Row, col int) bool {
+func fewDistinct(vals []parquet.Value) bool {
 	seen := make(map[string]struct{})
 	nonNull := 0
-	for _, r := range rows {
-		v := r[col]
+	for _, v := range vals {
 		if v.IsNull() {
 			continue
 		}
@@ -300,10 +367,9 @@ func (e *encoder) WriteRow(row formats.Row) error {
 		e.err = fmt.Errorf("parquet encoder: row %d has %d cells, the schema has %d columns", rowNum, len(row), len(e.types))
 		return e.err
 	}
-	prow := e.batch[e.n][:0]
 	for i, c := range row {
 		if c.Null {
-			prow = append(prow, parquet.Value{}.Level(0, 0, i))
+			e.vals[i] = append(e.vals[i], e.nulls[i])
 			continue
 		}
 		var v parquet.Value
@@ -313,7 +379,7 @@ func (e *encoder) WriteRow(row formats.Row) error {
 			e.arena = append(e.arena, c.Value...)
 			v = parquet.ByteArrayValue(e.arena[start:len(e.arena):len(e.arena)])
 		case formats.Int64:
-			x, err := lookertext.ParseInt(c.Value)
+			x, err := lookertext.ParseInteger(c.Value)
 			if err != nil {
 				return e.fail(rowNum, i, c.Value, err)
 			}
@@ -348,24 +414,46 @@ func (e *encoder) WriteRow(row formats.Row) error {
 				return e.fail(rowNum, i, c.Value, err)
 			}
 			v = parquet.Int64Value(x)
+		case formats.Decimal:
+			d := e.dec[i]
+			x, err := lookertext.ParseDecimal(c.Value, d.precision, d.scale)
+			if err != nil {
+				return e.fail(rowNum, i, c.Value, err)
+			}
+			switch {
+			case d.precision <= 9:
+				v = parquet.Int32Value(int32(x.Int64()))
+			case d.precision <= 18:
+				v = parquet.Int64Value(x.Int64())
+			default:
+				start := len(e.arena)
+				e.arena = x.AppendBigEndian(e.arena, d.size)
+				v = parquet.FixedLenByteArrayValue(e.arena[start:len(e.arena):len(e.arena)])
+			}
 		}
-		prow = append(prow, v.Level(0, 1, i))
+		e.vals[i] = append(e.vals[i], v.Level(0, 1, i))
 	}
-	e.batch[e.n] = prow
 	e.n++
 	e.rows++
-	if e.n == len(e.batch) {
+	if e.n == e.batchRows {
 		return e.flushBatch()
 	}
 	return nil
 }
 
 func (e *encoder) fail(row int64, col int, v []byte, err error) error {
+	for i := range col { // the row's values so far: it is not written
+		e.vals[i] = e.vals[i][:e.n]
+	}
 	shown := string(v)
 	if len(shown) > 64 {
 		shown = shown[:64] + "..."
 	}
-	e.err = fmt.Errorf("parquet encoder: row %d, column %q (%v): value %q: %w", row, e.cols[col], e.types[col], shown, err)
+	typ := e.types[col].String()
+	if d := e.dec[col]; e.types[col] == formats.Decimal {
+		typ = fmt.Sprintf("DECIMAL(%d,%d)", d.precision, d.scale)
+	}
+	e.err = fmt.Errorf("parquet encoder: row %d, column %q (%s): value %q: %w", row, e.cols[col], typ, shown, err)
 	return e.err
 }
 
@@ -379,9 +467,12 @@ func (e *encoder) flushBatch() error {
 		}
 	}
 	if e.n > 0 {
-		if _, err := e.w.WriteRows(e.batch[:e.n]); err != nil {
+		if err := e.writeColumns(); err != nil {
 			e.err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", e.rows, err)
 			return e.err
+		}
+		for i := range e.vals {
+			e.vals[i] = e.vals[i][:0]
 		}
 		e.n = 0
 		e.arena = e.arena[:0]
@@ -395,6 +486,47 @@ func (e *encoder) flushBatch() error {
 	}
 	return nil
 }
+
+// writeColumns hands the batch to the row group's column writers, on two
+// goroutines taking columns in turn: each column's writer (its buffer,
+// pages, dictionary and compression) is its own, so they encode and
+// compress side by side while the caller waits, which puts the second
+// core to work on the part of a conversion that costs the most. A column
+// gets its values in slices of 64 rows, as parquet-go's own row writer
+// hands them over, so pages are cut where they would be.
+func (e *encoder) writeColumns() error {
+	cws := e.w.ColumnWriters()
+	var next atomic.Int32
+	work := func() error {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(cws) {
+				return nil
+			}
+			vals := e.vals[i]
+			for len(vals) > 0 {
+				k := min(len(vals), rowsPerWrite)
+				if _, err := cws[i].WriteRowValues(vals[:k]); err != nil {
+					return fmt.Errorf("column %q: %w", e.cols[i], err)
+				}
+				vals = vals[k:]
+			}
+		}
+	}
+	if len(cws) < 2 {
+		return work()
+	}
+	done := make(chan error, 1)
+	go func() { done <- work() }()
+	err := work()
+	if err2 := <-done; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// rowsPerWrite is how many values a column writer takes at a time.
+const rowsPerWrite = 64
 
 // Close writes the buffered rows, the last row group and the footer. It
 // never closes the underlying writer. Calling it again returns nil.
@@ -414,4 +546,17 @@ func (e *encoder) Close() error {
 		return e.err
 	}
 	return nil
+}
+
+// decimalCol is the size of a Decimal column and the width of its
+// FIXED_LEN_BYTE_ARRAY (precision above 18).
+type decimalCol struct {
+	precision, scale, size int
+}
+
+// decimalBytes is the fewest bytes whose two's complement holds every
+// integer of precision digits: ceil((ceil(precision × log2 10) + 1) / 8).
+func decimalBytes(precision int) int {
+	bits := int(math.Ceil(float64(precision)*math.Log2(10))) + 1
+	return (bits + 7) / 8
 }
