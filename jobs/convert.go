@@ -65,11 +65,11 @@ func convert(ctx context.Context, job *config.Job, res *lookerapi.Result, out *p
 			return err
 		}
 		before := rows.Load() // rows may count earlier files too (a dashboard's tiles)
-		res, err := passthrough(ctx, zw, body, localFields, rows)
+		pt, err := passthrough(ctx, zw, body, localFields, rows)
 		if err != nil {
 			return err
 		}
-		info.schema, info.digest = res.schema, res.digest
+		info.schema, info.digest = pt.schema, pt.digest
 		info.columns = formats.ColumnNames(info.schema, formats.NameLabel)
 		if err := zw.Close(); err != nil {
 			return fmt.Errorf("finish %s compression: %w", plan.Stream, err)

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 	"github.com/lookerexport/exporter/sinks/localfs"
 	"github.com/lookerexport/exporter/sinks/publish"
@@ -86,7 +87,7 @@ func BenchmarkPassthroughWire(b *testing.B) {
 					out, err := publish.Begin(ctx, sink, publish.Options{Dest: dest})
 					require.NoError(b, err)
 					var info outputInfo
-					require.NoError(b, convert(ctx, job, r, out, &rows, &info, time.UTC, nil))
+					require.NoError(b, convert(ctx, job, &lookerapi.Result{Body: r, Format: "csv"}, out, &rows, &info, time.UTC))
 					require.NoError(b, out.Commit(ctx, nil))
 				})
 				require.EqualValues(b, 1_000_000, rows.Load())
