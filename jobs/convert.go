@@ -65,18 +65,12 @@ func convert(ctx context.Context, job *config.Job, res *lookerapi.Result, out *p
 			return err
 		}
 		before := rows.Load() // rows may count earlier files too (a dashboard's tiles)
-		dec, err := lookerdec.NewCSV(io.TeeReader(body, zw))
+		pt, err := passthrough(ctx, zw, body, localFields, rows)
 		if err != nil {
-			return fmt.Errorf("read csv result: %w", err)
-		}
-		info.schema = dec.Schema()
-		info.columns = formats.ColumnNames(info.schema, formats.NameLabel)
-		// The digest sees the columns as a re-encoding run would, so that
-		// splitting a job later does not change its content hash.
-		info.digest = formats.NewDigest(formats.MarkLocal(info.schema, localFields))
-		if err := drain(ctx, info.digest.Reader(dec), nil, rows); err != nil {
 			return err
 		}
+		info.schema, info.digest = pt.schema, pt.digest
+		info.columns = formats.ColumnNames(info.schema, formats.NameLabel)
 		if err := zw.Close(); err != nil {
 			return fmt.Errorf("finish %s compression: %w", plan.Stream, err)
 		}

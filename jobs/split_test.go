@@ -25,7 +25,7 @@ import (
 )
 
 // readBack fetches a committed file from either sink.
-func (b *bundle) readBack(t *testing.T, uri string) []byte {
+func (b *bundle) readBack(t testing.TB, uri string) []byte {
 	t.Helper()
 	if name, ok := strings.CutPrefix(uri, "gs://"+bucket+"/"); ok {
 		o, err := b.gcs.GetObject(bucket, name)

@@ -151,7 +151,7 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		newDirs: newDirs,
 		policy:  policy,
 		f:       f,
-		bw:      bufio.NewWriterSize(f, bufferSize),
+		bw:      bufio.NewWriterSize(newWritebackFile(f), bufferSize),
 	}, nil
 }
 
