@@ -38,6 +38,10 @@ func NewDigest(s Schema) *Digest {
 		d.buf = appendBytes(d.buf, []byte(f.Name))
 		d.buf = appendBytes(d.buf, []byte(f.Label))
 		d.buf = append(d.buf, byte(f.Type))
+		if f.Type == Decimal { // its size is part of its type (a type no digest before it had)
+			d.buf = binary.AppendUvarint(d.buf, uint64(f.Precision))
+			d.buf = binary.AppendUvarint(d.buf, uint64(f.Scale))
+		}
 		if f.IsLocal() {
 			d.buf = append(d.buf, 1)
 		} else {

@@ -75,6 +75,11 @@ func TestDigest(t *testing.T) {
 	renamed.Fields[1].Name = "orders.state"
 	retyped := formats.Schema{Fields: append([]formats.Field{}, digestSchema.Fields...)}
 	retyped.Fields[0].Type = formats.String
+	decimal := func(p, s int) formats.Schema {
+		d := formats.Schema{Fields: append([]formats.Field{}, digestSchema.Fields...)}
+		d.Fields[0].Type, d.Fields[0].Precision, d.Fields[0].Scale = formats.Decimal, p, s
+		return d
+	}
 	cases := []struct {
 		name string
 		got  string
@@ -87,6 +92,9 @@ func TestDigest(t *testing.T) {
 		{"row order", digestOf(t, digestSchema, cells("2", "<null>"), cells("1", "complete"))},
 		{"a column renamed", digestOf(t, renamed, cells("1", "complete"), cells("2", "<null>"))},
 		{"a column retyped", digestOf(t, retyped, cells("1", "complete"), cells("2", "<null>"))},
+		{"DECIMAL(18,2)", digestOf(t, decimal(18, 2), cells("1", "complete"), cells("2", "<null>"))},
+		{"DECIMAL(18,4)", digestOf(t, decimal(18, 4), cells("1", "complete"), cells("2", "<null>"))},
+		{"DECIMAL(20,2)", digestOf(t, decimal(20, 2), cells("1", "complete"), cells("2", "<null>"))},
 		{"no rows", digestOf(t, digestSchema)},
 	}
 	seen := map[string]string{base: "base"}
@@ -111,6 +119,10 @@ func referenceDigest(s formats.Schema, rows []formats.Row) string {
 		str([]byte(f.Name))
 		str([]byte(f.Label))
 		b = append(b, byte(f.Type))
+		if f.Type == formats.Decimal {
+			b = binary.AppendUvarint(b, uint64(f.Precision))
+			b = binary.AppendUvarint(b, uint64(f.Scale))
+		}
 		if f.IsLocal() {
 			b = append(b, 1)
 		} else {
