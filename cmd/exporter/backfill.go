@@ -86,7 +86,6 @@ Exit code: 0 when every partition succeeded or was skipped, 1 when any failed,
 			if err != nil {
 				return err
 			}
-			setMemoryLimit(cfg.Scheduler.MaxConcurrentRuns)
 			defer a.Close(ctx) //nolint:errcheck
 			progress := backfillProgress(cmd.OutOrStdout(), g.term(), isTerminal(cmd.OutOrStdout()) && g.term().tty)
 			var parts []backfillPartition

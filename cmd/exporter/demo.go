@@ -83,11 +83,6 @@ the sandbox, firing the sample jobs every five minutes, until interrupted.`,
 			if err != nil {
 				return err
 			}
-			if serveToo {
-				setMemoryLimit(cfg.Scheduler.MaxConcurrentRuns)
-			} else {
-				setMemoryLimit(1) // the sample jobs run one after another
-			}
 			defer a.Close(ctx) //nolint:errcheck
 
 			fmt.Fprintf(g.stdout, "Looker sandbox at %s (%s rows per result); writing to %s\n\n", sandbox.URL(), humanize.Comma(int64(rows)), abs)

@@ -73,7 +73,6 @@ with --dry-run what check would print for that fire.`,
 			if err != nil {
 				return err
 			}
-			setMemoryLimit(1)
 			defer a.Close(ctx) //nolint:errcheck
 			if at == "" {
 				scheduled = a.clock.Now().Truncate(time.Second)

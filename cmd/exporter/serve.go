@@ -45,7 +45,6 @@ notify: webhooks (failure, recovery, staleness).`,
 			if err != nil {
 				return err
 			}
-			setMemoryLimit(cfg.Scheduler.MaxConcurrentRuns)
 			defer a.Close(ctx) //nolint:errcheck
 			return serve(cmd, a, drain)
 		},

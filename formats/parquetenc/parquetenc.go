@@ -13,7 +13,6 @@ import (
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/gzip"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/formats/internal/lookertext"
@@ -139,8 +138,7 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	switch opts.Compression {
 	case "", formats.Snappy:
 		codec = fastSnappy{}
-	case formats.Zstd:
-		codec = &zstd.Codec{Level: zstd.SpeedFastest}
+	case formats.Zstd: // made below, sized to the pages
 	case formats.Gzip:
 		codec = &gzip.Codec{Level: gzip.BestSpeed}
 	case formats.None:
@@ -170,6 +168,13 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	if pageBytes <= 0 {
 		pageBytes = (4 << 20) / max(n, 1)
 		pageBytes = min(max(pageBytes, minPageBufferBytes), maxPageBufferBytes)
+	}
+	if opts.Compression == formats.Zstd {
+		z, err := newZstdPages(pageBytes)
+		if err != nil {
+			return nil, fmt.Errorf("parquet encoder: %w", err)
+		}
+		codec = z
 	}
 	batch := max(64, min(1024, (64<<10)/max(n, 1)))
 	e := &encoder{
