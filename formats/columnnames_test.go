@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,4 +45,56 @@ func TestParseNameStyle(t *testing.T) {
 	}
 	_, err := ParseNameStyle("camel")
 	require.ErrorContains(t, err, `unknown column name style "camel"`)
+}
+
+// TestUnderscoreNamesValidForBigQuery: the default style always gives
+// names BigQuery loads: no leading digit, no reserved prefix, at most 300
+// characters, even after a suffix that makes a name unique.
+func TestUnderscoreNamesValidForBigQuery(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 300) + ".field"
+	pivot := &Pivot{Measure: "orders.count", Values: []string{strings.Repeat("ü", 200), "2024"}}
+	schema := Schema{Fields: []Field{
+		{Name: "1st.col"},
+		{Name: "_TABLE_.suffix"},
+		{Name: "_file_.name"},
+		{Name: "_partitiontime"},
+		{Name: "__root__.x"},
+		{Name: "_row_timestamp"},
+		{Name: long},
+		{Name: long + "2"},
+		{Name: "orders.count|x", Pivot: pivot},
+		{Name: "orders.count|y", Pivot: pivot},
+		{Name: "東京"},
+		{Name: "ok.name"},
+	}}
+	got := ColumnNames(schema, NameUnderscore)
+	seen := map[string]bool{}
+	for i, name := range got {
+		require.NoError(t, CheckBigQueryName(name), "field %q", schema.Fields[i].Name)
+		require.False(t, seen[strings.ToLower(name)], "duplicate %q", name)
+		seen[strings.ToLower(name)] = true
+	}
+	require.Equal(t, "col_1st_col", got[0])
+	require.Equal(t, "col__TABLE__suffix", got[1])
+	require.Equal(t, "ok_name", got[11])
+	require.Len(t, got[6], 300)
+	require.Len(t, got[7], 300)
+	require.Equal(t, "__", got[10])
+}
+
+func TestCheckBigQueryName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]string{
+		"a": "", "_a": "", "A_1": "", strings.Repeat("a", 300): "",
+		"": "empty", "1a": "starts with a digit", "a.b": `holds '.'`, "a b": `holds ' '`, "né": `holds 'é'`,
+		strings.Repeat("a", 301): "at most 300", "_table_x": "reserves", "_PARTITIONTIME": "reserves", "__ROOT__": "reserves",
+	} {
+		err := CheckBigQueryName(name)
+		if want == "" {
+			require.NoError(t, err, name)
+		} else {
+			require.ErrorContains(t, err, want, name)
+		}
+	}
 }

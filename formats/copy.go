@@ -117,7 +117,7 @@ func Copy(ctx context.Context, dst RowWriter, src RowReader, opts CopyOptions) (
 		for i := range b.rows {
 			if dst != nil {
 				if err := safeWrite(dst, b.row(i)); err != nil {
-					werr := &WriteError{Row: n + 1, Err: err}
+					werr := &WriteError{Row: n + 1 - behind(err), Err: err}
 					stop(werr)
 					return n, werr
 				}
@@ -201,7 +201,7 @@ func copySerial(ctx context.Context, dst RowWriter, src RowReader, opts CopyOpti
 		}
 		if dst != nil {
 			if err := safeWrite(dst, row); err != nil {
-				return n, &WriteError{Row: n + 1, Err: err}
+				return n, &WriteError{Row: n + 1 - behind(err), Err: err}
 			}
 		}
 		n++
@@ -225,6 +225,39 @@ type WriteError struct {
 
 func (e *WriteError) Error() string { return fmt.Sprintf("write row %d: %v", e.Row, e.Err) }
 func (e *WriteError) Unwrap() error { return e.Err }
+
+// ValueError is an encoder's error about one value that does not fit its
+// column's type.
+type ValueError struct {
+	Row int64 // the value's row among the rows the encoder was given, from 1
+	// Behind is how many rows the encoder took after the value's before
+	// it reported it: one that converts a batch at a time reports a value
+	// when it converts the batch. Copy subtracts it, so that its
+	// WriteError names the value's row.
+	Behind int64
+	Column string // output column name
+	Type   string // the column's type, e.g. "INT64", "DECIMAL(18,2)"
+	Value  []byte // the value as Looker sent it
+	Err    error
+}
+
+func (e *ValueError) Error() string {
+	shown := string(e.Value)
+	if len(shown) > 64 {
+		shown = shown[:64] + "..."
+	}
+	return fmt.Sprintf("row %d, column %q (%s): value %q: %v", e.Row, e.Column, e.Type, shown, e.Err)
+}
+
+func (e *ValueError) Unwrap() error { return e.Err }
+
+// behind is the ValueError.Behind of err, or 0.
+func behind(err error) int64 {
+	if ve, ok := errors.AsType[*ValueError](err); ok {
+		return ve.Behind
+	}
+	return 0
+}
 
 // rowBatch holds copies of rows: cell bytes in one arena, cells in one
 // slice, ncols cells per row (the width may vary between rows).

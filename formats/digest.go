@@ -17,28 +17,37 @@ const digestVersion = "exporter rows v1\n"
 // The same rows from Looker hash the same whatever the output format,
 // compression, split or object names, and whenever they ran; any
 // difference in a value, a row, the row order or the columns changes it.
-// It never holds the rows: each is hashed as it is read.
+// It never holds the rows: they are hashed as they are read, a few KiB at
+// a time (one SHA-256 write per row cost more than hashing it).
 type Digest struct {
 	h   hash.Hash
-	buf []byte
+	buf []byte        // canonical form not yet hashed, at most about digestBuffer
+	bg  *digestWorker // hashes full buffers; nil unless Concurrent
 }
+
+// digestBuffer is how much of the canonical form Row gathers before
+// hashing it.
+const digestBuffer = 32 << 10
 
 // NewDigest starts the digest of a result with schema s.
 func NewDigest(s Schema) *Digest {
-	d := &Digest{h: sha256.New()}
-	d.h.Write([]byte(digestVersion))
-	d.buf = binary.AppendUvarint(d.buf[:0], uint64(len(s.Fields)))
+	d := &Digest{h: sha256.New(), buf: make([]byte, 0, digestBuffer+4<<10)}
+	d.buf = append(d.buf, digestVersion...)
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(s.Fields)))
 	for _, f := range s.Fields {
 		d.buf = appendBytes(d.buf, []byte(f.Name))
 		d.buf = appendBytes(d.buf, []byte(f.Label))
 		d.buf = append(d.buf, byte(f.Type))
+		if f.Type == Decimal { // its size is part of its type (a type no digest before it had)
+			d.buf = binary.AppendUvarint(d.buf, uint64(f.Precision))
+			d.buf = binary.AppendUvarint(d.buf, uint64(f.Scale))
+		}
 		if f.IsLocal() {
 			d.buf = append(d.buf, 1)
 		} else {
 			d.buf = append(d.buf, 0)
 		}
 	}
-	d.h.Write(d.buf)
 	return d
 }
 
@@ -47,23 +56,86 @@ func appendBytes(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// Row adds one row.
+// Row adds one row. Its cells may be reused once Row returns.
 func (d *Digest) Row(r Row) {
-	d.buf = binary.AppendUvarint(d.buf[:0], uint64(len(r)))
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(r)))
 	for _, c := range r {
 		if c.Null {
 			d.buf = append(d.buf, 0)
 			continue
 		}
-		d.buf = append(d.buf, 1)
-		d.buf = appendBytes(d.buf, c.Value)
+		d.buf = binary.AppendUvarint(append(d.buf, 1), uint64(len(c.Value)))
+		v := c.Value
+		for len(d.buf)+len(v) > digestBuffer { // a large value goes in pieces
+			k := max(digestBuffer-len(d.buf), 0)
+			d.buf = append(d.buf, v[:k]...)
+			v = v[k:]
+			d.flush()
+		}
+		d.buf = append(d.buf, v...)
 	}
-	d.h.Write(d.buf)
+	if len(d.buf) >= digestBuffer {
+		d.flush()
+	}
+}
+
+// flush hashes the buffer, or hands it to the hashing goroutine.
+func (d *Digest) flush() {
+	if d.bg == nil {
+		d.h.Write(d.buf)
+		d.buf = d.buf[:0]
+		return
+	}
+	d.bg.full <- d.buf
+	d.buf = <-d.bg.free
+}
+
+// Concurrent moves the hashing to a goroutine of its own until the
+// returned wait is called, so that it overlaps with the caller's decoding:
+// Row then only fills buffers (digestSpares of them, of about
+// digestBuffer bytes, in flight) and hands them over. wait returns once
+// everything handed over is hashed; call it, once, on every path, before
+// Sum and before d is used from another goroutine. The digest is the same
+// either way.
+func (d *Digest) Concurrent() (wait func()) {
+	bg := &digestWorker{
+		full: make(chan []byte, digestSpares),
+		free: make(chan []byte, digestSpares),
+		done: make(chan struct{}),
+	}
+	for range digestSpares {
+		bg.free <- make([]byte, 0, digestBuffer+4<<10)
+	}
+	go func() {
+		defer close(bg.done)
+		for b := range bg.full {
+			d.h.Write(b)
+			bg.free <- b[:0] // never blocks: free has room for every buffer
+		}
+	}()
+	d.bg = bg
+	return func() {
+		close(bg.full)
+		<-bg.done
+		d.bg = nil
+	}
+}
+
+// digestSpares is how many buffers a Concurrent digest has besides the
+// one Row fills.
+const digestSpares = 2
+
+type digestWorker struct {
+	full chan []byte   // filled buffers to hash; closed by wait
+	free chan []byte   // hashed buffers to fill again
+	done chan struct{} // closed when the goroutine has hashed everything
 }
 
 // Sum is the digest of the columns and the rows added so far, as
 // "sha256:" and lower-case hex.
 func (d *Digest) Sum() string {
+	d.h.Write(d.buf)
+	d.buf = d.buf[:0]
 	return "sha256:" + hex.EncodeToString(d.h.Sum(nil))
 }
 

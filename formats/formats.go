@@ -13,6 +13,7 @@ package formats
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -27,9 +28,13 @@ const (
 	Bool
 	Date      // calendar date, no time zone
 	Timestamp // instant, microsecond precision, UTC-adjusted (wall clock when Field.Local)
+	// Decimal is an exact decimal number of Field.Precision digits,
+	// Field.Scale of them after the point. No LookML type maps to it: it
+	// is set per column (see ColumnType).
+	Decimal
 )
 
-var typeNames = [...]string{String: "STRING", Int64: "INT64", Double: "DOUBLE", Bool: "BOOLEAN", Date: "DATE", Timestamp: "TIMESTAMP"}
+var typeNames = [...]string{String: "STRING", Int64: "INT64", Double: "DOUBLE", Bool: "BOOLEAN", Date: "DATE", Timestamp: "TIMESTAMP", Decimal: "DECIMAL"}
 
 func (t Type) String() string {
 	if int(t) < len(typeNames) {
@@ -55,6 +60,19 @@ type Field struct {
 	Local bool
 	// Pivot is set on the columns of a pivoted measure, nil elsewhere.
 	Pivot *Pivot
+	// Precision and Scale size a Decimal column: Precision digits in all
+	// (1 to MaxDecimalPrecision), Scale of them after the point. Zero on
+	// other types.
+	Precision, Scale int
+}
+
+// TypeName is the column's type as written in types: and in the stored
+// schema: Type.String(), "DECIMAL(18,2)" for a Decimal.
+func (f Field) TypeName() string {
+	if f.Type == Decimal {
+		return fmt.Sprintf("DECIMAL(%d,%d)", f.Precision, f.Scale)
+	}
+	return f.Type.String()
 }
 
 // IsLocal reports whether f is a wall-clock timestamp (see Field.Local).
@@ -238,7 +256,11 @@ const (
 	// the measure's name, "__", and its pivot values so converted and
 	// joined by "__": "orders_count__complete",
 	// "orders_count__complete__2024", "orders_count__row_total". It is the
-	// default.
+	// default, and its names are always valid BigQuery column names (see
+	// CheckBigQueryName): a name starting with a digit or a prefix
+	// BigQuery reserves (_TABLE_, _FILE_, _PARTITION, ...) gets "col_" in
+	// front, and a name is cut to 300 characters, its "_2" suffix
+	// included.
 	NameUnderscore NameStyle = "underscore"
 	// NameField keeps the Looker field name as is ("orders.created_date").
 	NameField NameStyle = "field"
@@ -292,6 +314,7 @@ func ColumnNames(s Schema, style NameStyle) []string {
 				}
 				name = strings.Join(parts, "__")
 			}
+			name = bigQuerySafe(name)
 		}
 		if name == "" {
 			name = fmt.Sprintf("column_%d", i+1)
@@ -303,11 +326,29 @@ func ColumnNames(s Schema, style NameStyle) []string {
 				seen[key] = struct{}{}
 				break
 			}
-			unique = fmt.Sprintf("%s_%d", name, n)
+			suffix := "_" + strconv.Itoa(n)
+			base := name
+			if style != NameField && style != NameLabel && len(base)+len(suffix) > MaxBigQueryName {
+				base = base[:MaxBigQueryName-len(suffix)]
+			}
+			unique = base + suffix
 		}
 		out[i] = unique
 	}
 	return out
+}
+
+// bigQuerySafe makes an underscore name one BigQuery takes (see
+// CheckBigQueryName): "col_" before a name that starts with a digit or a
+// reserved prefix, and the name cut to MaxBigQueryName characters.
+func bigQuerySafe(name string) string {
+	if name != "" && (name[0] >= '0' && name[0] <= '9' || reservedPrefix(name) != "") {
+		name = "col_" + name
+	}
+	if len(name) > MaxBigQueryName { // ASCII: bytes are characters
+		name = name[:MaxBigQueryName]
+	}
+	return name
 }
 
 func underscoreName(name string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/lookerexport/exporter/formats/lookerdec"
 	"github.com/lookerexport/exporter/formats/parquetenc"
 	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/sinks/publish"
 )
 
@@ -30,8 +31,10 @@ import (
 // rendered them in (or a SQL Runner job's sql_timezone); nil when nobody
 // could say, which fails a result that has datetime columns rather than
 // guess.
-func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.Set, rows *atomic.Int64, info *outputInfo, zone *time.Location, localFields []string) error {
+func convert(ctx context.Context, job *config.Job, res *lookerapi.Result, out *publish.Set, rows *atomic.Int64, info *outputInfo, zone *time.Location) error {
 	plan := job.Plan
+	var body io.Reader = res.Body
+	localFields := res.LocalFields
 	if plan.Text {
 		// One policy for every format: bytes that are not UTF-8 become
 		// U+FFFD, counted (see outputInfo.invalidUTF8).
@@ -62,29 +65,26 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 			return err
 		}
 		before := rows.Load() // rows may count earlier files too (a dashboard's tiles)
-		dec, err := lookerdec.NewCSV(io.TeeReader(body, zw))
+		pt, err := passthrough(ctx, zw, body, localFields, rows)
 		if err != nil {
-			return fmt.Errorf("read csv result: %w", err)
-		}
-		info.schema = dec.Schema()
-		info.columns = formats.ColumnNames(info.schema, formats.NameLabel)
-		// The digest sees the columns as a re-encoding run would, so that
-		// splitting a job later does not change its content hash.
-		info.digest = formats.NewDigest(formats.MarkLocal(info.schema, localFields))
-		if err := drain(ctx, info.digest.Reader(dec), nil, rows); err != nil {
 			return err
 		}
+		info.schema, info.digest = pt.schema, pt.digest
+		info.columns = formats.ColumnNames(info.schema, formats.NameLabel)
 		if err := zw.Close(); err != nil {
 			return fmt.Errorf("finish %s compression: %w", plan.Stream, err)
 		}
 		return f.Commit(rows.Load() - before)
 	}
 
-	dec, err := decoder(plan, body)
+	dec, err := decoder(plan, body, res)
 	if err != nil {
 		return err
 	}
-	schema := formats.MarkLocal(dec.Schema(), localFields)
+	schema, err := columnTypes(job, formats.MarkLocal(dec.Schema(), localFields))
+	if err != nil {
+		return err
+	}
 	if zone == nil {
 		for _, f := range schema.Fields {
 			if f.Type == formats.Timestamp && !f.IsLocal() {
@@ -108,12 +108,35 @@ func convert(ctx context.Context, job *config.Job, body io.Reader, out *publish.
 	return enc.Close()
 }
 
+// columnTypes sets the job's types: on the result's columns. Every key
+// must name a column of a query's result; a dashboard's keys apply to the
+// tiles that have the field, so a key may match no column of one tile.
+func columnTypes(job *config.Job, schema formats.Schema) (formats.Schema, error) {
+	types := job.Types
+	if len(types) == 0 {
+		return schema, nil
+	}
+	if job.Source.DashboardID != "" {
+		types = make(map[string]formats.ColumnType, len(job.Types))
+		for _, f := range schema.Fields {
+			name := f.Name
+			if f.Pivot != nil {
+				name = f.Pivot.Measure
+			}
+			if t, ok := job.Types[name]; ok {
+				types[name] = t
+			}
+		}
+	}
+	return formats.ApplyTypes(schema, types)
+}
+
 // newEncoder starts one complete file of the plan's format on w,
 // compressed as planned. Closing the encoder ends the file and the
 // compressed stream, never w.
 func newEncoder(plan config.Plan, w io.Writer, schema formats.Schema, cols []string, zone *time.Location) (formats.RowWriter, error) {
 	if plan.Format == formats.Parquet {
-		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: zone, Compression: plan.Compression})
+		return parquetenc.New(w, schema, parquetenc.Options{Columns: cols, Location: zone, Compression: plan.Compression, DataPageVersion: plan.PageVersion})
 	}
 	zw, err := compress.NewWriter(w, plan.Stream)
 	if err != nil {
@@ -148,14 +171,31 @@ func (c *compressedEncoder) Close() error {
 	return nil
 }
 
-func decoder(plan config.Plan, body io.Reader) (formats.RowReader, error) {
+// decoder reads the result body as planned, or as typed csv when the run
+// took csv for json_bi (lookerapi.RunOptions.TypedCSV). A json result is
+// typed by the query's fields when the client knows them
+// (lookerapi.Result.Fields), so that no column takes its type from the
+// values of one run.
+func decoder(plan config.Plan, body io.Reader, res *lookerapi.Result) (formats.RowReader, error) {
+	if res.Format == "csv" && res.Fields != nil && plan.Read != config.ReadCSV {
+		dec, err := lookerdec.NewTypedCSV(body, typedSchema(res.Fields))
+		if err != nil {
+			return nil, fmt.Errorf("read csv result: %w", err)
+		}
+		return dec, nil
+	}
 	var dec formats.RowReader
 	var err error
 	switch plan.Read {
 	case config.ReadCSV:
 		dec, err = lookerdec.NewCSV(body)
 	case config.ReadJSON:
-		dec, err = lookerdec.NewJSON(body, nil)
+		var schema *formats.Schema // nil: the first row types the columns
+		if res.Fields != nil {
+			s := typedSchema(res.Fields)
+			schema = &s
+		}
+		dec, err = lookerdec.NewJSON(body, schema)
 	case config.ReadJSONBI:
 		dec, err = lookerdec.NewJSONBI(body)
 	default:
@@ -165,6 +205,16 @@ func decoder(plan config.Plan, body io.Reader) (formats.RowReader, error) {
 		return nil, fmt.Errorf("read %s result: %w", plan.ResultFormat, err)
 	}
 	return dec, nil
+}
+
+// typedSchema is the schema of a typed csv result: the query's fields,
+// typed from their LookML types as json_bi's metadata types them.
+func typedSchema(fields []lookerapi.Field) formats.Schema {
+	s := formats.Schema{Fields: make([]formats.Field, len(fields))}
+	for i, f := range fields {
+		s.Fields[i] = formats.Field{Name: f.Name, Label: f.Label, LookMLType: f.Type, Category: f.Category, Type: formats.TypeForLookML(f.Type)}
+	}
+	return s
 }
 
 // drain reads every row from dec into enc (when not nil), counting rows.

@@ -127,7 +127,7 @@ func (r *Runner) exportTile(ctx context.Context, log *zap.Logger, job *config.Jo
 	}
 	before := p.Rows.Load() // the run's progress counts every tile, live
 	var info outputInfo
-	if err := convert(ctx, tj, res.Body, out, &p.Rows, &info, zone, res.LocalFields); err != nil {
+	if err := convert(ctx, tj, res, out, &p.Rows, &info, zone); err != nil {
 		return publish.Tile{}, err
 	}
 	warnInvalidUTF8(log, &info)

@@ -89,6 +89,11 @@ func TestLookerFaultOutcomes(t *testing.T) {
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
 		{name: "in-band error rows in jsonl", keys: strings.Replace(look, "csv", "jsonl", 2), inject: inBand(lookertest.InBandRows),
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
+		// Past the first bytes only the decoder sees the body of a job
+		// that converts JSON (RunOptions.DecodesJSON): it must catch the
+		// error row after json_bi's long metadata itself.
+		{name: "in-band error rows in parquet", keys: strings.Replace(look, "csv", "parquet", 2), inject: inBand(lookertest.InBandRows),
+			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
 		{name: "in-band error object in parquet", keys: strings.Replace(look, "csv", "parquet", 2), inject: inBand(lookertest.InBandObject),
 			status: state.Failed, class: jobs.ClassPermanent, errText: []string{"look 42", dbError}},
 		{name: "in-band error in raw json", keys: strings.Replace(look, "format: csv", "format: raw\nresult_format: json", 1), inject: inBand(lookertest.InBandRows),

@@ -76,7 +76,29 @@ func manifestColumns(info *outputInfo) []publish.Column {
 		if i < len(info.columns) {
 			name = info.columns[i]
 		}
-		cols = append(cols, publish.Column{Name: name, Field: f.Name, Label: f.Label, LookMLType: f.LookMLType, Type: f.Type.String()})
+		cols = append(cols, publish.Column{Name: name, Field: f.Name, Label: f.Label, LookMLType: f.LookMLType, Type: f.TypeName()})
 	}
 	return cols
+}
+
+// sidecars names the files a run of job may write next to its manifest.
+func sidecars(job *config.Job) []string {
+	if job.Output.BigQuerySchema {
+		return []string{formats.BigQuerySchemaName}
+	}
+	return nil
+}
+
+// writeBigQuerySchema hands the run's BigQuery schema file to out, which
+// writes it before the manifest, when the job asks for one (job key
+// bigquery_schema).
+func writeBigQuerySchema(job *config.Job, out *publish.Set, info *outputInfo) error {
+	if !job.Output.BigQuerySchema {
+		return nil
+	}
+	data, err := formats.BigQuerySchema(info.schema, info.columns)
+	if err != nil {
+		return err
+	}
+	return out.Sidecar(formats.BigQuerySchemaName, "application/json", data)
 }

@@ -324,7 +324,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	out, err := publish.Begin(ctx, sink, publish.Options{
 		Dest: dest, Split: job.Output.Split(), Manifest: job.Output.Manifest,
 		WriteOptions: wopts, Bytes: &p.Bytes, Now: opts.clock.Now, Log: log,
-		Hold: job.Plan.Conditional(),
+		Hold: job.Plan.Conditional(), Sidecars: sidecars(job),
 	})
 	if err != nil {
 		return nil, err
@@ -335,7 +335,7 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 		}
 	}()
 	var info outputInfo
-	if err := convert(ctx, job, res.Body, out, &p.Rows, &info, zone, res.LocalFields); err != nil {
+	if err := convert(ctx, job, res, out, &p.Rows, &info, zone); err != nil {
 		return nil, err
 	}
 	warnInvalidUTF8(log, &info)
@@ -350,6 +350,9 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 	}
 	if err := r.checkCondition(ctx, log, job, p.Rows.Load(), info.contentHash(), opts); err != nil {
 		return nil, err // before Commit: nothing is published
+	}
+	if err := writeBigQuerySchema(job, out, &info); err != nil {
+		return nil, err
 	}
 	m := newManifest(job, run, scheduled, res, wopts.ContentType, &info)
 	m.Source.Filters, m.Source.FilterExpression = spec.Run.Filters, spec.Run.FilterExpression

@@ -39,17 +39,17 @@ type bundle struct {
 	log    *zap.Logger
 }
 
-func setup(t *testing.T, rows int) *bundle {
+func setup(t testing.TB, rows int) *bundle {
 	t.Helper()
 	return setupWith(t, lookertest.Options{Rows: rows})
 }
 
 // setupWith is setup with a sandbox of the given options.
-func setupWith(t *testing.T, opts lookertest.Options) *bundle {
+func setupWith(t testing.TB, opts lookertest.Options) *bundle {
 	t.Helper()
 	srv := lookertest.NewServer(opts)
 	t.Cleanup(srv.Close)
-	log := zaptest.NewLogger(t)
+	log := testLogger(t)
 	client, err := lookerapi.New(lookerapi.Config{BaseURL: srv.URL(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), VerifySSL: true}, log)
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close(context.Background()) })
@@ -72,6 +72,15 @@ func setupWith(t *testing.T, opts lookertest.Options) *bundle {
 	return b
 }
 
+// testLogger logs to the test, or nowhere in a benchmark, whose log would
+// be kept in memory and printed.
+func testLogger(t testing.TB) *zap.Logger {
+	if _, ok := t.(*testing.B); ok {
+		return zap.NewNop()
+	}
+	return zaptest.NewLogger(t)
+}
+
 // run makes one attempt of job at scheduled through the one door (a
 // Trigger with its defaults, NoRetry), as Run now does.
 func (b *bundle) run(ctx context.Context, job *config.Job, scheduled time.Time, opts jobs.RunOptions) (state.Run, error) {
@@ -79,13 +88,13 @@ func (b *bundle) run(ctx context.Context, job *config.Job, scheduled time.Time, 
 }
 
 // job builds a validated job through the config loader, as users write it.
-func (b *bundle) job(t *testing.T, name, keys string) *config.Job {
+func (b *bundle) job(t testing.TB, name, keys string) *config.Job {
 	t.Helper()
 	return b.parseJob(t, "defaults: {schedule: '* * * * *'}\n", name, keys)
 }
 
 // parseJob is job with the given top-level keys (e.g. defaults) instead.
-func (b *bundle) parseJob(t *testing.T, top, name, keys string) *config.Job {
+func (b *bundle) parseJob(t testing.TB, top, name, keys string) *config.Job {
 	t.Helper()
 	y := fmt.Sprintf("looker: {base_url: %s, client_id: x, client_secret: y}\n%sjobs:\n  - name: %s\n%s\n",
 		b.srv.URL(), top, name, indent(strings.ReplaceAll(keys, "$DIR", b.dir)))

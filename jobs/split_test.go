@@ -17,9 +17,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/jobs"
@@ -28,7 +25,7 @@ import (
 )
 
 // readBack fetches a committed file from either sink.
-func (b *bundle) readBack(t *testing.T, uri string) []byte {
+func (b *bundle) readBack(t testing.TB, uri string) []byte {
 	t.Helper()
 	if name, ok := strings.CutPrefix(uri, "gs://"+bucket+"/"); ok {
 		o, err := b.gcs.GetObject(bucket, name)
@@ -44,12 +41,7 @@ func (b *bundle) readBack(t *testing.T, uri string) []byte {
 // names and every cell as text, row by row.
 func parquetCells(t *testing.T, data []byte) (cols []string, rows [][]string) {
 	t.Helper()
-	pf, err := file.NewParquetReader(bytes.NewReader(data))
-	require.NoError(t, err)
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	require.NoError(t, err)
-	tbl, err := fr.ReadTable(context.Background())
+	tbl, err := arrowFile(t, data).ReadTable(context.Background())
 	require.NoError(t, err)
 	defer tbl.Release()
 	rows = make([][]string, tbl.NumRows())

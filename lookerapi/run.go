@@ -111,6 +111,9 @@ func (c *Client) Run(ctx context.Context, src Source, opts RunOptions) (*Result,
 	if err != nil {
 		return nil, withSource(err, name)
 	}
+	if p.typedColumns(opts) != nil {
+		opts.ResultFormat, opts.DecodesJSON = "csv", false
+	}
 	opts.header = p.labels
 	var res *Result
 	if opts.Mode == ModeAsync && p.queryID != "" {
@@ -263,7 +266,7 @@ func (c *Client) RunInlineQuery(ctx context.Context, q Query, opts RunOptions) (
 	}
 	r := &request{op: "run_inline_query", method: http.MethodPost, path: "/queries/run/" + opts.ResultFormat,
 		query: runParams(opts), body: body, contentType: "application/json", as: opts.RunAs, source: name,
-		check: &resultCheck{format: opts.ResultFormat, header: opts.header}}
+		check: &resultCheck{format: opts.ResultFormat, header: opts.header, headOnly: opts.DecodesJSON}}
 	return c.run(ctx, r, syncQuery{}, opts)
 }
 
@@ -420,7 +423,7 @@ func runRequest(op, method, pathFmt, id string, opts RunOptions) (*request, erro
 		return nil, err
 	}
 	return &request{op: op, method: method, path: fmt.Sprintf(pathFmt, url.PathEscape(id), opts.ResultFormat),
-		query: runParams(opts), as: opts.RunAs, check: &resultCheck{format: opts.ResultFormat, header: opts.header}}, nil
+		query: runParams(opts), as: opts.RunAs, check: &resultCheck{format: opts.ResultFormat, header: opts.header, headOnly: opts.DecodesJSON}}, nil
 }
 
 func checkFormat(op, format string) error {

@@ -178,7 +178,7 @@ func (c *Client) runTask(ctx context.Context, source, queryID, lookID string, op
 		return nil, err
 	}
 	r := &request{op: "query_task_results", method: http.MethodGet, path: "/query_tasks/" + url.PathEscape(task.ID) + "/results", source: source}
-	body = checkedBody(body, ct, resultCheck{format: opts.ResultFormat, header: opts.header}, r)
+	body = checkedBody(body, ct, resultCheck{format: opts.ResultFormat, header: opts.header, headOnly: opts.DecodesJSON}, r)
 	return &Result{Body: &releasingBody{body, release}, ContentType: ct, QueryID: queryID}, nil
 }
 

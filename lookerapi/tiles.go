@@ -163,6 +163,7 @@ func (c *Client) runMerge(ctx context.Context, name string, tq TileQuery, opts R
 			"tile %q is a merged result, which Looker's API cannot run: the exporter merges its source queries itself and produces json only, not %s; use a json-based format for this tile",
 			tq.Tile.Title, opts.ResultFormat)}
 	}
+	opts.TypedCSV = false // the sources are read here, as json
 	for _, dq := range tq.Queries {
 		if len(dq.Query.Pivots) > 0 {
 			return nil, &Error{Source: name, Op: "run", Message: fmt.Sprintf("tile %q merges a pivoted query (%s), which the exporter cannot merge", tq.Tile.Title, dq.QueryID)}
@@ -273,6 +274,7 @@ func (c *Client) runMerge(ctx context.Context, name string, tq TileQuery, opts R
 	}()
 	out := *res
 	out.Body = &pipeBody{pr: pr}
+	out.Fields = nil // the merge adds the other sources' columns
 	out.QueryID = tq.Queries[0].QueryID
 	out.TimezoneSource = tq.Queries[0].TimezoneSource
 	return &out, nil

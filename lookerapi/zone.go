@@ -233,6 +233,8 @@ type runPlan struct {
 	savedLimit  string
 	localFields []string
 	labels      []string      // the expected csv/txt header; nil when not known
+	fields      []Field       // the query's columns, from its explore; nil when not known
+	pivoted     bool          // the query has pivots
 	derived     *DerivedQuery // the query created for the run (another zone, the job's filters); nil when none
 }
 
@@ -293,14 +295,45 @@ func (c *Client) plan(ctx context.Context, src Source, opts RunOptions) (*runPla
 			zap.String("model", q.Model), zap.String("explore", q.View), zap.Error(err))
 		return p, nil
 	}
-	fields, _ := queryFields(*q, ex)
+	fields, problems := queryFields(*q, ex)
 	for _, f := range fields {
 		if f.Local() {
 			p.localFields = append(p.localFields, f.Name)
 		}
 	}
 	p.labels = expectedHeader(*q, fields, opts)
+	if len(problems) == 0 {
+		p.fields = fields
+	}
+	p.pivoted = len(q.Pivots) > 0
 	return p, nil
+}
+
+// knownColumns returns the result's columns when the client knows them
+// for sure (see Result.Fields): every field of the query found in its
+// explore with a LookML type, no pivots (they make columns of values), no
+// table calculations (their types are hints), values unformatted. Nil
+// otherwise.
+func (p *runPlan) knownColumns(opts RunOptions) []Field {
+	if p.fields == nil || p.pivoted || (opts.ApplyFormatting != nil && *opts.ApplyFormatting) {
+		return nil
+	}
+	for _, f := range p.fields {
+		if f.Type == "" || f.Category == "table_calculation" {
+			return nil
+		}
+	}
+	return p.fields
+}
+
+// typedColumns returns the columns of a csv result when a run may take
+// csv for ResultFormat (see RunOptions.TypedCSV): the columns known, and
+// the csv header they must match too. Nil otherwise.
+func (p *runPlan) typedColumns(opts RunOptions) []Field {
+	if !opts.TypedCSV || p.labels == nil || len(p.fields) != len(p.labels) {
+		return nil
+	}
+	return p.knownColumns(opts)
 }
 
 // expectedHeader is the header a csv or txt result of q must start with:
@@ -327,5 +360,7 @@ func (p *runPlan) finish(res *Result, opts RunOptions) *Result {
 	res.SavedLimit = p.savedLimit
 	res.AppliedLimit = appliedLimit(opts, p.src.SQL != nil)
 	res.LocalFields = p.localFields
+	res.Format = opts.ResultFormat
+	res.Fields = p.knownColumns(opts)
 	return res
 }

@@ -14,6 +14,7 @@ import (
 )
 
 func main() {
+	setGCPercent()
 	os.Exit(mainWithSignals(os.Args[1:], os.Stdout, os.Stderr))
 }
 

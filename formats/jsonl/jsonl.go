@@ -30,7 +30,9 @@ type Options struct {
 //
 // Values by column type:
 //   - Int64: the integer, as a number (a valid integer literal is copied,
-//     "+7" or "007" are normalised); anything else is an error.
+//     "+7" or "007" are normalised, and an exact integer in another
+//     spelling, "12.0" or "1.2e1", is written 12); anything else, "12.5"
+//     among it, is an error: nothing is rounded.
 //   - Double: the literal when it is a JSON number; other text that
 //     strconv.ParseFloat accepts (".5", "1e3", "+2") is rewritten; NaN,
 //     infinities and non-numbers are errors.
@@ -43,6 +45,13 @@ type Options struct {
 //   - Timestamp of a wall-clock field (formats.Field.Local): the wall clock
 //     as Looker sent it, "2026-03-01T10:15:00" (with up to six fraction
 //     digits when non-zero), no offset; a value with an offset is an error.
+//   - Decimal: a JSON string holding the exact number with exactly Scale
+//     decimals ("12.50", "-0.05"), read from any decimal literal that fits
+//     the column ("12.5", "1.25e1"); too many decimal places or digits is
+//     an error, never rounded. A string, not a number: JSON readers
+//     (BigQuery's among them for NUMERIC and BIGNUMERIC, Snowflake,
+//     Python's json) may read a number through a float64 and lose digits;
+//     every warehouse casts the string exactly.
 //   - String: a JSON string; invalid UTF-8 becomes U+FFFD.
 //   - null cells: null, whatever the type.
 //
@@ -72,6 +81,16 @@ func New(w io.Writer, schema formats.Schema, opts Options) formats.RowWriter {
 		if schema.Fields[i].IsLocal() {
 			e.types[i] = localTimestamp
 		}
+		if f := schema.Fields[i]; f.Type == formats.Decimal {
+			if f.Precision < 1 || f.Precision > formats.MaxDecimalPrecision || f.Scale < 0 || f.Scale > f.Precision {
+				e.err = fmt.Errorf("jsonl encoder: column %q: %s is not a valid decimal size (precision 1 to %d, scale 0 to precision)", c, f.TypeName(), formats.MaxDecimalPrecision)
+				return e
+			}
+			if e.dec == nil {
+				e.dec = make([][2]int, len(cols))
+			}
+			e.dec[i] = [2]int{f.Precision, f.Scale}
+		}
 	}
 	return e
 }
@@ -85,6 +104,7 @@ type encoder struct {
 	cols   []string
 	keys   [][]byte // `{"name":` or `,"name":`
 	types  []formats.Type
+	dec    [][2]int // precision and scale of Decimal columns; nil without any
 	ts     *lookertext.Timestamps
 	line   []byte
 	rows   int
@@ -117,7 +137,7 @@ func (e *encoder) WriteRow(row formats.Row) error {
 			continue
 		}
 		var err error
-		if b, err = e.value(b, e.types[i], c.Value); err != nil {
+		if b, err = e.value(b, i, c.Value); err != nil {
 			e.err = fmt.Errorf("jsonl encoder: row %d, column %q: value %q: %w", e.rows, e.cols[i], truncate(c.Value), err)
 			return e.err
 		}
@@ -130,13 +150,13 @@ func (e *encoder) WriteRow(row formats.Row) error {
 	return e.err
 }
 
-func (e *encoder) value(b []byte, t formats.Type, v []byte) ([]byte, error) {
-	switch t {
+func (e *encoder) value(b []byte, col int, v []byte) ([]byte, error) {
+	switch e.types[col] {
 	case formats.Int64:
 		if lookertext.IsIntLiteral(v) {
 			return append(b, v...), nil
 		}
-		n, err := lookertext.ParseInt(v)
+		n, err := lookertext.ParseInteger(v)
 		if err != nil {
 			return b, err
 		}
@@ -173,6 +193,15 @@ func (e *encoder) value(b []byte, t formats.Type, v []byte) ([]byte, error) {
 		}
 		b = append(b, '"')
 		b = lookertext.FormatTimestamp(b, us)
+		return append(b, '"'), nil
+	case formats.Decimal:
+		p, sc := e.dec[col][0], e.dec[col][1]
+		d, err := lookertext.ParseDecimal(v, p, sc)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, '"')
+		b = lookertext.AppendDecimal(b, d, sc)
 		return append(b, '"'), nil
 	case localTimestamp:
 		us, err := lookertext.ParseWall(v)

@@ -250,3 +250,49 @@ func TestQueryZone(t *testing.T) {
 	require.ErrorContains(t, w.WriteRow(formats.Row{{Null: true}, {Value: []byte("2026-03-01 10:15:00Z")}}),
 		`column "orders_created_local_time": value "2026-03-01 10:15:00Z": has a time zone offset, but the field is a wall-clock time`)
 }
+
+// TestDecimalAndIntTypes: an INT64 column set over LookML's number is a
+// JSON integer, a DECIMAL(p,s) column a string with exactly s decimals,
+// read back by encoding/json as the exact values; a value that does not
+// fit is an error naming row, column and value.
+func TestDecimalAndIntTypes(t *testing.T) {
+	t.Parallel()
+	schema := formats.Schema{Fields: []formats.Field{
+		{Name: "orders.id", LookMLType: "number", Type: formats.Int64},
+		{Name: "orders.amount", Type: formats.Decimal, Precision: 18, Scale: 2},
+		{Name: "orders.big", Type: formats.Decimal, Precision: 38, Scale: 10},
+	}}
+	row := func(vs ...string) formats.Row {
+		r := make(formats.Row, len(vs))
+		for i, v := range vs {
+			r[i] = formats.Cell{Value: []byte(v), Null: v == ""}
+		}
+		return r
+	}
+	out := encode(t, fixture.Case{Schema: schema, Rows: []formats.Row{
+		row("9007199254740993", "12.5", "-9999999999999999999999999999.9999999999"),
+		row("", "", ""),
+		row("-1", "1.25e3", "0.1"),
+	}}, Options{})
+	require.Equal(t, `{"orders_id":9007199254740993,"orders_amount":"12.50","orders_big":"-9999999999999999999999999999.9999999999"}
+{"orders_id":null,"orders_amount":null,"orders_big":null}
+{"orders_id":-1,"orders_amount":"1250.00","orders_big":"0.1000000000"}
+`, out)
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.UseNumber()
+	var first map[string]any
+	require.NoError(t, dec.Decode(&first))
+	require.Equal(t, json.Number("9007199254740993"), first["orders_id"])
+
+	out = encode(t, fixture.Case{Schema: schema, Rows: []formats.Row{row("12.0", "1", "1"), row("1.2e1", "1", "1")}}, Options{})
+	require.Equal(t, strings.Repeat(`{"orders_id":12,"orders_amount":"1.00","orders_big":"1.0000000000"}`+"\n", 2), out, "an exact integer in any spelling")
+	w := New(&bytes.Buffer{}, schema, Options{})
+	require.ErrorContains(t, w.WriteRow(row("12.5", "1", "1")), `row 1, column "orders_id": value "12.5": not an integer`)
+	w = New(&bytes.Buffer{}, schema, Options{})
+	require.NoError(t, w.WriteRow(row("1", "1.00", "1")))
+	err := w.WriteRow(row("2", "1.234", "1"))
+	require.ErrorContains(t, err, `row 2, column "orders_amount": value "1.234": not a decimal number: more than 2 decimal places (DECIMAL(18,2)); the exporter does not round`)
+
+	w = New(&bytes.Buffer{}, formats.Schema{Fields: []formats.Field{{Name: "x", Type: formats.Decimal, Precision: 0}}}, Options{})
+	require.ErrorContains(t, w.WriteRow(row("1")), "DECIMAL(0,0) is not a valid decimal size")
+}

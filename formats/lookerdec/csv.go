@@ -38,6 +38,41 @@ var errTooLong = fmt.Errorf("a single record is longer than %d MiB (unterminated
 //
 // NewCSV reads the header before it returns.
 func NewCSV(r io.Reader) (formats.RowReader, error) {
+	d, err := readCSVHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// NewTypedCSV returns a reader of a Looker "csv" result whose columns are
+// known from elsewhere (the query's fields and their explore, see
+// lookerapi.RunOptions.TypedCSV): schema, one field per column in order.
+// The header must have as many columns as schema (the labels are the
+// client's to check). It reads as NewCSV does, with one difference: in a
+// String column a quoted empty field ("") is an empty string, and only a
+// field with nothing in it is null; Looker writes an empty string as ""
+// and a null as nothing when its CSV writer quotes empty strings (Ruby's
+// CSV does). A writer that does not quote them cannot tell the two apart,
+// and both are then null. In columns of other types an empty field is
+// null either way.
+func NewTypedCSV(r io.Reader, schema formats.Schema) (formats.RowReader, error) {
+	d, err := readCSVHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	if got := len(d.schema.Fields); got != len(schema.Fields) {
+		return nil, &DecodeError{Format: "csv", Line: d.recLine, Msg: fmt.Sprintf("the header has %d columns; the query has %d fields", got, len(schema.Fields))}
+	}
+	d.schema = schema
+	d.emptyString = make([]bool, len(schema.Fields))
+	for i, f := range schema.Fields {
+		d.emptyString[i] = f.Type == formats.String
+	}
+	return d, nil
+}
+
+func readCSVHeader(r io.Reader) (*csvReader, error) {
 	d := &csvReader{r: r, buf: make([]byte, initialBufferBytes)}
 	ok, blank, err := d.readRecord()
 	for ok && blank && err == nil { // blank lines before the header
@@ -78,6 +113,9 @@ type csvReader struct {
 	width    int         // how many fields the current record has
 	scratch  []byte      // unescaped quoted fields of the current record
 	err      error       // sticky: io.EOF or the first error
+	// emptyString marks the columns where a quoted empty field is an
+	// empty string, not null (NewTypedCSV).
+	emptyString []bool
 
 	recLine   int   // first line of the last record read
 	recOffset int64 // body offset of the last record read
@@ -242,7 +280,7 @@ func (d *csvReader) parseRecord(data []byte, atEOF bool) (n int, more bool, err 
 				d.scratch = append(d.scratch, data[seg:k]...)
 				v = d.scratch[sstart:]
 			}
-			d.add(formats.Cell{Value: v, Null: len(v) == 0})
+			d.add(formats.Cell{Value: v, Null: len(v) == 0 && !(d.width < len(d.emptyString) && d.emptyString[d.width])})
 			next := k + 1
 			if next == len(data) { // atEOF
 				return next, false, nil

@@ -262,3 +262,37 @@ func FuzzCSVDecoder(f *testing.F) {
 		}
 	})
 }
+
+// TestTypedCSV: with the columns known, a quoted empty field in a String
+// column is an empty string and a bare one null; elsewhere both are null.
+func TestTypedCSV(t *testing.T) {
+	t.Parallel()
+	schema := formats.Schema{Fields: []formats.Field{
+		{Name: "orders.note", Type: formats.String},
+		{Name: "orders.id", Type: formats.Int64},
+		{Name: "users.name", Type: formats.String},
+	}}
+	body := "Orders Note,Orders ID,Users Name\n\"\",1,\n,\"\",\"\"\n\"a, b\",3,x\n"
+	want := [][]cell{{s(""), s("1"), nil}, {nil, nil, s("")}, {s("a, b"), s("3"), s("x")}}
+	for name, open := range readers(body) {
+		t.Run(name, func(t *testing.T) {
+			r, err := NewTypedCSV(open(), schema)
+			require.NoError(t, err)
+			require.Equal(t, schema, r.Schema())
+			got, err := readAll(r)
+			require.NoError(t, err)
+			requireRows(t, want, got)
+		})
+	}
+	// Plain NewCSV cannot know the types: every empty field is null.
+	r, err := NewCSV(strings.NewReader(body))
+	require.NoError(t, err)
+	got, err := readAll(r)
+	require.NoError(t, err)
+	requireRows(t, [][]cell{{nil, s("1"), nil}, {nil, nil, nil}, {s("a, b"), s("3"), s("x")}}, got)
+
+	_, err = NewTypedCSV(strings.NewReader("A,B\n1,2\n"), schema)
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	require.ErrorContains(t, err, "the header has 2 columns; the query has 3 fields")
+}

@@ -432,9 +432,9 @@ func (d *jsonRows) pivotValues(measure []byte, keys map[string]int, m member) er
 // keyed by pivot key, is flattened into them as NewJSON does.
 //
 // Table calculations carry no type in json_bi. One with a "type" (or
-// "_type_hint") key is typed from it; otherwise the first row decides:
-// a number makes it Double, a boolean Bool, anything else (string, null,
-// missing, no rows) String. String is the safe default: it holds any value.
+// "_type_hint") key is typed from it (formats.TypeForLookML); one without
+// is String, whatever its values: String holds any value, and a column's
+// type never follows one run's values (a job's types: sets it).
 //
 // Metadata describing more than formats.MaxColumns columns (pivot columns
 // included) is an error matching formats.ErrTooManyColumns, returned
@@ -442,8 +442,7 @@ func (d *jsonRows) pivotValues(measure []byte, keys map[string]int, m member) er
 //
 // Rows are decoded as NewJSON does. A {"looker_error": "..."} at the top
 // level or as a row is returned as a *LookerError. NewJSONBI reads the
-// metadata (and, when a table calculation needs typing, the first row)
-// before it returns.
+// metadata before it returns.
 func NewJSONBI(r io.Reader) (formats.RowReader, error) {
 	s := newJSONScanner(r, "json_bi")
 	d := &jsonRows{s: s}
@@ -464,7 +463,7 @@ func NewJSONBI(r io.Reader) (formats.RowReader, error) {
 				return nil, s.errorf("the document has no \"metadata\" and no \"rows\"")
 			}
 			// Metadata without a rows key: no rows.
-			schema, _, err := biSchema(meta)
+			schema, err := biSchema(meta)
 			if err != nil {
 				return nil, s.wrapMeta(err)
 			}
@@ -510,7 +509,7 @@ func NewJSONBI(r io.Reader) (formats.RowReader, error) {
 			if !haveMeta {
 				return nil, s.errorf("\"rows\" comes before \"metadata\": the schema must be known before the rows stream (is this a json_bi body?)")
 			}
-			schema, untyped, err := biSchema(meta)
+			schema, err := biSchema(meta)
 			if err != nil {
 				return nil, s.wrapMeta(err)
 			}
@@ -519,11 +518,6 @@ func NewJSONBI(r io.Reader) (formats.RowReader, error) {
 			d.after = d.biTail
 			if err := s.expect('[', "'[' starting \"rows\""); err != nil {
 				return nil, err
-			}
-			if len(untyped) > 0 {
-				if err := d.typeFromFirstRow(untyped); err != nil {
-					return nil, err
-				}
 			}
 			return d, nil
 		case "looker_error":
@@ -549,33 +543,6 @@ func (s *jsonScanner) wrapMeta(err error) error {
 		return fmt.Errorf("decode looker %s metadata: %w", s.format, err)
 	}
 	return &DecodeError{Format: s.format, Offset: s.base + int64(s.pos), Msg: "bad metadata: " + err.Error()}
-}
-
-// typeFromFirstRow reads the first row (kept for the first Next) and types
-// the given columns from its values.
-func (d *jsonRows) typeFromFirstRow(cols []int) error {
-	c, err := d.s.next("a row or ']'")
-	if err != nil {
-		return err
-	}
-	if c == ']' {
-		return nil // no rows: the columns stay String
-	}
-	if _, err := d.next(); err != nil {
-		return err
-	}
-	d.pending = true
-	fields := slices.Clone(d.schema.Fields)
-	for _, i := range cols {
-		switch d.kinds[i] {
-		case kindNumber:
-			fields[i].Type = formats.Double
-		case kindTrue, kindFalse:
-			fields[i].Type = formats.Bool
-		}
-	}
-	d.schema.Fields = fields
-	return nil
 }
 
 // biTail reads the top-level keys after "rows" up to the closing '}'.

@@ -171,8 +171,8 @@ func TestJSONBI(t *testing.T) {
 				{Name: "orders.created_date", Label: "Orders Created Date", LookMLType: "date_date", Category: "dimension", Type: formats.Date},
 				{Name: "users.name", Label: "Users Name", LookMLType: "string", Category: "dimension", Type: formats.String},
 				{Name: "orders.count", Label: "Orders Count", LookMLType: "count", Category: "measure", Type: formats.Int64},
-				{Name: "ratio", Label: "Ratio", Category: "table_calculation", Type: formats.Double},
-				{Name: "flag", Label: "Flag", Category: "table_calculation", Type: formats.Bool},
+				{Name: "ratio", Label: "Ratio", Category: "table_calculation", Type: formats.String}, // untyped: String, whatever its values
+				{Name: "flag", Label: "Flag", Category: "table_calculation", Type: formats.String},
 				{Name: "word", Label: "Word", Category: "table_calculation", Type: formats.String},
 				{Name: "typed", Label: "Typed", LookMLType: "yesno", Category: "table_calculation", Type: formats.Bool},
 			}, r.Schema().Fields)
@@ -294,4 +294,24 @@ func FuzzJSONBIDecoder(f *testing.F) {
 			_, _ = readAll(r)
 		}
 	})
+}
+
+// TestJSONBIUntypedTableCalcKeepsItsType: a table calculation without a
+// type or _type_hint is STRING whatever the first row holds, so that one
+// run's values never change a column's type (set it with the job's
+// types:); with a _type_hint it is typed from the hint.
+func TestJSONBIUntypedTableCalcKeepsItsType(t *testing.T) {
+	t.Parallel()
+	for _, first := range []string{`1`, `0.5`, `true`, `"x"`, `null`} {
+		body := `{"metadata":{"fields":{"dimensions":[{"name":"a.b","type":"string"}],"table_calculations":[{"name":"t"},{"name":"h","_type_hint":"number"},{"name":"m","measure":true}]}},` +
+			`"rows":[{"a.b":"1","t":` + first + `,"h":` + first + `,"m":` + first + `}]}`
+		r, err := NewJSONBI(strings.NewReader(body))
+		require.NoError(t, err, body)
+		require.Equal(t, []formats.Field{
+			{Name: "a.b", LookMLType: "string", Category: "dimension", Type: formats.String},
+			{Name: "t", Category: "table_calculation", Type: formats.String},
+			{Name: "h", LookMLType: "number", Category: "table_calculation", Type: formats.Double},
+			{Name: "m", Category: "table_calculation", Type: formats.String},
+		}, r.Schema().Fields, "first value %s", first)
+	}
 }

@@ -114,19 +114,18 @@ func pivotFields(f formats.Field, pivots []formats.Pivot) []formats.Field {
 	return out
 }
 
-// biSchema builds the schema from the json_bi metadata object. untyped
-// lists the table calculation columns whose type the first row decides.
-func biSchema(meta []byte) (formats.Schema, []int, error) {
+// biSchema builds the schema from the json_bi metadata object.
+func biSchema(meta []byte) (formats.Schema, error) {
 	var m biMetadata
 	if err := json.Unmarshal(meta, &m); err != nil {
-		return formats.Schema{}, nil, err
+		return formats.Schema{}, err
 	}
 	if err := formats.CheckColumns(m.width()); err != nil {
-		return formats.Schema{}, nil, err
+		return formats.Schema{}, err
 	}
 	pivots, err := m.pivots()
 	if err != nil {
-		return formats.Schema{}, nil, err
+		return formats.Schema{}, err
 	}
 	var fields []formats.Field
 	seen := make(map[string]bool)
@@ -174,28 +173,24 @@ func biSchema(meta []byte) (formats.Schema, []int, error) {
 			}
 			f := formats.Field{Name: f.Name, Label: f.Label, LookMLType: f.Type, Category: cat, Type: formats.TypeForLookML(f.Type)}
 			if err := add(f, group.category == "measure"); err != nil {
-				return formats.Schema{}, nil, err
+				return formats.Schema{}, err
 			}
 		}
 	}
-	var untyped []int
 	for _, tc := range m.Fields.TableCalculations {
+		// Without a type or hint the column is String (TypeForLookML of
+		// ""), never typed from the values: a run's values must not change
+		// a column's type. The job's types: sets it.
 		t := tc.Type
 		if t == "" {
 			t = tc.TypeHint
 		}
-		first := len(fields)
 		if err := add(formats.Field{Name: tc.Name, Label: tc.Label, LookMLType: t, Category: "table_calculation", Type: formats.TypeForLookML(t)}, tc.Measure); err != nil {
-			return formats.Schema{}, nil, err
-		}
-		if t == "" {
-			for i := first; i < len(fields); i++ {
-				untyped = append(untyped, i)
-			}
+			return formats.Schema{}, err
 		}
 	}
 	if fields == nil {
 		fields = []formats.Field{}
 	}
-	return formats.Schema{Fields: fields}, untyped, nil
+	return formats.Schema{Fields: fields}, nil
 }

@@ -3,6 +3,7 @@ package parquetenc
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -43,11 +44,15 @@ func BenchmarkCSVToParquet(b *testing.B) {
 }
 
 func convert(in io.Reader, out io.Writer, schema formats.Schema) (int64, error) {
+	return convertWith(in, out, schema, Options{})
+}
+
+func convertWith(in io.Reader, out io.Writer, schema formats.Schema, opts Options) (int64, error) {
 	r, err := lookerdec.NewCSV(in)
 	if err != nil {
 		return 0, err
 	}
-	w, err := New(out, schema, Options{})
+	w, err := New(out, schema, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -67,6 +72,33 @@ func convert(in io.Reader, out io.Writer, schema formats.Schema) (int64, error) 
 	}
 	return n, w.Close()
 }
+
+// BenchmarkPageVersions compares, side by side, the default file (data
+// pages v1, PLAIN strings) with v2 pages (Options.DataPageVersion 2), on
+// the input of BenchmarkCSVToParquet, and reports the file size.
+func BenchmarkPageVersions(b *testing.B) {
+	const rows = 100_000
+	input := fixture.LookerCSV(rows)
+	schema := fixture.LookerSchema()
+	for _, v := range []int{1, 2} {
+		b.Run(fmt.Sprintf("v%d", v), func(b *testing.B) {
+			b.SetBytes(int64(len(input)))
+			var out countWriter
+			for range b.N {
+				out = 0
+				if _, err := convertWith(bytes.NewReader(input), &out, schema, Options{DataPageVersion: v}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(out)/(1<<20), "file-MiB")
+		})
+	}
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
 // TestLookerCSVToParquet converts the benchmark's input end to end and
 // checks the row count and a few values, so the benchmark measures a

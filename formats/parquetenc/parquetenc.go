@@ -4,13 +4,15 @@ package parquetenc
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/gzip"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/formats/internal/lookertext"
@@ -21,13 +23,14 @@ const (
 	// DefaultRowGroupBytes bounds a row group's buffered size (compressed
 	// pages plus values not yet paged). The whole row group stays in memory
 	// until it is written, so this is the main term of the encoder's memory:
-	// the live heap peaks at about this plus 9 MiB (measured: 25 MiB for a
-	// 1M-row, 12-column Looker CSV to Parquet, 33 MiB with 24 MiB row
-	// groups), whatever the number of rows, which keeps a process of about
-	// 25 MiB well under 64 MiB in total.
-	DefaultRowGroupBytes = 16 << 20
+	// measured on 2M rows of the 15-column orders Look, the Go heap of an
+	// `exporter run` peaks at 27 MiB with 8 MiB row groups and 4 MiB of page
+	// buffers, against 38 MiB with 16 and 8 (process RSS 70 against 81 MiB,
+	// 36 of them the binary's own pages), whatever the number of rows. A
+	// row group of 8 MiB compressed still holds some 170,000 such rows.
+	DefaultRowGroupBytes = 8 << 20
 	// maxPageBufferBytes and minPageBufferBytes clamp the per-column page
-	// buffer, chosen as 8 MiB / columns so wide results stay bounded too.
+	// buffer, chosen as 4 MiB / columns so wide results stay bounded too.
 	maxPageBufferBytes = 256 << 10
 	minPageBufferBytes = 32 << 10
 )
@@ -51,11 +54,16 @@ type Options struct {
 	// group can exceed it by one batch.
 	RowGroupBytes int64
 	// PageBufferBytes is the uncompressed size at which a column's page is
-	// cut; 0 means 8 MiB / columns, clamped to [32 KiB, 256 KiB].
+	// cut; 0 means 4 MiB / columns, clamped to [32 KiB, 256 KiB].
 	PageBufferBytes int
 	// Dictionary chooses which String columns are dictionary encoded;
 	// "" means DictionaryAuto.
 	Dictionary Dictionary
+	// DataPageVersion is 1 (the default, also for 0) or 2. Version 1 pages
+	// are what every warehouse reads (Spark's vectorized reader before 3.3
+	// fails on v2 pages); v2 pages let a reader skip a page's levels
+	// without decompressing it, for readers that know them.
+	DataPageVersion int
 }
 
 // Dictionary is a dictionary-encoding policy for String columns.
@@ -96,10 +104,19 @@ const (
 // lookertext.Timestamps for the DST rule); a wall-clock Timestamp
 // (formats.Field.Local) -> INT64 (TIMESTAMP(MICROS, isAdjustedToUTC=false))
 // holding the wall clock as Looker sent it, in no zone (a value with an
-// offset is then an error). Values are parsed as jsonl does
+// offset is then an error); Decimal -> DECIMAL(precision, scale) on INT32
+// (precision up to 9), INT64 (up to 18) or a FIXED_LEN_BYTE_ARRAY of the
+// fewest bytes the precision needs (without min/max statistics: see
+// start), its values read exactly (lookertext.ParseDecimal: never
+// rounded; too many decimal places or digits is an error). Values are parsed as jsonl does
 // (Bool takes Yes/No, true/false, 1/0); a value that does not parse is an
 // error naming the row, the column and the value, and the encoder then
 // refuses further rows. Column chunk and page statistics are written.
+//
+// The file is one every warehouse reads: data pages v1 (Options
+// DataPageVersion 2 for v2), values PLAIN or RLE_DICTIONARY (String
+// columns chosen by Options.Dictionary; a dictionary page is PLAIN),
+// definition levels RLE. No DELTA_* encoding is ever written.
 //
 // Rows are batched and handed to parquet-go's low-level writer; a row group
 // is cut when its buffered size reaches Options.RowGroupBytes. Close writes
@@ -121,8 +138,7 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	switch opts.Compression {
 	case "", formats.Snappy:
 		codec = fastSnappy{}
-	case formats.Zstd:
-		codec = &zstd.Codec{Level: zstd.SpeedFastest}
+	case formats.Zstd: // made below, sized to the pages
 	case formats.Gzip:
 		codec = &gzip.Codec{Level: gzip.BestSpeed}
 	case formats.None:
@@ -137,14 +153,28 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	default:
 		return nil, fmt.Errorf("parquet encoder: unknown dictionary policy %q: use auto, none or all", opts.Dictionary)
 	}
+	switch opts.DataPageVersion {
+	case 0:
+		opts.DataPageVersion = 1
+	case 1, 2:
+	default:
+		return nil, fmt.Errorf("parquet encoder: data page version %d: use 1 or 2", opts.DataPageVersion)
+	}
 	rgBytes := opts.RowGroupBytes
 	if rgBytes <= 0 {
 		rgBytes = DefaultRowGroupBytes
 	}
 	pageBytes := opts.PageBufferBytes
 	if pageBytes <= 0 {
-		pageBytes = (8 << 20) / max(n, 1)
+		pageBytes = (4 << 20) / max(n, 1)
 		pageBytes = min(max(pageBytes, minPageBufferBytes), maxPageBufferBytes)
+	}
+	if opts.Compression == formats.Zstd {
+		z, err := newZstdPages(pageBytes)
+		if err != nil {
+			return nil, fmt.Errorf("parquet encoder: %w", err)
+		}
+		codec = z
 	}
 	batch := max(64, min(1024, (64<<10)/max(n, 1)))
 	e := &encoder{
@@ -152,27 +182,43 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		codec:     codec,
 		pageBytes: pageBytes,
 		dict:      opts.Dictionary,
+		pageVer:   opts.DataPageVersion,
 		cols:      cols,
 		types:     make([]formats.Type, n),
 		local:     make([]bool, n),
-		ts:        lookertext.NewTimestamps(opts.Location),
-		batch:     make([]parquet.Row, batch),
+		dec:       make([]decimalCol, n),
+		ts:        make([]*lookertext.Timestamps, n),
+		vals:      make([][]parquet.Value, n),
+		batchRows: batch,
 		rgBytes:   rgBytes,
 	}
 	for i, f := range schema.Fields {
-		if f.Type > formats.Timestamp {
+		if f.Type > formats.Decimal {
 			return nil, fmt.Errorf("parquet encoder: column %q has unsupported type %v", cols[i], f.Type)
+		}
+		if f.Type == formats.Decimal && (f.Precision < 1 || f.Precision > formats.MaxDecimalPrecision || f.Scale < 0 || f.Scale > f.Precision) {
+			return nil, fmt.Errorf("parquet encoder: column %q: %s is not a valid decimal size (precision 1 to %d, scale 0 to precision)", cols[i], f.TypeName(), formats.MaxDecimalPrecision)
 		}
 	}
 	for i, f := range schema.Fields {
 		e.types[i] = f.Type
 		e.local[i] = f.IsLocal()
+		if f.Type == formats.Decimal {
+			e.dec[i] = decimalCol{precision: f.Precision, scale: f.Scale, size: decimalBytes(f.Precision)}
+		}
 	}
 	if _, err := e.schema(nil); err != nil { // check names now; encodings come with the first batch
 		return nil, err
 	}
-	for i := range e.batch {
-		e.batch[i] = make(parquet.Row, 0, n)
+	e.nulls = make([]parquet.Value, n)
+	e.raw, e.fixed = make([][]rawCell, n), make([][]byte, n)
+	for i := range e.vals {
+		e.vals[i] = make([]parquet.Value, 0, batch)
+		e.raw[i] = make([]rawCell, 0, batch)
+		e.nulls[i] = parquet.Value{}.Level(0, 0, i)
+		if e.types[i] == formats.Timestamp {
+			e.ts[i] = lookertext.NewTimestamps(opts.Location)
+		}
 	}
 	return e, nil
 }
@@ -182,16 +228,25 @@ type encoder struct {
 	codec     compress.Codec
 	pageBytes int
 	dict      Dictionary
+	pageVer   int             // data page version, 1 or 2
 	w         *parquet.Writer // created with the first batch
 	dictCols  []bool          // columns written with a dictionary
 	cols      []string
 	types     []formats.Type
-	local     []bool // wall-clock timestamps (formats.Field.Local)
-	ts        *lookertext.Timestamps
-	batch     []parquet.Row
-	n         int    // rows in batch
-	arena     []byte // string bytes of the batch (rows are not retained)
-	rows      int64  // rows accepted
+	local     []bool                   // wall-clock timestamps (formats.Field.Local)
+	dec       []decimalCol             // Decimal columns' sizes; zero elsewhere
+	ts        []*lookertext.Timestamps // per Timestamp column: a reader is not shared between goroutines
+	// vals holds the batch column by column: parquet-go's column writers
+	// take them so, with no row-to-column pass, and two goroutines write
+	// the columns (see writeColumns).
+	vals      [][]parquet.Value
+	raw       [][]rawCell     // the batch as sent, column by column (see WriteRow)
+	fixed     [][]byte        // a column's FIXED_LEN_BYTE_ARRAY decimals of the batch
+	nulls     []parquet.Value // each column's null, levels set
+	batchRows int             // rows per batch
+	n         int             // rows in batch
+	arena     []byte          // string bytes of the batch (rows are not retained)
+	rows      int64           // rows accepted
 	rgBytes   int64
 	rgBase    int64 // w.Size() when the current row group started
 	err       error
@@ -207,9 +262,6 @@ func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
 		switch t {
 		case formats.String:
 			leaf = parquet.String()
-			if dict != nil && dict[i] {
-				leaf = parquet.Encoded(leaf, &parquet.RLEDictionary)
-			}
 		case formats.Int64:
 			leaf = parquet.Leaf(parquet.Int64Type)
 		case formats.Double:
@@ -220,6 +272,25 @@ func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
 			leaf = parquet.Date()
 		case formats.Timestamp:
 			leaf = parquet.TimestampAdjusted(parquet.Microsecond, !e.local[i])
+		case formats.Decimal:
+			d := e.dec[i]
+			switch {
+			case d.precision <= 9:
+				leaf = parquet.Decimal(d.scale, d.precision, parquet.Int32Type)
+			case d.precision <= 18:
+				leaf = parquet.Decimal(d.scale, d.precision, parquet.Int64Type)
+			default:
+				leaf = parquet.Decimal(d.scale, d.precision, parquet.FixedLenByteArrayType(d.size))
+			}
+		}
+		// Every encoding is set: parquet-go's default for BYTE_ARRAY is
+		// DELTA_LENGTH_BYTE_ARRAY, which Spark's vectorized reader before
+		// 3.3 cannot read. PLAIN (with RLE levels) and RLE_DICTIONARY are
+		// read everywhere.
+		if dict != nil && dict[i] {
+			leaf = parquet.Encoded(leaf, &parquet.RLEDictionary)
+		} else {
+			leaf = parquet.Encoded(leaf, &parquet.Plain)
 		}
 		nodes[i] = parquet.Optional(leaf)
 	}
@@ -242,21 +313,32 @@ func (e *encoder) start() error {
 		case DictionaryAll:
 			e.dictCols[i] = true
 		case DictionaryAuto:
-			e.dictCols[i] = fewDistinct(e.batch[:e.n], i)
+			e.dictCols[i] = e.fewDistinct(i)
 		}
 	}
 	schema, err := e.schema(e.dictCols)
 	if err != nil {
 		return err
 	}
-	config, err := parquet.NewWriterConfig(
+	options := []parquet.WriterOption{
 		schema,
 		parquet.Compression(e.codec),
 		parquet.PageBufferSize(e.pageBytes),
+		parquet.DataPageVersion(e.pageVer),
 		parquet.DataPageStatistics(true),
 		parquet.DictionaryMaxBytes(dictMaxBytes),
 		parquet.CreatedBy("lookerexport", "", ""),
-	)
+	}
+	for i, d := range e.dec {
+		// parquet-go orders FIXED_LEN_BYTE_ARRAY bounds as unsigned bytes,
+		// which puts negative decimals above positive ones: such a
+		// column gets no min/max rather than wrong ones a reader would
+		// skip row groups by.
+		if e.types[i] == formats.Decimal && d.precision > 18 {
+			options = append(options, parquet.SkipPageBounds(e.cols[i]), parquet.SkipPageStatistics(e.cols[i]))
+		}
+	}
+	config, err := parquet.NewWriterConfig(options...)
 	if err != nil {
 		return fmt.Errorf("parquet encoder: configure writer: %w", err)
 	}
@@ -264,30 +346,31 @@ func (e *encoder) start() error {
 	return nil
 }
 
-// fewDistinct reports whether column col of rows has at most one distinct
-// non-null value per dictSampleRatio non-null values, and at most
+// fewDistinct reports whether column i of the batch has at most one
+// distinct non-null value per dictSampleRatio non-null values, and at most
 // dictMaxDistinct of them. A column with no non-null value in the sample
 // stays plain.
-func fewDistinct(rows []parquet.Row, col int) bool {
+func (e *encoder) fewDistinct(i int) bool {
 	seen := make(map[string]struct{})
 	nonNull := 0
-	for _, r := range rows {
-		v := r[col]
-		if v.IsNull() {
+	for _, c := range e.raw[i] {
+		if c.start < 0 {
 			continue
 		}
 		nonNull++
-		if _, ok := seen[string(v.ByteArray())]; !ok {
+		if _, ok := seen[string(e.text(c))]; !ok {
 			if len(seen) >= dictMaxDistinct {
 				return false
 			}
-			seen[string(v.ByteArray())] = struct{}{}
+			seen[string(e.text(c))] = struct{}{}
 		}
 	}
 	return nonNull > 0 && len(seen)*dictSampleRatio <= nonNull
 }
 
-// WriteRow converts one row and adds it to the current batch.
+// WriteRow adds one row to the current batch: its values' bytes, column
+// by column. They are converted when the batch is written (see
+// writeColumns), on two goroutines.
 func (e *encoder) WriteRow(row formats.Row) error {
 	if e.err != nil {
 		return e.err
@@ -295,77 +378,118 @@ func (e *encoder) WriteRow(row formats.Row) error {
 	if e.closed {
 		return fmt.Errorf("parquet encoder: WriteRow after Close")
 	}
-	rowNum := e.rows + 1
 	if len(row) != len(e.types) {
-		e.err = fmt.Errorf("parquet encoder: row %d has %d cells, the schema has %d columns", rowNum, len(row), len(e.types))
+		e.err = fmt.Errorf("parquet encoder: row %d has %d cells, the schema has %d columns", e.rows+1, len(row), len(e.types))
 		return e.err
 	}
-	prow := e.batch[e.n][:0]
 	for i, c := range row {
 		if c.Null {
-			prow = append(prow, parquet.Value{}.Level(0, 0, i))
+			e.raw[i] = append(e.raw[i], rawCell{start: -1})
 			continue
 		}
+		start := len(e.arena)
+		e.arena = append(e.arena, c.Value...)
+		e.raw[i] = append(e.raw[i], rawCell{start: start, end: len(e.arena)})
+	}
+	e.n++
+	e.rows++
+	if e.n == e.batchRows {
+		return e.flushBatch()
+	}
+	return nil
+}
+
+// rawCell is a value of the batch as Looker sent it: e.arena[start:end],
+// or null when start is negative.
+type rawCell struct{ start, end int }
+
+// text is a non-null value of the batch as Looker sent it.
+func (e *encoder) text(c rawCell) []byte { return e.arena[c.start:c.end:c.end] }
+
+// convertColumn turns column i of the batch into parquet values in
+// e.vals[i]. It touches nothing another column's conversion does (its
+// own timestamp reader and decimal bytes), so two run side by side. On a
+// value that does not parse it returns the value's row in the batch.
+func (e *encoder) convertColumn(i int) (int, error) {
+	vals := e.vals[i][:0]
+	e.fixed[i] = e.fixed[i][:0]
+	defer func() { e.vals[i] = vals }()
+	for r, c := range e.raw[i] {
+		if c.start < 0 {
+			vals = append(vals, e.nulls[i])
+			continue
+		}
+		b := e.text(c)
 		var v parquet.Value
 		switch e.types[i] {
 		case formats.String:
-			start := len(e.arena)
-			e.arena = append(e.arena, c.Value...)
-			v = parquet.ByteArrayValue(e.arena[start:len(e.arena):len(e.arena)])
+			v = parquet.ByteArrayValue(b)
 		case formats.Int64:
-			x, err := lookertext.ParseInt(c.Value)
+			x, err := lookertext.ParseInteger(b)
 			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
+				return r, err
 			}
 			v = parquet.Int64Value(x)
 		case formats.Double:
-			x, err := lookertext.ParseFloat(c.Value)
+			x, err := lookertext.ParseFloat(b)
 			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
+				return r, err
 			}
 			v = parquet.DoubleValue(x)
 		case formats.Bool:
-			x, err := lookertext.ParseBool(c.Value)
+			x, err := lookertext.ParseBool(b)
 			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
+				return r, err
 			}
 			v = parquet.BooleanValue(x)
 		case formats.Date:
-			x, err := lookertext.ParseDate(c.Value)
+			x, err := lookertext.ParseDate(b)
 			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
+				return r, err
 			}
 			v = parquet.Int32Value(x)
 		case formats.Timestamp:
 			var x int64
 			var err error
 			if e.local[i] {
-				x, err = lookertext.ParseWall(c.Value)
+				x, err = lookertext.ParseWall(b)
 			} else {
-				x, err = e.ts.Parse(c.Value)
+				x, err = e.ts[i].Parse(b)
 			}
 			if err != nil {
-				return e.fail(rowNum, i, c.Value, err)
+				return r, err
 			}
 			v = parquet.Int64Value(x)
+		case formats.Decimal:
+			d := e.dec[i]
+			x, err := lookertext.ParseDecimal(b, d.precision, d.scale)
+			if err != nil {
+				return r, err
+			}
+			switch {
+			case d.precision <= 9:
+				v = parquet.Int32Value(int32(x.Int64()))
+			case d.precision <= 18:
+				v = parquet.Int64Value(x.Int64())
+			default:
+				start := len(e.fixed[i])
+				e.fixed[i] = x.AppendBigEndian(e.fixed[i], d.size)
+				v = parquet.FixedLenByteArrayValue(e.fixed[i][start:len(e.fixed[i]):len(e.fixed[i])])
+			}
 		}
-		prow = append(prow, v.Level(0, 1, i))
+		vals = append(vals, v.Level(0, 1, i))
 	}
-	e.batch[e.n] = prow
-	e.n++
-	e.rows++
-	if e.n == len(e.batch) {
-		return e.flushBatch()
-	}
-	return nil
+	return -1, nil
 }
 
+// fail makes the encoder's error a *formats.ValueError for the value v of
+// row and column col: reported at the encoder's current row, e.rows.
 func (e *encoder) fail(row int64, col int, v []byte, err error) error {
-	shown := string(v)
-	if len(shown) > 64 {
-		shown = shown[:64] + "..."
+	typ := e.types[col].String()
+	if d := e.dec[col]; e.types[col] == formats.Decimal {
+		typ = fmt.Sprintf("DECIMAL(%d,%d)", d.precision, d.scale)
 	}
-	e.err = fmt.Errorf("parquet encoder: row %d, column %q (%v): value %q: %w", row, e.cols[col], e.types[col], shown, err)
+	e.err = fmt.Errorf("parquet encoder: %w", &formats.ValueError{Row: row, Behind: e.rows - row, Column: e.cols[col], Type: typ, Value: slices.Clone(v), Err: err})
 	return e.err
 }
 
@@ -379,9 +503,14 @@ func (e *encoder) flushBatch() error {
 		}
 	}
 	if e.n > 0 {
-		if _, err := e.w.WriteRows(e.batch[:e.n]); err != nil {
-			e.err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", e.rows, err)
+		if err := e.writeColumns(); err != nil {
+			if e.err == nil {
+				e.err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", e.rows, err)
+			}
 			return e.err
+		}
+		for i := range e.vals {
+			e.vals[i], e.raw[i] = e.vals[i][:0], e.raw[i][:0]
 		}
 		e.n = 0
 		e.arena = e.arena[:0]
@@ -396,11 +525,71 @@ func (e *encoder) flushBatch() error {
 	return nil
 }
 
+// writeColumns converts the batch and hands it to the row group's column
+// writers, on two goroutines taking columns in turn: each column's
+// conversion and writer (its buffer, pages, dictionary and compression)
+// is its own, so they parse, encode and compress side by side while the
+// caller waits, which puts the second core to work on the part of a
+// conversion that costs the most. A column gets its values in slices of
+// 64 rows, as parquet-go's own row writer hands them over, so pages are
+// cut where they would be. A value that does not parse fails the batch
+// with the first such value, by row then column.
+func (e *encoder) writeColumns() error {
+	cws := e.w.ColumnWriters()
+	bad := make([]int, len(cws)) // the batch row of a value that does not parse; -1
+	errs := make([]error, len(cws))
+	var next atomic.Int32
+	work := func() error {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(cws) {
+				return nil
+			}
+			if bad[i], errs[i] = e.convertColumn(i); errs[i] != nil {
+				continue
+			}
+			vals := e.vals[i]
+			for len(vals) > 0 {
+				k := min(len(vals), rowsPerWrite)
+				if _, err := cws[i].WriteRowValues(vals[:k]); err != nil {
+					return fmt.Errorf("column %q: %w", e.cols[i], err)
+				}
+				vals = vals[k:]
+			}
+		}
+	}
+	var err error
+	if len(cws) < 2 {
+		err = work()
+	} else {
+		done := make(chan error, 1)
+		go func() { done <- work() }()
+		err = work()
+		if err2 := <-done; err == nil {
+			err = err2
+		}
+	}
+	col := -1
+	for i := range errs {
+		if errs[i] != nil && (col < 0 || bad[i] < bad[col]) {
+			col = i
+		}
+	}
+	if col >= 0 {
+		return e.fail(e.rows-int64(e.n)+int64(bad[col])+1, col, e.text(e.raw[col][bad[col]]), errs[col])
+	}
+	return err
+}
+
+// rowsPerWrite is how many values a column writer takes at a time.
+const rowsPerWrite = 64
+
 // Close writes the buffered rows, the last row group and the footer. It
-// never closes the underlying writer. Calling it again returns nil.
+// never closes the underlying writer. Calling it again returns the first
+// call's error, or nil.
 func (e *encoder) Close() error {
 	if e.closed {
-		return nil
+		return e.err
 	}
 	e.closed = true
 	if e.err != nil {
@@ -414,4 +603,17 @@ func (e *encoder) Close() error {
 		return e.err
 	}
 	return nil
+}
+
+// decimalCol is the size of a Decimal column and the width of its
+// FIXED_LEN_BYTE_ARRAY (precision above 18).
+type decimalCol struct {
+	precision, scale, size int
+}
+
+// decimalBytes is the fewest bytes whose two's complement holds every
+// integer of precision digits: ceil((ceil(precision × log2 10) + 1) / 8).
+func decimalBytes(precision int) int {
+	bits := int(math.Ceil(float64(precision)*math.Log2(10))) + 1
+	return (bits + 7) / 8
 }

@@ -234,14 +234,23 @@ func TestBadValues(t *testing.T) {
 			w, err := New(io.Discard, sch, Options{})
 			require.NoError(t, err)
 			require.NoError(t, w.WriteRow(formats.Row{{Value: []byte("a")}, {Null: true}}))
+			// Values are converted a batch at a time: the error comes
+			// with the batch (here at Close), naming the value's row.
 			err = w.WriteRow(formats.Row{{Value: []byte("b")}, {Value: []byte(tt.value)}})
+			if err == nil {
+				err = w.Close()
+			}
 			require.Error(t, err)
+			var ve *formats.ValueError
+			require.ErrorAs(t, err, &ve)
+			require.EqualValues(t, 2, ve.Row)
 			require.Contains(t, err.Error(), "row 2")
 			require.Contains(t, err.Error(), `column "v_bad"`)
 			require.Contains(t, err.Error(), fmt.Sprintf("%q", tt.value))
 			require.Contains(t, err.Error(), tt.msg)
 			require.Equal(t, err, w.WriteRow(formats.Row{{Value: []byte("c")}, {Null: true}}), "errors are sticky")
 			require.Equal(t, err, w.Close())
+			require.Equal(t, err, w.Close(), "Close repeats its error")
 		})
 	}
 }
@@ -457,5 +466,56 @@ func TestLocalTimestampWithOffset(t *testing.T) {
 	w, err := New(io.Discard, sch, Options{})
 	require.NoError(t, err)
 	err = w.WriteRow(formats.Row{{Value: []byte("2026-03-01T10:15:00+01:00")}})
+	if err == nil { // converted with the batch
+		err = w.Close()
+	}
 	require.ErrorContains(t, err, `row 1, column "t" (TIMESTAMP): value "2026-03-01T10:15:00+01:00": has a time zone offset, but the field is a wall-clock time`)
+}
+
+// sliceRows is a RowReader over rows in memory.
+type sliceRows struct {
+	schema formats.Schema
+	rows   []formats.Row
+}
+
+func (s *sliceRows) Schema() formats.Schema { return s.schema }
+func (s *sliceRows) Next() (formats.Row, error) {
+	if len(s.rows) == 0 {
+		return nil, io.EOF
+	}
+	r := s.rows[0]
+	s.rows = s.rows[1:]
+	return r, nil
+}
+
+// TestBadValueInABatchNamesItsRow: values are converted a batch at a time,
+// on two goroutines, after the rows that follow them were taken; the
+// error still names the first bad value, by row then column, and Copy's
+// WriteError its row.
+func TestBadValueInABatchNamesItsRow(t *testing.T) {
+	t.Parallel()
+	sch := formats.Schema{Fields: []formats.Field{{Name: "a", Type: formats.Int64}, {Name: "b", Type: formats.Double}, {Name: "c", Type: formats.String}}}
+	var rows []formats.Row
+	for i := 1; i <= 2000; i++ { // the first batch is 1,024 rows
+		a, b := fmt.Sprint(i), fmt.Sprint(i)+".5"
+		switch i {
+		case 300:
+			b = "x300"
+		case 700:
+			a = "x700"
+		}
+		rows = append(rows, formats.Row{{Value: []byte(a)}, {Value: []byte(b)}, {Value: []byte("s")}})
+	}
+	w, err := New(io.Discard, sch, Options{})
+	require.NoError(t, err)
+	n, err := formats.Copy(context.Background(), w, &sliceRows{schema: sch, rows: rows}, formats.CopyOptions{})
+	require.ErrorContains(t, err, `row 300, column "b" (DOUBLE): value "x300"`)
+	var ve *formats.ValueError
+	require.ErrorAs(t, err, &ve)
+	require.EqualValues(t, 300, ve.Row)
+	we, ok := errors.AsType[*formats.WriteError](err)
+	require.True(t, ok, "reported when the batch is written, at row 1,024")
+	require.EqualValues(t, 300, we.Row, "Copy names the value's row, not the row it was reported at")
+	require.EqualValues(t, 1023, n)
+	require.ErrorIs(t, err, w.Close(), "the encoder's error is sticky")
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/robfig/cron/v3"
 
+	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/lookerapi"
 	"github.com/lookerexport/exporter/sinks"
 )
@@ -146,9 +147,13 @@ type Job struct {
 	IfExists         sinks.IfExists
 	Output           Output // files, manifest, splitting, root: see output.go
 	ColumnNames      string // "underscore" (default), "field", "label"
-	Timeout          time.Duration
-	File             string // the file the job is written in: Config.Path or an included one
-	Line             int    // line of the job in File
+	// Types sets column types by Looker field name (job key types:, over
+	// the defaults' types:); nil when none. A pivoted measure's name sets
+	// all its columns. See formats.ApplyTypes.
+	Types   map[string]formats.ColumnType
+	Timeout time.Duration
+	File    string // the file the job is written in: Config.Path or an included one
+	Line    int    // line of the job in File
 	// OnTruncation is what a run that returns exactly its limit in rows
 	// (or 5,000 with limit -1: Looker's silent cap) does: "warn" (the
 	// default: log a warning, publish) or "fail" (fail the run, publish
@@ -277,7 +282,11 @@ type loader struct {
 	unset         map[string]bool // "file:line" holding an unset ${VAR}, already reported
 	nulled        map[string]bool // file + "\x00" + YAML path of each value of the wrong kind
 	jobs          []jobSrc        // where each of rawFile.Jobs was written
-	zones         map[string]*time.Location
+	// defaultTypes are the defaults' types: parsed, rawDefaultTypes as
+	// written (types.go).
+	defaultTypes    map[string]formats.ColumnType
+	rawDefaultTypes map[string]string
+	zones           map[string]*time.Location
 }
 
 func (l *loader) add(line int, job, format string, args ...any) {
@@ -628,6 +637,7 @@ func (l *loader) validate(raw *rawFile) *Config {
 	if len(raw.Jobs) == 0 && !l.jobReported() {
 		l.addAt("$.jobs", "", "no jobs: add at least one under jobs:")
 	}
+	l.validateDefaultTypes(raw.Defaults.Types)
 	seen := map[string]*Job{}
 	mainAST := l.ast
 	for i := range raw.Jobs {
@@ -893,6 +903,8 @@ func (l *loader) validateJob(i int, r *rawJob) *Job {
 	}
 	l.validateOutput(p, name, r, j)
 	l.validateTileDestination(p, name, j)
+	l.validateTypes(p, name, r, j)
+	l.validateBigQuerySchema(p, name, r, j)
 	return j
 }
 
@@ -952,6 +964,7 @@ func (r rawJob) clone() rawJob {
 		c.Source.SQL = &q
 	}
 	c.Source.Filters = maps.Clone(r.Source.Filters)
+	c.Types = maps.Clone(r.Types)
 	if r.Render != nil {
 		rr := *r.Render
 		c.Render = &rr

@@ -28,6 +28,10 @@ type Output struct {
 	// (job keys max_rows_per_file, max_bytes_per_file); 0 is no limit.
 	MaxRowsPerFile  int64
 	MaxBytesPerFile int64
+	// BigQuerySchema writes formats.BigQuerySchemaName next to the data
+	// (job key bigquery_schema, default false): the columns as a BigQuery
+	// table schema for bq load --schema. Format parquet or jsonl only.
+	BigQuerySchema bool
 }
 
 // Split reports whether runs are split into numbered parts.

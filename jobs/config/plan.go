@@ -31,6 +31,10 @@ type Plan struct {
 	Stream formats.Compression
 	// Header is the header row of format csv.
 	Header csvenc.Header
+	// PageVersion is the data page version of format parquet (job key
+	// parquet_page_version): 0 (unset) or 1 for v1 pages, which every
+	// reader takes, or 2 (see parquetenc.Options.DataPageVersion).
+	PageVersion int
 	// Passthrough: Looker's csv is the file, copied byte for byte and
 	// decoded on the side only to validate and count it. A split run
 	// re-encodes instead, to repeat the header in every part, so it never
@@ -180,6 +184,11 @@ func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
 	defer func() {
 		l.resolveCondition(p, name, r, &pl)
 		j.Plan, j.Run.ResultFormat = pl, pl.ResultFormat
+		j.Run.DecodesJSON = pl.Read == ReadJSON || pl.Read == ReadJSONBI
+		// Left to its default, json_bi may give way to Looker's csv typed
+		// by the query's fields: a third of the bytes. A job that names
+		// result_format gets exactly that.
+		j.Run.TypedCSV = pl.Read == ReadJSONBI && r.ResultFormat == ""
 	}()
 
 	pl.Header = csvenc.Header(r.CSVHeader)
@@ -236,6 +245,15 @@ func (l *loader) resolvePlan(p, name string, r *rawJob, j *Job) {
 		bad("csv_header", "csv_header names needs field names, which Looker csv does not carry; remove result_format")
 	}
 	pl.Read, pl.Text = readers[pl.ResultFormat], true
+	switch v := r.ParquetPageVersion; {
+	case v == nil:
+	case pl.Format != formats.Parquet:
+		bad("parquet_page_version", "parquet_page_version applies to format parquet only")
+	case *v != 1 && *v != 2:
+		bad("parquet_page_version", "parquet_page_version %d is not 1 (data pages v1, which every reader takes, the default) or 2 (v2 pages: Spark's vectorized reader before 3.3 cannot read them)", *v)
+	default:
+		pl.PageVersion = *v
+	}
 	pl.Passthrough = pl.Format == formats.CSV && pl.ResultFormat == "csv" && pl.Header == csvenc.HeaderLabels
 }
 

@@ -66,44 +66,47 @@ type rawGCS struct {
 }
 
 type rawJob struct {
-	Name             string     `yaml:"name"`
-	Description      string     `yaml:"description"`
-	Schedule         string     `yaml:"schedule" want:"a schedule such as '0 6 * * *' or '@daily'"`
-	Timezone         string     `yaml:"timezone"`
-	Source           rawSource  `yaml:"source"`
-	Limit            RowLimit   `yaml:"limit"`
-	QueryTimezone    string     `yaml:"query_timezone"`
-	SQLTimezone      string     `yaml:"sql_timezone"`
-	ResultFormat     string     `yaml:"result_format"`
-	Format           string     `yaml:"format"`
-	Compression      string     `yaml:"compression"`
-	Render           *rawRender `yaml:"render"`
-	Destination      string     `yaml:"destination"`
-	IfExists         string     `yaml:"if_exists"`
-	Root             string     `yaml:"root"`
-	Manifest         *bool      `yaml:"manifest"`
-	MaxRowsPerFile   *int64     `yaml:"max_rows_per_file"`
-	MaxBytesPerFile  ByteSize   `yaml:"max_bytes_per_file"`
-	ColumnNames      string     `yaml:"column_names"`
-	CSVHeader        string     `yaml:"csv_header"`
-	Timeout          string     `yaml:"timeout" want:"a duration such as 90s, 15m or 2h"`
-	ApplyFormatting  *bool      `yaml:"apply_formatting"`
-	ApplyVis         *bool      `yaml:"apply_vis"`
-	Cache            *bool      `yaml:"cache"`
-	ForceProduction  *bool      `yaml:"force_production"`
-	ServerTableCalcs *bool      `yaml:"server_table_calcs"`
-	RebuildPDTs      *bool      `yaml:"rebuild_pdts"`
-	Mode             string     `yaml:"mode"`
-	RunAs            ID         `yaml:"run_as"`
-	OnTruncation     string     `yaml:"on_truncation"`
-	OnSchemaChange   string     `yaml:"on_schema_change"`
-	When             string     `yaml:"when"`
-	MinRows          *int64     `yaml:"min_rows"`
-	MaxStaleness     string     `yaml:"max_staleness" want:"a duration such as 90s, 15m or 2h"`
-	Overlap          string     `yaml:"overlap"`
-	Catchup          string     `yaml:"catchup"`
-	CatchupWindow    string     `yaml:"catchup_window" want:"a duration such as 90s, 15m or 2h"`
-	Retries          rawRetries `yaml:"retries"`
+	Name               string            `yaml:"name"`
+	Description        string            `yaml:"description"`
+	Schedule           string            `yaml:"schedule" want:"a schedule such as '0 6 * * *' or '@daily'"`
+	Timezone           string            `yaml:"timezone"`
+	Source             rawSource         `yaml:"source"`
+	Limit              RowLimit          `yaml:"limit"`
+	QueryTimezone      string            `yaml:"query_timezone"`
+	SQLTimezone        string            `yaml:"sql_timezone"`
+	ResultFormat       string            `yaml:"result_format"`
+	Format             string            `yaml:"format"`
+	Compression        string            `yaml:"compression"`
+	Render             *rawRender        `yaml:"render"`
+	Destination        string            `yaml:"destination"`
+	IfExists           string            `yaml:"if_exists"`
+	Root               string            `yaml:"root"`
+	Manifest           *bool             `yaml:"manifest"`
+	MaxRowsPerFile     *int64            `yaml:"max_rows_per_file"`
+	MaxBytesPerFile    ByteSize          `yaml:"max_bytes_per_file"`
+	ColumnNames        string            `yaml:"column_names"`
+	Types              map[string]string `yaml:"types"`
+	BigQuerySchema     *bool             `yaml:"bigquery_schema"`
+	CSVHeader          string            `yaml:"csv_header"`
+	ParquetPageVersion *int              `yaml:"parquet_page_version"`
+	Timeout            string            `yaml:"timeout" want:"a duration such as 90s, 15m or 2h"`
+	ApplyFormatting    *bool             `yaml:"apply_formatting"`
+	ApplyVis           *bool             `yaml:"apply_vis"`
+	Cache              *bool             `yaml:"cache"`
+	ForceProduction    *bool             `yaml:"force_production"`
+	ServerTableCalcs   *bool             `yaml:"server_table_calcs"`
+	RebuildPDTs        *bool             `yaml:"rebuild_pdts"`
+	Mode               string            `yaml:"mode"`
+	RunAs              ID                `yaml:"run_as"`
+	OnTruncation       string            `yaml:"on_truncation"`
+	OnSchemaChange     string            `yaml:"on_schema_change"`
+	When               string            `yaml:"when"`
+	MinRows            *int64            `yaml:"min_rows"`
+	MaxStaleness       string            `yaml:"max_staleness" want:"a duration such as 90s, 15m or 2h"`
+	Overlap            string            `yaml:"overlap"`
+	Catchup            string            `yaml:"catchup"`
+	CatchupWindow      string            `yaml:"catchup_window" want:"a duration such as 90s, 15m or 2h"`
+	Retries            rawRetries        `yaml:"retries"`
 
 	Trigger *rawTrigger `yaml:"trigger"` // trigger.go
 }

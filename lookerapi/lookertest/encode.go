@@ -30,6 +30,9 @@ type encoder struct {
 	buf    []byte
 	val    []byte
 	rows   int
+	// quoteEmpty writes an empty string as "" in csv
+	// (!Options.BareEmptyStrings).
+	quoteEmpty bool
 }
 
 func newEncoder(format string, res *result) *encoder {
@@ -75,8 +78,11 @@ func (e *encoder) value(f *fieldDef, row int) (v []byte, null, quoted bool) {
 	return v, false, false
 }
 
-// appendSep appends a csv (comma) or txt (tab) field.
+// appendSep appends a csv (comma) or txt (tab) field that is not null.
 func (e *encoder) appendField(b []byte, sep byte, v []byte) []byte {
+	if sep == ',' && len(v) == 0 && e.quoteEmpty {
+		return append(b, `""`...) // see Options.BareEmptyStrings
+	}
 	if sep == ',' {
 		return appendCSV(b, v)
 	}

@@ -243,6 +243,7 @@ func (s *Server) writeResult(c *call, res *result, rq *runningQuery) {
 		return
 	}
 	enc := newEncoder(format, res)
+	enc.quoteEmpty = !s.opts.BareEmptyStrings
 	var metaBytes []byte
 	if format == "json_bi" {
 		metaBytes = res.meta()

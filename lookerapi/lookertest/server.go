@@ -84,6 +84,13 @@ type Options struct {
 	// after the task reports success [inf: the spec advises polling
 	// render_task, which suggests the two can disagree].
 	RenderResultsLag int
+	// BareEmptyStrings says how csv writes an empty string, which some
+	// rows of orders.note hold (not null). Undocumented; both variants
+	// are plausible. false (the default): quoted, "", while a null is
+	// written as nothing, as Ruby's CSV writes "" and nil [inf: Looker's
+	// backend is a JRuby application; Ruby's CSV quote_empty defaults to
+	// true]. true: both as nothing, so csv cannot tell them apart.
+	BareEmptyStrings bool
 }
 
 // Server is an in-process Looker-compatible API server. All methods are

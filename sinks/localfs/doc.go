@@ -45,7 +45,9 @@
 // Files (temp files, so the final ones too) are created with mode 0640 and
 // the directories Create makes with 0750, set explicitly so the umask does
 // not matter; WithFileMode changes both (a directory gets x where the file
-// mode has r, DirMode). Writes are buffered (256 KiB per Writer). No error from this
-// package is sinks.Retryable: local failures (permissions, a full disk) are
-// not cured by retrying.
+// mode has r, DirMode). Writes are buffered (256 KiB per Writer), and
+// every 8 MiB written the kernel is asked to start writing them to disk
+// (sync_file_range on Linux), so that Close's fsync does not wait for the
+// whole file. No error from this package is sinks.Retryable: local
+// failures (permissions, a full disk) are not cured by retrying.
 package localfs

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -152,7 +153,7 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		newDirs: newDirs,
 		policy:  policy,
 		f:       f,
-		bw:      newBuffer(f),
+		bw:      newBuffer(newWritebackFile(f)),
 	}, nil
 }
 
@@ -161,9 +162,9 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 // otherwise allocate bufferSize per file and collect it soon after.
 var buffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufferSize) }}
 
-func newBuffer(f *os.File) *bufio.Writer {
+func newBuffer(w io.Writer) *bufio.Writer {
 	bw := buffers.Get().(*bufio.Writer)
-	bw.Reset(f)
+	bw.Reset(w)
 	return bw
 }
 

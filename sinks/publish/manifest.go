@@ -84,7 +84,7 @@ type Column struct {
 	Field      string `json:"field"`       // Looker field name, e.g. orders.created_date
 	Label      string `json:"label"`       // Looker label
 	LookMLType string `json:"lookml_type"` // as Looker reports it, e.g. date_date
-	Type       string `json:"type"`        // output type: STRING, INT64, DOUBLE, BOOLEAN, DATE, TIMESTAMP
+	Type       string `json:"type"`        // output type: STRING, INT64, DOUBLE, BOOLEAN, DATE, TIMESTAMP, DECIMAL(p,s)
 }
 
 // FileInfo describes one committed data file.

@@ -49,6 +49,10 @@ type Options struct {
 	Named bool
 	// Manifest writes _manifest.json and _SUCCESS after the data.
 	Manifest bool
+	// Sidecars name the files besides the data that the run may write in
+	// its directory, each given by Set.Sidecar (e.g. a schema file); see
+	// there.
+	Sidecars []string
 	// WriteOptions apply to every data file.
 	WriteOptions sinks.WriteOptions
 	// Bytes, when not nil, is increased by every byte written to a data
@@ -83,6 +87,10 @@ type Set struct {
 	next     named // the next file of a Named set, set by Name
 	done     bool  // Commit succeeded or Abort ran
 	manifest bool  // the manifest of this run may be visible
+	// sidecars are the files given by Sidecar; sidecarsWritten the URIs
+	// Commit has begun to write.
+	sidecars        []sidecar
+	sidecarsWritten []string
 }
 
 // Begin starts a run's output at opts.Dest. With the manifest on and
@@ -95,6 +103,9 @@ func Begin(ctx context.Context, sink sinks.Sink, opts Options) (*Set, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
+	}
+	if err := checkSidecarNames(opts); err != nil {
+		return nil, err
 	}
 	s := &Set{sink: sink, opts: opts}
 	if i := strings.LastIndex(opts.Dest, "/"); i >= 0 {
@@ -126,7 +137,7 @@ func (s *Set) withdraws() bool {
 // withdraw removes an earlier run's _SUCCESS, then its manifest.
 func (s *Set) withdraw(ctx context.Context) error {
 	rm := s.sink.(sinks.Remover) // checked by Begin
-	for _, name := range []string{SuccessName, ManifestName} {
+	for _, name := range append([]string{SuccessName, ManifestName}, s.opts.Sidecars...) {
 		if err := rm.Remove(ctx, s.dir+name); err != nil {
 			return fmt.Errorf("withdraw the earlier run's %s before overwriting: %w", name, err)
 		}
@@ -310,6 +321,9 @@ func (s *Set) Commit(ctx context.Context, m *Manifest) error {
 	if err := s.commitHeld(ctx); err != nil {
 		return err
 	}
+	if err := s.writeSidecars(ctx); err != nil {
+		return err
+	}
 	if !s.opts.Manifest {
 		s.done = true
 		return nil
@@ -398,6 +412,11 @@ func (s *Set) Abort() error {
 				s.opts.Log.Error("withdraw the manifest of a failed run; its files are left in place so that it stays true", zap.String("uri", uri), zap.Error(err))
 				return errors.Join(append(errs, fmt.Errorf("withdraw %s: %w; delete it by hand", uri, err))...)
 			}
+		}
+	}
+	for _, uri := range s.sidecarsWritten {
+		if err := rm.Remove(ctx, uri); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s of the failed run: %w", uri, err))
 		}
 	}
 	for _, f := range s.files {

@@ -555,3 +555,50 @@ func TestHoldCommitFailureLeavesNothing(t *testing.T) {
 	data, _ := e.read(t, taken)
 	require.Equal(t, "someone else's", string(data))
 }
+
+// TestSidecar: a sidecar is written next to the manifest before it, is
+// withdrawn with the markers by the next overwriting run, and is removed
+// when the marker after it fails.
+func TestSidecar(t *testing.T) {
+	t.Parallel()
+	for _, e := range envs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			o := opts(e, false)
+			o.Sidecars = []string{"_schema.json"}
+			set, err := publish.Begin(t.Context(), e.sink, o)
+			require.NoError(t, err)
+			require.ErrorContains(t, set.Sidecar("other.json", "application/json", nil), "not one of the run's sidecar files")
+			require.NoError(t, set.Sidecar("_schema.json", "application/json", []byte(`[1]`)))
+			sp := publish.NewSplitter(t.Context(), set, publish.Limits{}, lines(0))
+			require.NoError(t, sp.WriteRow("1"))
+			require.NoError(t, sp.Close())
+			require.NoError(t, set.Commit(t.Context(), &publish.Manifest{Job: "orders"}))
+			data, ok := e.read(t, e.base+"_schema.json")
+			require.True(t, ok)
+			require.Equal(t, `[1]`, string(data))
+
+			next, err := publish.Begin(t.Context(), e.sink, o)
+			require.NoError(t, err)
+			_, left := e.read(t, e.base+"_schema.json")
+			require.False(t, left, "withdrawn with the markers")
+			require.NoError(t, next.Abort())
+		})
+	}
+	e := localEnv(t)
+	e.sink = failingSink{Sink: e.sink, failName: publish.SuccessName}
+	o := opts(e, false)
+	o.Sidecars = []string{"_schema.json"}
+	set, err := publish.Begin(t.Context(), e.sink, o)
+	require.NoError(t, err)
+	require.NoError(t, set.Sidecar("_schema.json", "application/json", []byte(`[1]`)))
+	sp := publish.NewSplitter(t.Context(), set, publish.Limits{}, lines(0))
+	require.NoError(t, sp.Close())
+	require.ErrorContains(t, set.Commit(t.Context(), nil), "injected failure")
+	require.NoError(t, set.Abort())
+	require.Empty(t, e.list(t))
+
+	o.Sidecars = []string{publish.ManifestName}
+	_, err = publish.Begin(t.Context(), e.sink, o)
+	require.ErrorContains(t, err, "must be a plain name")
+}

@@ -1,0 +1,188 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/formats/lookerdec"
+)
+
+// A passthrough holds at most passthroughChunks chunks of the body of
+// passthroughChunk bytes: the copy fills free chunks while the decoder
+// reads full ones; both sides use the same chunk, not a copy each.
+const (
+	passthroughChunk  = 256 << 10
+	passthroughChunks = 8
+)
+
+// passthroughResult is what the decoding side of a passthrough learnt.
+type passthroughResult struct {
+	schema formats.Schema  // the csv's columns, as lookerdec read them
+	digest *formats.Digest // of the rows, with localFields marked local
+}
+
+// passthrough copies body to w byte for byte while a second goroutine
+// decodes the same bytes as Looker csv, to validate the result, count its
+// rows into rows as they go (progress) and hash them (formats.Digest). The
+// copy and the decoder overlap: the body is read in chunks of a small ring
+// (passthroughChunks of passthroughChunk bytes), each written to w and
+// handed to the decoder, and reused once the decoder is done with it, so
+// memory stays bounded whatever the size of the result and a slow side
+// holds the other back.
+//
+// The decoder sees exactly the bytes written to w, and an error reading
+// body after them, so that it reports where the body broke ("read result:
+// read looker csv body at row N: ..."). passthrough returns only once the
+// decoder has stopped; it does not close w. Errors: the decoder's (a body
+// that is not Looker csv, or the body's read error), a write error of w
+// ("write csv: ..."), or context.Cause(ctx).
+func passthrough(ctx context.Context, w io.Writer, body io.Reader, localFields []string, rows *atomic.Int64) (passthroughResult, error) {
+	p := &chunkPipe{
+		free: make(chan []byte, passthroughChunks),
+		full: make(chan []byte, passthroughChunks),
+		stop: make(chan struct{}),
+	}
+	for range passthroughChunks {
+		p.free <- make([]byte, passthroughChunk)
+	}
+	var res passthroughResult
+	var decErr error
+	decoded := make(chan struct{})
+	go func() {
+		defer close(decoded)
+		res, decErr = decodePassthrough(ctx, p, localFields, rows)
+	}()
+
+	err := p.pump(ctx, w, body, decoded)
+	if err != nil {
+		close(p.stop)
+	}
+	<-decoded
+	if err != nil {
+		return passthroughResult{}, err
+	}
+	return res, decErr
+}
+
+// decodePassthrough reads r as Looker csv, hashing and counting its rows.
+func decodePassthrough(ctx context.Context, r io.Reader, localFields []string, rows *atomic.Int64) (res passthroughResult, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &formats.ReadError{Err: formats.Recovered(v)}
+		}
+	}()
+	dec, err := lookerdec.NewCSV(r)
+	if err != nil {
+		return res, fmt.Errorf("read csv result: %w", err)
+	}
+	res.schema = dec.Schema()
+	// The digest sees the columns as a re-encoding run would, so that
+	// splitting a job later does not change its content hash.
+	res.digest = formats.NewDigest(formats.MarkLocal(res.schema, localFields))
+	// SHA-256 costs about as much as decoding: overlap the two.
+	wait := res.digest.Concurrent()
+	defer wait()
+	var counted int64
+	// One batch: the rows are only read, on this goroutine, never copied.
+	_, err = formats.Copy(ctx, nil, res.digest.Reader(dec), formats.CopyOptions{Batches: 1, Progress: func(n int64) {
+		rows.Add(n - counted)
+		counted = n
+	}})
+	return res, err
+}
+
+// chunkPipe carries the chunks of a passthrough from the copy to the
+// decoder, which reads them as an io.Reader.
+type chunkPipe struct {
+	free chan []byte   // chunks the copy may fill (capacity: all of them)
+	full chan []byte   // filled chunks for the decoder; closed after the last
+	stop chan struct{} // closed when the copy failed: the decoder stops
+	end  error         // set before full is closed: why the body ended
+
+	cur   []byte // unread part of the decoder's chunk
+	chunk []byte // the decoder's chunk, returned to free when read
+}
+
+// pump is the copying side: it fills chunks from body, hands each to the
+// decoder and writes it to w, until body ends, a write fails, ctx ends or
+// the decoder stopped early (decoded is closed). It returns nil when the
+// decoder has every byte and the reason the body ended; the decoder's
+// error, if any, is then the result.
+func (p *chunkPipe) pump(ctx context.Context, w io.Writer, body io.Reader, decoded <-chan struct{}) (err error) {
+	defer func() {
+		if v := recover(); v != nil { // a bug in a compressor or a sink
+			err = fmt.Errorf("write csv: %w", formats.Recovered(v))
+		}
+	}()
+	for {
+		var buf []byte
+		select {
+		case buf = <-p.free:
+		case <-decoded: // failed without reading the rest: its error is the result
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		n, rerr := fill(body, buf[:cap(buf)])
+		if n > 0 {
+			p.full <- buf[:n] // never blocks: full has room for every chunk
+			if _, err := w.Write(buf[:n]); err != nil {
+				return fmt.Errorf("write csv: %w", err)
+			}
+		} else {
+			p.free <- buf
+		}
+		if rerr != nil {
+			p.end = rerr
+			close(p.full)
+			return nil
+		}
+		if err := context.Cause(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// fill reads from r until buf is full or r fails (io.EOF at the end).
+// Fewer, larger writes are cheaper for the compressor and the sink.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// errCopyStopped is what the decoder reads once the copy failed; the
+// copy's error is the result.
+var errCopyStopped = errors.New("copy stopped")
+
+// Read is the decoder's side of the pipe.
+func (p *chunkPipe) Read(b []byte) (int, error) {
+	for len(p.cur) == 0 {
+		if p.chunk != nil {
+			p.free <- p.chunk[:cap(p.chunk)] // never blocks
+			p.chunk = nil
+		}
+		select {
+		case c, ok := <-p.full:
+			if !ok {
+				return 0, p.end
+			}
+			p.chunk, p.cur = c, c
+		case <-p.stop:
+			return 0, errCopyStopped
+		}
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
+}

@@ -1,0 +1,172 @@
+//go:build unix
+
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/lookerexport/exporter/jobs/config"
+	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/lookerapi/lookertest"
+	"github.com/lookerexport/exporter/sinks/localfs"
+	"github.com/lookerexport/exporter/sinks/publish"
+)
+
+// BenchmarkPassthroughWire is BenchmarkPassthrough without the sandbox's
+// cost of making the rows: the Look's csv (1M rows) is saved once and
+// served from a file, as a remote Looker would send it without using this
+// machine's CPU, so that the figures show the exporter's own speed against
+// the wire's. Each iteration downloads the body to a local file (as curl
+// -o would) and passes it through convert to a publish.Set on localfs
+// (fsync and rename included), alternately.
+//
+//	go test ./jobs -run '^$' -bench PassthroughWire -benchtime 5x
+func BenchmarkPassthroughWire(b *testing.B) {
+	body := wireBody(b, 1_000_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		http.ServeFile(w, r, body)
+	}))
+	b.Cleanup(srv.Close)
+	get := func() io.ReadCloser {
+		resp, err := http.Get(srv.URL)
+		require.NoError(b, err)
+		require.Equal(b, http.StatusOK, resp.StatusCode)
+		return resp.Body
+	}
+	for _, mode := range []struct{ name, compression, ext string }{
+		{"csv", "none", "csv"},
+		{"csv.gz", "gzip", "csv.gz"},
+		{"csv.zst", "zstd", "csv.zst"},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			y := fmt.Sprintf("looker: {base_url: 'https://looker.example.com', client_id: x, client_secret: y}\njobs:\n"+
+				"  - {name: bench, schedule: '* * * * *', source: {look_id: '42'}, format: csv, compression: %s, destination: /tmp/x.%s}\n",
+				mode.compression, mode.ext)
+			cfg, err := config.Parse("bench.yaml", []byte(y), config.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+			require.NoError(b, err)
+			job := cfg.Jobs[0]
+			require.True(b, job.Plan.Passthrough)
+			dir := b.TempDir()
+			sink := localfs.New(zap.NewNop())
+			ctx := context.Background()
+			var vs vsDownload
+			for i := 0; b.Loop(); i++ {
+				vs.Download(b, func() int64 {
+					r := get()
+					defer r.Close()
+					f, err := os.Create(filepath.Join(dir, "download.csv"))
+					require.NoError(b, err)
+					n, err := io.Copy(f, r)
+					require.NoError(b, err)
+					require.NoError(b, f.Close())
+					return n
+				})
+				require.NoError(b, os.Remove(filepath.Join(dir, "download.csv")))
+
+				var rows atomic.Int64
+				vs.Run(b, func() {
+					r := get()
+					defer r.Close()
+					dest := localfs.URI(filepath.Join(dir, fmt.Sprint(i), "orders."+mode.ext))
+					out, err := publish.Begin(ctx, sink, publish.Options{Dest: dest})
+					require.NoError(b, err)
+					var info outputInfo
+					require.NoError(b, convert(ctx, job, &lookerapi.Result{Body: r, Format: "csv"}, out, &rows, &info, time.UTC))
+					require.NoError(b, out.Commit(ctx, nil))
+				})
+				require.EqualValues(b, 1_000_000, rows.Load())
+				require.NoError(b, os.RemoveAll(filepath.Join(dir, fmt.Sprint(i))))
+			}
+			vs.Report(b)
+		})
+	}
+}
+
+// wireBody saves the sandbox Look's csv of n rows to a file.
+func wireBody(b *testing.B, n int) string {
+	b.Helper()
+	srv := lookertest.NewServer(lookertest.Options{Rows: n})
+	defer srv.Close()
+	resp, err := http.PostForm(srv.URL()+"/api/4.0/login", url.Values{"client_id": {srv.ClientID()}, "client_secret": {srv.ClientSecret()}})
+	require.NoError(b, err)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	require.NoError(b, err)
+	req, err := http.NewRequest(http.MethodGet, srv.URL()+"/api/4.0/looks/"+lookertest.LookID+"/run/csv?limit=-1", nil)
+	require.NoError(b, err)
+	req.Header.Set("Authorization", "token "+tok.AccessToken)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	path := filepath.Join(b.TempDir(), "looker.csv")
+	f, err := os.Create(path)
+	require.NoError(b, err)
+	_, err = io.Copy(f, resp.Body)
+	require.NoError(b, err)
+	require.NoError(b, f.Close())
+	return path
+}
+
+// vsDownload times downloads and runs of the same body, wall clock and
+// CPU, side by side.
+type vsDownload struct {
+	size                       int64
+	down, run, downCPU, runCPU time.Duration
+}
+
+// Download times download, which returns the size of the body.
+func (v *vsDownload) Download(tb testing.TB, download func() int64) {
+	start, cpu := time.Now(), processCPU(tb)
+	v.size = download()
+	v.down += time.Since(start)
+	v.downCPU += processCPU(tb) - cpu
+}
+
+// Run times run.
+func (v *vsDownload) Run(tb testing.TB, run func()) {
+	start, cpu := time.Now(), processCPU(tb)
+	run()
+	v.run += time.Since(start)
+	v.runCPU += processCPU(tb) - cpu
+}
+
+// Report reports the MB/s of the body downloaded and run, the ratio of the
+// run's to the download's, and the CPU time of each per op: CPU time of
+// the whole process (a sandbox Looker's too), which other work on the
+// machine inflates less than wall time.
+func (v *vsDownload) Report(b *testing.B) {
+	mb := float64(v.size) * float64(b.N) / 1e6
+	b.ReportMetric(mb/v.down.Seconds(), "download_MB/s")
+	b.ReportMetric(mb/v.run.Seconds(), "run_MB/s")
+	b.ReportMetric(v.down.Seconds()/v.run.Seconds(), "ratio_to_download")
+	b.ReportMetric(v.downCPU.Seconds()*1e3/float64(b.N), "download_cpu_ms/op")
+	b.ReportMetric(v.runCPU.Seconds()*1e3/float64(b.N), "run_cpu_ms/op")
+	b.SetBytes(v.size)
+}
+
+// processCPU is the user and system CPU time the process has used.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(tb, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
