@@ -118,3 +118,26 @@ func TestPassthroughMemoryIsBounded(t *testing.T) {
 	require.Greater(t, size.Load(), int64(100<<20))
 	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "allocated during the passthrough")
 }
+
+// TestSmallPassthroughsReuseTheirChunks: a passthrough takes chunks as
+// its body needs them, from a free list the next one reuses, so a burst
+// of small results does not allocate a ring of 2 MiB per run.
+func TestSmallPassthroughsReuseTheirChunks(t *testing.T) {
+	w := writerFunc(func(p []byte) (int, error) { return len(p), nil })
+	run := func() {
+		var rows atomic.Int64
+		_, err := passthrough(context.Background(), w, &csvBody{n: 20}, nil, &rows)
+		require.NoError(t, err)
+		require.EqualValues(t, 20, rows.Load())
+	}
+	run() // warm: the free list and the decoder's code paths
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		run()
+	}
+	runtime.ReadMemStats(&after)
+	perRun := (after.TotalAlloc - before.TotalAlloc) / 10
+	t.Logf("allocated per small passthrough: %d bytes", perRun)
+	require.Less(t, perRun, uint64(passthroughChunk), "less than one chunk per run")
+}
