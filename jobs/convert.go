@@ -102,7 +102,17 @@ func convert(ctx context.Context, job *config.Job, res *lookerapi.Result, out *p
 		return newEncoder(plan, w, schema, cols, zone)
 	})
 	info.digest = formats.NewDigest(schema)
-	if err := drain(ctx, info.digest.Reader(dec), enc, rows); err != nil {
+	// parquetenc writes its batches on goroutines of its own while the
+	// next one fills: the rows go to it directly, without Copy's second
+	// goroutine and its copy of every row; SHA-256 gets a goroutine of its
+	// own, off the decoding one, which is then the longest path.
+	batches := 0 // Copy's default: decode and encode on two goroutines
+	if plan.Format == formats.Parquet {
+		batches = 1
+		wait := info.digest.Concurrent()
+		defer wait() // before the caller reads the digest's Sum
+	}
+	if err := drain(ctx, info.digest.Reader(dec), enc, rows, batches); err != nil {
 		return err
 	}
 	return enc.Close()
@@ -217,12 +227,13 @@ func typedSchema(fields []lookerapi.Field) formats.Schema {
 	return s
 }
 
-// drain reads every row from dec into enc (when not nil), counting rows.
-// formats.Copy decodes and encodes on two goroutines with bounded batches;
-// its errors say "read result: ..." or "write row N: ...".
-func drain(ctx context.Context, dec formats.RowReader, enc formats.RowWriter, rows *atomic.Int64) error {
+// drain reads every row from dec into enc (when not nil), counting rows,
+// with formats.Copy: batches is CopyOptions.Batches (0: decode and encode
+// on two goroutines with bounded batches; 1: on the caller's). Its errors
+// say "read result: ..." or "write row N: ...".
+func drain(ctx context.Context, dec formats.RowReader, enc formats.RowWriter, rows *atomic.Int64, batches int) error {
 	var counted int64
-	_, err := formats.Copy(ctx, enc, dec, formats.CopyOptions{Progress: func(n int64) {
+	_, err := formats.Copy(ctx, enc, dec, formats.CopyOptions{Batches: batches, Progress: func(n int64) {
 		rows.Add(n - counted)
 		counted = n
 	}})

@@ -211,10 +211,10 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		return nil, err
 	}
 	e.nulls = make([]parquet.Value, n)
-	e.raw, e.fixed = make([][]rawCell, n), make([][]byte, n)
+	e.fixed = make([][]byte, n)
+	e.cur, e.spare = newBatch(n, batch), newBatch(n, batch)
 	for i := range e.vals {
 		e.vals[i] = make([]parquet.Value, 0, batch)
-		e.raw[i] = make([]rawCell, 0, batch)
 		e.nulls[i] = parquet.Value{}.Level(0, 0, i)
 		if e.types[i] == formats.Timestamp {
 			e.ts[i] = lookertext.NewTimestamps(opts.Location)
@@ -239,18 +239,20 @@ type encoder struct {
 	// vals holds the batch column by column: parquet-go's column writers
 	// take them so, with no row-to-column pass, and two goroutines write
 	// the columns (see writeColumns).
-	vals      [][]parquet.Value
-	raw       [][]rawCell     // the batch as sent, column by column (see WriteRow)
-	fixed     [][]byte        // a column's FIXED_LEN_BYTE_ARRAY decimals of the batch
-	nulls     []parquet.Value // each column's null, levels set
-	batchRows int             // rows per batch
-	n         int             // rows in batch
-	arena     []byte          // string bytes of the batch (rows are not retained)
-	rows      int64           // rows accepted
-	rgBytes   int64
-	rgBase    int64 // w.Size() when the current row group started
-	err       error
-	closed    bool
+	vals [][]parquet.Value
+	// cur is the batch WriteRow fills while the other one is written on
+	// two goroutines of its own (see handOff); spare is that other one
+	// once written, nil while it is.
+	cur, spare *batch
+	flushing   chan flushed    // the written batch, while one is; else nil
+	fixed      [][]byte        // a column's FIXED_LEN_BYTE_ARRAY decimals of the batch
+	nulls      []parquet.Value // each column's null, levels set
+	batchRows  int             // rows per batch
+	rows       int64           // rows accepted
+	rgBytes    int64
+	rgBase     int64 // w.Size() when the current row group started
+	err        error
+	closed     bool
 }
 
 // schema builds the file schema; dict marks the columns to dictionary
@@ -302,7 +304,7 @@ func (e *encoder) schema(dict []bool) (*parquet.Schema, error) {
 }
 
 // start creates the parquet writer, choosing the dictionary columns from
-// the rows of the first batch (see DictionaryAuto).
+// the rows of the first batch, e.cur (see DictionaryAuto).
 func (e *encoder) start() error {
 	e.dictCols = make([]bool, len(e.types))
 	for i, t := range e.types {
@@ -313,7 +315,7 @@ func (e *encoder) start() error {
 		case DictionaryAll:
 			e.dictCols[i] = true
 		case DictionaryAuto:
-			e.dictCols[i] = e.fewDistinct(i)
+			e.dictCols[i] = e.cur.fewDistinct(i)
 		}
 	}
 	schema, err := e.schema(e.dictCols)
@@ -350,19 +352,19 @@ func (e *encoder) start() error {
 // distinct non-null value per dictSampleRatio non-null values, and at most
 // dictMaxDistinct of them. A column with no non-null value in the sample
 // stays plain.
-func (e *encoder) fewDistinct(i int) bool {
+func (b *batch) fewDistinct(i int) bool {
 	seen := make(map[string]struct{})
 	nonNull := 0
-	for _, c := range e.raw[i] {
+	for _, c := range b.raw[i] {
 		if c.start < 0 {
 			continue
 		}
 		nonNull++
-		if _, ok := seen[string(e.text(c))]; !ok {
+		if _, ok := seen[string(b.text(c))]; !ok {
 			if len(seen) >= dictMaxDistinct {
 				return false
 			}
-			seen[string(e.text(c))] = struct{}{}
+			seen[string(b.text(c))] = struct{}{}
 		}
 	}
 	return nonNull > 0 && len(seen)*dictSampleRatio <= nonNull
@@ -382,68 +384,172 @@ func (e *encoder) WriteRow(row formats.Row) error {
 		e.err = fmt.Errorf("parquet encoder: row %d has %d cells, the schema has %d columns", e.rows+1, len(row), len(e.types))
 		return e.err
 	}
+	b := e.cur
+	if b.n == 0 {
+		b.first = e.rows + 1
+	}
 	for i, c := range row {
 		if c.Null {
-			e.raw[i] = append(e.raw[i], rawCell{start: -1})
+			b.raw[i] = append(b.raw[i], rawCell{start: -1})
 			continue
 		}
-		start := len(e.arena)
-		e.arena = append(e.arena, c.Value...)
-		e.raw[i] = append(e.raw[i], rawCell{start: start, end: len(e.arena)})
+		start := len(b.arena)
+		b.arena = append(b.arena, c.Value...)
+		b.raw[i] = append(b.raw[i], rawCell{start: start, end: len(b.arena)})
 	}
-	e.n++
+	b.n++
 	e.rows++
-	if e.n == e.batchRows {
-		return e.flushBatch()
+	if b.n == e.batchRows {
+		return e.handOff()
 	}
 	return nil
 }
 
-// rawCell is a value of the batch as Looker sent it: e.arena[start:end],
+// batch is rows as WriteRow took them, column by column.
+type batch struct {
+	raw   [][]rawCell // per column
+	arena []byte      // the values' bytes (rows are not retained)
+	n     int         // rows
+	first int64       // the encoder's row number of the first row
+}
+
+func newBatch(cols, rows int) *batch {
+	b := &batch{raw: make([][]rawCell, cols)}
+	for i := range b.raw {
+		b.raw[i] = make([]rawCell, 0, rows)
+	}
+	return b
+}
+
+func (b *batch) reset() {
+	for i := range b.raw {
+		b.raw[i] = b.raw[i][:0]
+	}
+	b.arena, b.n = b.arena[:0], 0
+}
+
+// flushed is a batch written on its own goroutines, and how it went.
+type flushed struct {
+	b     *batch
+	fault *valueFault // the first value that did not parse
+	err   error
+}
+
+// valueFault is a value of a batch that does not fit its column.
+type valueFault struct {
+	row   int64 // the encoder's row number
+	col   int
+	value []byte
+	err   error
+}
+
+// handOff starts writing the full batch on goroutines of its own and
+// gives WriteRow the other one, once that is written: decoding the next
+// rows (on the caller's goroutine) overlaps converting and encoding these
+// (on two more), with two batches of memory.
+func (e *encoder) handOff() error {
+	if err := e.waitFlush(); err != nil {
+		return err
+	}
+	if e.w == nil {
+		if err := e.start(); err != nil {
+			e.err = err
+			return err
+		}
+	}
+	b := e.cur
+	e.cur, e.spare = e.spare, nil
+	e.flushing = make(chan flushed, 1)
+	go func() { e.flushing <- e.flush(b) }()
+	return nil
+}
+
+// waitFlush waits for the batch being written, if any, and takes its
+// outcome: the batch back as spare, or the encoder's error.
+func (e *encoder) waitFlush() error {
+	if e.flushing == nil {
+		return nil
+	}
+	f := <-e.flushing
+	e.flushing = nil
+	if f.fault != nil {
+		return e.fail(f.fault.row, f.fault.col, f.fault.value, f.fault.err)
+	}
+	if f.err != nil {
+		e.err = f.err
+		return e.err
+	}
+	f.b.reset()
+	e.spare = f.b
+	return nil
+}
+
+// flush writes batch b and cuts a row group when it is large enough.
+// While it runs, nothing else touches e.w.
+func (e *encoder) flush(b *batch) flushed {
+	if b.n > 0 {
+		fault, err := e.writeColumns(b)
+		if fault != nil || err != nil {
+			if err != nil {
+				err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", b.first+int64(b.n)-1, err)
+			}
+			return flushed{b: b, fault: fault, err: err}
+		}
+	}
+	if e.w.Size()-e.rgBase >= e.rgBytes {
+		if err := e.w.Flush(); err != nil {
+			return flushed{b: b, err: fmt.Errorf("parquet encoder: write row group ending at row %d: %w", b.first+int64(b.n)-1, err)}
+		}
+		e.rgBase = e.w.Size()
+	}
+	return flushed{b: b}
+}
+
+// rawCell is a value of a batch as Looker sent it: its arena[start:end],
 // or null when start is negative.
 type rawCell struct{ start, end int }
 
 // text is a non-null value of the batch as Looker sent it.
-func (e *encoder) text(c rawCell) []byte { return e.arena[c.start:c.end:c.end] }
+func (b *batch) text(c rawCell) []byte { return b.arena[c.start:c.end:c.end] }
 
 // convertColumn turns column i of the batch into parquet values in
 // e.vals[i]. It touches nothing another column's conversion does (its
 // own timestamp reader and decimal bytes), so two run side by side. On a
 // value that does not parse it returns the value's row in the batch.
-func (e *encoder) convertColumn(i int) (int, error) {
+func (e *encoder) convertColumn(b *batch, i int) (int, error) {
 	vals := e.vals[i][:0]
 	e.fixed[i] = e.fixed[i][:0]
 	defer func() { e.vals[i] = vals }()
-	for r, c := range e.raw[i] {
+	for r, c := range b.raw[i] {
 		if c.start < 0 {
 			vals = append(vals, e.nulls[i])
 			continue
 		}
-		b := e.text(c)
+		text := b.text(c)
 		var v parquet.Value
 		switch e.types[i] {
 		case formats.String:
-			v = parquet.ByteArrayValue(b)
+			v = parquet.ByteArrayValue(text)
 		case formats.Int64:
-			x, err := lookertext.ParseInteger(b)
+			x, err := lookertext.ParseInteger(text)
 			if err != nil {
 				return r, err
 			}
 			v = parquet.Int64Value(x)
 		case formats.Double:
-			x, err := lookertext.ParseFloat(b)
+			x, err := lookertext.ParseFloat(text)
 			if err != nil {
 				return r, err
 			}
 			v = parquet.DoubleValue(x)
 		case formats.Bool:
-			x, err := lookertext.ParseBool(b)
+			x, err := lookertext.ParseBool(text)
 			if err != nil {
 				return r, err
 			}
 			v = parquet.BooleanValue(x)
 		case formats.Date:
-			x, err := lookertext.ParseDate(b)
+			x, err := lookertext.ParseDate(text)
 			if err != nil {
 				return r, err
 			}
@@ -452,9 +558,9 @@ func (e *encoder) convertColumn(i int) (int, error) {
 			var x int64
 			var err error
 			if e.local[i] {
-				x, err = lookertext.ParseWall(b)
+				x, err = lookertext.ParseWall(text)
 			} else {
-				x, err = e.ts[i].Parse(b)
+				x, err = e.ts[i].Parse(text)
 			}
 			if err != nil {
 				return r, err
@@ -462,7 +568,7 @@ func (e *encoder) convertColumn(i int) (int, error) {
 			v = parquet.Int64Value(x)
 		case formats.Decimal:
 			d := e.dec[i]
-			x, err := lookertext.ParseDecimal(b, d.precision, d.scale)
+			x, err := lookertext.ParseDecimal(text, d.precision, d.scale)
 			if err != nil {
 				return r, err
 			}
@@ -489,40 +595,8 @@ func (e *encoder) fail(row int64, col int, v []byte, err error) error {
 	if d := e.dec[col]; e.types[col] == formats.Decimal {
 		typ = fmt.Sprintf("DECIMAL(%d,%d)", d.precision, d.scale)
 	}
-	e.err = fmt.Errorf("parquet encoder: %w", &formats.ValueError{Row: row, Behind: e.rows - row, Column: e.cols[col], Type: typ, Value: slices.Clone(v), Err: err})
+	e.err = fmt.Errorf("parquet encoder: %w", &formats.ValueError{Row: row, Behind: e.rows - row, Column: e.cols[col], Type: typ, Value: v, Err: err})
 	return e.err
-}
-
-// flushBatch hands the batch to parquet-go and cuts a row group when it is
-// large enough.
-func (e *encoder) flushBatch() error {
-	if e.w == nil {
-		if err := e.start(); err != nil {
-			e.err = err
-			return err
-		}
-	}
-	if e.n > 0 {
-		if err := e.writeColumns(); err != nil {
-			if e.err == nil {
-				e.err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", e.rows, err)
-			}
-			return e.err
-		}
-		for i := range e.vals {
-			e.vals[i], e.raw[i] = e.vals[i][:0], e.raw[i][:0]
-		}
-		e.n = 0
-		e.arena = e.arena[:0]
-	}
-	if e.w.Size()-e.rgBase >= e.rgBytes {
-		if err := e.w.Flush(); err != nil {
-			e.err = fmt.Errorf("parquet encoder: write row group ending at row %d: %w", e.rows, err)
-			return e.err
-		}
-		e.rgBase = e.w.Size()
-	}
-	return nil
 }
 
 // writeColumns converts the batch and hands it to the row group's column
@@ -534,7 +608,7 @@ func (e *encoder) flushBatch() error {
 // 64 rows, as parquet-go's own row writer hands them over, so pages are
 // cut where they would be. A value that does not parse fails the batch
 // with the first such value, by row then column.
-func (e *encoder) writeColumns() error {
+func (e *encoder) writeColumns(b *batch) (*valueFault, error) {
 	cws := e.w.ColumnWriters()
 	bad := make([]int, len(cws)) // the batch row of a value that does not parse; -1
 	errs := make([]error, len(cws))
@@ -545,7 +619,7 @@ func (e *encoder) writeColumns() error {
 			if i >= len(cws) {
 				return nil
 			}
-			if bad[i], errs[i] = e.convertColumn(i); errs[i] != nil {
+			if bad[i], errs[i] = e.convertColumn(b, i); errs[i] != nil {
 				continue
 			}
 			vals := e.vals[i]
@@ -576,9 +650,9 @@ func (e *encoder) writeColumns() error {
 		}
 	}
 	if col >= 0 {
-		return e.fail(e.rows-int64(e.n)+int64(bad[col])+1, col, e.text(e.raw[col][bad[col]]), errs[col])
+		return &valueFault{row: b.first + int64(bad[col]), col: col, value: slices.Clone(b.text(b.raw[col][bad[col]])), err: errs[col]}, nil
 	}
-	return err
+	return nil, err
 }
 
 // rowsPerWrite is how many values a column writer takes at a time.
@@ -593,9 +667,21 @@ func (e *encoder) Close() error {
 	}
 	e.closed = true
 	if e.err != nil {
+		e.waitFlush() //nolint:errcheck // the encoder already failed
 		return e.err
 	}
-	if err := e.flushBatch(); err != nil {
+	if err := e.waitFlush(); err != nil {
+		return err
+	}
+	if e.w == nil { // fewer rows than a batch
+		if err := e.start(); err != nil {
+			e.err = err
+			return err
+		}
+	}
+	e.flushing = make(chan flushed, 1)
+	e.flushing <- e.flush(e.cur)
+	if err := e.waitFlush(); err != nil {
 		return err
 	}
 	if err := e.w.Close(); err != nil {

@@ -489,14 +489,14 @@ func (s *sliceRows) Next() (formats.Row, error) {
 }
 
 // TestBadValueInABatchNamesItsRow: values are converted a batch at a time,
-// on two goroutines, after the rows that follow them were taken; the
-// error still names the first bad value, by row then column, and Copy's
-// WriteError its row.
+// on goroutines of their own, while the next batch fills; the error comes
+// with the next batch handed over, and still names the first bad value,
+// by row then column, and Copy's WriteError its row.
 func TestBadValueInABatchNamesItsRow(t *testing.T) {
 	t.Parallel()
 	sch := formats.Schema{Fields: []formats.Field{{Name: "a", Type: formats.Int64}, {Name: "b", Type: formats.Double}, {Name: "c", Type: formats.String}}}
 	var rows []formats.Row
-	for i := 1; i <= 2000; i++ { // the first batch is 1,024 rows
+	for i := 1; i <= 3000; i++ { // batches of 1,024 rows: the first one's error comes at row 2,048
 		a, b := fmt.Sprint(i), fmt.Sprint(i)+".5"
 		switch i {
 		case 300:
@@ -514,8 +514,8 @@ func TestBadValueInABatchNamesItsRow(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.EqualValues(t, 300, ve.Row)
 	we, ok := errors.AsType[*formats.WriteError](err)
-	require.True(t, ok, "reported when the batch is written, at row 1,024")
+	require.True(t, ok, "reported when the next batch is handed over, at row 2,048")
 	require.EqualValues(t, 300, we.Row, "Copy names the value's row, not the row it was reported at")
-	require.EqualValues(t, 1023, n)
+	require.EqualValues(t, 2047, n)
 	require.ErrorIs(t, err, w.Close(), "the encoder's error is sticky")
 }
