@@ -313,11 +313,7 @@ func (d *csvReader) parseRecord(data []byte, atEOF bool) (n int, more bool, err 
 		}
 		// Unquoted field.
 		j := i
-		for j < len(data) {
-			c := data[j]
-			if c == ',' || c == '\n' || c == '"' {
-				break
-			}
+		for j < len(data) && !fieldEnd[data[j]] {
 			j++
 		}
 		if j == len(data) {
@@ -346,6 +342,10 @@ func (d *csvReader) parseRecord(data []byte, atEOF bool) (n int, more bool, err 
 		}
 	}
 }
+
+// fieldEnd marks the bytes that end an unquoted field (or make it an
+// error): one load per byte instead of three comparisons.
+var fieldEnd = [256]bool{',': true, '\n': true, '"': true}
 
 // add appends a field to the current record. Past formats.MaxColumns+1
 // fields it only counts them: a record that wide is an error, and keeping
