@@ -12,24 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/formats/internal/fixture"
 )
-
-// sliceReader yields rows from memory.
-type sliceReader struct {
-	schema formats.Schema
-	rows   []formats.Row
-}
-
-func (s *sliceReader) Schema() formats.Schema { return s.schema }
-
-func (s *sliceReader) Next() (formats.Row, error) {
-	if len(s.rows) == 0 {
-		return nil, io.EOF
-	}
-	r := s.rows[0]
-	s.rows = s.rows[1:]
-	return r, nil
-}
 
 func cells(vs ...string) formats.Row {
 	r := make(formats.Row, len(vs))
@@ -52,7 +36,7 @@ var digestSchema = formats.Schema{Fields: []formats.Field{
 func digestOf(t *testing.T, s formats.Schema, rows ...formats.Row) string {
 	t.Helper()
 	d := formats.NewDigest(s)
-	r := d.Reader(&sliceReader{schema: s, rows: rows})
+	r := d.Reader(fixture.Rows(s, rows))
 	for {
 		_, err := r.Next()
 		if err == io.EOF {

@@ -472,22 +472,6 @@ func TestLocalTimestampWithOffset(t *testing.T) {
 	require.ErrorContains(t, err, `row 1, column "t" (TIMESTAMP): value "2026-03-01T10:15:00+01:00": has a time zone offset, but the field is a wall-clock time`)
 }
 
-// sliceRows is a RowReader over rows in memory.
-type sliceRows struct {
-	schema formats.Schema
-	rows   []formats.Row
-}
-
-func (s *sliceRows) Schema() formats.Schema { return s.schema }
-func (s *sliceRows) Next() (formats.Row, error) {
-	if len(s.rows) == 0 {
-		return nil, io.EOF
-	}
-	r := s.rows[0]
-	s.rows = s.rows[1:]
-	return r, nil
-}
-
 // TestBadValueInABatchNamesItsRow: values are converted a batch at a time,
 // on goroutines of their own, while the next batch fills; the error comes
 // with the next batch handed over, and still names the first bad value,
@@ -508,7 +492,7 @@ func TestBadValueInABatchNamesItsRow(t *testing.T) {
 	}
 	w, err := New(io.Discard, sch, Options{})
 	require.NoError(t, err)
-	n, err := formats.Copy(context.Background(), w, &sliceRows{schema: sch, rows: rows}, formats.CopyOptions{})
+	n, err := formats.Copy(context.Background(), w, fixture.Rows(sch, rows), formats.CopyOptions{})
 	require.ErrorContains(t, err, `row 300, column "b" (DOUBLE): value "x300"`)
 	var ve *formats.ValueError
 	require.ErrorAs(t, err, &ve)
