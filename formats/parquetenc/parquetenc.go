@@ -431,6 +431,7 @@ func (b *batch) reset() {
 // flushed is a batch written on its own goroutines, and how it went.
 type flushed struct {
 	b     *batch
+	n     int         // its rows
 	fault *valueFault // the first value that did not parse
 	err   error
 }
@@ -481,28 +482,33 @@ func (e *encoder) waitFlush() error {
 	}
 	f.b.reset()
 	e.spare = f.b
-	return nil
-}
-
-// flush writes batch b and cuts a row group when it is large enough.
-// While it runs, nothing else touches e.w.
-func (e *encoder) flush(b *batch) flushed {
-	if b.n > 0 {
-		fault, err := e.writeColumns(b)
-		if fault != nil || err != nil {
-			if err != nil {
-				err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", b.first+int64(b.n)-1, err)
-			}
-			return flushed{b: b, fault: fault, err: err}
-		}
-	}
+	// The row group is cut here, on the caller's goroutine: the flush
+	// goroutines touch only the column writers' memory, never the output,
+	// so a run that stops on an error while one is busy leaves nothing
+	// writing to a file being discarded.
 	if e.w.Size()-e.rgBase >= e.rgBytes {
 		if err := e.w.Flush(); err != nil {
-			return flushed{b: b, err: fmt.Errorf("parquet encoder: write row group ending at row %d: %w", b.first+int64(b.n)-1, err)}
+			e.err = fmt.Errorf("parquet encoder: write row group ending at row %d: %w", f.b.first+int64(f.n)-1, err)
+			return e.err
 		}
 		e.rgBase = e.w.Size()
 	}
-	return flushed{b: b}
+	return nil
+}
+
+// flush hands batch b to the column writers, which keep the pages in
+// memory until the row group is written (see waitFlush). While it runs,
+// nothing else touches e.w.
+func (e *encoder) flush(b *batch) flushed {
+	f := flushed{b: b, n: b.n}
+	if b.n > 0 {
+		fault, err := e.writeColumns(b)
+		if err != nil {
+			err = fmt.Errorf("parquet encoder: write rows up to row %d: %w", b.first+int64(b.n)-1, err)
+		}
+		f.fault, f.err = fault, err
+	}
+	return f
 }
 
 // rawCell is a value of a batch as Looker sent it: its arena[start:end],

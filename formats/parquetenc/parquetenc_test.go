@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -503,3 +505,37 @@ func TestBadValueInABatchNamesItsRow(t *testing.T) {
 	require.EqualValues(t, 2047, n)
 	require.ErrorIs(t, err, w.Close(), "the encoder's error is sticky")
 }
+
+// TestAbandonedEncoderWritesNothingMore: a run that stops on an error
+// (its context ended, the body broke) drops its encoder without Close
+// while a batch may be being written on the encoder's own goroutines;
+// they touch only memory, so nothing reaches the output, which the run is
+// discarding, after the encoder was last called.
+func TestAbandonedEncoderWritesNothingMore(t *testing.T) { //nolint:paralleltest // it counts the process's goroutines
+	sch := formats.Schema{Fields: []formats.Field{{Name: "a", Type: formats.Int64}, {Name: "b", Type: formats.String}}}
+	var abandoned atomic.Bool
+	var late atomic.Int64
+	out := writerFunc(func(p []byte) (int, error) {
+		if abandoned.Load() {
+			late.Add(int64(len(p)))
+		}
+		return len(p), nil
+	})
+	w, err := New(out, sch, Options{RowGroupBytes: 1}) // every batch would end a row group
+	require.NoError(t, err)
+	before := runtime.NumGoroutine()
+	for i := range 1024 { // one batch, handed to the encoder's goroutines
+		require.NoError(t, w.WriteRow(formats.Row{{Value: []byte(fmt.Sprint(i))}, {Value: []byte("x")}}))
+	}
+	abandoned.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	require.LessOrEqual(t, runtime.NumGoroutine(), before, "the flush goroutines end on their own")
+	require.Zero(t, late.Load(), "bytes written after the encoder was abandoned")
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
