@@ -524,8 +524,10 @@ func TestAbandonedEncoderWritesNothingMore(t *testing.T) { //nolint:paralleltest
 	w, err := New(out, sch, Options{RowGroupBytes: 1}) // every batch would end a row group
 	require.NoError(t, err)
 	before := runtime.NumGoroutine()
-	for i := range 1024 { // one batch, handed to the encoder's goroutines
-		require.NoError(t, w.WriteRow(formats.Row{{Value: []byte(fmt.Sprint(i))}, {Value: []byte("x")}}))
+	text := bytes.Repeat([]byte("x"), 1024) // a row group of 1 MiB, more than any write buffer
+	for i := range 1024 {                   // one batch, handed to the encoder's goroutines
+		text[0] = byte(i)
+		require.NoError(t, w.WriteRow(formats.Row{{Value: []byte(fmt.Sprint(i))}, {Value: text}}))
 	}
 	abandoned.Store(true)
 	deadline := time.Now().Add(10 * time.Second)
