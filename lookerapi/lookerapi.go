@@ -252,7 +252,7 @@ type Result struct {
 	// Fields are the result's columns in the query's order, with their
 	// LookML types, when the client knows them for sure from the query
 	// and its explore: no pivots, no table calculations, values
-	// unformatted. Nil otherwise (and always for SQL Runner and tiles of
+	// unformatted, no visualization applied. Nil otherwise (and always for SQL Runner and tiles of
 	// merged results). A csv result RunOptions.TypedCSV chose has them.
 	Fields []Field
 }

@@ -312,10 +312,10 @@ func (c *Client) plan(ctx context.Context, src Source, opts RunOptions) (*runPla
 // knownColumns returns the result's columns when the client knows them
 // for sure (see Result.Fields): every field of the query found in its
 // explore with a LookML type, no pivots (they make columns of values), no
-// table calculations (their types are hints), values unformatted. Nil
-// otherwise.
+// table calculations (their types are hints), values unformatted and no
+// visualization applied (it may hide or rename columns). Nil otherwise.
 func (p *runPlan) knownColumns(opts RunOptions) []Field {
-	if p.fields == nil || p.pivoted || (opts.ApplyFormatting != nil && *opts.ApplyFormatting) {
+	if p.fields == nil || p.pivoted || (opts.ApplyFormatting != nil && *opts.ApplyFormatting) || (opts.ApplyVis != nil && *opts.ApplyVis) {
 		return nil
 	}
 	for _, f := range p.fields {

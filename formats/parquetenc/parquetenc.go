@@ -673,7 +673,10 @@ func (e *encoder) Close() error {
 	}
 	e.closed = true
 	if e.err != nil {
-		e.waitFlush() //nolint:errcheck // the encoder already failed
+		if e.flushing != nil { // let the batch's goroutines end; the first error stands
+			<-e.flushing
+			e.flushing = nil
+		}
 		return e.err
 	}
 	if err := e.waitFlush(); err != nil {
