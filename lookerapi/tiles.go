@@ -163,7 +163,9 @@ func (c *Client) runMerge(ctx context.Context, name string, tq TileQuery, opts R
 			"tile %q is a merged result, which Looker's API cannot run: the exporter merges its source queries itself and produces json only, not %s; use a json-based format for this tile",
 			tq.Tile.Title, opts.ResultFormat)}
 	}
-	opts.TypedCSV = false // the sources are read here, as json
+	// The sources are read here, as json, by a reader that relies on the
+	// client's in-band check of every byte.
+	opts.TypedCSV, opts.DecodesJSON = false, false
 	for _, dq := range tq.Queries {
 		if len(dq.Query.Pivots) > 0 {
 			return nil, &Error{Source: name, Op: "run", Message: fmt.Sprintf("tile %q merges a pivoted query (%s), which the exporter cannot merge", tq.Tile.Title, dq.QueryID)}
