@@ -215,7 +215,7 @@ type RunOptions struct {
 	// the query's order) and its LookML type, from the query and its
 	// explore. Then Result.Format is "csv" and Result.Fields lists the
 	// columns. Looker's csv is about a third of the size of json_bi, which
-	// repeats every field name in every row. Not for pivots, table
+	// repeats every field name in every row. Not for pivots, totals, table
 	// calculations (their types are hints), apply_formatting or
 	// apply_vis, SQL Runner, or an explore Looker does not let the client
 	// read: those run ResultFormat.
@@ -251,7 +251,7 @@ type Result struct {
 	Format string
 	// Fields are the result's columns in the query's order, with their
 	// LookML types, when the client knows them for sure from the query
-	// and its explore: no pivots, no table calculations, values
+	// and its explore: no pivots or totals, no table calculations, values
 	// unformatted, no visualization applied. Nil otherwise (and always for SQL Runner and tiles of
 	// merged results). A csv result RunOptions.TypedCSV chose has them.
 	Fields []Field

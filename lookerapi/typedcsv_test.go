@@ -20,6 +20,8 @@ func TestTypedCSVOnlyWhereEveryColumnIsKnown(t *testing.T) {
 	yes := true
 	pivoted := lookerapi.Query{Model: lookertest.Model, View: lookertest.ExploreName,
 		Fields: []string{"orders.status", "orders.count"}, Pivots: []string{"orders.status"}}
+	totals := lookerapi.Query{Model: lookertest.Model, View: lookertest.ExploreName,
+		Fields: []string{"orders.status", "orders.count"}, Total: true}
 	tests := []struct {
 		name   string
 		src    lookerapi.Source
@@ -31,6 +33,7 @@ func TestTypedCSVOnlyWhereEveryColumnIsKnown(t *testing.T) {
 		{"apply_vis", lookerapi.Source{LookID: lookertest.LookID}, func(o *lookerapi.RunOptions) { o.ApplyVis = &yes }, "json_bi"},
 		{"a table calculation", lookerapi.Source{LookID: lookertest.NonStreamingLookID}, nil, "json_bi"},
 		{"pivots", lookerapi.Source{Query: &pivoted}, nil, "json_bi"},
+		{"totals", lookerapi.Source{Query: &totals}, nil, "json_bi"},
 		{"SQL Runner", lookerapi.Source{SQL: &lookerapi.SQLQuery{Connection: lookertest.Connection, SQL: "SELECT id FROM orders"}}, nil, "json_bi"},
 	}
 	for _, tt := range tests {

@@ -234,7 +234,7 @@ type runPlan struct {
 	localFields []string
 	labels      []string      // the expected csv/txt header; nil when not known
 	fields      []Field       // the query's columns, from its explore; nil when not known
-	pivoted     bool          // the query has pivots
+	pivoted     bool          // the query has pivots, totals or subtotals
 	derived     *DerivedQuery // the query created for the run (another zone, the job's filters); nil when none
 }
 
@@ -305,15 +305,19 @@ func (c *Client) plan(ctx context.Context, src Source, opts RunOptions) (*runPla
 	if len(problems) == 0 {
 		p.fields = fields
 	}
-	p.pivoted = len(q.Pivots) > 0
+	// Pivots make columns of values; totals and subtotals add rows that
+	// are not rows of the result (whether csv carries them is not
+	// documented).
+	p.pivoted = len(q.Pivots) > 0 || q.Total || q.RowTotal != "" || len(q.Subtotals) > 0
 	return p, nil
 }
 
 // knownColumns returns the result's columns when the client knows them
 // for sure (see Result.Fields): every field of the query found in its
-// explore with a LookML type, no pivots (they make columns of values), no
-// table calculations (their types are hints), values unformatted and no
-// visualization applied (it may hide or rename columns). Nil otherwise.
+// explore with a LookML type, no pivots (they make columns of values) or
+// totals, no table calculations (their types are hints), values
+// unformatted and no visualization applied (it may hide or rename
+// columns). Nil otherwise.
 func (p *runPlan) knownColumns(opts RunOptions) []Field {
 	if p.fields == nil || p.pivoted || (opts.ApplyFormatting != nil && *opts.ApplyFormatting) || (opts.ApplyVis != nil && *opts.ApplyVis) {
 		return nil
