@@ -176,7 +176,7 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		}
 		codec = z
 	}
-	batch := max(64, min(1024, (64<<10)/max(n, 1)))
+	rows := max(64, min(1024, (64<<10)/max(n, 1)))
 	e := &encoder{
 		out:       w,
 		codec:     codec,
@@ -189,7 +189,7 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 		dec:       make([]decimalCol, n),
 		ts:        make([]*lookertext.Timestamps, n),
 		vals:      make([][]parquet.Value, n),
-		batchRows: batch,
+		batchRows: rows,
 		rgBytes:   rgBytes,
 	}
 	for i, f := range schema.Fields {
@@ -212,9 +212,9 @@ func New(w io.Writer, schema formats.Schema, opts Options) (formats.RowWriter, e
 	}
 	e.nulls = make([]parquet.Value, n)
 	e.fixed = make([][]byte, n)
-	e.cur, e.spare = newBatch(n, batch), newBatch(n, batch)
+	e.cur, e.spare = newBatch(n, rows), newBatch(n, rows)
 	for i := range e.vals {
-		e.vals[i] = make([]parquet.Value, 0, batch)
+		e.vals[i] = make([]parquet.Value, 0, rows)
 		e.nulls[i] = parquet.Value{}.Level(0, 0, i)
 		if e.types[i] == formats.Timestamp {
 			e.ts[i] = lookertext.NewTimestamps(opts.Location)
