@@ -101,16 +101,11 @@ func run(ctx context.Context, rows, runs int, codecs []string, small bool, expor
 	if err != nil {
 		return err
 	}
-	srv, err := lookertest.Start(lookertest.Options{Rows: rows})
+	srv, cfg, err := startSandbox(dir, rows, codecs)
 	if err != nil {
-		return fmt.Errorf("start the Looker sandbox: %w", err)
-	}
-	defer srv.Close()
-
-	cfg := filepath.Join(dir, "bench.yaml")
-	if err := writeConfig(cfg, dir, srv, codecs); err != nil {
 		return err
 	}
+	defer srv.Close()
 	env := append(os.Environ(), "LOOKERSDK_CLIENT_SECRET="+srv.ClientSecret())
 
 	fmt.Printf("%d rows of the 12-column orders Look from the sandbox at %s; %d rounds\n\n", rows, srv.URL(), runs)
@@ -135,7 +130,7 @@ func run(ctx context.Context, rows, runs int, codecs []string, small bool, expor
 		results["download"] = append(results["download"], d)
 		fmt.Fprintf(tw, "%d\tdownload csv\t%.2f\t-\t\n", r, d.wall.Seconds())
 		for _, codec := range codecs {
-			m, err := measure(ctx, exec.Command(self, "duckdb", csvPath, filepath.Join(dir, "duckdb.parquet"), codec), nil)
+			m, err := measure(exec.CommandContext(ctx, self, "duckdb", csvPath, filepath.Join(dir, "duckdb.parquet"), codec))
 			if err != nil {
 				return fmt.Errorf("duckdb: %w", err)
 			}
@@ -219,6 +214,22 @@ func buildExporter(ctx context.Context, out string) error {
 	return nil
 }
 
+// startSandbox starts the Looker sandbox with rows rows and writes the
+// config of one Parquet job per codec on it into dir; it returns the
+// server, to close, and the config's path.
+func startSandbox(dir string, rows int, codecs []string) (*lookertest.Server, string, error) {
+	srv, err := lookertest.Start(lookertest.Options{Rows: rows})
+	if err != nil {
+		return nil, "", fmt.Errorf("start the Looker sandbox: %w", err)
+	}
+	cfg := filepath.Join(dir, "bench.yaml")
+	if err := writeConfig(cfg, dir, srv, codecs); err != nil {
+		srv.Close()
+		return nil, "", err
+	}
+	return srv, cfg, nil
+}
+
 func writeConfig(path, dir string, srv *lookertest.Server, codecs []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `looker:
@@ -251,7 +262,7 @@ func exporterRun(ctx context.Context, bin, cfg, job string, env []string, rows i
 	cmd.Env = env
 	var out strings.Builder
 	cmd.Stdout = &out
-	m, err := measure(ctx, cmd, nil)
+	m, err := measure(cmd)
 	if err != nil {
 		return m, fmt.Errorf("exporter run %s: %w\n%s", job, err, out.String())
 	}
@@ -269,7 +280,7 @@ func exporterRun(ctx context.Context, bin, cfg, job string, env []string, rows i
 }
 
 // measure runs cmd and returns its wall time and peak RSS.
-func measure(ctx context.Context, cmd *exec.Cmd, _ any) (measurement, error) {
+func measure(cmd *exec.Cmd) (measurement, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
@@ -347,15 +358,11 @@ func serveOnly(rows int, codecs []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := lookertest.Start(lookertest.Options{Rows: rows})
+	srv, cfg, err := startSandbox(dir, rows, codecs)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	cfg := filepath.Join(dir, "bench.yaml")
-	if err := writeConfig(cfg, dir, srv, codecs); err != nil {
-		return err
-	}
 	fmt.Printf("sandbox at %s with %d rows; work directory %s\n", srv.URL(), rows, dir)
 	fmt.Printf("LOOKERSDK_CLIENT_SECRET=%s exporter run parquet_%s --config %s\n", srv.ClientSecret(), codecs[0], cfg)
 	sig := make(chan os.Signal, 1)
