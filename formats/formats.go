@@ -189,6 +189,15 @@ func TypeForLookML(lookmlType string) Type {
 	return String
 }
 
+// LookMLField is the column of a Looker field: its name, label, LookML
+// type and category, typed by TypeForLookML. Every decoder that knows a
+// result's fields (json_bi's metadata, the query's explore) types them
+// with it, so that the same field gets the same column whatever Looker
+// format carried it.
+func LookMLField(name, label, lookmlType, category string) Field {
+	return Field{Name: name, Label: label, LookMLType: lookmlType, Category: category, Type: TypeForLookML(lookmlType)}
+}
+
 // Cell is one value of a row, in its textual form as Looker sent it:
 // unescaped text for strings, the literal for numbers ("12", "3.50"), "Yes"
 // or "No" (or true/false) for yesno, "2006-01-02" for dates,

@@ -217,12 +217,12 @@ func decoder(plan config.Plan, body io.Reader, res *lookerapi.Result) (formats.R
 	return dec, nil
 }
 
-// typedSchema is the schema of a typed csv result: the query's fields,
-// typed from their LookML types as json_bi's metadata types them.
+// typedSchema is the schema of a result whose fields the client knows:
+// typed as json_bi's metadata types them (formats.LookMLField).
 func typedSchema(fields []lookerapi.Field) formats.Schema {
 	s := formats.Schema{Fields: make([]formats.Field, len(fields))}
 	for i, f := range fields {
-		s.Fields[i] = formats.Field{Name: f.Name, Label: f.Label, LookMLType: f.Type, Category: f.Category, Type: formats.TypeForLookML(f.Type)}
+		s.Fields[i] = formats.LookMLField(f.Name, f.Label, f.Type, f.Category)
 	}
 	return s
 }

@@ -171,7 +171,7 @@ func biSchema(meta []byte) (formats.Schema, error) {
 			if cat == "" {
 				cat = group.category
 			}
-			f := formats.Field{Name: f.Name, Label: f.Label, LookMLType: f.Type, Category: cat, Type: formats.TypeForLookML(f.Type)}
+			f := formats.LookMLField(f.Name, f.Label, f.Type, cat)
 			if err := add(f, group.category == "measure"); err != nil {
 				return formats.Schema{}, err
 			}
@@ -185,7 +185,7 @@ func biSchema(meta []byte) (formats.Schema, error) {
 		if t == "" {
 			t = tc.TypeHint
 		}
-		if err := add(formats.Field{Name: tc.Name, Label: tc.Label, LookMLType: t, Category: "table_calculation", Type: formats.TypeForLookML(t)}, tc.Measure); err != nil {
+		if err := add(formats.LookMLField(tc.Name, tc.Label, t, "table_calculation"), tc.Measure); err != nil {
 			return formats.Schema{}, err
 		}
 	}
