@@ -187,3 +187,35 @@ func BenchmarkDigest(b *testing.B) {
 	}
 	_ = d.Sum()
 }
+
+// TestDigestPinned pins digests computed before Row was rewritten for
+// speed: stored content hashes (state's sha256:...) must keep their value,
+// or every job would look changed once.
+func TestDigestPinned(t *testing.T) {
+	t.Parallel()
+	long := formats.Schema{Fields: make([]formats.Field, 200)}
+	for i := range long.Fields {
+		long.Fields[i] = formats.Field{Name: "f" + strconv.Itoa(i), Label: "F " + strconv.Itoa(i), Type: formats.String}
+	}
+	wide := make(formats.Row, 200)
+	for i := range wide {
+		if i%7 == 0 {
+			wide[i] = formats.Cell{Null: true}
+			continue
+		}
+		wide[i] = formats.Cell{Value: []byte(strings.Repeat("é", i))} // lengths on both sides of 127
+	}
+	wide[199].Value = []byte(strings.Repeat("z", 20000)) // and of 16383
+	for _, c := range []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"varied rows", digestOf(t, digestSchema3, digestRows()...), "sha256:8d6dd714333db57ccf68bed08c8468ddfa062d3d8e05d813299add2ca974d113"},
+		{"wide rows", digestOf(t, long, wide, wide), "sha256:0e4f6cd5ac565c1fa47ba1efd42f44ec1507004e68af08ab18161ab242e152e1"},
+		{"no rows", digestOf(t, digestSchema3), "sha256:4a0bdbd5fcc3ccaea9967f04bc96da50b9979b0b989261ef676d972d5209089a"},
+		{"empty and null", digestOf(t, digestSchema, cells("", "<null>"), cells("<null>", "")), "sha256:71e08ec7d23cfc5d4461405280e08eb98fc052dfebb72c56287e6779564f456c"},
+	} {
+		require.Equal(t, c.want, c.got, c.name)
+	}
+}
