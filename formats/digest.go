@@ -58,22 +58,33 @@ func appendBytes(dst, b []byte) []byte {
 
 // Row adds one row. Its cells may be reused once Row returns.
 func (d *Digest) Row(r Row) {
-	d.buf = binary.AppendUvarint(d.buf, uint64(len(r)))
-	for _, c := range r {
+	buf := binary.AppendUvarint(d.buf, uint64(len(r)))
+	for i := range r {
+		c := &r[i]
 		if c.Null {
-			d.buf = append(d.buf, 0)
+			buf = append(buf, 0)
 			continue
 		}
-		d.buf = binary.AppendUvarint(append(d.buf, 1), uint64(len(c.Value)))
 		v := c.Value
-		for len(d.buf)+len(v) > digestBuffer { // a large value goes in pieces
-			k := max(digestBuffer-len(d.buf), 0)
-			d.buf = append(d.buf, v[:k]...)
+		// Most values are short and fit: their length is one byte of
+		// uvarint, written in place (no append, no uvarint loop).
+		if n := len(buf); len(v) < 0x80 && n+2+len(v) <= cap(buf) {
+			buf = buf[:n+2+len(v)]
+			buf[n], buf[n+1] = 1, byte(len(v))
+			copy(buf[n+2:], v)
+			continue
+		}
+		buf = binary.AppendUvarint(append(buf, 1), uint64(len(v)))
+		for len(buf)+len(v) > digestBuffer { // a large value goes in pieces
+			k := max(digestBuffer-len(buf), 0)
+			d.buf = append(buf, v[:k]...)
 			v = v[k:]
 			d.flush()
+			buf = d.buf
 		}
-		d.buf = append(d.buf, v...)
+		buf = append(buf, v...)
 	}
+	d.buf = buf
 	if len(d.buf) >= digestBuffer {
 		d.flush()
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -295,4 +296,31 @@ func TestTypedCSV(t *testing.T) {
 	var de *DecodeError
 	require.ErrorAs(t, err, &de)
 	require.ErrorContains(t, err, "the header has 2 columns; the query has 3 fields")
+}
+
+// TestUnquotedEnd: the eight-bytes-at-a-time scan finds the same end of
+// an unquoted field as a byte-by-byte one, from every offset, whatever
+// bytes sit next to the delimiters (0x80 and above, bytes one off a
+// delimiter, which a wrong mask would confuse with it).
+func TestUnquotedEnd(t *testing.T) {
+	t.Parallel()
+	alphabet := []byte{',', '\n', '"', '\r', 'a', 0, 0x2b, 0x2d, 0x0b, 0x09, 0x21, 0x23, 0x80, 0xac, 0xff, 0xa2, 0x8a}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		data := make([]byte, rng.IntN(40))
+		for i := range data {
+			if rng.IntN(4) == 0 {
+				data[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				data[i] = alphabet[4+rng.IntN(len(alphabet)-4)]
+			}
+		}
+		for i := 0; i <= len(data); i++ {
+			want := i
+			for want < len(data) && !fieldEnd[data[want]] {
+				want++
+			}
+			require.Equal(t, want, unquotedEnd(data, i), "%q from %d", data, i)
+		}
+	}
 }
