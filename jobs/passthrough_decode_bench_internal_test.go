@@ -87,4 +87,3 @@ func BenchmarkPassthroughDecode(b *testing.B) {
 		}
 	})
 }
-
