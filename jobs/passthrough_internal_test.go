@@ -2,6 +2,9 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"runtime"
@@ -9,8 +12,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/formats"
 )
 
 // csvBody generates a Looker csv of n rows of about 110 bytes without
@@ -140,4 +146,84 @@ func TestSmallPassthroughsReuseTheirChunks(t *testing.T) {
 	perRun := (after.TotalAlloc - before.TotalAlloc) / 10
 	t.Logf("allocated per small passthrough: %d bytes", perRun)
 	require.Less(t, perRun, uint64(passthroughChunk), "less than one chunk per run")
+}
+
+// TestPassthroughDigest: the digest of a passthrough is the content hash
+// of the rows as the canonical form of formats.Digest defines it (written
+// out here independently: null or the unquoted value, length-prefixed),
+// for fields of every shape (quoted, doubled quotes, embedded line breaks
+// and commas, empty quoted or not, a blank line, \r\n, a byte order mark,
+// multi-byte UTF-8, values on both sides of the eight bytes the field
+// scan reads at a time), however the body is split into reads.
+func TestPassthroughDigest(t *testing.T) {
+	t.Parallel()
+	body := "\xef\xbb\xbfid,note,city\n" +
+		"1,\"he said \"\"hi\"\"\",Zürich\n" +
+		"2,\"line1\nline2\",\n" +
+		"3,\"\",x\n" +
+		"\n" +
+		"4,\"a,b\",東京\r\n" +
+		"5,plain and longer than eight,\"ends with \"\"q\"\"\"\n" +
+		"6,1234567,12345678\n" +
+		",,\n" +
+		"7,é€𝄞,\"\"\n"
+	rows := [][]string{ // "<null>": null
+		{"1", `he said "hi"`, "Zürich"},
+		{"2", "line1\nline2", "<null>"},
+		{"3", "<null>", "x"},
+		{"4", "a,b", "東京"},
+		{"5", "plain and longer than eight", `ends with "q"`},
+		{"6", "1234567", "12345678"},
+		{"<null>", "<null>", "<null>"},
+		{"7", "é€𝄞", "<null>"},
+	}
+	var canon []byte
+	str := func(s string) {
+		canon = binary.AppendUvarint(canon, uint64(len(s)))
+		canon = append(canon, s...)
+	}
+	canon = append(canon, "exporter rows v1\n"...)
+	canon = binary.AppendUvarint(canon, 3)
+	for _, name := range []string{"id", "note", "city"} {
+		str(name) // name
+		str(name) // label
+		canon = append(canon, byte(formats.String), 0)
+	}
+	for _, r := range rows {
+		canon = binary.AppendUvarint(canon, uint64(len(r)))
+		for _, v := range r {
+			if v == "<null>" {
+				canon = append(canon, 0)
+				continue
+			}
+			canon = append(canon, 1)
+			str(v)
+		}
+	}
+	sum := sha256.Sum256(canon)
+	want := "sha256:" + hex.EncodeToString(sum[:])
+	for _, n := range []int{1, 2, 3, 7, 8, 9, 64, len(body)} {
+		var rows atomic.Int64
+		var out strings.Builder
+		res, err := passthrough(t.Context(), &out, iotest.HalfReader(&chunkedReader{data: []byte(body), n: n}), nil, &rows)
+		require.NoError(t, err, "reads of %d", n)
+		require.Equal(t, body, out.String())
+		require.EqualValues(t, 8, rows.Load())
+		require.Equal(t, want, res.digest.Sum(), "reads of %d", n)
+	}
+}
+
+// chunkedReader returns data n bytes at a time.
+type chunkedReader struct {
+	data []byte
+	n    int
+}
+
+func (c *chunkedReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), c.n)], c.data)
+	c.data = c.data[k:]
+	return k, nil
 }
