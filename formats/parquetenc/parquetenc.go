@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -532,34 +533,36 @@ func (e *encoder) convertColumn(b *batch, i int) (int, error) {
 			continue
 		}
 		text := b.text(c)
-		var v parquet.Value
+		kind, ptr, u64 := parquet.ByteArray, unsafe.SliceData(text), uint64(len(text))
 		switch e.types[i] {
 		case formats.String:
-			v = parquet.ByteArrayValue(text)
 		case formats.Int64:
 			x, err := lookertext.ParseInteger(text)
 			if err != nil {
 				return r, err
 			}
-			v = parquet.Int64Value(x)
+			kind, ptr, u64 = parquet.Int64, nil, uint64(x)
 		case formats.Double:
 			x, err := lookertext.ParseFloat(text)
 			if err != nil {
 				return r, err
 			}
-			v = parquet.DoubleValue(x)
+			kind, ptr, u64 = parquet.Double, nil, math.Float64bits(x)
 		case formats.Bool:
 			x, err := lookertext.ParseBool(text)
 			if err != nil {
 				return r, err
 			}
-			v = parquet.BooleanValue(x)
+			kind, ptr, u64 = parquet.Boolean, nil, 0
+			if x {
+				u64 = 1
+			}
 		case formats.Date:
 			x, err := lookertext.ParseDate(text)
 			if err != nil {
 				return r, err
 			}
-			v = parquet.Int32Value(x)
+			kind, ptr, u64 = parquet.Int32, nil, uint64(x)
 		case formats.Timestamp:
 			var x int64
 			var err error
@@ -571,7 +574,7 @@ func (e *encoder) convertColumn(b *batch, i int) (int, error) {
 			if err != nil {
 				return r, err
 			}
-			v = parquet.Int64Value(x)
+			kind, ptr, u64 = parquet.Int64, nil, uint64(x)
 		case formats.Decimal:
 			d := e.dec[i]
 			x, err := lookertext.ParseDecimal(text, d.precision, d.scale)
@@ -580,16 +583,16 @@ func (e *encoder) convertColumn(b *batch, i int) (int, error) {
 			}
 			switch {
 			case d.precision <= 9:
-				v = parquet.Int32Value(int32(x.Int64()))
+				kind, ptr, u64 = parquet.Int32, nil, uint64(int32(x.Int64()))
 			case d.precision <= 18:
-				v = parquet.Int64Value(x.Int64())
+				kind, ptr, u64 = parquet.Int64, nil, uint64(x.Int64())
 			default:
 				start := len(e.fixed[i])
 				e.fixed[i] = x.AppendBigEndian(e.fixed[i], d.size)
-				v = parquet.FixedLenByteArrayValue(e.fixed[i][start:len(e.fixed[i]):len(e.fixed[i])])
+				kind, ptr, u64 = parquet.FixedLenByteArray, &e.fixed[i][start], uint64(d.size)
 			}
 		}
-		vals = append(vals, v.Level(0, 1, i))
+		vals = append(vals, leveled(kind, ptr, u64, i))
 	}
 	return -1, nil
 }
