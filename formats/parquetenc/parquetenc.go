@@ -524,12 +524,12 @@ func (b *batch) text(c rawCell) []byte { return b.arena[c.start:c.end:c.end] }
 // own timestamp reader and decimal bytes), so two run side by side. On a
 // value that does not parse it returns the value's row in the batch.
 func (e *encoder) convertColumn(b *batch, i int) (int, error) {
-	vals := e.vals[i][:0]
+	vals := slices.Grow(e.vals[i][:0], len(b.raw[i]))[:len(b.raw[i])]
 	e.fixed[i] = e.fixed[i][:0]
 	defer func() { e.vals[i] = vals }()
 	for r, c := range b.raw[i] {
 		if c.start < 0 {
-			vals = append(vals, e.nulls[i])
+			vals[r] = e.nulls[i]
 			continue
 		}
 		text := b.text(c)
@@ -592,7 +592,7 @@ func (e *encoder) convertColumn(b *batch, i int) (int, error) {
 				kind, ptr, u64 = parquet.FixedLenByteArray, &e.fixed[i][start], uint64(d.size)
 			}
 		}
-		vals = append(vals, leveled(kind, ptr, u64, i))
+		putLeveled(&vals[r], kind, ptr, u64, i)
 	}
 	return -1, nil
 }

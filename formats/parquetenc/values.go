@@ -16,8 +16,9 @@ import (
 // on 2M rows to Parquet, they were 15% of an export's CPU: the largest
 // single cost after the CSV tokenizer.
 //
-// leveled builds the same value with three 8-byte stores instead, on a
-// mirror of parquet.Value's memory layout. The mirror is used only if
+// putLeveled stores the same value with three 8-byte stores instead, on a
+// mirror of parquet.Value's memory layout, in place (returned, a Value
+// would again be stored a field at a time by the caller). The mirror is used only if
 // checkLayout, at start-up, finds that it matches parquet.Value field for
 // field and that values built both ways are equal; otherwise (a
 // parquet-go release that changes Value) every value goes through
@@ -40,17 +41,17 @@ type valueMirror struct {
 // checkLayout).
 var mirrorOK = checkLayout()
 
-// leveled is the non-null value of the given kind and data for column
-// col, with repetition level 0 and definition level 1: what
+// putLeveled sets *dst to the non-null value of the given kind and data
+// for column col, with repetition level 0 and definition level 1: what
 // parquet.Value.Level(0, 1, col) returns for it. ptr and u64 are what
 // parquet-go stores: a byte array's data and length, or a number's bits
 // (int32 sign-extended, as Int32Value does) with ptr nil.
-func leveled(kind parquet.Kind, ptr *byte, u64 uint64, col int) parquet.Value {
+func putLeveled(dst *parquet.Value, kind parquet.Kind, ptr *byte, u64 uint64, col int) {
 	if !mirrorOK {
-		return viaAPI(kind, ptr, u64).Level(0, 1, col)
+		*dst = viaAPI(kind, ptr, u64).Level(0, 1, col)
+		return
 	}
-	m := valueMirror{ptr: ptr, u64: u64, tail: mirrorTail(kind, col)}
-	return *(*parquet.Value)(unsafe.Pointer(&m))
+	*(*valueMirror)(unsafe.Pointer(dst)) = valueMirror{ptr: ptr, u64: u64, tail: mirrorTail(kind, col)}
 }
 
 // mirrorTail is the last word of a leveled value: kind, definition level
@@ -80,7 +81,7 @@ func viaAPI(kind parquet.Kind, ptr *byte, u64 uint64) parquet.Value {
 
 // checkLayout reports whether parquet.Value has exactly the fields,
 // offsets and size valueMirror assumes, and whether values built by
-// leveled's mirror equal those built by parquet-go for every kind the
+// putLeveled's mirror equal those built by parquet-go for every kind the
 // encoder writes.
 func checkLayout() bool {
 	t := reflect.TypeFor[parquet.Value]()
@@ -117,7 +118,7 @@ func checkLayout() bool {
 	return true
 }
 
-// layoutSample is a value of each kind the encoder writes, as leveled
+// layoutSample is a value of each kind the encoder writes, as putLeveled
 // takes it.
 type layoutSample struct {
 	kind parquet.Kind

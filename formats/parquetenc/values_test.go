@@ -21,7 +21,8 @@ func TestLeveledValuesMatchLevel(t *testing.T) {
 	for _, s := range layoutSamples(data) {
 		for _, col := range []int{0, 2, 11, 255, 256, parquet.MaxColumnIndex} {
 			want := viaAPI(s.kind, s.ptr, s.u64).Level(0, 1, col)
-			got := leveled(s.kind, s.ptr, s.u64, col)
+			var got parquet.Value
+			putLeveled(&got, s.kind, s.ptr, s.u64, col)
 			require.Equal(t, want, got, "%v in column %d", s.kind, col)
 			require.Equal(t, want.Kind(), got.Kind())
 			require.Equal(t, 1, got.DefinitionLevel())
