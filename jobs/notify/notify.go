@@ -106,7 +106,7 @@ type Notifier struct {
 	opts    Options
 	clock   jobs.Clock
 	log     *zap.Logger
-	events  chan *state.Run // pointers: a queue of 1024 Runs would take 0.3 MiB up front
+	events  chan *state.Run // pointers: a queue of 1024 Runs would allocate 0.3 MiB up front
 	started time.Time
 
 	mu        sync.Mutex
