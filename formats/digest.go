@@ -29,9 +29,15 @@ type Digest struct {
 // hashing it.
 const digestBuffer = 32 << 10
 
+// digestStart is the buffer a digest starts with: the columns and a few
+// rows. It grows, by append, to about digestBuffer only for a result that
+// large: most results of a burst of small runs are a few hundred bytes,
+// and 36 KiB per run, made and collected, cost more than hashing them.
+const digestStart = 1 << 10
+
 // NewDigest starts the digest of a result with schema s.
 func NewDigest(s Schema) *Digest {
-	d := &Digest{h: sha256.New(), buf: make([]byte, 0, digestBuffer+4<<10)}
+	d := &Digest{h: sha256.New(), buf: make([]byte, 0, digestStart)}
 	d.buf = append(d.buf, digestVersion...)
 	d.buf = binary.AppendUvarint(d.buf, uint64(len(s.Fields)))
 	for _, f := range s.Fields {
@@ -97,37 +103,26 @@ func (d *Digest) flush() {
 		d.buf = d.buf[:0]
 		return
 	}
-	d.bg.full <- d.buf
-	d.buf = <-d.bg.free
+	d.buf = d.bg.swap(d.h, d.buf)
 }
 
 // Concurrent moves the hashing to a goroutine of its own until the
 // returned wait is called, so that it overlaps with the caller's decoding:
 // Row then only fills buffers (digestSpares of them, of about
-// digestBuffer bytes, in flight) and hands them over. wait returns once
-// everything handed over is hashed; call it, once, on every path, before
-// Sum and before d is used from another goroutine. The digest is the same
-// either way.
+// digestBuffer bytes, in flight) and hands them over. The goroutine and
+// the spare buffers are made when the first buffer fills: a result smaller
+// than digestBuffer is hashed by Sum, on the caller's goroutine, and costs
+// neither. wait returns once everything handed over is hashed; call it,
+// once, on every path, before Sum and before d is used from another
+// goroutine. The digest is the same either way.
 func (d *Digest) Concurrent() (wait func()) {
-	bg := &digestWorker{
-		full: make(chan []byte, digestSpares),
-		free: make(chan []byte, digestSpares),
-		done: make(chan struct{}),
-	}
-	for range digestSpares {
-		bg.free <- make([]byte, 0, digestBuffer+4<<10)
-	}
-	go func() {
-		defer close(bg.done)
-		for b := range bg.full {
-			d.h.Write(b)
-			bg.free <- b[:0] // never blocks: free has room for every buffer
-		}
-	}()
+	bg := &digestWorker{}
 	d.bg = bg
 	return func() {
-		close(bg.full)
-		<-bg.done
+		if bg.full != nil {
+			close(bg.full)
+			<-bg.done
+		}
 		d.bg = nil
 	}
 }
@@ -136,10 +131,37 @@ func (d *Digest) Concurrent() (wait func()) {
 // one Row fills.
 const digestSpares = 2
 
+// digestWorker is the hashing goroutine of a Concurrent digest, started
+// by its first swap.
 type digestWorker struct {
-	full chan []byte   // filled buffers to hash; closed by wait
-	free chan []byte   // hashed buffers to fill again
-	done chan struct{} // closed when the goroutine has hashed everything
+	full   chan []byte   // filled buffers to hash; closed by wait
+	free   chan []byte   // hashed buffers to fill again
+	done   chan struct{} // closed when the goroutine has hashed everything
+	spares int           // spare buffers made so far
+}
+
+// swap hands the filled buffer b to the goroutine, starting it on first
+// use, and returns an empty buffer to fill: a new one until digestSpares
+// exist, then one the goroutine has hashed.
+func (w *digestWorker) swap(h hash.Hash, b []byte) []byte {
+	if w.full == nil {
+		w.full = make(chan []byte, digestSpares)
+		w.free = make(chan []byte, digestSpares)
+		w.done = make(chan struct{})
+		go func() {
+			defer close(w.done)
+			for b := range w.full {
+				h.Write(b)
+				w.free <- b[:0] // never blocks: free has room for every buffer
+			}
+		}()
+	}
+	w.full <- b
+	if w.spares < digestSpares {
+		w.spares++
+		return make([]byte, 0, digestBuffer+4<<10)
+	}
+	return <-w.free
 }
 
 // Sum is the digest of the columns and the rows added so far, as

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,7 +158,44 @@ func TestDigestIsStable(t *testing.T) {
 	}
 	wait()
 	require.Equal(t, want, d.Sum(), "hashed on a goroutine of its own")
+	small := rows[:10] // never fills a buffer: the goroutine never starts
+	d = formats.NewDigest(digestSchema3)
+	wait = d.Concurrent()
+	for _, r := range small {
+		d.Row(r)
+	}
+	wait()
+	require.Equal(t, referenceDigest(digestSchema3, small), d.Sum(), "Concurrent, smaller than a buffer")
 	require.Equal(t, "sha256:55feb5c6b318a1bbf572644b8bf5bf62d868e7ad1c2b5e95826e957e9099680e", digestOf(t, digestSchema, cells("1", "complete"), cells("2", "<null>")))
+}
+
+// TestDigestOfASmallResultAllocatesLittle: a burst of small runs makes a
+// digest per run. One of a few rows, Concurrent or not, must not make the
+// buffers of a large result (36 KiB each) nor its goroutine: made and
+// collected a thousand times at once, they cost more than the hashing.
+func TestDigestOfASmallResultAllocatesLittle(t *testing.T) {
+	// Not parallel: it reads the process's allocation counter.
+	rows := digestRows()[:10]
+	for _, concurrent := range []bool{false, true} {
+		const n = 200
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range n {
+			d := formats.NewDigest(digestSchema3)
+			wait := func() {}
+			if concurrent {
+				wait = d.Concurrent()
+			}
+			for _, r := range rows {
+				d.Row(r)
+			}
+			wait()
+			_ = d.Sum()
+		}
+		runtime.ReadMemStats(&after)
+		perDigest := (after.TotalAlloc - before.TotalAlloc) / n
+		require.Less(t, perDigest, uint64(4<<10), "bytes allocated per digest of %d rows (concurrent %v)", len(rows), concurrent)
+	}
 }
 
 var digestSchema3 = formats.Schema{Fields: []formats.Field{

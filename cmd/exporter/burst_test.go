@@ -42,6 +42,9 @@ import (
 //     replicas x 10 queries at once) = 5 s;
 //   - cpu_ms/run: user+system CPU of both processes from the fire until
 //     every run's log is saved, less their idle rate over as long, per run;
+//   - sys_ms/run: the system (kernel) part of cpu_ms/run: the local
+//     files' creation, fsyncs and renames, sockets; the rest is the
+//     processes' own (Go code, its garbage collection);
 //   - rss_MiB: the larger peak RSS (VmHWM) of the two processes.
 //
 // It fails when a run did not happen exactly once: one succeeded attempt
@@ -217,6 +220,12 @@ func (r *burstReplica) waitListening(b *testing.B) string {
 
 // cpuTicks is the user+system CPU of pid, in clock ticks (1/100 s).
 func cpuTicks(b *testing.B, pid int) int64 {
+	user, sys := cpuTicksSplit(b, pid)
+	return user + sys
+}
+
+// cpuTicksSplit is the user and the system CPU of pid, in clock ticks.
+func cpuTicksSplit(b *testing.B, pid int) (user, sys int64) {
 	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	require.NoError(b, err)
@@ -226,7 +235,7 @@ func cpuTicks(b *testing.B, pid int) int64 {
 	require.NoError(b, err)
 	stime, err := strconv.ParseInt(fields[12], 10, 64) // field 15
 	require.NoError(b, err)
-	return utime + stime
+	return utime, stime
 }
 
 const clockTicks = 100 // USER_HZ on Linux
@@ -250,6 +259,7 @@ func peakRSS(b *testing.B, pid int) float64 {
 // burstResult is one burst's measurements.
 type burstResult struct {
 	drain, cpuPerRun, rss float64
+	sysPerRun             float64 // of cpuPerRun, the kernel's (system CPU): file system, sockets
 	perReplica            map[string]int
 }
 
@@ -267,12 +277,14 @@ func BenchmarkBurst(b *testing.B) {
 		b.Logf("burst %d: drain %.2fs, %.2f ms CPU/run, peak RSS %.1f MiB, runs per replica %v", i, res.drain, res.cpuPerRun, res.rss, res.perReplica)
 		sum.drain += res.drain
 		sum.cpuPerRun += res.cpuPerRun
+		sum.sysPerRun += res.sysPerRun
 		sum.rss = max(sum.rss, res.rss)
 	}
 	bound := float64(burstJobs) * burstLatency.Seconds() / float64(burstReplicas*burstRunsAtOnce)
 	b.ReportMetric(sum.drain/float64(b.N), "drain_s")
 	b.ReportMetric(sum.drain/float64(b.N)/bound, "bound_ratio")
 	b.ReportMetric(sum.cpuPerRun/float64(b.N), "cpu_ms/run")
+	b.ReportMetric(sum.sysPerRun/float64(b.N), "sys_ms/run")
 	b.ReportMetric(sum.rss, "rss_MiB")
 	b.ReportMetric(0, "ns/op")
 }
@@ -321,6 +333,14 @@ func runBurst(b *testing.B, bin, pprofDir string, iter int) burstResult {
 		}
 		return n
 	}
+	sysCPU := func() int64 {
+		var n int64
+		for _, pid := range pids {
+			_, sys := cpuTicksSplit(b, pid)
+			n += sys
+		}
+		return n
+	}
 
 	idleFrom := fire.Add(-burstIdleSeconds*time.Second - 100*time.Millisecond)
 	if time.Now().After(idleFrom) {
@@ -328,14 +348,15 @@ func runBurst(b *testing.B, bin, pprofDir string, iter int) burstResult {
 			time.Now().Format(time.RFC3339Nano), idleFrom.Format(time.RFC3339Nano), lead)
 	}
 	time.Sleep(time.Until(idleFrom)) // the measurement windows are fixed in wall-clock time
-	idleCPU := cpu()
+	idleCPU, idleSys := cpu(), sysCPU()
 	for _, pid := range pids {
 		b.Logf("replica %d before the burst: peak RSS %.1f MiB", pid, peakRSS(b, pid))
 	}
 	burstFrom := fire.Add(-100 * time.Millisecond)
 	time.Sleep(time.Until(burstFrom))
-	burstCPU := cpu()
+	burstCPU, burstSys := cpu(), sysCPU()
 	idleRate := float64(burstCPU-idleCPU) / time.Since(idleFrom).Seconds()
+	idleSysRate := float64(burstSys-idleSys) / time.Since(idleFrom).Seconds()
 	start := time.Now()
 
 	var profiles sync.WaitGroup
@@ -373,7 +394,7 @@ func runBurst(b *testing.B, bin, pprofDir string, iter int) burstResult {
 		}
 		time.Sleep(20 * time.Millisecond) // polling the state store with a deadline
 	}
-	endCPU := cpu()
+	endCPU, endSys := cpu(), sysCPU()
 	elapsed := time.Since(start).Seconds()
 	rss := 0.0
 	for _, pid := range pids {
@@ -438,9 +459,11 @@ func runBurst(b *testing.B, bin, pprofDir string, iter int) burstResult {
 	}
 
 	cpuS := float64(endCPU-burstCPU)/clockTicks - idleRate/clockTicks*elapsed
+	sysS := float64(endSys-burstSys)/clockTicks - idleSysRate/clockTicks*elapsed
 	return burstResult{
 		drain:      last.Sub(fire).Seconds(),
 		cpuPerRun:  cpuS * 1000 / burstJobs,
+		sysPerRun:  sysS * 1000 / burstJobs,
 		rss:        rss,
 		perReplica: perReplica,
 	}

@@ -12,7 +12,11 @@ import (
 )
 
 const (
-	initialBufferBytes = 64 << 10
+	// A decoder reads its first initialBufferBytes, and grows its buffer
+	// to readBufferBytes once the body turns out longer: a small result
+	// (a burst of many small runs) allocates 4 KiB, not 64.
+	initialBufferBytes = 4 << 10
+	readBufferBytes    = 64 << 10
 	// maxRecordBytes bounds one CSV record or one JSON row (and the json_bi
 	// metadata), so a malformed body (an unterminated quote, say) fails
 	// instead of growing memory with the size of the result.
@@ -190,22 +194,26 @@ func (d *csvReader) fill() error {
 	})
 }
 
-// fillBuffer moves buf[pos:end] to the front of buf, grows buf when the
-// unread part fills more than half of it, and reads at least minRead bytes
+// fillBuffer moves buf[pos:end] to the front of buf, grows buf to
+// readBufferBytes once initialBufferBytes of the body are consumed, and further
+// when the unread part fills more than half of it, and reads at least minRead bytes
 // (at least one), or up to a full buffer, or to the end of the body (then
 // it sets eof). Errors pass through wrap.
 func fillBuffer(r *io.Reader, buf *[]byte, pos, end *int, base *int64, eof *bool, rerr *error, minRead int, wrap func(error) error) error {
 	if *rerr != nil {
 		return *rerr
 	}
+	// The body is longer than a small one once a first buffer's worth of
+	// it is consumed.
+	long := *base+int64(*pos) >= initialBufferBytes
 	if *pos > 0 {
 		copy(*buf, (*buf)[*pos:*end])
 		*base += int64(*pos)
 		*end -= *pos
 		*pos = 0
 	}
-	if *end > len(*buf)/2 && len(*buf) < maxRecordBytes {
-		nb := make([]byte, min(2*len(*buf), maxRecordBytes))
+	if size := len(*buf); (*end > size/2 && size < maxRecordBytes) || (long && size < readBufferBytes) {
+		nb := make([]byte, min(max(2*size, readBufferBytes), maxRecordBytes))
 		copy(nb, (*buf)[:*end])
 		*buf = nb
 	}

@@ -324,3 +324,35 @@ func TestUnquotedEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallBodyTakesASmallBuffer: a result that fits in the first read is
+// decoded in a buffer of initialBufferBytes (a burst of small runs
+// allocated 64 KiB each), and a longer one grows it to readBufferBytes
+// after its first read.
+func TestSmallBodyTakesASmallBuffer(t *testing.T) {
+	small := "Orders ID,Orders Status\n" + strings.Repeat("1,complete\n", 10)
+	d, err := readCSVHeader(strings.NewReader(small))
+	require.NoError(t, err)
+	for {
+		_, err := d.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+	}
+	require.Equal(t, 10, d.row)
+	require.Equal(t, initialBufferBytes, len(d.buf))
+
+	long := "Orders ID,Orders Status\n" + strings.Repeat("1,complete\n", 2000)
+	d, err = readCSVHeader(iotest.HalfReader(strings.NewReader(long)))
+	require.NoError(t, err)
+	for {
+		_, err := d.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2000, d.row)
+	require.Equal(t, readBufferBytes, len(d.buf))
+}

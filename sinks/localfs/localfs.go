@@ -153,13 +153,19 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		newDirs: newDirs,
 		policy:  policy,
 		f:       f,
-		bw:      newBuffer(newWritebackFile(f)),
 	}, nil
 }
 
+// smallFile is how many bytes a writer holds in a buffer of their size
+// before it takes a bufferSize write buffer from the pool: most files of
+// a burst of small runs (a few rows, the manifest, _SUCCESS) never need
+// one. The pool is emptied by every garbage collection, which a burst
+// makes often: each file took a new bufferSize buffer then.
+const smallFile = 16 << 10
+
 // buffers are the writers' write buffers, reused: a daemon writing many
-// small files (a burst of runs, each with its manifest and _SUCCESS) would
-// otherwise allocate bufferSize per file and collect it soon after.
+// files would otherwise allocate bufferSize per file and collect it soon
+// after.
 var buffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufferSize) }}
 
 func newBuffer(w io.Writer) *bufio.Writer {
@@ -367,10 +373,11 @@ type writer struct {
 	tmp     string   // temp file in dir
 	newDirs []string // directories Create made, outermost first
 	policy  sinks.IfExists
-	f       *os.File // holds the temp file's lock; nil once closed
-	bw      *bufio.Writer
-	err     error // first write error; the writer is then unusable
-	done    bool  // Close or Abort ran
+	f       *os.File      // holds the temp file's lock; nil once closed
+	small   []byte        // the first bytes, up to smallFile, until bw is taken
+	bw      *bufio.Writer // the write buffer, once more than smallFile bytes came
+	err     error         // first write error; the writer is then unusable
+	done    bool          // Close or Abort ran
 }
 
 func (w *writer) URI() string { return URI(w.path) }
@@ -386,6 +393,15 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	if err := sinks.ContextErr(w.ctx); err != nil {
 		return 0, fmt.Errorf("localfs: write %s: %w", w.path, err)
+	}
+	if w.bw == nil {
+		if len(w.small)+len(p) <= smallFile {
+			w.small = append(w.small, p...)
+			return len(p), nil
+		}
+		w.bw = newBuffer(newWritebackFile(w.f))
+		_, _ = w.bw.Write(w.small) // into the empty buffer, which is larger: no I/O, no error
+		w.small = nil
 	}
 	n, err := w.bw.Write(p)
 	if err != nil {
@@ -430,6 +446,14 @@ func (w *writer) Close() error {
 	return nil
 }
 
+// writeSmall writes the bytes held without a write buffer, if any.
+func (w *writer) writeSmall() (int, error) {
+	if len(w.small) == 0 {
+		return 0, nil
+	}
+	return w.f.Write(w.small)
+}
+
 // closeTemp flushes and fsyncs the temp file, which stays open.
 func (w *writer) closeTemp() error {
 	if w.err != nil {
@@ -438,7 +462,11 @@ func (w *writer) closeTemp() error {
 	if err := sinks.ContextErr(w.ctx); err != nil {
 		return fmt.Errorf("localfs: not committing %s: %w", w.path, err)
 	}
-	if err := w.bw.Flush(); err != nil {
+	if w.bw == nil {
+		if _, err := w.writeSmall(); err != nil {
+			return fileError("write temp file for", w.path, err)
+		}
+	} else if err := w.bw.Flush(); err != nil {
 		return fileError("write temp file for", w.path, err)
 	}
 	if err := w.f.Sync(); err != nil {

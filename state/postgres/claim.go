@@ -27,15 +27,17 @@ func (s *Store) beginKey(ctx context.Context, job string, scheduled time.Time) (
 	return tx, nil
 }
 
-// Claim implements state.Store. A key nobody has claimed takes one
-// statement: attempt 1 is inserted unless a row of the key exists, and the
+// Claim implements state.Store. A key nobody has claimed takes one round
+// trip: attempt 1 is inserted unless a row of the key exists, and the
 // UNIQUE (job, scheduled_time, attempt) constraint lets one of concurrent
-// inserts win. A key already held by a live attempt, or finished, takes
-// one read. Otherwise (an expired lease to take over, or a race lost
-// between the two) Claim reads the key's latest attempt and inserts the
-// next under the key's advisory lock, so claims from any replica
-// serialize per key. A burst of fires on several replicas then costs the
-// store two round trips per fire instead of ten.
+// inserts win; the same round trip reads the key's latest attempt, which
+// is what the losers of a race answer with. A key already held by a live
+// attempt, or finished, takes that one round trip too. Otherwise (an
+// expired lease to take over, or a race lost to an attempt removed since)
+// Claim reads the key's latest attempt and inserts the next under the
+// key's advisory lock, so claims from any replica serialize per key. A
+// burst of fires on several replicas then costs the store one round trip
+// per fire and replica.
 func (s *Store) Claim(ctx context.Context, job string, scheduled time.Time, replica string, now time.Time, lease time.Duration) (state.Run, bool, error) {
 	if job == "" {
 		return state.Run{}, false, errors.New("claim run: empty job name")
@@ -46,32 +48,34 @@ func (s *Store) Claim(ctx context.Context, job string, scheduled time.Time, repl
 	wrap := func(err error) error {
 		return fmt.Errorf("claim run of job %q scheduled at %s: %w", job, us(scheduled).Format(time.RFC3339Nano), err)
 	}
-	run, claimed, err := s.claimNew(ctx, job, scheduled, replica, now, lease)
-	if err != nil {
-		return state.Run{}, false, wrap(err)
-	}
-	if claimed {
-		return run, true, nil
-	}
-	latest, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs
-		WHERE job = $1 AND scheduled_time = $2 ORDER BY attempt DESC LIMIT 1`, job, us(scheduled)))
+	run, claimed, latest, err := s.claimNew(ctx, job, scheduled, replica, now, lease)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows): // removed meanwhile: decide under the lock
 	case err != nil:
 		return state.Run{}, false, wrap(err)
+	case claimed:
+		return run, true, nil
 	case latest.Status != state.Running || latest.LeaseEnd(lease).After(now):
 		return latest, false, nil // what the locked path below returns for it
 	}
 	return s.claimLocked(ctx, job, scheduled, replica, now, lease, wrap)
 }
 
-// claimNew inserts attempt 1 of a key that has no row, in one statement.
-func (s *Store) claimNew(ctx context.Context, job string, scheduled time.Time, replica string, now time.Time, lease time.Duration) (state.Run, bool, error) {
+// claimNew inserts attempt 1 of a key that has no row, and reads the
+// key's latest attempt, in one round trip: the two statements go as one
+// pipeline (one implicit transaction). Each statement of a READ COMMITTED
+// transaction (the server's usual default) takes its own snapshot, so the
+// read sees the insert of a concurrent claim that won; under a stricter
+// default it may not, and the caller decides under the key's lock, as
+// after a lost race. It returns the run inserted and true, or the latest attempt
+// and false; pgx.ErrNoRows when nothing was inserted and no attempt
+// exists.
+func (s *Store) claimNew(ctx context.Context, job string, scheduled time.Time, replica string, now time.Time, lease time.Duration) (run state.Run, claimed bool, latest state.Run, err error) {
 	id, err := uuid.NewV7()
 	if err != nil {
-		return state.Run{}, false, fmt.Errorf("generate run ID: %w", err)
+		return state.Run{}, false, state.Run{}, fmt.Errorf("generate run ID: %w", err)
 	}
-	run := state.Run{
+	run = state.Run{
 		ID:            id.String(),
 		Job:           job,
 		ScheduledTime: us(scheduled),
@@ -81,15 +85,39 @@ func (s *Store) claimNew(ctx context.Context, job string, scheduled time.Time, r
 		Replica:       cleanText(replica),
 		LeaseExpires:  us(now.Add(lease)),
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO runs (id, job, scheduled_time, attempt, status, started_at, replica, lease_expires)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO runs (id, job, scheduled_time, attempt, status, started_at, replica, lease_expires)
 		SELECT $1, $2, $3, 1, $4, $5, $6, $7
 		WHERE NOT EXISTS (SELECT 1 FROM runs WHERE job = $2 AND scheduled_time = $3)
 		ON CONFLICT (job, scheduled_time, attempt) DO NOTHING`,
 		run.ID, job, run.ScheduledTime, string(state.Running), run.StartedAt, run.Replica, run.LeaseExpires)
+	b.Queue(`SELECT `+runColumns+` FROM runs
+		WHERE job = $1 AND scheduled_time = $2 ORDER BY attempt DESC LIMIT 1`, job, run.ScheduledTime)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	tag, err := br.Exec()
 	if err != nil {
-		return state.Run{}, false, fmt.Errorf("insert attempt 1: %w", err)
+		return state.Run{}, false, state.Run{}, fmt.Errorf("insert attempt 1: %w", err)
 	}
-	return run, tag.RowsAffected() == 1, nil
+	claimed = tag.RowsAffected() == 1
+	latest, err = scanRun(br.QueryRow())
+	switch {
+	case claimed && err == nil:
+		// The row just inserted, read back: nothing to learn from it.
+	case claimed:
+		return state.Run{}, false, state.Run{}, fmt.Errorf("read attempt 1 back: %w", err)
+	case errors.Is(err, pgx.ErrNoRows):
+		return state.Run{}, false, state.Run{}, err
+	case err != nil:
+		return state.Run{}, false, state.Run{}, fmt.Errorf("read the latest attempt: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return state.Run{}, false, state.Run{}, fmt.Errorf("commit attempt 1: %w", err)
+	}
+	if claimed {
+		return run, true, state.Run{}, nil
+	}
+	return state.Run{}, false, latest, nil
 }
 
 // claimLocked is Claim under the key's advisory lock.

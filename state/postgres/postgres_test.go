@@ -9,10 +9,12 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/state"
@@ -345,7 +347,7 @@ func TestCloseTwice(t *testing.T) {
 
 // TestClaimAfterAttemptOneWasPruned: a key whose first attempt is gone
 // (retention removed it, and kept the job's latest success) is not claimed
-// again as a new attempt 1: Claim's one-statement path for new keys looks
+// again as a new attempt 1: Claim's one-round-trip path for new keys looks
 // for any row of the key, not only for attempt 1.
 func TestClaimAfterAttemptOneWasPruned(t *testing.T) {
 	t.Parallel()
@@ -367,4 +369,58 @@ func TestClaimAfterAttemptOneWasPruned(t *testing.T) {
 	require.False(t, claimed, "the key ran already")
 	require.Equal(t, second.ID, got.ID)
 	require.Equal(t, 2, got.Attempt)
+}
+
+// roundTrips counts a pool's round trips to the server: each query, and
+// each batch (one pipeline).
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestClaimTakesOneRoundTrip: of the replicas that fire one key, the one
+// that claims it and the ones that find it claimed each spend one round
+// trip: a burst of fires on several replicas costs the store as many.
+func TestClaimTakesOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	dsn := newSchema(t)
+	a := openDSN(t, dsn) // migrates
+	cfg, err := pgxpool.ParseConfig(dsn)
+	require.NoError(t, err)
+	var trips roundTrips
+	cfg.ConnConfig.Tracer = &trips
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, pool.Ping(t.Context()))
+	b := &Store{pool: pool}
+	ctx := t.Context()
+
+	trips.n.Store(0)
+	won, claimed, err := b.Claim(ctx, "orders", t0, "b", t0, time.Minute)
+	require.NoError(t, err)
+	require.True(t, claimed)
+	require.Equal(t, 1, won.Attempt)
+	require.EqualValues(t, 1, trips.n.Load(), "round trips of a claim that wins")
+
+	theirs, claimed, err := a.Claim(ctx, "orders", t0.Add(time.Hour), "a", t0, time.Minute)
+	require.NoError(t, err)
+	require.True(t, claimed)
+	trips.n.Store(0)
+	got, claimed, err := b.Claim(ctx, "orders", t0.Add(time.Hour), "b", t0, time.Minute)
+	require.NoError(t, err)
+	require.False(t, claimed, "replica a holds the key")
+	require.Equal(t, theirs.ID, got.ID)
+	require.Equal(t, "a", got.Replica)
+	require.Equal(t, state.Running, got.Status)
+	require.EqualValues(t, 1, trips.n.Load(), "round trips of a claim that finds the key held")
 }

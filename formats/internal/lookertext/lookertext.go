@@ -69,6 +69,9 @@ func ParseFloat(b []byte) (float64, error) {
 	if len(b) == 0 {
 		return 0, ErrFloat
 	}
+	if f, ok := parseShortDecimal(b); ok {
+		return f, nil
+	}
 	// strconv does not retain its argument (errors copy it), so a
 	// zero-copy view is safe and keeps the hot path allocation free.
 	f, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 64)
@@ -76,6 +79,49 @@ func ParseFloat(b []byte) (float64, error) {
 		return 0, ErrFloat
 	}
 	return f, nil
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseShortDecimal parses what most of Looker's numbers look like,
+// [-]digits[.digits] with at most 15 digits in all, without strconv's
+// general machinery: the digits as an integer m < 10^15 < 2^53 and the
+// number of decimals k <= 15 are both exact in a float64, so m / 10^k is
+// the correctly rounded quotient, which is what strconv.ParseFloat
+// returns (Clinger's fast path). Anything else reports false.
+func parseShortDecimal(b []byte) (float64, bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var m uint64
+	digits, decimals, dot := 0, 0, -1
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+		case c == '.' && dot < 0:
+			dot = i
+		default:
+			return 0, false
+		}
+	}
+	if dot >= 0 {
+		decimals = len(b) - dot - 1
+		if dot == 0 || decimals == 0 { // ".5", "5.": strconv's to judge
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(m) / exactPow10[decimals]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // ParseBool accepts Yes/No, true/false (any case) and 1/0.

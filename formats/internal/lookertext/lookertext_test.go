@@ -1,6 +1,10 @@
 package lookertext
 
 import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,4 +180,60 @@ func TestParseWall(t *testing.T) {
 			require.Equal(t, tt.want, string(FormatWall(nil, us)))
 		})
 	}
+}
+
+// TestParseFloatMatchesStrconv: the short-decimal fast path returns
+// exactly strconv.ParseFloat's float64, bit for bit (the sign of zero
+// too), and leaves everything else to it.
+func TestParseFloatMatchesStrconv(t *testing.T) {
+	cases := []string{"0", "-0", "0.0", "-0.000", "1", "-1", "12.5", "0.1", "0.3", "123456789012345", "-123456789012345",
+		"1234567890123456", "9007199254740993", "0.000000000000001", "0.0000000000000001", "99999999999999.9", "1.000000000000001",
+		"5.", ".5", "-", "-.", ".", "1.2.3", "+1", "1e5", "-12.5e1", "inf", "NaN", "1_000", "0x10", "1,5", "00012.50", "4.35", "2.675"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		digits := 1 + rng.IntN(17)
+		var sb strings.Builder
+		if rng.IntN(2) == 0 {
+			sb.WriteByte('-')
+		}
+		dot := rng.IntN(digits + 1)
+		for i := range digits {
+			if i == dot && i > 0 {
+				sb.WriteByte('.')
+			}
+			sb.WriteByte(byte('0' + rng.IntN(10)))
+		}
+		cases = append(cases, sb.String())
+	}
+	for _, s := range cases {
+		want, wantErr := strconv.ParseFloat(s, 64)
+		got, err := ParseFloat([]byte(s))
+		if wantErr != nil {
+			require.ErrorIs(t, err, ErrFloat, "%q", s)
+			continue
+		}
+		require.NoError(t, err, "%q", s)
+		require.Equal(t, math.Float64bits(want), math.Float64bits(got), "%q: strconv %v, ParseFloat %v", s, want, got)
+	}
+	_, ok := parseShortDecimal([]byte("12.5"))
+	require.True(t, ok, "the fast path is taken")
+}
+
+func FuzzParseFloat(f *testing.F) {
+	for _, s := range []string{"12.5", "-0", "1e5", "0.1", "123456789012345.6"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, wantErr := strconv.ParseFloat(s, 64)
+		got, err := ParseFloat([]byte(s))
+		if wantErr != nil || s == "" {
+			if err == nil {
+				t.Fatalf("%q: strconv fails (%v), ParseFloat gives %v", s, wantErr, got)
+			}
+			return
+		}
+		if err != nil || math.Float64bits(want) != math.Float64bits(got) {
+			t.Fatalf("%q: strconv %v, ParseFloat %v (%v)", s, want, got, err)
+		}
+	})
 }
