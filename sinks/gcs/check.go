@@ -71,6 +71,7 @@ func (s *Sink) probe(ctx context.Context, b *storage.BucketHandle, bucket, name,
 	}
 	obj := b.Object(probe)
 	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
+	w.ChunkSize = smallObject // empty: the smallest buffer, not 16 MiB
 	w.ContentType = "text/plain"
 	w.Metadata = map[string]string{"exporter-check": "a probe of exporter check; safe to delete"}
 	if err := w.Close(); err != nil {

@@ -9,9 +9,12 @@
 // up to Options.ChunkSize bytes (default 16 MiB, rounded up to a multiple
 // of 256 KiB) and sends each full buffer as one request of a resumable
 // upload; an object no larger than one chunk goes in a single request at
-// Close. Memory is therefore about one ChunkSize per open Writer, whatever
-// the object's size: budget ChunkSize × concurrent runs. The buffer is also
-// what lets the client retry a failed chunk, so chunking is never turned off.
+// Close. Memory is therefore about one ChunkSize per open Writer of a
+// large object: budget ChunkSize × concurrent runs. An object of at most
+// 256 KiB (a manifest, a _SUCCESS marker, a small result) is held by the
+// Writer until Close and then uploaded with a 256 KiB chunk, the client's
+// smallest, so it never takes a ChunkSize buffer. The buffer is also what
+// lets the client retry a failed chunk, so chunking is never turned off.
 //
 // # Atomicity
 //

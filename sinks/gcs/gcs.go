@@ -120,22 +120,51 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		obj = obj.If(storage.Conditions{DoesNotExist: true})
 	}
 	upCtx, cancel := context.WithCancel(ctx)
-	sw := obj.NewWriter(upCtx)
-	sw.ChunkSize = s.opts.ChunkSize
-	sw.ChunkRetryDeadline = s.opts.ChunkRetryDeadline
-	sw.ContentType = opts.ContentType
-	sw.ContentEncoding = opts.ContentEncoding
-	sw.Metadata = maps.Clone(opts.Metadata)
 	return &writer{
 		ctx:    ctx,
 		cancel: cancel,
+		upCtx:  upCtx,
+		up:     obj,
+		opts:   opts,
+		sink:   s.opts,
 		obj:    s.client.Bucket(bucket).Object(name),
-		sw:     sw,
 		uri:    uri,
 		bucket: bucket,
 		policy: policy,
 		log:    log,
 	}, nil
+}
+
+// smallObject is the most a writer holds itself before it starts the
+// client's upload. An object no larger (a manifest, a _SUCCESS marker, a
+// small result) is uploaded at Close with the client's smallest chunk,
+// googleapi.MinUploadChunkSize, which the client allocates and retries
+// from: 256 KiB of buffer instead of Options.ChunkSize (16 MiB by
+// default), which a burst of small runs allocated three times a run.
+const smallObject = googleapi.MinUploadChunkSize
+
+// start starts the client's upload with a buffer of chunk bytes.
+func (w *writer) start(chunk int) {
+	sw := w.up.NewWriter(w.upCtx)
+	sw.ChunkSize = chunk
+	sw.ChunkRetryDeadline = w.sink.ChunkRetryDeadline
+	sw.ContentType = w.opts.ContentType
+	sw.ContentEncoding = w.opts.ContentEncoding
+	sw.Metadata = maps.Clone(w.opts.Metadata)
+	w.sw = sw
+}
+
+// flushPending starts the upload (with a buffer of chunk bytes) and hands
+// it what the writer held.
+func (w *writer) flushPending(chunk int) error {
+	w.start(chunk)
+	pending := w.pending
+	w.pending = nil
+	if len(pending) == 0 {
+		return nil
+	}
+	_, err := w.sw.Write(pending)
+	return err
 }
 
 // Remove deletes the object at uri (its live generation). An object that
@@ -167,16 +196,24 @@ type writer struct {
 	// ends.
 	ctx    context.Context
 	cancel context.CancelFunc
+	upCtx  context.Context       // the upload's: ctx's child that cancel ends
+	up     *storage.ObjectHandle // with the upload's preconditions
+	opts   sinks.WriteOptions
+	sink   Options
 	obj    *storage.ObjectHandle // without preconditions, for the cleanup delete
-	sw     *storage.Writer
-	uri    string
-	bucket string
-	policy sinks.IfExists
-	crc    uint32 // CRC32C of everything written
-	size   int64
-	done   bool // Close or Abort ran
-	log    *zap.Logger
-	late   map[string]string // metadata to add after the commit
+	// pending is what was written while the object is no larger than
+	// smallObject; sw is the client's upload, started (by start) only
+	// once it is larger, or at Close.
+	pending []byte
+	sw      *storage.Writer
+	uri     string
+	bucket  string
+	policy  sinks.IfExists
+	crc     uint32 // CRC32C of everything written
+	size    int64
+	done    bool // Close or Abort ran
+	log     *zap.Logger
+	late    map[string]string // metadata to add after the commit
 }
 
 var _ sinks.LateMetadata = (*writer)(nil)
@@ -206,18 +243,34 @@ func (w *writer) Write(p []byte) (int, error) {
 	if err := sinks.ContextErr(w.ctx); err != nil {
 		return 0, fmt.Errorf("gcs: write %s: %w", w.uri, err)
 	}
+	if w.sw == nil {
+		if len(w.pending)+len(p) <= smallObject {
+			w.pending = append(w.pending, p...)
+			w.crc = crc32.Update(w.crc, castagnoli, p)
+			w.size += int64(len(p))
+			return len(p), nil
+		}
+		if err := w.flushPending(w.sink.ChunkSize); err != nil {
+			return 0, w.writeError(err)
+		}
+	}
 	n, err := w.sw.Write(p)
 	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
 	w.size += int64(n)
 	if err != nil {
-		// GCS may check the precondition when a resumable upload
-		// starts, which happens in a Write once the first chunk fills.
-		if w.policy != sinks.Overwrite && isPreconditionFailed(err) {
-			return n, w.policy.ExistsError(w.uri)
-		}
-		return n, w.uploadError("upload", err)
+		return n, w.writeError(err)
 	}
 	return n, nil
+}
+
+// writeError is the error of a write to the client's upload.
+func (w *writer) writeError(err error) error {
+	// GCS may check the precondition when a resumable upload starts,
+	// which happens in a Write once the first chunk fills.
+	if w.policy != sinks.Overwrite && isPreconditionFailed(err) {
+		return w.policy.ExistsError(w.uri)
+	}
+	return w.uploadError("upload", err)
 }
 
 // Close finalizes the upload, which makes the object visible, then checks
@@ -232,6 +285,12 @@ func (w *writer) Close() error {
 		return fmt.Errorf("gcs: not committing %s: %w", w.uri, err)
 	}
 	w.done = true
+	if w.sw == nil { // no larger than smallObject: one request, now
+		if err := w.flushPending(smallObject); err != nil {
+			w.abort()
+			return w.writeError(err)
+		}
+	}
 	err := w.sw.Close()
 	w.cancel()
 	if err != nil {
@@ -300,6 +359,10 @@ func (w *writer) Abort() error {
 func (w *writer) abort() {
 	w.done = true
 	w.cancel()
+	if w.sw == nil { // nothing was sent
+		w.pending = nil
+		return
+	}
 	// The client also notices the cancellation, but asynchronously. Close
 	// the pipe into the upload with an error first, so that the Close
 	// below, which waits for the upload goroutine to end, can never

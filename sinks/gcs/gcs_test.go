@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -508,5 +509,41 @@ func TestPreconditionFailsAtUploadStart(t *testing.T) {
 			require.ErrorIs(t, werr, c.want, "from Write")
 			require.ErrorIs(t, w.Close(), c.want, "from Close")
 		})
+	}
+}
+
+// TestSmallObjectsTakeASmallBuffer: an object no larger than 256 KiB (a
+// manifest, a _SUCCESS marker, a small result) is uploaded with the
+// client's smallest chunk, not Options.ChunkSize: it allocates well under
+// the 16 MiB a default chunk takes. Objects either side of 256 KiB, in one
+// write or many, arrive whole, as one request or a resumable upload.
+func TestSmallObjectsTakeASmallBuffer(t *testing.T) {
+	f := setup(t, gcs.Options{})
+	small := bytes.Repeat([]byte("orders,42\n"), 100)
+	require.NoError(t, write(t, f.sink, "gs://b/warm.csv", small, sinks.WriteOptions{}))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	require.NoError(t, write(t, f.sink, "gs://b/small.csv", small, sinks.WriteOptions{}))
+	runtime.ReadMemStats(&after)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(2<<20), "bytes allocated by a 1 KB upload")
+
+	for _, n := range []int{0, 1, 256<<10 - 1, 256 << 10, 256<<10 + 1, 3<<20 + 5} {
+		for _, pieces := range []int{1, 7} {
+			data := make([]byte, n)
+			for i := range data {
+				data[i] = byte(i*7 + i/251)
+			}
+			uri := fmt.Sprintf("gs://b/sized-%d-%d.bin", n, pieces)
+			w, err := f.sink.Create(t.Context(), uri, sinks.WriteOptions{})
+			require.NoError(t, err)
+			for i := range pieces {
+				_, err := w.Write(data[i*n/pieces : (i+1)*n/pieces])
+				require.NoError(t, err)
+			}
+			require.NoError(t, w.Close())
+			got, ok := read(t, f.client, uri)
+			require.True(t, ok, "%d bytes in %d writes", n, pieces)
+			require.True(t, bytes.Equal(data, got), "%d bytes in %d writes", n, pieces)
+		}
 	}
 }
