@@ -17,10 +17,19 @@ import (
 // chunks, never push the collector into running all the time.
 const gcPercent = 25
 
-// setGCPercent applies gcPercent unless GOGC is set.
-func setGCPercent() {
+// serveGCPercent is serve's GOGC unless the environment sets one. A daemon
+// runs many exports at once, most of them small: each allocates its
+// buffers, requests and logs anew, while what is live stays small, so at
+// 25% the collector runs all the time. In BenchmarkBurst (1,000 jobs at
+// once on two replicas) 50% instead of 25% took the replicas' CPU per run
+// from 14 to 9 ms writing to GCS and from 4.6-5.6 to 4.6 ms writing local
+// files, at 73-79 MiB peak RSS instead of 65-72 (GOGC 100: 91 MiB).
+const serveGCPercent = 50
+
+// setGCPercent applies percent unless GOGC is set.
+func setGCPercent(percent int) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return
 	}
-	debug.SetGCPercent(gcPercent)
+	debug.SetGCPercent(percent)
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	setGCPercent()
+	setGCPercent(gcPercent)
 	os.Exit(mainWithSignals(os.Args[1:], os.Stdout, os.Stderr))
 }
 

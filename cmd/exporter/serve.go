@@ -36,6 +36,7 @@ notify: webhooks (failure, recovery, staleness).`,
   EXPORTER_LISTEN=0.0.0.0:9464 EXPORTER_TOKEN_FILE=/run/secrets/token exporter serve --config jobs.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			setGCPercent(serveGCPercent)
 			ctx := cmd.Context()
 			cfg, err := g.loadConfig(path, exitUsage)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	execpkg "os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -234,6 +235,13 @@ func TestSIGHUPOfPathologicalConfigsLeavesTheDaemonServing(t *testing.T) {
 	require.NoError(t, os.WriteFile(conf, reloadConfigYAML(looker, dir, token, everySecondJob+nightlyJob), 0o600))
 	d := startReloadDaemon(t, conf, token)
 	d.waitScheduledRun(t, "every_second", time.Time{})
+	wantGOGC := float64(serveGCPercent) // serve's, unless the environment sets one
+	if v, set := os.LookupEnv("GOGC"); set {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		wantGOGC = float64(n)
+	}
+	require.Equal(t, wantGOGC, d.metrics(t)["go_gc_gogc_percent"], "the daemon's GOGC")
 
 	fill := func(head, item, tail string, size int) []byte {
 		var b strings.Builder
