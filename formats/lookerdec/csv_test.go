@@ -330,29 +330,24 @@ func TestUnquotedEnd(t *testing.T) {
 // allocated 64 KiB each), and a longer one grows it to readBufferBytes
 // after its first read.
 func TestSmallBodyTakesASmallBuffer(t *testing.T) {
-	small := "Orders ID,Orders Status\n" + strings.Repeat("1,complete\n", 10)
-	d, err := readCSVHeader(strings.NewReader(small))
-	require.NoError(t, err)
-	for {
-		_, err := d.Next()
-		if err == io.EOF {
-			break
-		}
+	for _, tt := range []struct {
+		rows    int
+		wantBuf int
+	}{
+		{10, initialBufferBytes},
+		{2000, readBufferBytes},
+	} {
+		body := "Orders ID,Orders Status\n" + strings.Repeat("1,complete\n", tt.rows)
+		d, err := readCSVHeader(iotest.HalfReader(strings.NewReader(body)))
 		require.NoError(t, err)
-	}
-	require.Equal(t, 10, d.row)
-	require.Equal(t, initialBufferBytes, len(d.buf))
-
-	long := "Orders ID,Orders Status\n" + strings.Repeat("1,complete\n", 2000)
-	d, err = readCSVHeader(iotest.HalfReader(strings.NewReader(long)))
-	require.NoError(t, err)
-	for {
-		_, err := d.Next()
-		if err == io.EOF {
-			break
+		for {
+			_, err := d.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
 		}
-		require.NoError(t, err)
+		require.Equal(t, tt.rows, d.row)
+		require.Equal(t, tt.wantBuf, len(d.buf), "%d rows", tt.rows)
 	}
-	require.Equal(t, 2000, d.row)
-	require.Equal(t, readBufferBytes, len(d.buf))
 }
