@@ -195,10 +195,10 @@ func (d *csvReader) fill() error {
 }
 
 // fillBuffer moves buf[pos:end] to the front of buf, grows buf to
-// readBufferBytes once initialBufferBytes of the body are consumed, and further
-// when the unread part fills more than half of it, and reads at least minRead bytes
-// (at least one), or up to a full buffer, or to the end of the body (then
-// it sets eof). Errors pass through wrap.
+// readBufferBytes once initialBufferBytes of the body are consumed, and
+// further when the unread part fills more than half of it, and reads at
+// least minRead bytes (at least one), or up to a full buffer, or to the
+// end of the body (then it sets eof). Errors pass through wrap.
 func fillBuffer(r *io.Reader, buf *[]byte, pos, end *int, base *int64, eof *bool, rerr *error, minRead int, wrap func(error) error) error {
 	if *rerr != nil {
 		return *rerr
