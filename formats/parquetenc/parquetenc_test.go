@@ -481,8 +481,11 @@ func TestLocalTimestampWithOffset(t *testing.T) {
 func TestBadValueInABatchNamesItsRow(t *testing.T) {
 	t.Parallel()
 	sch := formats.Schema{Fields: []formats.Field{{Name: "a", Type: formats.Int64}, {Name: "b", Type: formats.Double}, {Name: "c", Type: formats.String}}}
+	w, err := New(io.Discard, sch, Options{})
+	require.NoError(t, err)
+	batch := w.(*encoder).batchRows // the first batch's error comes when the second is handed over
 	var rows []formats.Row
-	for i := 1; i <= 3000; i++ { // batches of 1,024 rows: the first one's error comes at row 2,048
+	for i := 1; i <= 3*batch; i++ {
 		a, b := fmt.Sprint(i), fmt.Sprint(i)+".5"
 		switch i {
 		case 300:
@@ -492,17 +495,15 @@ func TestBadValueInABatchNamesItsRow(t *testing.T) {
 		}
 		rows = append(rows, formats.Row{{Value: []byte(a)}, {Value: []byte(b)}, {Value: []byte("s")}})
 	}
-	w, err := New(io.Discard, sch, Options{})
-	require.NoError(t, err)
 	n, err := formats.Copy(context.Background(), w, fixture.Rows(sch, rows), formats.CopyOptions{})
 	require.ErrorContains(t, err, `row 300, column "b" (DOUBLE): value "x300"`)
 	var ve *formats.ValueError
 	require.ErrorAs(t, err, &ve)
 	require.EqualValues(t, 300, ve.Row)
 	we, ok := errors.AsType[*formats.WriteError](err)
-	require.True(t, ok, "reported when the next batch is handed over, at row 2,048")
+	require.True(t, ok, "reported when the next batch is handed over, at row %d", 2*batch)
 	require.EqualValues(t, 300, we.Row, "Copy names the value's row, not the row it was reported at")
-	require.EqualValues(t, 2047, n)
+	require.EqualValues(t, 2*batch-1, n)
 	require.ErrorIs(t, err, w.Close(), "the encoder's error is sticky")
 }
 
