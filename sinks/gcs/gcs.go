@@ -143,21 +143,15 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 // default), which a burst of small runs allocated three times a run.
 const smallObject = googleapi.MinUploadChunkSize
 
-// start starts the client's upload with a buffer of chunk bytes.
-func (w *writer) start(chunk int) {
-	sw := w.up.NewWriter(w.upCtx)
-	sw.ChunkSize = chunk
-	sw.ChunkRetryDeadline = w.sink.ChunkRetryDeadline
-	sw.ContentType = w.opts.ContentType
-	sw.ContentEncoding = w.opts.ContentEncoding
-	sw.Metadata = maps.Clone(w.opts.Metadata)
-	w.sw = sw
-}
-
-// flushPending starts the upload (with a buffer of chunk bytes) and hands
-// it what the writer held.
+// flushPending starts the client's upload, with a buffer of chunk bytes,
+// and hands it what the writer held.
 func (w *writer) flushPending(chunk int) error {
-	w.start(chunk)
+	w.sw = w.up.NewWriter(w.upCtx)
+	w.sw.ChunkSize = chunk
+	w.sw.ChunkRetryDeadline = w.sink.ChunkRetryDeadline
+	w.sw.ContentType = w.opts.ContentType
+	w.sw.ContentEncoding = w.opts.ContentEncoding
+	w.sw.Metadata = maps.Clone(w.opts.Metadata)
 	pending := w.pending
 	w.pending = nil
 	if len(pending) == 0 {
@@ -202,8 +196,8 @@ type writer struct {
 	sink   Options
 	obj    *storage.ObjectHandle // without preconditions, for the cleanup delete
 	// pending is what was written while the object is no larger than
-	// smallObject; sw is the client's upload, started (by start) only
-	// once it is larger, or at Close.
+	// smallObject; sw is the client's upload, started (by flushPending)
+	// only once it is larger, or at Close.
 	pending []byte
 	sw      *storage.Writer
 	uri     string
@@ -251,26 +245,27 @@ func (w *writer) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		if err := w.flushPending(w.sink.ChunkSize); err != nil {
-			return 0, w.writeError(err)
+			return 0, w.writeError("upload", err)
 		}
 	}
 	n, err := w.sw.Write(p)
 	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
 	w.size += int64(n)
 	if err != nil {
-		return n, w.writeError(err)
+		return n, w.writeError("upload", err)
 	}
 	return n, nil
 }
 
-// writeError is the error of a write to the client's upload.
-func (w *writer) writeError(err error) error {
-	// GCS may check the precondition when a resumable upload starts,
-	// which happens in a Write once the first chunk fills.
+// writeError is the error of op on the client's upload: the sentinel of
+// the policy when the object's precondition failed (GCS may check it
+// when a resumable upload starts, in a Write once the first chunk fills,
+// or when it creates the object at Close), else uploadError's.
+func (w *writer) writeError(op string, err error) error {
 	if w.policy != sinks.Overwrite && isPreconditionFailed(err) {
 		return w.policy.ExistsError(w.uri)
 	}
-	return w.uploadError("upload", err)
+	return w.uploadError(op, err)
 }
 
 // Close finalizes the upload, which makes the object visible, then checks
@@ -288,16 +283,13 @@ func (w *writer) Close() error {
 	if w.sw == nil { // no larger than smallObject: one request, now
 		if err := w.flushPending(smallObject); err != nil {
 			w.abort()
-			return w.writeError(err)
+			return w.writeError("upload", err)
 		}
 	}
 	err := w.sw.Close()
 	w.cancel()
 	if err != nil {
-		if w.policy != sinks.Overwrite && isPreconditionFailed(err) {
-			return w.policy.ExistsError(w.uri)
-		}
-		return w.uploadError("finish upload", err)
+		return w.writeError("finish upload", err)
 	}
 	attrs := w.sw.Attrs()
 	if err := w.verify(attrs); err != nil {
