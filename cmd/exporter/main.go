@@ -14,6 +14,7 @@ import (
 )
 
 func main() {
+	releaseStartupPages()
 	setGCPercent(gcPercent)
 	os.Exit(mainWithSignals(os.Args[1:], os.Stdout, os.Stderr))
 }
