@@ -48,40 +48,64 @@ func (c countingChecker) Check(ctx context.Context, uri string) error {
 	return c.Sink.(sinks.Checker).Check(ctx, uri)
 }
 
+func (c countingChecker) CheckScope(uri string) string {
+	return c.Sink.(sinks.Checker).CheckScope(uri)
+}
+
 func (c countingChecker) Remove(ctx context.Context, uri string) error {
 	return c.Sink.(sinks.Remover).Remove(ctx, uri)
 }
 
-// TestDestinationCheckIsCached: a destination folder that passed its check
-// is not checked again for jobs.DestinationCheckTTL on the runner's
-// clock; a new folder, or the same one after the TTL, is.
+// TestDestinationCheckIsCached: a destination whose check scope (a local
+// file's nearest existing directory, a GCS bucket) passed its check is not
+// checked again for jobs.DestinationCheckTTL on the runner's clock; another
+// scope, or the same one after the TTL, is.
 func TestDestinationCheckIsCached(t *testing.T) {
 	t.Parallel()
-	b := setup(t, 3)
-	clock := newFakeClock(scheduled)
-	var n atomic.Int64
-	inner := b.runner.Sinks
-	b.runner.Clock = clock
-	b.runner.Sinks = func(ctx context.Context, uri string) (sinks.Sink, error) {
-		s, err := inner(ctx, uri)
-		return countingChecker{Sink: s, n: &n}, err
+	day := func(n int) time.Time { return scheduled.Add(time.Duration(n) * 24 * time.Hour) }
+	for _, tc := range []struct {
+		name, dest string
+		// checks after each run: day 0, day 0 a minute later, day 1, day 2,
+		// then day 3 after the TTL
+		want [5]int64
+	}{
+		// Day 0 writes below $DIR, which exists: its scope. Its second run
+		// finds day 0's directory made: another scope. Day 1's directory is
+		// new below $DIR/orders, made by day 0: a third. Day 2's is new
+		// below it too: the same one.
+		{"local", "$DIR/{{ .Job }}/{{ .ScheduledTime.Format \"2006-01-02\" }}/orders.csv", [5]int64{1, 2, 3, 3, 4}},
+		// Every folder of a bucket is the bucket's scope.
+		{"gcs", "gs://" + bucket + "/{{ .Job }}/{{ .ScheduledTime.Format \"2006-01-02\" }}/orders.csv", [5]int64{1, 1, 1, 1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, 3)
+			clock := newFakeClock(scheduled)
+			var n atomic.Int64
+			inner := b.runner.Sinks
+			b.runner.Clock = clock
+			b.runner.Sinks = func(ctx context.Context, uri string) (sinks.Sink, error) {
+				s, err := inner(ctx, uri)
+				return countingChecker{Sink: s, n: &n}, err
+			}
+			job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: '"+tc.dest+"'")
+			runAt := func(at time.Time, want int64, why string) {
+				t.Helper()
+				run, err := b.run(t.Context(), job, at, jobs.RunOptions{})
+				require.NoError(t, err)
+				require.Equal(t, state.Succeeded, run.Status, run.Error)
+				require.Equal(t, want, n.Load(), why)
+			}
+			runAt(day(0), tc.want[0], "first run: checked")
+			clock.Advance(30 * time.Second)
+			runAt(day(0).Add(time.Minute), tc.want[1], "day 0 again, within the TTL")
+			runAt(day(1), tc.want[2], "day 1")
+			runAt(day(2), tc.want[3], "day 2")
+			clock.Advance(jobs.DestinationCheckTTL)
+			runAt(day(3), tc.want[4], "after the TTL")
+			if tc.name == "gcs" {
+				require.NotContains(t, strings.Join(b.objects(t), " "), "_exporter_check_", "no probe object left")
+			}
+		})
 	}
-	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: 'gs://"+bucket+"/{{ .Job }}/{{ .ScheduledTime.Format \"2006-01-02\" }}/orders.csv'")
-	runAt := func(at time.Time) {
-		t.Helper()
-		run, err := b.run(t.Context(), job, at, jobs.RunOptions{})
-		require.NoError(t, err)
-		require.Equal(t, state.Succeeded, run.Status)
-	}
-	runAt(scheduled)
-	require.Equal(t, int64(1), n.Load())
-	clock.Advance(30 * time.Second)
-	runAt(scheduled.Add(time.Minute))
-	require.Equal(t, int64(1), n.Load(), "same folder within the TTL: not checked again")
-	runAt(scheduled.Add(24 * time.Hour))
-	require.Equal(t, int64(2), n.Load(), "a new folder is checked")
-	clock.Advance(jobs.DestinationCheckTTL)
-	runAt(scheduled.Add(2 * time.Minute))
-	require.Equal(t, int64(3), n.Load(), "after the TTL the folder is checked again")
-	require.NotContains(t, strings.Join(b.objects(t), " "), "_exporter_check_", "no probe object left")
 }

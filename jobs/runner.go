@@ -87,12 +87,13 @@ type Runner struct {
 	LogLines int
 
 	inFlight sync.Map // run id -> InFlightRun
-	checked  sync.Map // destination folder -> time.Time its check passed (checkDestination)
+	checked  sync.Map // check scope -> time.Time its check passed (checkDestination)
 }
 
-// DestinationCheckTTL is how long a destination folder's passed check
-// (sinks.Checker) is trusted, on the run's clock: runs of a job every
-// minute or more often pay one probe a minute, a daily job one per run.
+// DestinationCheckTTL is how long a passed destination check
+// (sinks.Checker) of a scope, a directory or a bucket, is trusted, on the
+// run's clock: runs writing there every minute or more often pay one probe
+// a minute, a daily job alone one per run.
 // A failed check is never cached, so a bucket created after a failure is
 // seen by the next run.
 const DestinationCheckTTL = time.Minute
@@ -363,23 +364,24 @@ func (r *Runner) export(ctx context.Context, log *zap.Logger, job *config.Job, r
 }
 
 // checkDestination asks a sink that is a sinks.Checker whether uri can be
-// written, unless a check of its folder passed within
-// DestinationCheckTTL.
+// written, unless a check of the same scope (sinks.Checker.CheckScope: the
+// directory probed, the bucket) passed within DestinationCheckTTL. A burst
+// of jobs writing below one directory, or into one bucket, checks it once.
 func (r *Runner) checkDestination(ctx context.Context, log *zap.Logger, clock Clock, sink sinks.Sink, uri string) error {
 	c, ok := sink.(sinks.Checker)
 	if !ok {
 		return nil
 	}
-	folder := uri[:strings.LastIndex(uri, "/")+1]
+	scope := c.CheckScope(uri)
 	now := clock.Now()
-	if at, ok := r.checked.Load(folder); ok && now.Sub(at.(time.Time)) < DestinationCheckTTL {
+	if at, ok := r.checked.Load(scope); ok && now.Sub(at.(time.Time)) < DestinationCheckTTL {
 		return nil
 	}
 	if err := c.Check(ctx, uri); err != nil {
 		return err
 	}
-	log.Debug("destination checked", zap.String("folder", folder))
-	r.checked.Store(folder, now)
+	log.Debug("destination checked", zap.String("scope", scope))
+	r.checked.Store(scope, now)
 	return nil
 }
 

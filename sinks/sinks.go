@@ -111,8 +111,14 @@ type Remover interface {
 // create and delete objects there. A failure wraps ErrNotWritable (and is
 // a *RetryableError when a later attempt may succeed, e.g. GCS 503).
 // Both localfs.Sink and gcs.Sink implement it.
+//
+// CheckScope names what a Check of uri verifies (a directory, a bucket):
+// URIs with the same scope get the same verdict, so a caller may keep a
+// passed check for the scope a while instead of asking again for each URI
+// in it.
 type Checker interface {
 	Check(ctx context.Context, uri string) error
+	CheckScope(uri string) string
 }
 
 // Confiner is implemented by sinks whose files can leave a root directory

@@ -61,6 +61,17 @@ func (s *Sink) Check(ctx context.Context, uri string) error {
 	return s.probe(ctx, b, bucket, name, uri)
 }
 
+// CheckScope is the bucket of uri, "gs://bucket/" (sinks.Checker): the
+// permissions Check tests are the bucket's, and the probe it falls back to
+// needs the same ones wherever it is written.
+func (s *Sink) CheckScope(uri string) string {
+	bucket, _, err := ParseURI(uri)
+	if err != nil {
+		return uri
+	}
+	return "gs://" + bucket + "/"
+}
+
 // probe creates and deletes a small object beside name.
 func (s *Sink) probe(ctx context.Context, b *storage.BucketHandle, bucket, name, uri string) error {
 	var rnd [8]byte

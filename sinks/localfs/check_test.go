@@ -46,3 +46,22 @@ func TestCheck(t *testing.T) {
 	require.ErrorIs(t, err, syscall.EACCES)
 	require.True(t, strings.HasPrefix(err.Error(), filepath.Join(ro, "out.csv")+" cannot be written"), err.Error())
 }
+
+// TestCheckScope: the scope of a check is the directory it probes, the
+// nearest that exists, so files in directories not made yet share it.
+func TestCheckScope(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	s := localfs.New(zaptest.NewLogger(t))
+	require.NoError(t, os.Mkdir(filepath.Join(root, "made"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "file"), nil, 0o644))
+	for _, tc := range []struct{ uri, want string }{
+		{filepath.Join(root, "out.csv"), root},
+		{filepath.Join(root, "made", "out.csv"), filepath.Join(root, "made")},
+		{"file://" + filepath.Join(root, "new", "deeper", "out.csv"), root},
+		{filepath.Join(root, "made", "new", "out.csv"), filepath.Join(root, "made")},
+		{filepath.Join(root, "file", "out.csv"), filepath.Join(root, "file")}, // Check fails there
+	} {
+		require.Equal(t, tc.want, s.CheckScope(tc.uri), tc.uri)
+	}
+}
