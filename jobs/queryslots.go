@@ -30,8 +30,10 @@ type SlotStore interface {
 //
 // A slot is a row in the store held under a lease that a goroutine renews
 // every Lease/3 until the run releases it; the slot of a replica that
-// died frees itself when its lease ends. A run waiting for a slot polls
-// the store every Poll. When the store cannot be reached the wait goes on
+// died frees itself when its lease ends. Each slot a run of this process
+// gives back wakes the first of its runs waiting for one, which tries the
+// store again at once; every waiter also polls the store every Poll, for
+// the slots other replicas give back. When the store cannot be reached the wait goes on
 // (logged) until the run's context ends: a store outage delays queries,
 // it never lets them exceed the budget.
 type StoreQuerySlots struct {
@@ -41,6 +43,9 @@ type StoreQuerySlots struct {
 	Poll    time.Duration // 0 means 1s
 	Clock   Clock         // nil means RealClock
 	Log     *zap.Logger   // nil means no logging
+
+	mu    sync.Mutex
+	freed map[string]chan struct{} // per key (freedSlots)
 }
 
 const slotKeyPrefix = "looker-queries "
@@ -61,6 +66,25 @@ func (s *StoreQuerySlots) poll() time.Duration {
 
 func (s *StoreQuerySlots) clock() Clock { return orReal(s.Clock) }
 
+// freedSlots is key's channel of the slots this process gave back, a
+// token each: a waiter takes one and tries the store again at once,
+// instead of at its next poll. A token nobody waits for stays, up to max,
+// and costs the next run one try more. A new run still asks the store
+// before it waits: a slot another replica gave back is free for it.
+func (s *StoreQuerySlots) freedSlots(key string, max int) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.freed == nil {
+		s.freed = map[string]chan struct{}{}
+	}
+	ch, ok := s.freed[key]
+	if !ok {
+		ch = make(chan struct{}, max)
+		s.freed[key] = ch
+	}
+	return ch
+}
+
 func (s *StoreQuerySlots) log() *zap.Logger {
 	if s.Log == nil {
 		return zap.NewNop()
@@ -74,13 +98,14 @@ func (s *StoreQuerySlots) Acquire(ctx context.Context, user string, max int) (fu
 	key := slotKeyPrefix + user
 	holder := s.Replica + " " + randomHex(8)
 	clock := s.clock()
+	freed := s.freedSlots(key, max)
 	for failures, waiting := 0, false; ; {
 		ok, err := s.Store.AcquireSlot(ctx, key, holder, max, clock.Now(), s.lease())
 		if err == nil && ok {
 			if waiting {
 				lookerapi.NotifySlotWait(ctx, false)
 			}
-			return s.hold(ctx, key, holder), nil
+			return s.hold(ctx, key, holder, freed), nil
 		}
 		if !waiting {
 			waiting = true
@@ -95,6 +120,8 @@ func (s *StoreQuerySlots) Acquire(ctx context.Context, user string, max int) (fu
 		tick, stop := clock.After(wait)
 		select {
 		case <-tick:
+		case <-freed:
+			stop()
 		case <-ctx.Done():
 			stop()
 			return nil, fmt.Errorf("waiting for one of %d looker query slots of this API user (looker.max_concurrent_queries, shared by every replica): %w", max, context.Cause(ctx))
@@ -102,8 +129,9 @@ func (s *StoreQuerySlots) Acquire(ctx context.Context, user string, max int) (fu
 	}
 }
 
-// hold renews the slot until the returned release is called.
-func (s *StoreQuerySlots) hold(ctx context.Context, key, holder string) func() {
+// hold renews the slot until the returned release is called, which gives
+// it back and hands a token to freed.
+func (s *StoreQuerySlots) hold(ctx context.Context, key, holder string, freed chan<- struct{}) func() {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -139,6 +167,11 @@ func (s *StoreQuerySlots) hold(ctx context.Context, key, holder string) func() {
 			defer cancel()
 			if err := s.Store.ReleaseSlot(rctx, key, holder); err != nil {
 				s.log().Warn("release a looker query slot; it frees itself when its lease ends", zap.Error(err))
+				return
+			}
+			select {
+			case freed <- struct{}{}:
+			default: // max tokens wait already
 			}
 		})
 	}

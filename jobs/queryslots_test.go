@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,4 +180,63 @@ func TestStoreQuerySlots(t *testing.T) {
 	require.Contains(t, err.Error(), "looker query slots")
 	held()
 	r2()
+}
+
+// countingSlots counts the store's AcquireSlot calls.
+type countingSlots struct {
+	jobs.SlotStore
+	tries atomic.Int64
+}
+
+func (c *countingSlots) AcquireSlot(ctx context.Context, key, holder string, max int, now time.Time, lease time.Duration) (bool, error) {
+	c.tries.Add(1)
+	return c.SlotStore.AcquireSlot(ctx, key, holder, max, now, lease)
+}
+
+// TestStoreQuerySlotsWakeOnRelease: a slot a run of the process gives back
+// goes at once (the clock never moves here, so no poll runs) to the first
+// of its runs waiting for one, one waiter per slot.
+func TestStoreQuerySlotsWakeOnRelease(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	clock := newFakeClock(scheduled)
+	store := &countingSlots{SlotStore: b.store}
+	slots := &jobs.StoreQuerySlots{Store: store, Replica: "r1", Lease: time.Minute, Poll: time.Hour, Clock: clock, Log: b.log}
+	ctx := context.Background()
+
+	held, err := slots.Acquire(ctx, "alice", 1)
+	require.NoError(t, err)
+	got := [2]chan func(){make(chan func(), 1), make(chan func(), 1)}
+	for i := range 2 {
+		go func() {
+			r, err := slots.Acquire(ctx, "alice", 1)
+			if err == nil {
+				got[i] <- r
+			}
+		}()
+		clock.waitTimers(t, 2+i) // the holder's renewal, the waiters' polls
+	}
+	require.EqualValues(t, 3, store.tries.Load(), "the holder and each waiter asked the store once")
+	take := func(i int, what string) func() {
+		t.Helper()
+		var r func()
+		eventually(t, what, func() bool {
+			select {
+			case r = <-got[i]:
+				return true
+			default:
+				return false
+			}
+		})
+		return r
+	}
+	held()
+	first := take(0, "the first waiter takes the slot given back")
+	select {
+	case <-got[1]:
+		t.Fatal("two waiters took the one slot given back")
+	default:
+	}
+	first()
+	take(1, "the second waiter takes the next slot given back")()
 }
