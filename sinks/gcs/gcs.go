@@ -212,13 +212,13 @@ type writer struct {
 
 var _ sinks.LateMetadata = (*writer)(nil)
 
-// SetLateMetadata adds md to the object's custom metadata once it is
-// committed. The client sends the object's metadata when the upload
-// starts, before the row count is known, so these values go in a
-// metadata update right after the commit, conditioned on the generation
-// and metageneration just written: it never touches a newer object. If it
-// fails, Close still succeeds (the data is committed) and a warning is
-// logged.
+// SetLateMetadata adds md to the object's custom metadata. An object no
+// larger than smallObject is uploaded at Close in one request, which
+// carries it. A larger one's upload started before the row count was
+// known, so these values go in a metadata update right after the commit,
+// conditioned on the generation and metageneration just written: it never
+// touches a newer object. If that fails, Close still succeeds (the data is
+// committed) and a warning is logged.
 func (w *writer) SetLateMetadata(md map[string]string) {
 	if w.late == nil {
 		w.late = map[string]string{}
@@ -284,6 +284,14 @@ func (w *writer) Close() error {
 		if err := w.flushPending(smallObject); err != nil {
 			w.abort()
 			return w.writeError("upload", err)
+		}
+		// Its metadata goes with it, the late too: no update after.
+		if len(w.late) > 0 {
+			if w.sw.Metadata == nil {
+				w.sw.Metadata = map[string]string{}
+			}
+			maps.Copy(w.sw.Metadata, w.late)
+			w.late = nil
 		}
 	}
 	err := w.sw.Close()

@@ -547,3 +547,53 @@ func TestSmallObjectsTakeASmallBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestLateMetadata: metadata set after the data (the row count) reaches
+// the object either way; a small object, uploaded at Close in one
+// request, carries it in that request and needs no update after, a large
+// one gets it in one update after its commit.
+func TestLateMetadata(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t)
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "b"})
+	base := srv.HTTPClient().Transport
+	var mu sync.Mutex
+	var requests []string
+	client := clientWith(t, roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		requests = append(requests, r.Method)
+		mu.Unlock()
+		return base.RoundTrip(r)
+	}))
+	s := gcs.New(client, zaptest.NewLogger(t), gcs.Options{ChunkSize: 256 << 10})
+	for _, tc := range []struct {
+		name    string
+		size    int
+		updates int // PATCH requests after the upload
+	}{
+		{"small", 1000, 0},
+		{"large", 600 << 10, 1},
+	} {
+		mu.Lock()
+		requests = nil
+		mu.Unlock()
+		w, err := s.Create(t.Context(), "gs://b/"+tc.name+".csv", sinks.WriteOptions{Metadata: map[string]string{"exporter-job": "orders"}})
+		require.NoError(t, err)
+		_, err = w.Write(bytes.Repeat([]byte("x"), tc.size))
+		require.NoError(t, err)
+		w.(sinks.LateMetadata).SetLateMetadata(map[string]string{"exporter-rows": "42"})
+		require.NoError(t, w.Close())
+		attrs, err := client.Bucket("b").Object(tc.name + ".csv").Attrs(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"exporter-job": "orders", "exporter-rows": "42"}, attrs.Metadata, tc.name)
+		mu.Lock()
+		patches := 0
+		for _, m := range requests {
+			if m == http.MethodPatch {
+				patches++
+			}
+		}
+		mu.Unlock()
+		require.Equal(t, tc.updates, patches, "%s: metadata updates, of requests %v", tc.name, requests)
+	}
+}
