@@ -40,6 +40,9 @@ func (r *Runner) checkSchema(ctx context.Context, log *zap.Logger, job *config.J
 	if err != nil {
 		return fmt.Errorf("read the last successful run to compare schemas: %w", err)
 	}
+	if last.Schema == s {
+		return nil // encoded the same: nothing changed, nothing to decode
+	}
 	var prev formats.Schema
 	if err := json.Unmarshal([]byte(last.Schema), &prev); err != nil {
 		log.Warn("stored schema of the last successful run is unreadable; not comparing", zap.String("last_run_id", last.ID), zap.Error(err))
