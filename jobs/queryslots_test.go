@@ -81,14 +81,17 @@ func TestQuerySlotsHoldAcrossReplicas(t *testing.T) {
 	require.Equal(t, 2*perReplica, queryRuns(b.srv))
 }
 
-// flakySlots is a SlotStore that fails while down is set.
+// flakySlots is a SlotStore that fails while down is set, and counts the
+// slots asked of it.
 type flakySlots struct {
 	jobs.SlotStore
-	mu   sync.Mutex
-	down bool
+	mu    sync.Mutex
+	down  bool
+	tries atomic.Int64 // AcquireSlot calls
 }
 
 func (f *flakySlots) AcquireSlot(ctx context.Context, key, holder string, max int, now time.Time, lease time.Duration) (bool, error) {
+	f.tries.Add(1)
 	f.mu.Lock()
 	down := f.down
 	f.mu.Unlock()
@@ -182,17 +185,6 @@ func TestStoreQuerySlots(t *testing.T) {
 	r2()
 }
 
-// countingSlots counts the store's AcquireSlot calls.
-type countingSlots struct {
-	jobs.SlotStore
-	tries atomic.Int64
-}
-
-func (c *countingSlots) AcquireSlot(ctx context.Context, key, holder string, max int, now time.Time, lease time.Duration) (bool, error) {
-	c.tries.Add(1)
-	return c.SlotStore.AcquireSlot(ctx, key, holder, max, now, lease)
-}
-
 // TestStoreQuerySlotsWakeOnRelease: a slot a run of the process gives back
 // goes at once (the clock never moves here, so no poll runs) to the first
 // of its runs waiting for one, one waiter per slot.
@@ -200,7 +192,7 @@ func TestStoreQuerySlotsWakeOnRelease(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 1)
 	clock := newFakeClock(scheduled)
-	store := &countingSlots{SlotStore: b.store}
+	store := &flakySlots{SlotStore: b.store}
 	slots := &jobs.StoreQuerySlots{Store: store, Replica: "r1", Lease: time.Minute, Poll: time.Hour, Clock: clock, Log: b.log}
 	ctx := context.Background()
 
