@@ -33,9 +33,9 @@ type SlotStore interface {
 // died frees itself when its lease ends. Each slot a run of this process
 // gives back wakes the first of its runs waiting for one, which tries the
 // store again at once; every waiter also polls the store every Poll, for
-// the slots other replicas give back. When the store cannot be reached the wait goes on
-// (logged) until the run's context ends: a store outage delays queries,
-// it never lets them exceed the budget.
+// the slots other replicas give back. When the store cannot be reached
+// the wait goes on (logged) until the run's context ends: a store outage
+// delays queries, it never lets them exceed the budget.
 type StoreQuerySlots struct {
 	Store   SlotStore
 	Replica string        // names the holder in the store, e.g. the host name

@@ -281,17 +281,17 @@ func (w *writer) Close() error {
 	}
 	w.done = true
 	if w.sw == nil { // no larger than smallObject: one request, now
+		if len(w.late) > 0 { // which carries the late metadata too: no update after
+			md := maps.Clone(w.opts.Metadata) // the caller's map stays as it was
+			if md == nil {
+				md = map[string]string{}
+			}
+			maps.Copy(md, w.late)
+			w.opts.Metadata, w.late = md, nil
+		}
 		if err := w.flushPending(smallObject); err != nil {
 			w.abort()
 			return w.writeError("upload", err)
-		}
-		// Its metadata goes with it, the late too: no update after.
-		if len(w.late) > 0 {
-			if w.sw.Metadata == nil {
-				w.sw.Metadata = map[string]string{}
-			}
-			maps.Copy(w.sw.Metadata, w.late)
-			w.late = nil
 		}
 	}
 	err := w.sw.Close()
