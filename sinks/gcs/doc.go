@@ -42,12 +42,14 @@
 // metadata; the client sends them when the upload starts, so they must
 // be known before the first Write. Values known only at the end (the
 // exporter's "exporter-rows") go through the writer's SetLateMetadata
-// (sinks.LateMetadata): right after the commit, a metadata update
-// conditioned on the generation and metageneration just written adds
-// them. A reader can see the object without them for that moment, and
-// keeps seeing it without them if the update fails (logged, Close still
-// succeeds); the run's manifest always has the rows. Remove deletes an
-// object (sinks.Remover), for sinks/publish.
+// (sinks.LateMetadata). An object of up to 256 KiB is uploaded at Close
+// in one request, which carries them. A larger one's upload started
+// earlier: right after its commit, a metadata update conditioned on the
+// generation and metageneration just written adds them. A reader can see
+// such an object without them for that moment, and keeps seeing it
+// without them if the update fails (logged, Close still succeeds); the
+// run's manifest always has the rows. Remove deletes an object
+// (sinks.Remover), for sinks/publish.
 //
 // # Existing objects
 //
