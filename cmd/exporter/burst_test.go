@@ -65,6 +65,12 @@ import (
 // requests from this process (about ten a run), not by the replicas: read
 // its cpu_ms/run and rss_MiB.
 //
+// The work directory, and so the local variant's files, is under TMPDIR.
+// TMPDIR=/dev/shm puts them on tmpfs, which tells the replicas' own cost
+// from the disk file system's: on an ext4 that is slow to allocate inodes
+// after many deletions, sys_ms/run swings by 2 ms from burst to burst,
+// on tmpfs it stays near 1.
+//
 // EXPORTER_BURST_BIN=PATH runs that binary instead of building this
 // package's. EXPORTER_BURST_PPROF=DIR builds the daemon with the pprof tag
 // (pprof.go: a /debug/pprof listener) and writes each replica's
