@@ -2,7 +2,6 @@ package lookerapi
 
 import (
 	"fmt"
-	"strconv"
 )
 
 // DefaultRowLimit is the row cap Looker applies silently: to a query run
@@ -50,4 +49,3 @@ func appliedLimit(o RunOptions, sql bool) int64 {
 	return 0
 }
 
-func formatLimit(l int64) string { return strconv.FormatInt(l, 10) }

@@ -197,11 +197,3 @@ func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// runQuery returns the query string of the last run as url.Values.
-func (s *stub) lastRunParams() url.Values {
-	run := s.lastRun()
-	_, q, _ := strings.Cut(run, "?")
-	v, err := url.ParseQuery(q)
-	require.NoError(s.t, err)
-	return v
-}
