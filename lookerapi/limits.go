@@ -48,4 +48,3 @@ func appliedLimit(o RunOptions, sql bool) int64 {
 	}
 	return 0
 }
-
