@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlitedrv "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/lookerexport/exporter/state"
 )
@@ -39,6 +40,8 @@ type Store struct {
 	// rdb serves reads. It is wdb itself for an in-memory database, which
 	// exists only inside its one connection.
 	rdb *sql.DB
+	// wal is whether init switches the file to WAL mode (not in memory).
+	wal bool
 }
 
 var _ state.Store = (*Store)(nil)
@@ -92,9 +95,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err := createPrivate(dsn); err != nil {
 		return nil, err
 	}
-	wparams := cloneValues(params)
-	wparams.Add("_pragma", "journal_mode(WAL)")
-	wdb, err := sql.Open("sqlite", dsn+"?"+wparams.Encode())
+	wdb, err := sql.Open("sqlite", dsn+"?"+params.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite state %s: %w", dsn, err)
 	}
@@ -110,7 +111,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	rdb.SetMaxOpenConns(maxReadConns)
 	rdb.SetMaxIdleConns(maxReadConns)
 
-	s := &Store{wdb: wdb, rdb: rdb}
+	s := &Store{wdb: wdb, rdb: rdb, wal: true}
 	if err := s.init(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite state %s: %w", dsn, err), s.Close())
 	}
@@ -142,6 +143,59 @@ func createPrivate(dsn string) error {
 	return nil
 }
 
+// enableWAL switches the database file to WAL mode, which it then keeps.
+//
+// SQLite's busy handler does not cover this switch: the pragma reads the
+// header under a read transaction, then upgrades it to write the new file
+// format (vdbe.c OP_JournalMode, btree.c sqlite3BtreeSetVersion), and
+// btreeBeginTrans calls the busy handler only for a connection holding no
+// transaction, since two connections upgrading at once would deadlock. So
+// when several processes open a new file together, all but one may get
+// SQLITE_BUSY at once. enableWAL retries then, as the busy handler would:
+// it sleeps (with sleep) for 1 ms, doubling up to 50 ms, until its sleeps
+// add up to timeout. Once the file is in WAL mode the pragma takes no write
+// lock and returns at once.
+func enableWAL(ctx context.Context, db *sql.DB, timeout time.Duration, sleep func(context.Context, time.Duration) error) error {
+	var slept time.Duration
+	wait := time.Millisecond
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("switch to WAL mode: the database stays in %q mode; put the state file on a local file system", mode)
+		case !isBusy(err) || slept+wait > timeout:
+			return fmt.Errorf("switch to WAL mode: %w; another process holds the database's write lock", err)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("switch to WAL mode: %w", err)
+		}
+		slept += wait
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// sleep waits for d or until ctx ends, like SQLite's own busy handler,
+// which also sleeps in real time.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var e *sqlitedrv.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 func cloneValues(v url.Values) url.Values {
 	out := make(url.Values, len(v))
 	for k, vs := range v {
@@ -155,6 +209,11 @@ func cloneValues(v url.Values) url.Values {
 func (s *Store) init(ctx context.Context) error {
 	if err := s.wdb.PingContext(ctx); err != nil {
 		return fmt.Errorf("connect: %w", err)
+	}
+	if s.wal {
+		if err := enableWAL(ctx, s.wdb, busyTimeout, sleep); err != nil {
+			return err
+		}
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		return err

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -260,4 +262,93 @@ func TestOpenCreatesPrivateFiles(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "%s", p)
 	}
+}
+
+// A process opening a new file while another holds its write lock gets
+// SQLITE_BUSY from the switch to WAL mode at once, without SQLite's busy
+// handler (see enableWAL). enableWAL waits and tries again, up to its
+// timeout, counted in the sleeps it asks for.
+func TestEnableWALWaitsForTheWriteLock(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		releaseAt   int // the sleep at which the other writer lets go; 0 never
+		wantErr     string
+		wantSleptMs int
+	}{
+		{name: "released after the first try", releaseAt: 1, wantSleptMs: 1},
+		{name: "released after a few tries", releaseAt: 4, wantSleptMs: 1 + 2 + 4 + 8},
+		{name: "never released", wantErr: "database is locked", wantSleptMs: 1 + 2 + 4 + 8 + 16 + 32 + 8*50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			path := filepath.Join(t.TempDir(), "state.db")
+			open := func() *sql.DB {
+				db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+				require.NoError(t, err)
+				db.SetMaxOpenConns(1)
+				t.Cleanup(func() { require.NoError(t, db.Close()) })
+				return db
+			}
+			other, db := open(), open()
+			// The other writer holds the write lock of a file still in
+			// rollback mode, as a process between its own steps would.
+			_, err := other.ExecContext(ctx, `CREATE TABLE t (x)`)
+			require.NoError(t, err)
+			lock, err := other.Conn(ctx)
+			require.NoError(t, err)
+			_, err = lock.ExecContext(ctx, `BEGIN IMMEDIATE`)
+			require.NoError(t, err)
+
+			var sleeps int
+			var slept time.Duration
+			err = enableWAL(ctx, db, 500*time.Millisecond, func(_ context.Context, d time.Duration) error {
+				sleeps++
+				slept += d
+				if sleeps == tc.releaseAt {
+					_, err := lock.ExecContext(ctx, `ROLLBACK`)
+					require.NoError(t, err)
+				}
+				return nil
+			})
+			require.Equal(t, time.Duration(tc.wantSleptMs)*time.Millisecond, slept)
+			require.NoError(t, lock.Close())
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				require.ErrorContains(t, err, "another process holds the database's write lock")
+				return
+			}
+			require.NoError(t, err)
+			header := make([]byte, 20)
+			f, err := os.Open(path)
+			require.NoError(t, err)
+			_, err = io.ReadFull(f, header)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			require.Equal(t, []byte{2, 2}, header[18:20], "the file format bytes say WAL")
+		})
+	}
+}
+
+func TestEnableWALStopsWithTheContext(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	other, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, other.Close()) })
+	lock, err := other.Conn(t.Context())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, lock.Close()) })
+	_, err = lock.ExecContext(t.Context(), `BEGIN IMMEDIATE`)
+	require.NoError(t, err)
+
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err = enableWAL(t.Context(), db, time.Minute, func(context.Context, time.Duration) error { return ctx.Err() })
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, sleep(ctx, time.Hour), context.Canceled, "sleep returns when the context ends")
 }
