@@ -164,6 +164,29 @@ func (d *downloader) download(tb testing.TB, path string) int64 {
 	return n
 }
 
+// pipe streams the body through the command (a compressor writing to its
+// standard output) into path, as curl URL | gzip -1 > path would, removes
+// it and returns its size.
+func (d *downloader) pipe(tb testing.TB, path string, name string, args ...string) int64 {
+	tb.Helper()
+	body := d.get(tb)
+	defer body.Close()
+	f, err := os.Create(path)
+	require.NoError(tb, err)
+	cmd := exec.Command(name, args...)
+	cmd.Stdout = f
+	stdin, err := cmd.StdinPipe()
+	require.NoError(tb, err)
+	require.NoError(tb, cmd.Start())
+	n, err := io.Copy(stdin, body)
+	require.NoError(tb, err)
+	require.NoError(tb, stdin.Close())
+	require.NoError(tb, cmd.Wait())
+	require.NoError(tb, f.Close())
+	require.NoError(tb, os.Remove(path))
+	return n
+}
+
 // body returns the whole body.
 func (d *downloader) body(tb testing.TB) []byte {
 	tb.Helper()
