@@ -22,7 +22,8 @@ func TestPruner(t *testing.T) {
 		run, claimed, err := b.store.Claim(ctx, job, at, "r", at, time.Minute)
 		require.NoError(t, err)
 		require.True(t, claimed)
-		require.NoError(t, b.store.FinishRun(ctx, run.ID, state.Result{Status: state.Failed, Error: "x"}, at))
+		_, err = b.store.FinishRun(ctx, run.ID, state.Result{Status: state.Failed, Error: "x"}, at)
+		require.NoError(t, err)
 		return run
 	}
 	old := finished("orders", t0.Add(-50*time.Hour))
@@ -67,7 +68,8 @@ func TestPrunerKeepsEverythingWithoutRetention(t *testing.T) {
 	t0 := time.Date(2031, 7, 1, 6, 0, 0, 0, time.UTC)
 	run, _, err := b.store.Claim(ctx, "orders", t0.AddDate(-5, 0, 0), "r", t0.AddDate(-5, 0, 0), time.Minute)
 	require.NoError(t, err)
-	require.NoError(t, b.store.FinishRun(ctx, run.ID, state.Result{Status: state.Failed, Error: "x"}, t0.AddDate(-5, 0, 0)))
+	_, err = b.store.FinishRun(ctx, run.ID, state.Result{Status: state.Failed, Error: "x"}, t0.AddDate(-5, 0, 0))
+	require.NoError(t, err)
 	p := &jobs.Pruner{Store: b.store, Clock: newFakeClock(t0), Log: b.log}
 	p.Run(ctx) // returns at once: nothing to do, ever
 	_, err = b.store.GetRun(ctx, run.ID)

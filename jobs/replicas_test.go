@@ -98,9 +98,9 @@ func (k *killable) RenewLease(ctx context.Context, id, replica string, now time.
 	return k.Store.RenewLease(ctx, id, replica, now, lease)
 }
 
-func (k *killable) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) error {
+func (k *killable) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) (state.Run, error) {
 	if err := k.check(); err != nil {
-		return err
+		return state.Run{}, err
 	}
 	return k.Store.FinishRun(ctx, id, res, now)
 }

@@ -208,18 +208,25 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	// matters. A store that is briefly down is waited for (storeRetry); the
 	// store's trouble is logged and never becomes the run's error.
 	fctx := context.WithoutCancel(ctx)
+	var recorded state.Run
 	ferr := storeRetry(fctx, clock, storeOutage(opts.lease), opts.jitter, log, "FinishRun", func() error {
 		cctx, cancel := context.WithTimeout(fctx, 30*time.Second)
 		defer cancel()
-		return r.Store.FinishRun(cctx, run.ID, res, clock.Now())
+		var err error
+		recorded, err = r.Store.FinishRun(cctx, run.ID, res, clock.Now())
+		return err
 	})
 	if ferr != nil {
 		log.Error("record run outcome failed; the run's lease will expire and it will be run again", zap.Error(ferr))
+		// A try whose answer was lost may have recorded it all the same.
+		gctx, cancel := context.WithTimeout(fctx, 30*time.Second)
+		defer cancel()
+		if done, gerr := r.Store.GetRun(gctx, run.ID); gerr == nil && done.Status.Terminal() {
+			recorded = done
+		}
 	}
-	gctx, cancel := context.WithTimeout(fctx, 30*time.Second)
-	defer cancel()
-	if done, gerr := r.Store.GetRun(gctx, run.ID); gerr == nil && done.Status.Terminal() {
-		run = done
+	if recorded.Status.Terminal() {
+		run = recorded
 	} else {
 		// Not recorded (or not readable): report the outcome as the run knows it.
 		run.Status, run.FinishedAt, run.Rows, run.Bytes, run.URIs = res.Status, clock.Now(), res.Rows, res.Bytes, res.URIs

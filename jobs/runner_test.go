@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,34 @@ func TestRunSucceedsAndRecords(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, run2.Attempt)
 	require.Equal(t, []string{"file://" + filepath.Join(b.dir, "orders", "2026-11-27", "2.csv")}, run2.URIs)
+}
+
+// readsCounted is a store that counts GetRun calls.
+type readsCounted struct {
+	state.Store
+	gets atomic.Int64
+}
+
+func (s *readsCounted) GetRun(ctx context.Context, id string) (state.Run, error) {
+	s.gets.Add(1)
+	return s.Store.GetRun(ctx, id)
+}
+
+// A run's outcome is recorded in one call: FinishRun returns the run as
+// recorded, and the runner reports it without reading it back (a round
+// trip to the store per run, which a burst of runs pays a thousand times).
+func TestRunRecordsItsOutcomeInOneCall(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 5)
+	store := &readsCounted{Store: b.store}
+	b.runner.Store = store
+	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ .RunID }}.csv'")
+	run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
+	require.NoError(t, err)
+	require.Zero(t, store.gets.Load(), "the run was not read back")
+	got, err := b.store.GetRun(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.Equal(t, got, run, "the run returned is the run recorded")
 }
 
 // TestFailedRunPublishesNothing injects a connection drop mid-stream and a

@@ -568,9 +568,10 @@ func (s *Scheduler) skip(log *zap.Logger, run state.Run) {
 	log.Warn("previous run still in flight; skipping this fire", zap.String("run_id", run.ID))
 	ctx := context.WithoutCancel(s.runCtx)
 	err := storeRetry(ctx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "FinishRun", func() error {
-		return s.Runner.Store.FinishRun(ctx, run.ID, state.Result{
+		_, err := s.Runner.Store.FinishRun(ctx, run.ID, state.Result{
 			Status: state.Skipped, Error: "skipped: the previous run of the job was still in flight (overlap: skip)",
 		}, s.clock().Now())
+		return err
 	})
 	if err != nil {
 		log.Error("record skipped fire failed; the fire's lease will expire and it will be run then", zap.String("run_id", run.ID), zap.Error(err))

@@ -58,9 +58,9 @@ func (b *blinking) down(method string) bool {
 	return true
 }
 
-func (b *blinking) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) error {
+func (b *blinking) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) (state.Run, error) {
 	if b.down("FinishRun") {
-		return errBlink
+		return state.Run{}, errBlink
 	}
 	return b.Store.FinishRun(ctx, id, res, now)
 }
@@ -506,7 +506,8 @@ func TestStoreCallsOfTheRunPathRetry(t *testing.T) {
 		{"catch-up's read of the latest run", "LatestScheduled", func(t *testing.T, f *blinkFixture, _ string) {
 			r, _, err := f.store.Claim(ctx, "joba", at(0), "local", at(0), time.Minute)
 			require.NoError(t, err)
-			require.NoError(t, f.store.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded}, at(0)))
+			_, err = f.store.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded}, at(0))
+			require.NoError(t, err)
 			s := scheduler(t, f, at(5).Add(30*time.Second), "catchup: latest")
 			require.Equal(t, []string{"LatestScheduled", "LatestScheduled"}, f.waits.through(t, s.clock, 2))
 			attempts(t, f, at(5), state.Succeeded, 1)

@@ -103,13 +103,14 @@ func (o ListOptions) EffectiveLimit() (int, error) {
 // Run.LeaseEnd); the stores' StartRun, outside this interface, writes
 // them for tests (statetest.Store).
 type Store interface {
-	// FinishRun records the outcome of a running attempt at now.
+	// FinishRun records the outcome of a running attempt at now and
+	// returns the attempt as recorded (as GetRun would read it back).
 	// It returns ErrNotFound for an unknown id, ErrNotRunning if the attempt
 	// is no longer Running (finishing twice fails), and an error if
 	// res.Status is not Terminal. A URIs list of length zero reads back as
 	// nil. Error texts are stored as valid UTF-8 without NUL bytes (invalid
 	// bytes become U+FFFD) so that any error can be recorded.
-	FinishRun(ctx context.Context, id string, res Result, now time.Time) error
+	FinishRun(ctx context.Context, id string, res Result, now time.Time) (Run, error)
 	// GetRun returns one attempt, or ErrNotFound.
 	GetRun(ctx context.Context, id string) (Run, error)
 	// ListRuns returns attempts, newest first.

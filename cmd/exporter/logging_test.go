@@ -274,7 +274,8 @@ func TestOutputStripsEscapes(t *testing.T) {
 	now := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	run, err := st.StartRun(ctx, "orders", now, now)
 	require.NoError(t, err)
-	require.NoError(t, st.FinishRun(ctx, run.ID, state.Result{Status: state.Failed, ErrorClass: "permanent", Error: evil}, now.Add(time.Second)))
+	_, err = st.FinishRun(ctx, run.ID, state.Result{Status: state.Failed, ErrorClass: "permanent", Error: evil}, now.Add(time.Second))
+	require.NoError(t, err)
 	require.NoError(t, st.SaveRunLog(ctx, run.ID, []state.LogLine{{Time: now, Level: "error", Message: evil, Fields: `{"error":"` + "\\u001b[31m" + `"}`}}))
 	require.NoError(t, st.Close())
 

@@ -59,7 +59,8 @@ func (o *onCall) record(t *testing.T, job string, scheduled time.Time, status st
 	run, claimed, err := o.store.Claim(ctx, job, scheduled, "r1", scheduled, time.Minute)
 	require.NoError(t, err)
 	require.True(t, claimed)
-	require.NoError(t, o.store.FinishRun(ctx, run.ID, state.Result{Status: status, Error: errText, ErrorClass: map[bool]string{true: "permanent"}[errText != ""]}, scheduled.Add(time.Minute)))
+	_, err = o.store.FinishRun(ctx, run.ID, state.Result{Status: status, Error: errText, ErrorClass: map[bool]string{true: "permanent"}[errText != ""]}, scheduled.Add(time.Minute))
+	require.NoError(t, err)
 	return run
 }
 

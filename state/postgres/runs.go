@@ -76,9 +76,9 @@ func (s *Store) insertRun(ctx context.Context, run *state.Run) error {
 // still being Running, and PostgreSQL re-checks that condition after waiting
 // for a concurrent update of the row, so of several concurrent callers
 // exactly one succeeds.
-func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) error {
+func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) (state.Run, error) {
 	if !res.Status.Terminal() {
-		return fmt.Errorf("finish run %s: status %q is not a final status (want succeeded, failed, interrupted or skipped)", id, res.Status)
+		return state.Run{}, fmt.Errorf("finish run %s: status %q is not a final status (want succeeded, failed, interrupted or skipped)", id, res.Status)
 	}
 	uris := make([]string, len(res.URIs)) // never nil: uris is NOT NULL
 	for i, u := range res.URIs {
@@ -88,30 +88,31 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	for i, q := range res.QueryIDs {
 		queryIDs[i] = cleanText(q)
 	}
-	tag, err := s.pool.Exec(ctx, `
+	r, err := scanRun(s.pool.QueryRow(ctx, `
 		UPDATE runs
 		SET status = $2, finished_at = $3, rows = $4, bytes = $5, uris = $6, error_class = $7, error = $8,
 			query_ids = $10, output_schema = $11, content_hash = $12, lease_expires = NULL
-		WHERE id = $1 AND status = $9`,
+		WHERE id = $1 AND status = $9
+		RETURNING `+runColumns,
 		id, string(res.Status), us(now), res.Rows, res.Bytes, uris,
 		cleanText(res.ErrorClass), cleanText(res.Error), string(state.Running), queryIDs, cleanText(res.Schema), cleanText(res.ContentHash),
-	)
-	if err != nil {
-		return fmt.Errorf("finish run %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
+	))
+	switch {
+	case err == nil:
+		return r, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return state.Run{}, fmt.Errorf("finish run %s: %w", id, err)
 	}
 	// Nothing updated: tell an unknown run from a finished one.
 	var status string
 	err = s.pool.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1`, id).Scan(&status)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("finish run %s: %w", id, state.ErrNotFound)
+		return state.Run{}, fmt.Errorf("finish run %s: %w", id, state.ErrNotFound)
 	case err != nil:
-		return fmt.Errorf("finish run %s: look up status: %w", id, err)
+		return state.Run{}, fmt.Errorf("finish run %s: look up status: %w", id, err)
 	}
-	return fmt.Errorf("finish run %s: %w (it is %s)", id, state.ErrNotRunning, status)
+	return state.Run{}, fmt.Errorf("finish run %s: %w (it is %s)", id, state.ErrNotRunning, status)
 }
 
 const runColumns = `id, job, scheduled_time, attempt, status, started_at, finished_at, rows, bytes, uris, error_class, error,

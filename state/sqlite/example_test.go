@@ -32,17 +32,12 @@ func Example() {
 	if err != nil || !claimed {
 		log.Fatal("claim: ", err)
 	}
-	err = s.FinishRun(ctx, run.ID, state.Result{
+	got, err := s.FinishRun(ctx, run.ID, state.Result{
 		Status: state.Succeeded,
 		Rows:   1200,
 		Bytes:  48_000,
 		URIs:   []string{"gs://exports/daily-sales/2025-06-01.csv.gz"},
 	}, fire.Add(9*time.Second))
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	got, err := s.GetRun(ctx, run.ID)
 	if err != nil {
 		log.Fatal(err)
 	}

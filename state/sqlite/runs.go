@@ -53,46 +53,43 @@ func (s *Store) StartRun(ctx context.Context, job string, scheduled time.Time, n
 
 // FinishRun implements state.Store. The update is conditional on the run
 // still being Running, so of several concurrent callers exactly one succeeds.
-func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) error {
+func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now time.Time) (state.Run, error) {
 	if !res.Status.Terminal() {
-		return fmt.Errorf("finish run %s: status %q is not a final status (want succeeded, failed, interrupted or skipped)", id, res.Status)
+		return state.Run{}, fmt.Errorf("finish run %s: status %q is not a final status (want succeeded, failed, interrupted or skipped)", id, res.Status)
 	}
 	uris, err := encodeURIs(res.URIs)
 	if err != nil {
-		return fmt.Errorf("finish run %s: %w", id, err)
+		return state.Run{}, fmt.Errorf("finish run %s: %w", id, err)
 	}
 	queryIDs, err := encodeURIs(res.QueryIDs)
 	if err != nil {
-		return fmt.Errorf("finish run %s: query ids: %w", id, err)
+		return state.Run{}, fmt.Errorf("finish run %s: query ids: %w", id, err)
 	}
-	r, err := s.wdb.ExecContext(ctx, `
+	r, err := scanRun(s.wdb.QueryRowContext(ctx, `
 		UPDATE runs
 		SET status = ?, finished_at = ?, rows = ?, bytes = ?, uris = ?, error_class = ?, error = ?,
 			query_ids = ?, output_schema = ?, content_hash = ?, lease_expires = NULL
-		WHERE id = ? AND status = ?`,
+		WHERE id = ? AND status = ?
+		RETURNING `+runColumns,
 		string(res.Status), micros(now), res.Rows, res.Bytes, uris,
 		cleanText(res.ErrorClass), cleanText(res.Error), queryIDs, cleanText(res.Schema), cleanText(res.ContentHash), id, string(state.Running),
-	)
-	if err != nil {
-		return fmt.Errorf("finish run %s: %w", id, err)
-	}
-	n, err := r.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("finish run %s: %w", id, err)
-	}
-	if n == 1 {
-		return nil
+	))
+	switch {
+	case err == nil:
+		return r, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return state.Run{}, fmt.Errorf("finish run %s: %w", id, err)
 	}
 	// Nothing updated: tell an unknown run from a finished one.
 	var status string
 	err = s.rdb.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, id).Scan(&status)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("finish run %s: %w", id, state.ErrNotFound)
+		return state.Run{}, fmt.Errorf("finish run %s: %w", id, state.ErrNotFound)
 	case err != nil:
-		return fmt.Errorf("finish run %s: look up status: %w", id, err)
+		return state.Run{}, fmt.Errorf("finish run %s: look up status: %w", id, err)
 	}
-	return fmt.Errorf("finish run %s: %w (it is %s)", id, state.ErrNotRunning, status)
+	return state.Run{}, fmt.Errorf("finish run %s: %w (it is %s)", id, state.ErrNotRunning, status)
 }
 
 const runColumns = `id, job, scheduled_time, attempt, status, started_at, finished_at, rows, bytes, uris, error_class, error,

@@ -38,7 +38,8 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		require.Equal(t, r, again)
 
 		// Finished: never claimed again, whatever the time.
-		require.NoError(t, s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded}, base.Add(time.Second)))
+		_, err = s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded}, base.Add(time.Second))
+		require.NoError(t, err)
 		again, ok, err = s.Claim(ctx, "daily", base, "replica-b", base.Add(time.Hour), lease)
 		require.NoError(t, err)
 		require.False(t, ok)
@@ -50,7 +51,8 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		f, ok, err := s.Claim(ctx, "daily", base.Add(time.Hour), "replica-a", base, lease)
 		require.NoError(t, err)
 		require.True(t, ok)
-		require.NoError(t, s.FinishRun(ctx, f.ID, state.Result{Status: state.Failed, ErrorClass: "retryable"}, base))
+		_, err = s.FinishRun(ctx, f.ID, state.Result{Status: state.Failed, ErrorClass: "retryable"}, base)
+		require.NoError(t, err)
 		_, ok, err = s.Claim(ctx, "daily", base.Add(time.Hour), "replica-b", base.Add(time.Hour), lease)
 		require.NoError(t, err)
 		require.False(t, ok)
@@ -125,7 +127,8 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 
 		// The old holder finds out: its lease and its outcome are refused.
 		require.ErrorIs(t, s.RenewLease(ctx, first.ID, "a", takeover, lease), state.ErrLeaseLost)
-		require.ErrorIs(t, s.FinishRun(ctx, first.ID, state.Result{Status: state.Succeeded}, takeover), state.ErrNotRunning)
+		_, err = s.FinishRun(ctx, first.ID, state.Result{Status: state.Succeeded}, takeover)
+		require.ErrorIs(t, err, state.ErrNotRunning)
 		// Another replica cannot renew the new holder's lease.
 		require.ErrorIs(t, s.RenewLease(ctx, second.ID, "a", takeover, lease), state.ErrLeaseLost)
 		require.NoError(t, s.RenewLease(ctx, second.ID, "b", takeover, lease))
@@ -157,7 +160,8 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		require.True(t, ok)
 		_, err = s.Retry(ctx, first.ID, "a", base, lease)
 		require.ErrorIs(t, err, state.ErrStillRunning)
-		require.NoError(t, s.FinishRun(ctx, first.ID, state.Result{Status: state.Failed, ErrorClass: "retryable"}, base.Add(time.Second)))
+		_, err = s.FinishRun(ctx, first.ID, state.Result{Status: state.Failed, ErrorClass: "retryable"}, base.Add(time.Second))
+		require.NoError(t, err)
 
 		second, err := s.Retry(ctx, first.ID, "a", base.Add(time.Minute), lease)
 		require.NoError(t, err)
@@ -185,9 +189,10 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		require.NoError(t, err)
 		require.True(t, ok)
 		schema := `{"fields":[{"name":"orders_id","type":"INT64"},{"name":"städte","type":"STRING"}]}`
-		require.NoError(t, s.FinishRun(ctx, r.ID, state.Result{
+		_, err = s.FinishRun(ctx, r.ID, state.Result{
 			Status: state.Succeeded, Rows: 2, QueryIDs: []string{"101", "slug-ab"}, Schema: schema,
-		}, base.Add(time.Second)))
+		}, base.Add(time.Second))
+		require.NoError(t, err)
 		got, err := s.GetRun(ctx, r.ID)
 		require.NoError(t, err)
 		require.Equal(t, schema, got.Schema)
@@ -266,7 +271,8 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 			r, err := s.StartRun(ctx, "daily", base.Add(sched), base)
 			require.NoError(t, err)
 			if st != state.Running {
-				require.NoError(t, s.FinishRun(ctx, r.ID, state.Result{Status: st, Schema: string(st)}, base))
+				_, err = s.FinishRun(ctx, r.ID, state.Result{Status: st, Schema: string(st)}, base)
+				require.NoError(t, err)
 			}
 			got, err := s.GetRun(ctx, r.ID)
 			require.NoError(t, err)
@@ -301,7 +307,8 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 			r, err := s.StartRun(ctx, job, base.Add(sched), base)
 			require.NoError(t, err)
 			if st != state.Running {
-				require.NoError(t, s.FinishRun(ctx, r.ID, state.Result{Status: st}, base.Add(finished)))
+				_, err = s.FinishRun(ctx, r.ID, state.Result{Status: st}, base.Add(finished))
+				require.NoError(t, err)
 			}
 			runs = append(runs, made{r, kept})
 		}
@@ -383,7 +390,8 @@ func claimAndFinish(ctx context.Context, t *testing.T, s Store, sched time.Time,
 	r, ok, err := s.Claim(ctx, "daily", sched, "a", sched, time.Minute)
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.NoError(t, s.FinishRun(ctx, r.ID, res, sched))
+	_, err = s.FinishRun(ctx, r.ID, res, sched)
+	require.NoError(t, err)
 	got, err := s.GetRun(ctx, r.ID)
 	require.NoError(t, err)
 	return got

@@ -198,7 +198,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 			r, err := s.StartRun(ctx, "job-"+tt.name, base, start)
 			require.NoError(t, err, tt.name)
 			finished := start.Add(1500 * time.Millisecond).Add(789 * time.Nanosecond).In(est)
-			require.NoError(t, s.FinishRun(ctx, r.ID, tt.res, finished), tt.name)
+			recorded, err := s.FinishRun(ctx, r.ID, tt.res, finished)
+			require.NoError(t, err, tt.name)
 
 			got, err := s.GetRun(ctx, r.ID)
 			require.NoError(t, err, tt.name)
@@ -221,6 +222,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 				Error:         wantError,
 			}
 			require.Equal(t, want, got, tt.name)
+			require.Equal(t, got, recorded, "%s: FinishRun returns the run as GetRun reads it back", tt.name)
 		}
 	})
 
@@ -230,14 +232,15 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		r, err := s.StartRun(ctx, "daily", base, base)
 		require.NoError(t, err)
 		for _, st := range []state.Status{state.Running, state.Scheduled, "", "bogus"} {
-			err := s.FinishRun(ctx, r.ID, state.Result{Status: st}, base)
+			_, err := s.FinishRun(ctx, r.ID, state.Result{Status: st}, base)
 			require.Error(t, err, "status %q", st)
 			require.NotErrorIs(t, err, state.ErrNotFound)
 		}
 		got, err := s.GetRun(ctx, r.ID)
 		require.NoError(t, err)
 		require.Equal(t, state.Running, got.Status, "a rejected FinishRun changes nothing")
-		require.NoError(t, s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded}, base))
+		_, err = s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded}, base)
+		require.NoError(t, err)
 	})
 
 	t.Run("GetRunUnknown", func(t *testing.T) {
@@ -255,7 +258,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		_, err := s.StartRun(ctx, "daily", base, base) // a store that is not empty
 		require.NoError(t, err)
 		for _, id := range []string{"0190a4c2-0000-7000-8000-000000000000", "not-a-uuid", ""} {
-			err := s.FinishRun(ctx, id, state.Result{Status: state.Succeeded}, base)
+			_, err := s.FinishRun(ctx, id, state.Result{Status: state.Succeeded}, base)
 			require.ErrorIs(t, err, state.ErrNotFound, "id %q", id)
 		}
 	})
@@ -266,9 +269,10 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		r, err := s.StartRun(ctx, "daily", base, base)
 		require.NoError(t, err)
 		first := state.Result{Status: state.Failed, ErrorClass: "retryable", Error: "503"}
-		require.NoError(t, s.FinishRun(ctx, r.ID, first, base.Add(time.Second)))
+		_, err = s.FinishRun(ctx, r.ID, first, base.Add(time.Second))
+		require.NoError(t, err)
 
-		err = s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded, Rows: 7}, base.Add(2*time.Second))
+		_, err = s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded, Rows: 7}, base.Add(2*time.Second))
 		require.ErrorIs(t, err, state.ErrNotRunning)
 		require.NotErrorIs(t, err, state.ErrNotFound)
 
@@ -290,7 +294,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded, Rows: int64(i)}, base)
+				_, errs[i] = s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded, Rows: int64(i)}, base)
 			})
 		}
 		wg.Wait()
@@ -361,9 +365,10 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 
 		// Listed runs carry every field, finished or not.
-		require.NoError(t, s.FinishRun(ctx, runs[2].ID, state.Result{
+		_, err := s.FinishRun(ctx, runs[2].ID, state.Result{
 			Status: state.Succeeded, Rows: 3, Bytes: 4, URIs: []string{"gs://b/o"},
-		}, base.Add(6*time.Minute)))
+		}, base.Add(6*time.Minute))
+		require.NoError(t, err)
 		got, err := s.ListRuns(ctx, state.ListOptions{Job: "a"})
 		require.NoError(t, err)
 		require.Len(t, got, 3)
@@ -485,7 +490,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		calls := map[string]func() error{
 			"StartRun": func() error { _, err := s.StartRun(cctx, "daily", base, base); return err },
 			"FinishRun": func() error {
-				return s.FinishRun(cctx, r.ID, state.Result{Status: state.Succeeded}, base)
+				_, err := s.FinishRun(cctx, r.ID, state.Result{Status: state.Succeeded}, base)
+				return err
 			},
 			"GetRun":   func() error { _, err := s.GetRun(cctx, r.ID); return err },
 			"ListRuns": func() error { _, err := s.ListRuns(cctx, state.ListOptions{}); return err },
