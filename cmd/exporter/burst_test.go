@@ -66,10 +66,19 @@ import (
 // its cpu_ms/run and rss_MiB.
 //
 // The work directory, and so the local variant's files, is under TMPDIR.
-// TMPDIR=/dev/shm puts them on tmpfs, which tells the replicas' own cost
-// from the disk file system's: on an ext4 that is slow to allocate inodes
-// after many deletions, sys_ms/run swings by 2 ms from burst to burst,
-// on tmpfs it stays near 1.
+// Its file system counts: each run creates a folder and three files, and
+// ext4 without a journal (as some VM images are made) skips every inode
+// freed in the last few minutes when it allocates one (fs/ext4/ialloc.c,
+// find_inode_bit: recently_deleted is checked only when s_journal is
+// NULL), so after earlier bursts' files were deleted each creation scans
+// past thousands of them and sys_ms/run swings by 2 ms from burst to
+// burst. On ext4 with a journal (mkfs.ext4's default) or on tmpfs it stays
+// near 1. /sys/fs/ext4/<device>/journal_task says which: "<none>" is no
+// journal. To measure on a journaled ext4 where the disk has none:
+//
+//	truncate -s 4G /var/tmp/j.img && mkfs.ext4 -q /var/tmp/j.img
+//	mkdir -p /mnt/j && mount -o loop /var/tmp/j.img /mnt/j && chmod 1777 /mnt/j
+//	TMPDIR=/mnt/j go test ./cmd/exporter -run '^$' -bench BenchmarkBurst/local -benchtime 1x
 //
 // EXPORTER_BURST_BIN=PATH runs that binary instead of building this
 // package's. EXPORTER_BURST_PPROF=DIR builds the daemon with the pprof tag
