@@ -32,6 +32,25 @@ type Explore struct {
 	Name           string
 	ConnectionName string  // the database connection the explore's queries run on
 	Fields         []Field // dimensions, then measures, in LookML order
+
+	// byName indexes Fields by name (the last of a name wins), built once
+	// for an explore the client caches, so that a run looks its fields
+	// up without indexing an explore of hundreds of fields anew; nil in
+	// an Explore made otherwise (see index).
+	byName map[string]int
+}
+
+// index returns ex's fields by name: the one built when the explore was
+// read, or a new one.
+func (ex *Explore) index() map[string]int {
+	if ex.byName != nil {
+		return ex.byName
+	}
+	m := make(map[string]int, len(ex.Fields))
+	for i, f := range ex.Fields {
+		m[f.Name] = i
+	}
+	return m
 }
 
 // Explore fetches an explore's fields:
@@ -43,6 +62,7 @@ func (c *Client) Explore(ctx context.Context, model, explore string) (*Explore, 
 	}
 	own := *e // the caller's to modify; the cached one is shared
 	own.Fields = slices.Clone(e.Fields)
+	own.byName = nil // it would not follow the caller's changes
 	return &own, nil
 }
 
@@ -83,6 +103,7 @@ func (c *Client) explore(ctx context.Context, model, explore, as string) (*Explo
 			e.Fields = append(e.Fields, Field(f))
 		}
 	}
+	e.byName = e.index()
 	c.explores.put(key, e, c.clock.Now())
 	return e, nil
 }
@@ -210,10 +231,7 @@ func (c *Client) ResolveRun(ctx context.Context, src Source, opts RunOptions) (*
 // fields, in q's order; fields found in neither are returned with their
 // name only and reported as problems.
 func queryFields(q Query, ex *Explore) ([]Field, []string) {
-	byName := make(map[string]Field, len(ex.Fields))
-	for _, f := range ex.Fields {
-		byName[f.Name] = f
-	}
+	byName := ex.index()
 	var fields []Field
 	var problems []string
 	dyn, err := DynamicFields(q.DynamicFields)
@@ -221,8 +239,8 @@ func queryFields(q Query, ex *Explore) ([]Field, []string) {
 		problems = append(problems, err.Error())
 	}
 	for _, name := range q.Fields {
-		if f, ok := byName[name]; ok {
-			fields = append(fields, f)
+		if i, ok := byName[name]; ok {
+			fields = append(fields, ex.Fields[i])
 		} else if f, ok := dyn[name]; ok {
 			fields = append(fields, f)
 		} else {
