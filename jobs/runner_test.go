@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,17 +39,6 @@ func TestRunSucceedsAndRecords(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, run2.Attempt)
 	require.Equal(t, []string{"file://" + filepath.Join(b.dir, "orders", "2026-11-27", "2.csv")}, run2.URIs)
-}
-
-// readsCounted is a store that counts GetRun calls.
-type readsCounted struct {
-	state.Store
-	gets atomic.Int64
-}
-
-func (s *readsCounted) GetRun(ctx context.Context, id string) (state.Run, error) {
-	s.gets.Add(1)
-	return s.Store.GetRun(ctx, id)
 }
 
 // A run's outcome is recorded in one call: FinishRun returns the run as

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,4 +157,21 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // Looker's default zone (run_query), one with a zone as itself (run_look).
 func queryRuns(srv *lookertest.Server) int {
 	return srv.Requests("run_look") + srv.Requests("run_query")
+}
+
+// readsCounted is a store that counts the reads a run makes of it.
+type readsCounted struct {
+	state.Store
+	lastSuccesses atomic.Int64 // LastSuccess calls
+	gets          atomic.Int64 // GetRun calls
+}
+
+func (c *readsCounted) LastSuccess(ctx context.Context, job string) (state.Run, error) {
+	c.lastSuccesses.Add(1)
+	return c.Store.LastSuccess(ctx, job)
+}
+
+func (c *readsCounted) GetRun(ctx context.Context, id string) (state.Run, error) {
+	c.gets.Add(1)
+	return c.Store.GetRun(ctx, id)
 }

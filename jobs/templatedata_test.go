@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,17 +12,6 @@ import (
 	"github.com/lookerexport/exporter/state"
 )
 
-// lastSuccessCounter counts a store's LastSuccess reads.
-type lastSuccessCounter struct {
-	state.Store
-	n atomic.Int64
-}
-
-func (c *lastSuccessCounter) LastSuccess(ctx context.Context, job string) (state.Run, error) {
-	c.n.Add(1)
-	return c.Store.LastSuccess(ctx, job)
-}
-
 // TestLastSuccessIsReadWhenATemplateSeesIt: a run reads the job's latest
 // success for its templates only when one of them can see it
 // (config.Job.SeesLastSuccess), and then renders it; the schema check
@@ -31,7 +19,7 @@ func (c *lastSuccessCounter) LastSuccess(ctx context.Context, job string) (state
 func TestLastSuccessIsReadWhenATemplateSeesIt(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 10)
-	store := &lastSuccessCounter{Store: b.store}
+	store := &readsCounted{Store: b.store}
 	b.runner.Store = store
 
 	plain := b.job(t, "plain", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/plain/{{ .Job }}.csv'")
@@ -39,15 +27,15 @@ func TestLastSuccessIsReadWhenATemplateSeesIt(t *testing.T) {
 	run, err := b.run(context.Background(), plain, scheduled, jobs.RunOptions{})
 	require.NoError(t, err)
 	require.Equal(t, state.Succeeded, run.Status, run.Error)
-	require.EqualValues(t, 1, store.n.Load(), "the schema check's read only")
+	require.EqualValues(t, 1, store.lastSuccesses.Load(), "the schema check's read only")
 
 	since := b.job(t, "since", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/since/{{ .LastSuccessTime.UTC.Format \"150405\" }}.csv'")
 	require.True(t, since.SeesLastSuccess())
-	store.n.Store(0)
+	store.lastSuccesses.Store(0)
 	first, err := b.run(context.Background(), since, scheduled, jobs.RunOptions{})
 	require.NoError(t, err)
 	require.Equal(t, state.Succeeded, first.Status, first.Error)
-	require.EqualValues(t, 2, store.n.Load(), "the template's read and the schema check's")
+	require.EqualValues(t, 2, store.lastSuccesses.Load(), "the template's read and the schema check's")
 	second, err := b.run(context.Background(), since, scheduled.Add(time.Hour), jobs.RunOptions{})
 	require.NoError(t, err)
 	require.Equal(t, state.Succeeded, second.Status, second.Error)
