@@ -98,38 +98,22 @@ const (
 	burstIdleSeconds = 3 // the idle baseline measured before the fire
 )
 
-var (
-	burstBinOnce sync.Once
-	burstBin     string
-	burstBinErr  error
-)
-
-// buildBurstBinary builds the exporter binary once per test process, or
-// returns EXPORTER_BURST_BIN, a binary built elsewhere (another commit's,
-// to compare side by side).
+// buildBurstBinary builds the exporter binary into a directory removed
+// when b ends, or returns EXPORTER_BURST_BIN, a binary built elsewhere
+// (another commit's, to compare side by side).
 func buildBurstBinary(b *testing.B, tags string) string {
 	b.Helper()
 	if bin := os.Getenv("EXPORTER_BURST_BIN"); bin != "" {
 		return bin
 	}
-	burstBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "exporter-burst-bin")
-		if err != nil {
-			burstBinErr = err
-			return
-		}
-		burstBin = filepath.Join(dir, "exporter")
-		args := []string{"build", "-o", burstBin}
-		if tags != "" {
-			args = append(args, "-tags", tags)
-		}
-		out, err := execpkg.Command("go", append(args, ".")...).CombinedOutput()
-		if err != nil {
-			burstBinErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	require.NoError(b, burstBinErr)
-	return burstBin
+	bin := filepath.Join(b.TempDir(), "exporter")
+	args := []string{"build", "-o", bin}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	out, err := execpkg.Command("go", append(args, ".")...).CombinedOutput()
+	require.NoError(b, err, "go build:\n%s", out)
+	return bin
 }
 
 func burstAdminDSN() string {
