@@ -352,12 +352,14 @@ func duckdbConvert(args []string) error {
 	return err
 }
 
-// serveOnly starts the sandbox, writes the config and waits for a signal.
+// serveOnly starts the sandbox, writes the config and waits for a signal;
+// then it stops the sandbox and removes the config's directory.
 func serveOnly(rows int, codecs []string) error {
 	dir, err := os.MkdirTemp("", "exporter-bench-")
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(dir)
 	srv, cfg, err := startSandbox(dir, rows, codecs)
 	if err != nil {
 		return err
