@@ -166,8 +166,10 @@ func enableWAL(ctx context.Context, db *sql.DB, timeout time.Duration, sleep fun
 			return nil
 		case err == nil:
 			return fmt.Errorf("switch to WAL mode: the database stays in %q mode; put the state file on a local file system", mode)
-		case !isBusy(err) || slept+wait > timeout:
-			return fmt.Errorf("switch to WAL mode: %w; another process holds the database's write lock", err)
+		case !isBusy(err):
+			return fmt.Errorf("switch to WAL mode: %w", err)
+		case slept+wait > timeout:
+			return fmt.Errorf("switch to WAL mode: %w; another process held the database's write lock for %s", err, slept)
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return fmt.Errorf("switch to WAL mode: %w", err)

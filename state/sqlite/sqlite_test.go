@@ -317,7 +317,7 @@ func TestEnableWALWaitsForTheWriteLock(t *testing.T) {
 			require.NoError(t, lock.Close())
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)
-				require.ErrorContains(t, err, "another process holds the database's write lock")
+				require.ErrorContains(t, err, "another process held the database's write lock for 463ms")
 				return
 			}
 			require.NoError(t, err)
@@ -352,4 +352,18 @@ func TestEnableWALStopsWithTheContext(t *testing.T) {
 	err = enableWAL(t.Context(), db, time.Minute, func(context.Context, time.Duration) error { return ctx.Err() })
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, sleep(ctx, time.Hour), context.Canceled, "sleep returns when the context ends")
+}
+
+// An error other than SQLITE_BUSY is returned at once, without waiting.
+func TestEnableWALGivesUpOnOtherErrors(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "state.db"))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	err = enableWAL(t.Context(), db, time.Minute, func(context.Context, time.Duration) error {
+		t.Error("enableWAL waited after an error that is not SQLITE_BUSY")
+		return nil
+	})
+	require.ErrorContains(t, err, "switch to WAL mode: sql: database is closed")
+	require.NotContains(t, err.Error(), "write lock")
 }
