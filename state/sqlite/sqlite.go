@@ -40,8 +40,6 @@ type Store struct {
 	// rdb serves reads. It is wdb itself for an in-memory database, which
 	// exists only inside its one connection.
 	rdb *sql.DB
-	// wal is whether init switches the file to WAL mode (not in memory).
-	wal bool
 }
 
 var _ state.Store = (*Store)(nil)
@@ -111,7 +109,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	rdb.SetMaxOpenConns(maxReadConns)
 	rdb.SetMaxIdleConns(maxReadConns)
 
-	s := &Store{wdb: wdb, rdb: rdb, wal: true}
+	s := &Store{wdb: wdb, rdb: rdb}
 	if err := s.init(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite state %s: %w", dsn, err), s.Close())
 	}
@@ -212,7 +210,7 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.wdb.PingContext(ctx); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	if s.wal {
+	if s.rdb != s.wdb { // a file; an in-memory database has no WAL
 		if err := enableWAL(ctx, s.wdb, busyTimeout, sleep); err != nil {
 			return err
 		}
