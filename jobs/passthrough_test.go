@@ -17,6 +17,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lookerexport/exporter/formats"
+	"github.com/lookerexport/exporter/formats/compress"
 	"github.com/lookerexport/exporter/jobs"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 	"github.com/lookerexport/exporter/state"
@@ -182,6 +184,25 @@ func (d *downloader) pipe(tb testing.TB, path string, name string, args ...strin
 	require.NoError(tb, err)
 	require.NoError(tb, stdin.Close())
 	require.NoError(tb, cmd.Wait())
+	require.NoError(tb, f.Close())
+	require.NoError(tb, os.Remove(path))
+	return n
+}
+
+// compress streams the body through the exporter's compressor for codec
+// (formats/compress, at the settings a run uses) into path, and does
+// nothing else; it removes the file and returns the body's size.
+func (d *downloader) compress(tb testing.TB, path string, codec formats.Compression) int64 {
+	tb.Helper()
+	body := d.get(tb)
+	defer body.Close()
+	f, err := os.Create(path)
+	require.NoError(tb, err)
+	zw, err := compress.NewWriter(f, codec)
+	require.NoError(tb, err)
+	n, err := io.Copy(zw, body)
+	require.NoError(tb, err)
+	require.NoError(tb, zw.Close())
 	require.NoError(tb, f.Close())
 	require.NoError(tb, os.Remove(path))
 	return n
