@@ -342,7 +342,9 @@ func (s *Scheduler) loop(ctx context.Context, job *config.Job, st *jobState) {
 }
 
 // reap takes over, every lease, the runs of the scheduled jobs whose lease
-// expired (state.Run.LeaseEnd): their replica or process died. Claim decides atomically, so of several
+// expired (state.Run.LeaseEnd): their replica or process died. It reads
+// only the jobs' Running attempts, so a dead run is found however many
+// fires were recorded after it. Claim decides atomically, so of several
 // replicas reaping the same run one takes it over.
 func (s *Scheduler) reap(ctx context.Context) {
 	clock := s.clock()
@@ -367,8 +369,8 @@ func (s *Scheduler) reap(ctx context.Context) {
 		now := clock.Now()
 		for _, tg := range targets {
 			var runs []state.Run
-			err := storeRetry(ctx, clock, s.lease(), s.Jitter, s.Log.With(zap.String("job", tg.job.Name)), "ListRuns", func() (err error) {
-				runs, err = s.Runner.Store.ListRuns(ctx, state.ListOptions{Job: tg.job.Name, Limit: 50})
+			err := storeRetry(ctx, clock, s.lease(), s.Jitter, s.Log.With(zap.String("job", tg.job.Name)), "Running", func() (err error) {
+				runs, err = s.Runner.Store.Running(ctx, tg.job.Name)
 				return err
 			})
 			if err != nil {
@@ -539,15 +541,16 @@ func (s *Scheduler) fire(job *config.Job, scheduled time.Time, overlap config.Ov
 	go body(nil)
 }
 
-// runningElsewhere reports whether another run of job holds a live lease
-// (in another replica: this one's are counted in jobState). A Running
-// attempt without a lease (written by versions before claims; nothing renews it)
+// runningElsewhere reports whether another run of job, of an earlier
+// fire, holds a live lease (in another replica: this one's are counted in
+// jobState), however many fires were recorded since. A Running attempt
+// without a lease (written by versions before claims; nothing renews it)
 // counts as live for one lease after it started (state.Run.LeaseEnd), so
 // that no such record blocks the job for longer.
 func (s *Scheduler) runningElsewhere(log *zap.Logger, job *config.Job, run state.Run) bool {
 	var runs []state.Run
-	err := storeRetry(s.runCtx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "ListRuns", func() (err error) {
-		runs, err = s.Runner.Store.ListRuns(s.runCtx, state.ListOptions{Job: job.Name, Limit: 20})
+	err := storeRetry(s.runCtx, s.clock(), storeOutage(s.lease()), s.Jitter, log, "Running", func() (err error) {
+		runs, err = s.Runner.Store.Running(s.runCtx, job.Name)
 		return err
 	})
 	if err != nil {

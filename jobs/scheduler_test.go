@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lookerexport/exporter/jobs"
+	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/state"
 )
 
@@ -144,4 +145,82 @@ func TestSchedulerDrainsThenInterrupts(t *testing.T) {
 	require.Equal(t, jobs.ClassCancelled, runs[0].ErrorClass)
 	require.Contains(t, runs[0].Error, jobs.ErrShutdown.Error())
 	require.Empty(t, b.localFiles(t))
+}
+
+// TestSchedulerSkipsWhileARunGoesElsewhereBehindManyFires: with overlap
+// skip, a run in flight in another replica holds the job however many
+// later fires were recorded since (skipped ones, by either replica).
+// The look for it once read only the job's 20 newest attempts, so a run
+// longer than 20 fires lost its hold and the job ran twice at once.
+func TestSchedulerSkipsWhileARunGoesElsewhereBehindManyFires(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 20)
+	ctx := context.Background()
+	start := time.Date(2026, 11, 27, 6, 0, 30, 0, time.UTC)
+	// The other replica's run of 05:00, still going under a live lease,
+	// then 30 fires it recorded as skipped while that run goes.
+	runBehindFires(t, b.store, time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC), 3*time.Hour, 30)
+	f := startScheduler(t, b, start, time.Minute,
+		"schedule: '* * * * *'\ncatchup: none\nsource: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ date \"1504\" }}.csv'")
+	f.clock.waitFire(t, time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC))
+	f.clock.Advance(30 * time.Second) // 06:01: the 05:00 run still goes elsewhere
+	fire := time.Date(2026, 11, 27, 6, 1, 0, 0, time.UTC)
+	var got state.Run
+	eventually(t, "the 06:01 fire to finish", func() bool {
+		runs, err := b.store.Attempts(ctx, "joba", fire)
+		require.NoError(t, err)
+		if len(runs) == 0 || !runs[0].Status.Terminal() {
+			return false
+		}
+		got = runs[0]
+		return true
+	})
+	require.Equal(t, state.Skipped, got.Status, "the 06:01 fire ran alongside the run in flight elsewhere")
+	require.Zero(t, queryRuns(b.srv))
+}
+
+// TestReaperTakesOverADeadRunBehindManyFires: the reaper finds a run whose
+// replica died (its lease expired) however many fires were recorded
+// after it. It once read the job's 50 newest attempts only.
+func TestReaperTakesOverADeadRunBehindManyFires(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 20)
+	ctx := context.Background()
+	dead := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	runBehindFires(t, b.store, dead, time.Minute, 60)
+	start := time.Date(2026, 11, 27, 6, 0, 30, 0, time.UTC)
+	f := startScheduler(t, b, start, time.Minute,
+		"schedule: '0 0 1 1 *'\ncatchup: none\nsource: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ date \"1504\" }}.csv'")
+	tick := start.Add(config.DefaultLease) // the reaper's first look
+	f.clock.waitFire(t, tick)
+	f.clock.AdvanceTo(tick)
+	var attempts []state.Run
+	eventually(t, "the dead run to be taken over", func() bool {
+		var err error
+		attempts, err = b.store.Attempts(ctx, "joba", dead)
+		require.NoError(t, err)
+		return len(attempts) == 2 && attempts[1].Status.Terminal()
+	})
+	require.Equal(t, state.Interrupted, attempts[0].Status)
+	require.Equal(t, state.ClassLeaseExpired, attempts[0].ErrorClass)
+	require.Equal(t, state.Succeeded, attempts[1].Status)
+}
+
+// runBehindFires records a Running attempt of joba at first, claimed by
+// another replica with lease, then n later fires of joba (one a minute)
+// that the other replica recorded as skipped.
+func runBehindFires(t *testing.T, store state.Store, first time.Time, lease time.Duration, n int) {
+	t.Helper()
+	ctx := context.Background()
+	_, claimed, err := store.Claim(ctx, "joba", first, "other", first, lease)
+	require.NoError(t, err)
+	require.True(t, claimed)
+	for i := 1; i <= n; i++ {
+		at := first.Add(time.Duration(i) * time.Minute)
+		r, claimed, err := store.Claim(ctx, "joba", at, "other", at, time.Minute)
+		require.NoError(t, err)
+		require.True(t, claimed)
+		_, err = store.FinishRun(ctx, r.ID, state.Result{Status: state.Skipped, Error: "skipped"}, at)
+		require.NoError(t, err)
+	}
 }

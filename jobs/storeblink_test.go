@@ -93,6 +93,13 @@ func (b *blinking) ListRuns(ctx context.Context, opts state.ListOptions) ([]stat
 	return b.Store.ListRuns(ctx, opts)
 }
 
+func (b *blinking) Running(ctx context.Context, job string) ([]state.Run, error) {
+	if b.down("Running") {
+		return nil, errBlink
+	}
+	return b.Store.Running(ctx, job)
+}
+
 func (b *blinking) LatestScheduled(ctx context.Context, job string) (state.Run, error) {
 	if b.down("LatestScheduled") {
 		return state.Run{}, errBlink
@@ -502,7 +509,7 @@ func TestStoreCallsOfTheRunPathRetry(t *testing.T) {
 		test func(t *testing.T, f *blinkFixture, call string)
 	}{
 		{"record a skipped fire", "FinishRun", skipped},
-		{"look for a run in flight elsewhere (overlap: skip)", "ListRuns", skipped},
+		{"look for a run in flight elsewhere (overlap: skip)", "Running", skipped},
 		{"catch-up's read of the latest run", "LatestScheduled", func(t *testing.T, f *blinkFixture, _ string) {
 			r, _, err := f.store.Claim(ctx, "joba", at(0), "local", at(0), time.Minute)
 			require.NoError(t, err)
@@ -517,13 +524,13 @@ func TestStoreCallsOfTheRunPathRetry(t *testing.T) {
 			require.Equal(t, []string{"LatestScheduled", "LatestScheduled"}, f.waits.through(t, s.clock, 2))
 			attempts(t, f, at(1), state.Succeeded, 1) // 06:01 passed during the retries
 		}},
-		{"the reaper's look for expired leases", "ListRuns", func(t *testing.T, f *blinkFixture, _ string) {
+		{"the reaper's look for expired leases", "Running", func(t *testing.T, f *blinkFixture, _ string) {
 			_, _, err := f.store.Claim(ctx, "joba", at(0), "dead", at(0), time.Minute)
 			require.NoError(t, err)
 			s := scheduler(t, f, at(0).Add(30*time.Second), "schedule: '0 0 1 1 *'")
 			s.clock.waitFire(t, at(1).Add(30*time.Second)) // the reaper's tick, a lease after the start
 			s.clock.AdvanceTo(at(1).Add(30 * time.Second))
-			require.Equal(t, []string{"ListRuns", "ListRuns"}, f.waits.through(t, s.clock, 2))
+			require.Equal(t, []string{"Running", "Running"}, f.waits.through(t, s.clock, 2))
 			runs := attempts(t, f, at(0), state.Succeeded, 2)
 			require.Equal(t, state.Interrupted, runs[0].Status)
 		}},

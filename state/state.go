@@ -129,6 +129,10 @@ type Store interface {
 	// Attempts returns every attempt of (job, scheduled), oldest first; an
 	// empty slice when there is none.
 	Attempts(ctx context.Context, job string, scheduled time.Time) ([]Run, error)
+	// Running returns every attempt of job that is Running, whatever its
+	// lease, newest scheduled first; an empty slice when there is none. It
+	// reads only those attempts, however long the job's history.
+	Running(ctx context.Context, job string) ([]Run, error)
 
 	// Claim atomically claims the key (job, scheduled) for replica, so that
 	// of N replicas firing the same schedule exactly one runs it:

@@ -66,6 +66,11 @@ var migrations = []string{
 	`
 	ALTER TABLE runs ADD COLUMN content_hash text NOT NULL DEFAULT '';
 	`,
+	// 5: the Running attempts of a job (Running, for overlap: skip), found
+	// without reading the job's history.
+	`
+	CREATE INDEX runs_running ON runs (job, scheduled_time, attempt) WHERE status = 'running';
+	`,
 }
 
 // migrateLockClass is the first key of the two-int4 advisory lock that

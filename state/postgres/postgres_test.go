@@ -427,3 +427,38 @@ func TestClaimTakesOneRoundTrip(t *testing.T) {
 	require.Equal(t, state.Running, got.Status)
 	require.EqualValues(t, 1, trips.n.Load(), "round trips of a claim that finds the key held")
 }
+
+// TestRunningReadsOnlyRunningAttempts: Running finds a job's Running
+// attempts through the partial index runs_running, not by reading the
+// job's history (the scheduler asks on every fire of an overlap: skip job
+// and every lease for every job).
+func TestRunningReadsOnlyRunningAttempts(t *testing.T) {
+	t.Parallel()
+	s := openDSN(t, newSchema(t))
+	ctx := t.Context()
+	_, err := s.pool.Exec(ctx, `INSERT INTO runs (id, job, scheduled_time, attempt, status, started_at, finished_at)
+		SELECT 'r' || i, 'busy', $1::timestamptz + i * interval '1 minute', 1, 'succeeded', $1::timestamptz, $1::timestamptz
+		FROM generate_series(1, 20000) AS i`, t0)
+	require.NoError(t, err)
+	running, claimed, err := s.Claim(ctx, "busy", t0, "a", t0, time.Minute)
+	require.NoError(t, err)
+	require.True(t, claimed)
+	_, err = s.pool.Exec(ctx, `ANALYZE runs`)
+	require.NoError(t, err)
+
+	rs, err := s.pool.Query(ctx, `EXPLAIN `+runningQuery, "busy")
+	require.NoError(t, err)
+	var plan []string
+	for rs.Next() {
+		var line string
+		require.NoError(t, rs.Scan(&line))
+		plan = append(plan, line)
+	}
+	require.NoError(t, rs.Err())
+	require.Contains(t, strings.Join(plan, "\n"), "runs_running", "plan:\n%s", strings.Join(plan, "\n"))
+
+	got, err := s.Running(ctx, "busy")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, running.ID, got[0].ID)
+}

@@ -236,6 +236,26 @@ func (s *Store) LatestScheduled(ctx context.Context, job string) (state.Run, err
 		WHERE job = $1 ORDER BY scheduled_time DESC, attempt DESC LIMIT 1`, job)
 }
 
+// runningQuery selects the Running attempts of a job. The status is a
+// literal, not a parameter, so that the planner can use the partial index
+// runs_running (migration 5) for every job.
+const runningQuery = `SELECT ` + runColumns + ` FROM runs WHERE job = $1 AND status = '` + string(state.Running) + `'
+	ORDER BY scheduled_time DESC, attempt DESC`
+
+// Running implements state.Store.
+func (s *Store) Running(ctx context.Context, job string) ([]state.Run, error) {
+	rs, err := s.pool.Query(ctx, runningQuery, job)
+	if err != nil {
+		return nil, fmt.Errorf("running attempts of job %q: %w", job, err)
+	}
+	defer rs.Close()
+	out, err := rows.Collect(rs, []state.Run{}, scanRuns)
+	if err != nil {
+		return nil, fmt.Errorf("running attempts of job %q: %w", job, err)
+	}
+	return out, nil
+}
+
 // Attempts implements state.Store.
 func (s *Store) Attempts(ctx context.Context, job string, scheduled time.Time) ([]state.Run, error) {
 	rs, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE job = $1 AND scheduled_time = $2

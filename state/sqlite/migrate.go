@@ -67,6 +67,11 @@ var migrations = []string{
 	`
 	ALTER TABLE runs ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
 	`,
+	// 5: the Running attempts of a job (Running, for overlap: skip), found
+	// without reading the job's history.
+	`
+	CREATE INDEX runs_running ON runs (job, scheduled_time, attempt) WHERE status = 'running';
+	`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction, which

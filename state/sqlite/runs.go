@@ -249,6 +249,26 @@ func (s *Store) LatestScheduled(ctx context.Context, job string) (state.Run, err
 	return r, nil
 }
 
+// runningQuery selects the Running attempts of a job. The status is a
+// literal, not a parameter, so that the planner can use the partial index
+// runs_running (migration 5) for every job.
+const runningQuery = `SELECT ` + runColumns + ` FROM runs WHERE job = ? AND status = '` + string(state.Running) + `'
+	ORDER BY scheduled_time DESC, attempt DESC`
+
+// Running implements state.Store.
+func (s *Store) Running(ctx context.Context, job string) ([]state.Run, error) {
+	rs, err := s.rdb.QueryContext(ctx, runningQuery, job)
+	if err != nil {
+		return nil, fmt.Errorf("running attempts of job %q: %w", job, err)
+	}
+	defer rs.Close()
+	out, err := rows.Collect(rs, []state.Run{}, scanRuns)
+	if err != nil {
+		return nil, fmt.Errorf("running attempts of job %q: %w", job, err)
+	}
+	return out, nil
+}
+
 // Attempts implements state.Store.
 func (s *Store) Attempts(ctx context.Context, job string, scheduled time.Time) ([]state.Run, error) {
 	rs, err := s.rdb.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE job = ? AND scheduled_time = ?

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -366,4 +367,39 @@ func TestEnableWALGivesUpOnOtherErrors(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "switch to WAL mode: sql: database is closed")
 	require.NotContains(t, err.Error(), "write lock")
+}
+
+// TestRunningReadsOnlyRunningAttempts: Running finds a job's Running
+// attempts through the partial index runs_running, not by reading the
+// job's history (the scheduler asks on every fire of an overlap: skip job
+// and every lease for every job).
+func TestRunningReadsOnlyRunningAttempts(t *testing.T) {
+	t.Parallel()
+	s := openPath(t, filepath.Join(t.TempDir(), "state.db"))
+	ctx := t.Context()
+	_, err := s.wdb.ExecContext(ctx, `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 20000)
+		INSERT INTO runs (id, job, scheduled_time, attempt, status, started_at, finished_at)
+		SELECT 'r' || n, 'busy', ? + n * 60000000, 1, 'succeeded', ?, ? FROM i`, micros(t0), micros(t0), micros(t0))
+	require.NoError(t, err)
+	running, claimed, err := s.Claim(ctx, "busy", t0, "a", t0, time.Minute)
+	require.NoError(t, err)
+	require.True(t, claimed)
+
+	rs, err := s.rdb.QueryContext(ctx, `EXPLAIN QUERY PLAN `+runningQuery, "busy")
+	require.NoError(t, err)
+	defer rs.Close()
+	var plan []string
+	for rs.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rs.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rs.Err())
+	require.Contains(t, strings.Join(plan, "\n"), "runs_running", "plan:\n%s", strings.Join(plan, "\n"))
+
+	got, err := s.Running(ctx, "busy")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, running.ID, got[0].ID)
 }

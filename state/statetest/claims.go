@@ -295,6 +295,44 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		require.Equal(t, latest, got)
 	})
 
+	t.Run("Running", func(t *testing.T) {
+		t.Parallel()
+		ctx, s := setup(t)
+		got, err := s.Running(ctx, "daily")
+		require.NoError(t, err)
+		require.NotNil(t, got, "none is an empty slice")
+		require.Empty(t, got)
+
+		older, claimed, err := s.Claim(ctx, "daily", base.Add(time.Hour), "a", base, time.Minute)
+		require.NoError(t, err)
+		require.True(t, claimed)
+		claimAndFinish(ctx, t, s, base.Add(2*time.Hour), state.Result{Status: state.Succeeded})
+		claimAndFinish(ctx, t, s, base.Add(3*time.Hour), state.Result{Status: state.Skipped})
+		leaseless, err := s.StartRun(ctx, "daily", base.Add(4*time.Hour), base) // an attempt from before claims
+		require.NoError(t, err)
+		newest, claimed, err := s.Claim(ctx, "daily", base.Add(5*time.Hour), "b", base.Add(time.Hour), time.Minute)
+		require.NoError(t, err)
+		require.True(t, claimed)
+		_, err = s.StartRun(ctx, "other", base.Add(6*time.Hour), base)
+		require.NoError(t, err)
+		want := make([]state.Run, 0, 3)
+		for _, id := range []string{newest.ID, leaseless.ID, older.ID} {
+			r, err := s.GetRun(ctx, id)
+			require.NoError(t, err)
+			want = append(want, r)
+		}
+
+		got, err = s.Running(ctx, "daily")
+		require.NoError(t, err)
+		require.Equal(t, want, got, "every Running attempt of the job, expired leases included, newest scheduled first")
+
+		_, err = s.FinishRun(ctx, newest.ID, state.Result{Status: state.Failed, Error: "x"}, base.Add(time.Hour))
+		require.NoError(t, err)
+		got, err = s.Running(ctx, "daily")
+		require.NoError(t, err)
+		require.Equal(t, want[1:], got, "a finished attempt is no longer listed")
+	})
+
 	t.Run("Prune", func(t *testing.T) {
 		t.Parallel()
 		ctx, s := setup(t)
