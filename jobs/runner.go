@@ -149,7 +149,12 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 	}
 	clock := opts.clock
 	logBuf := runlog.NewBuffer(r.LogLines)
-	defer r.saveRunLog(ctx, run.ID, logBuf) // after the last line below
+	logSaved := false
+	defer func() {
+		if !logSaved { // FinishRun stores it, unless the store was down
+			r.saveRunLog(ctx, run.ID, logBuf)
+		}
+	}()
 	log := r.Log.WithOptions(logClock(clock), runlog.Tee(logBuf)).With(zap.String("job", job.Name), zap.String("run_id", run.ID), zap.Int("attempt", run.Attempt))
 	log.Info("run started", zap.Time("scheduled_time", scheduled), zap.Stringer("source", job.Source))
 	if opts.Progress == nil {
@@ -204,6 +209,20 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 		// (status page, history, Slack) still show what went wrong.
 		res.Error = errorText(err)
 	}
+	// The outcome's log line is written before the outcome is recorded, so
+	// that the run's stored log, saved with the outcome in one call, ends
+	// with it. The run ended now, however long recording it takes.
+	finished := clock.Now()
+	fields := []zap.Field{zap.String("status", string(res.Status)), zap.Int64("rows", res.Rows), zap.Int64("bytes", res.Bytes), zap.Duration("duration", finished.Sub(run.StartedAt))}
+	switch {
+	case err != nil:
+		log.Error("run failed", append(fields, zap.String("error_class", res.ErrorClass), zap.Error(err))...)
+	case res.Status == state.Skipped:
+		log.Info("run skipped; nothing was published", append(fields, zap.String("reason", res.Error), zap.String("content_hash", res.ContentHash))...)
+	default:
+		log.Info("run succeeded", append(fields, zap.Strings("uris", uris))...)
+	}
+	res.Log = logBuf.Lines()
 	// Record the outcome even when ctx is cancelled: that is when it
 	// matters. A store that is briefly down is waited for (storeRetry); the
 	// store's trouble is logged and never becomes the run's error.
@@ -213,7 +232,7 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 		cctx, cancel := context.WithTimeout(fctx, 30*time.Second)
 		defer cancel()
 		var err error
-		recorded, err = r.Store.FinishRun(cctx, run.ID, res, clock.Now())
+		recorded, err = r.Store.FinishRun(cctx, run.ID, res, finished)
 		return err
 	})
 	if ferr != nil {
@@ -224,29 +243,21 @@ func (r *Runner) Execute(ctx context.Context, job *config.Job, run state.Run, op
 		if done, gerr := r.Store.GetRun(gctx, run.ID); gerr == nil && done.Status.Terminal() {
 			recorded = done
 		}
+	} else {
+		logSaved = true // with the outcome
 	}
 	if recorded.Status.Terminal() {
 		run = recorded
 	} else {
 		// Not recorded (or not readable): report the outcome as the run knows it.
-		run.Status, run.FinishedAt, run.Rows, run.Bytes, run.URIs = res.Status, clock.Now(), res.Rows, res.Bytes, res.URIs
+		run.Status, run.FinishedAt, run.Rows, run.Bytes, run.URIs = res.Status, finished, res.Rows, res.Bytes, res.URIs
 		run.ErrorClass, run.Error, run.QueryIDs, run.Schema, run.ContentHash = res.ErrorClass, res.Error, res.QueryIDs, res.Schema, res.ContentHash
 	}
 	r.inFlight.Delete(run.ID)
 	for _, o := range r.Observers {
 		o.RunFinished(run, err)
 	}
-	fields := []zap.Field{zap.String("status", string(res.Status)), zap.Int64("rows", res.Rows), zap.Int64("bytes", res.Bytes), zap.Duration("duration", run.FinishedAt.Sub(run.StartedAt))}
-	if err != nil {
-		log.Error("run failed", append(fields, zap.String("error_class", res.ErrorClass), zap.Error(err))...)
-		return run, err
-	}
-	if res.Status == state.Skipped {
-		log.Info("run skipped; nothing was published", append(fields, zap.String("reason", res.Error), zap.String("content_hash", res.ContentHash))...)
-		return run, nil
-	}
-	log.Info("run succeeded", append(fields, zap.Strings("uris", uris))...)
-	return run, nil
+	return run, err
 }
 
 // safeExport is export with a panic, anywhere in the run's goroutine or

@@ -41,21 +41,29 @@ func TestRunSucceedsAndRecords(t *testing.T) {
 	require.Equal(t, []string{"file://" + filepath.Join(b.dir, "orders", "2026-11-27", "2.csv")}, run2.URIs)
 }
 
-// A run's outcome is recorded in one call: FinishRun returns the run as
-// recorded, and the runner reports it without reading it back (a round
-// trip to the store per run, which a burst of runs pays a thousand times).
+// A run's outcome is recorded in one call: FinishRun stores the run's log
+// with it and returns the run as recorded, which the runner reports
+// without reading it back (each a round trip to the store per run, which
+// a burst of runs pays a thousand times).
 func TestRunRecordsItsOutcomeInOneCall(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 5)
-	store := &readsCounted{Store: b.store}
+	store := &callsCounted{Store: b.store}
 	b.runner.Store = store
 	job := b.job(t, "orders", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/{{ .RunID }}.csv'")
 	run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
 	require.NoError(t, err)
 	require.Zero(t, store.gets.Load(), "the run was not read back")
+	require.Zero(t, store.logSaves.Load(), "the run's log was saved with its outcome, not by a call of its own")
 	got, err := b.store.GetRun(context.Background(), run.ID)
 	require.NoError(t, err)
 	require.Equal(t, got, run, "the run returned is the run recorded")
+	lines, err := b.store.RunLog(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, lines)
+	last := lines[len(lines)-1]
+	require.Equal(t, "run succeeded", last.Message, "the stored log ends with the outcome")
+	require.Contains(t, last.Fields, `"duration":`)
 }
 
 // TestFailedRunPublishesNothing injects a connection drop mid-stream and a

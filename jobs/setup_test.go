@@ -159,19 +159,25 @@ func queryRuns(srv *lookertest.Server) int {
 	return srv.Requests("run_look") + srv.Requests("run_query")
 }
 
-// readsCounted is a store that counts the reads a run makes of it.
-type readsCounted struct {
+// callsCounted is a store that counts some of the calls a run makes of it.
+type callsCounted struct {
 	state.Store
 	lastSuccesses atomic.Int64 // LastSuccess calls
 	gets          atomic.Int64 // GetRun calls
+	logSaves      atomic.Int64 // SaveRunLog calls
 }
 
-func (c *readsCounted) LastSuccess(ctx context.Context, job string) (state.Run, error) {
+func (c *callsCounted) SaveRunLog(ctx context.Context, id string, lines []state.LogLine) error {
+	c.logSaves.Add(1)
+	return c.Store.SaveRunLog(ctx, id, lines)
+}
+
+func (c *callsCounted) LastSuccess(ctx context.Context, job string) (state.Run, error) {
 	c.lastSuccesses.Add(1)
 	return c.Store.LastSuccess(ctx, job)
 }
 
-func (c *readsCounted) GetRun(ctx context.Context, id string) (state.Run, error) {
+func (c *callsCounted) GetRun(ctx context.Context, id string) (state.Run, error) {
 	c.gets.Add(1)
 	return c.Store.GetRun(ctx, id)
 }

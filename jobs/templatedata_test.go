@@ -19,7 +19,7 @@ import (
 func TestLastSuccessIsReadWhenATemplateSeesIt(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 10)
-	store := &readsCounted{Store: b.store}
+	store := &callsCounted{Store: b.store}
 	b.runner.Store = store
 
 	plain := b.job(t, "plain", "source: {look_id: '42'}\nformat: csv\ndestination: '$DIR/plain/{{ .Job }}.csv'")

@@ -65,6 +65,10 @@ type Result struct {
 	// ContentHash is the digest of the result's rows (Run.ContentHash),
 	// stored as valid UTF-8 without NUL bytes.
 	ContentHash string
+	// Log, when not nil, replaces the run's stored log lines (as
+	// SaveRunLog does) together with the outcome: both are stored, or
+	// neither. Nil leaves the stored lines as they are.
+	Log []LogLine
 }
 
 // LogLine is one captured log line of a run.

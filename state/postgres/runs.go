@@ -88,15 +88,28 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	for i, q := range res.QueryIDs {
 		queryIDs[i] = cleanText(q)
 	}
-	r, err := scanRun(s.pool.QueryRow(ctx, `
-		UPDATE runs
+	update := `UPDATE runs
 		SET status = $2, finished_at = $3, rows = $4, bytes = $5, uris = $6, error_class = $7, error = $8,
 			query_ids = $10, output_schema = $11, content_hash = $12, lease_expires = NULL
 		WHERE id = $1 AND status = $9
-		RETURNING `+runColumns,
-		id, string(res.Status), us(now), res.Rows, res.Bytes, uris,
-		cleanText(res.ErrorClass), cleanText(res.Error), string(state.Running), queryIDs, cleanText(res.Schema), cleanText(res.ContentHash),
-	))
+		RETURNING ` + runColumns
+	args := []any{id, string(res.Status), us(now), res.Rows, res.Bytes, uris,
+		cleanText(res.ErrorClass), cleanText(res.Error), string(state.Running), queryIDs, cleanText(res.Schema), cleanText(res.ContentHash)}
+	if res.Log != nil {
+		// One statement, one round trip: the log is written only if the
+		// update took (done has its row). Its lines are upserted and any
+		// older ones past them deleted, keys that never meet, since the
+		// parts of one statement do not see each other's changes.
+		update = `WITH done AS (` + update + `),
+			gone AS (DELETE FROM run_logs WHERE run_id = $1 AND seq >= $13 AND EXISTS (SELECT 1 FROM done)),
+			logged AS (INSERT INTO run_logs (run_id, seq, time, level, message, fields)
+				SELECT $1, ` + logLineColumns + ` FROM ` + logLines(14) + ` WHERE EXISTS (SELECT 1 FROM done)
+				ON CONFLICT (run_id, seq) DO UPDATE SET time = EXCLUDED.time, level = EXCLUDED.level,
+					message = EXCLUDED.message, fields = EXCLUDED.fields)
+			SELECT * FROM done`
+		args = append(append(args, len(res.Log)), logArrays(res.Log)...)
+	}
+	r, err := scanRun(s.pool.QueryRow(ctx, update, args...))
 	switch {
 	case err == nil:
 		return r, nil

@@ -25,8 +25,19 @@ func (s *Store) SaveRunLog(ctx context.Context, runID string, lines []state.LogL
 	case err != nil:
 		return fmt.Errorf("save log of run %s: %w", runID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM run_logs WHERE run_id = ?`, runID); err != nil {
+	if err := writeLog(ctx, tx, runID, lines); err != nil {
 		return fmt.Errorf("save log of run %s: %w", runID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save log of run %s: commit: %w", runID, err)
+	}
+	return nil
+}
+
+// writeLog replaces the log lines of run runID in tx.
+func writeLog(ctx context.Context, tx *sql.Tx, runID string, lines []state.LogLine) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM run_logs WHERE run_id = ?`, runID); err != nil {
+		return err
 	}
 	for i, l := range lines {
 		fields := l.Fields
@@ -35,11 +46,8 @@ func (s *Store) SaveRunLog(ctx context.Context, runID string, lines []state.LogL
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run_logs (run_id, seq, time, level, message, fields) VALUES (?, ?, ?, ?, ?, ?)`,
 			runID, i, micros(l.Time), cleanText(l.Level), cleanText(l.Message), cleanText(fields)); err != nil {
-			return fmt.Errorf("save log of run %s: line %d: %w", runID, i, err)
+			return fmt.Errorf("line %d: %w", i, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("save log of run %s: commit: %w", runID, err)
 	}
 	return nil
 }

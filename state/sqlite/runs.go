@@ -65,7 +65,12 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	if err != nil {
 		return state.Run{}, fmt.Errorf("finish run %s: query ids: %w", id, err)
 	}
-	r, err := scanRun(s.wdb.QueryRowContext(ctx, `
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return state.Run{}, fmt.Errorf("finish run %s: %w", id, err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	r, err := scanRun(tx.QueryRowContext(ctx, `
 		UPDATE runs
 		SET status = ?, finished_at = ?, rows = ?, bytes = ?, uris = ?, error_class = ?, error = ?,
 			query_ids = ?, output_schema = ?, content_hash = ?, lease_expires = NULL
@@ -76,10 +81,19 @@ func (s *Store) FinishRun(ctx context.Context, id string, res state.Result, now 
 	))
 	switch {
 	case err == nil:
+		if res.Log != nil {
+			if err := writeLog(ctx, tx, id, res.Log); err != nil {
+				return state.Run{}, fmt.Errorf("finish run %s: save its log: %w", id, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return state.Run{}, fmt.Errorf("finish run %s: commit: %w", id, err)
+		}
 		return r, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return state.Run{}, fmt.Errorf("finish run %s: %w", id, err)
 	}
+	_ = tx.Rollback()
 	// Nothing updated: tell an unknown run from a finished one.
 	var status string
 	err = s.rdb.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, id).Scan(&status)

@@ -419,6 +419,61 @@ func runClaims(t *testing.T, setup func(t *testing.T) (context.Context, Store)) 
 		_, err = s.RunLog(ctx, unknown)
 		require.ErrorIs(t, err, state.ErrNotFound)
 	})
+
+	t.Run("FinishRunStoresTheLog", func(t *testing.T) {
+		t.Parallel()
+		ctx, s := setup(t)
+		r, _, err := s.Claim(ctx, "daily", base, "a", base, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, s.SaveRunLog(ctx, r.ID, []state.LogLine{
+			{Time: base, Level: "info", Message: "saved before"},
+			{Time: base, Level: "info", Message: "and replaced"},
+			{Time: base, Level: "info", Message: "line by line"},
+		}))
+		lines := []state.LogLine{
+			{Time: base.In(est), Level: "info", Message: "run started", Fields: `{"job":"daily"}`},
+			{Time: base.Add(time.Second), Level: "error", Message: "body \xff\x00end"},
+		}
+		done, err := s.FinishRun(ctx, r.ID, state.Result{Status: state.Failed, Error: "x", Log: lines}, base.Add(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, state.Failed, done.Status)
+		want := []state.LogLine{
+			{Time: us(base), Level: "info", Message: "run started", Fields: `{"job":"daily"}`},
+			{Time: us(base.Add(time.Second)), Level: "error", Message: "body \uFFFDend", Fields: "{}"},
+		}
+		got, err := s.RunLog(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "the log is replaced with the outcome")
+
+		// A finish that is refused stores no log either.
+		_, err = s.FinishRun(ctx, r.ID, state.Result{Status: state.Succeeded, Log: []state.LogLine{{Time: base, Level: "info", Message: "late"}}}, base.Add(time.Hour))
+		require.ErrorIs(t, err, state.ErrNotRunning)
+		got, err = s.RunLog(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "a refused finish leaves the log alone")
+		_, err = s.FinishRun(ctx, "0190a4c2-0000-7000-8000-000000000000", state.Result{Status: state.Succeeded, Log: lines}, base)
+		require.ErrorIs(t, err, state.ErrNotFound)
+
+		// Without Log the stored lines stay.
+		r2, _, err := s.Claim(ctx, "daily", base.Add(time.Hour), "a", base, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, s.SaveRunLog(ctx, r2.ID, lines[:1]))
+		_, err = s.FinishRun(ctx, r2.ID, state.Result{Status: state.Succeeded}, base.Add(time.Hour))
+		require.NoError(t, err)
+		got, err = s.RunLog(ctx, r2.ID)
+		require.NoError(t, err)
+		require.Equal(t, want[:1], got)
+
+		// An empty, non-nil Log empties it.
+		r3, _, err := s.Claim(ctx, "daily", base.Add(2*time.Hour), "a", base, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, s.SaveRunLog(ctx, r3.ID, lines))
+		_, err = s.FinishRun(ctx, r3.ID, state.Result{Status: state.Succeeded, Log: []state.LogLine{}}, base.Add(2*time.Hour))
+		require.NoError(t, err)
+		got, err = s.RunLog(ctx, r3.ID)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
 }
 
 // claimAndFinish claims job "daily" at sched for replica "a" and finishes
