@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -65,10 +66,25 @@ type passthroughResult struct {
 // that is not Looker csv, or the body's read error), a write error of w
 // ("write csv: ..."), or context.Cause(ctx).
 func passthrough(ctx context.Context, w io.Writer, body io.Reader, localFields []string, rows *atomic.Int64) (passthroughResult, error) {
+	first := filled{buf: takeChunk()}
+	first.n, first.err = fill(body, first.buf)
+	if first.err == io.EOF {
+		// The whole body fits in one chunk, as the results of most runs
+		// of a burst do: write it and decode it on this goroutine, with
+		// no second goroutine to start and hand chunks to.
+		defer giveChunk(first.buf)
+		if first.n > 0 {
+			if err := write(w, first.buf[:first.n]); err != nil {
+				return passthroughResult{}, err
+			}
+		}
+		return decodePassthrough(ctx, bytes.NewReader(first.buf[:first.n]), localFields, rows)
+	}
 	p := &chunkPipe{
-		free: make(chan []byte, passthroughChunks),
-		full: make(chan []byte, passthroughChunks),
-		stop: make(chan struct{}),
+		free:  make(chan []byte, passthroughChunks),
+		full:  make(chan []byte, passthroughChunks),
+		stop:  make(chan struct{}),
+		taken: 1, // first
 	}
 	defer p.giveBack()
 	var res passthroughResult
@@ -79,7 +95,7 @@ func passthrough(ctx context.Context, w io.Writer, body io.Reader, localFields [
 		res, decErr = decodePassthrough(ctx, p, localFields, rows)
 	}()
 
-	err := p.pump(ctx, w, body, decoded)
+	err := p.pump(ctx, w, body, decoded, first)
 	if err != nil {
 		close(p.stop)
 	}
@@ -88,6 +104,26 @@ func passthrough(ctx context.Context, w io.Writer, body io.Reader, localFields [
 		return passthroughResult{}, err
 	}
 	return res, decErr
+}
+
+// filled is a chunk filled from the body: n bytes, and the read's error.
+type filled struct {
+	buf []byte
+	n   int
+	err error
+}
+
+// write writes b to w: a csv's bytes to the compressor and sink.
+func write(w io.Writer, b []byte) (err error) {
+	defer func() {
+		if v := recover(); v != nil { // a bug in a compressor or a sink
+			err = fmt.Errorf("write csv: %w", formats.Recovered(v))
+		}
+	}()
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
 }
 
 // decodePassthrough reads r as Looker csv, hashing and counting its rows.
@@ -152,50 +188,51 @@ func (p *chunkPipe) giveBack() {
 
 // pump is the copying side: it fills chunks from body, hands each to the
 // decoder and writes it to w, until body ends, a write fails, ctx ends or
-// the decoder stopped early (decoded is closed). It returns nil when the
-// decoder has every byte and the reason the body ended; the decoder's
-// error, if any, is then the result.
-func (p *chunkPipe) pump(ctx context.Context, w io.Writer, body io.Reader, decoded <-chan struct{}) (err error) {
-	defer func() {
-		if v := recover(); v != nil { // a bug in a compressor or a sink
-			err = fmt.Errorf("write csv: %w", formats.Recovered(v))
-		}
-	}()
+// the decoder stopped early (decoded is closed). first is the body's first
+// chunk, filled already. It returns nil when the decoder has every byte
+// and the reason the body ended; the decoder's error, if any, is then the
+// result.
+func (p *chunkPipe) pump(ctx context.Context, w io.Writer, body io.Reader, decoded <-chan struct{}, first filled) error {
+	c := first
 	for {
-		var buf []byte
-		select {
-		case buf = <-p.free:
-		default:
-			if p.taken < passthroughChunks { // the ring grows as the body needs it
-				p.taken++
-				buf = takeChunk()
-				break
-			}
+		if c.buf == nil {
+			var buf []byte
 			select {
 			case buf = <-p.free:
-			case <-decoded: // failed without reading the rest: its error is the result
-				return nil
-			case <-ctx.Done():
-				return context.Cause(ctx)
+			default:
+				if p.taken < passthroughChunks { // the ring grows as the body needs it
+					p.taken++
+					buf = takeChunk()
+					break
+				}
+				select {
+				case buf = <-p.free:
+				case <-decoded: // failed without reading the rest: its error is the result
+					return nil
+				case <-ctx.Done():
+					return context.Cause(ctx)
+				}
 			}
+			c = filled{buf: buf}
+			c.n, c.err = fill(body, buf[:cap(buf)])
 		}
-		n, rerr := fill(body, buf[:cap(buf)])
-		if n > 0 {
-			p.full <- buf[:n] // never blocks: full has room for every chunk
-			if _, err := w.Write(buf[:n]); err != nil {
-				return fmt.Errorf("write csv: %w", err)
+		if c.n > 0 {
+			p.full <- c.buf[:c.n] // never blocks: full has room for every chunk
+			if err := write(w, c.buf[:c.n]); err != nil {
+				return err
 			}
 		} else {
-			p.free <- buf
+			p.free <- c.buf
 		}
-		if rerr != nil {
-			p.end = rerr
+		if c.err != nil {
+			p.end = c.err
 			close(p.full)
 			return nil
 		}
 		if err := context.Cause(ctx); err != nil {
 			return err
 		}
+		c = filled{}
 	}
 }
 

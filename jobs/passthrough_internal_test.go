@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -226,4 +228,47 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	k := copy(p[:min(len(p), c.n)], c.data)
 	c.data = c.data[k:]
 	return k, nil
+}
+
+// TestPassthroughWriteFailures: a writer that fails or panics ends the
+// passthrough with a "write csv" error, for a body that fits in one chunk
+// (written and decoded on the caller's goroutine) and for a longer one
+// (copied and decoded on two).
+func TestPassthroughWriteFailures(t *testing.T) {
+	t.Parallel()
+	panicking := writerFunc(func([]byte) (int, error) { panic("compressor bug") })
+	for _, rows := range []int{20, 200_000} {
+		for name, w := range map[string]io.Writer{"fails": &failingWriter{limit: 0}, "panics": panicking} {
+			t.Run(fmt.Sprintf("%d rows/%s", rows, name), func(t *testing.T) {
+				t.Parallel()
+				var n atomic.Int64
+				_, err := passthrough(context.Background(), w, &csvBody{n: rows}, nil, &n)
+				require.ErrorContains(t, err, "write csv: ")
+				if name == "fails" {
+					require.ErrorIs(t, err, errDiskFull)
+				}
+			})
+		}
+	}
+}
+
+// TestSmallPassthroughsStartNoGoroutine: a body that fits in one chunk is
+// written and decoded on the caller's goroutine, so a burst of small runs
+// pays no goroutine and no hand-off for it.
+func TestSmallPassthroughsStartNoGoroutine(t *testing.T) {
+	w := writerFunc(func(p []byte) (int, error) { return len(p), nil })
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	const runs = 100
+	before := created()
+	for range runs {
+		var rows atomic.Int64
+		_, err := passthrough(context.Background(), w, &csvBody{n: 20}, nil, &rows)
+		require.NoError(t, err)
+		require.EqualValues(t, 20, rows.Load())
+	}
+	require.Less(t, created()-before, uint64(runs/2), "goroutines started by %d small passthroughs", runs)
 }
