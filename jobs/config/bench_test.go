@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -102,4 +103,21 @@ func TestLoadGrowsLinearly(t *testing.T) {
 	ratio := float64(big) / float64(small)
 	t.Logf("200 jobs: %d B, 800 jobs: %d B, ratio %.1f", small, big, ratio)
 	require.Less(t, ratio, 6.0, "loading 4x the jobs allocates %.1fx the bytes", ratio)
+}
+
+// BenchmarkSchedulePrev is the cost of Prev, which every run pays for its
+// template data (the start of its data interval), by kind of schedule.
+func BenchmarkSchedulePrev(b *testing.B) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(b, err)
+	for _, spec := range []string{"* * * * * *", "* * * * *", "0 * * * *", "0 6 * * *", "0 6 1 * *", "30 14 6 12 *", "@every 15m"} {
+		s, err := config.ParseSchedule(spec, berlin)
+		require.NoError(b, err)
+		t := s.Next(time.Date(2026, 12, 6, 14, 0, 0, 0, berlin))
+		b.Run(spec, func(b *testing.B) {
+			for b.Loop() {
+				s.Prev(t)
+			}
+		})
+	}
 }

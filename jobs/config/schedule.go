@@ -143,11 +143,25 @@ const dstWindow = 3 * time.Hour
 
 // Prev returns the last fire time strictly before t (the start of the
 // data interval that ends at t), or the zero time if there is none within
-// five years.
+// five years. Every run asks (its template data), so it looks back over
+// spans that grow with the schedule's period, each from its very start
+// (a fire at t-back counts): a few calls of Next whatever the schedule,
+// where walking an hour of fires of a job that fires every minute took 60.
 func (s *Schedule) Prev(t time.Time) time.Time {
-	for _, back := range []time.Duration{time.Hour, 25 * time.Hour, 32 * 24 * time.Hour, 367 * 24 * time.Hour, 5 * 367 * 24 * time.Hour} {
+	if _, ok := s.cron.(*cron.SpecSchedule); !ok {
+		// An interval (@every) has no phase: the fire before t is an
+		// interval before it, which this finds as it always did.
+		return s.prevWalk(t, 0, time.Hour, 25*time.Hour, 32*24*time.Hour, 367*24*time.Hour, 5*367*24*time.Hour)
+	}
+	return s.prevWalk(t, time.Nanosecond, time.Second, time.Minute, time.Hour, 25*time.Hour, 32*24*time.Hour, 367*24*time.Hour, 5*367*24*time.Hour)
+}
+
+// prevWalk returns the last fire before t that Next walks through from
+// t-back-before, for the first span back that has one.
+func (s *Schedule) prevWalk(t time.Time, before time.Duration, backs ...time.Duration) time.Time {
+	for _, back := range backs {
 		var last time.Time
-		for at := s.Next(t.Add(-back)); !at.IsZero() && at.Before(t); at = s.Next(at) {
+		for at := s.Next(t.Add(-back - before)); !at.IsZero() && at.Before(t); at = s.Next(at) {
 			last = at
 		}
 		if !last.IsZero() {

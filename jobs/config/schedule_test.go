@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -124,4 +125,56 @@ func TestPrevFire(t *testing.T) {
 	hourly := scheduleJob(t, "0 * * * *", "America/New_York")
 	at = time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC) // 01:00 EST
 	require.Equal(t, time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC), hourly.Schedule.Prev(at).UTC(), "01:00 EDT")
+}
+
+// TestPrevIsTheFireBefore: Prev(t) is the last of the fire times that
+// Next walks through before t, for schedules of every frequency, at fire
+// times and between them, across daylight saving transitions.
+func TestPrevIsTheFireBefore(t *testing.T) {
+	t.Parallel()
+	type sched struct {
+		spec string
+		span time.Duration // longer than the gap between two fires
+	}
+	scheds := []sched{
+		{"*/20 * * * * *", time.Minute},
+		{"* * * * *", 10 * time.Minute},
+		{"*/7 * * * *", time.Hour},
+		{"0 * * * *", 3 * time.Hour},
+		{"30 2 * * *", 3 * 24 * time.Hour},
+		{"0 6 * * 1-5", 5 * 24 * time.Hour},
+		{"0 0 1 * *", 70 * 24 * time.Hour},
+		{"15 10 29 2 *", 5 * 366 * 24 * time.Hour},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, zone := range []string{"UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"} {
+		for _, sc := range scheds {
+			job := scheduleJob(t, sc.spec, zone)
+			s := job.Schedule
+			// Times around the transitions of 2026 and at random in it;
+			// each also at the fire time after it.
+			var ts []time.Time
+			for _, d := range []time.Time{time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC),
+				time.Date(2026, 4, 5, 15, 30, 0, 0, time.UTC), time.Date(2026, 10, 4, 15, 30, 0, 0, time.UTC)} {
+				for k := -3; k <= 3; k++ {
+					ts = append(ts, d.Add(time.Duration(k)*17*time.Minute))
+				}
+			}
+			for range 20 {
+				ts = append(ts, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(int64(365*24*time.Hour)))))
+			}
+			for _, at := range ts {
+				for _, tt := range []time.Time{at, s.Next(at)} {
+					var want time.Time
+					for f := s.Next(tt.Add(-sc.span)); !f.IsZero() && f.Before(tt); f = s.Next(f) {
+						want = f
+					}
+					require.False(t, want.IsZero(), "%s in %s: no fire in the span before %s", sc.spec, zone, tt)
+					got := s.Prev(tt)
+					require.True(t, want.Equal(got), "%s in %s: Prev(%s) = %s, want %s", sc.spec, zone, tt, got, want)
+					require.Equal(t, tt.Location(), got.Location())
+				}
+			}
+		}
+	}
 }
