@@ -121,3 +121,17 @@ func BenchmarkSchedulePrev(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTemplateRender is the cost of rendering a destination, which
+// every run pays.
+func BenchmarkTemplateRender(b *testing.B) {
+	tpl, err := config.ParseTemplate(`gs://bucket/{{ .Job }}/{{ hive "dt" "2006-01-02" }}/{{ date "1504" }}-{{ .RunID }}.csv`)
+	require.NoError(b, err)
+	d := config.TemplateData{Job: "orders", RunID: "0190a4c2-0000-7000-8000-000000000000", ScheduledTime: time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tpl.Render(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
