@@ -148,6 +148,9 @@ const dstWindow = 3 * time.Hour
 // (a fire at t-back counts): a few calls of Next whatever the schedule,
 // where walking an hour of fires of a job that fires every minute took 60.
 func (s *Schedule) Prev(t time.Time) time.Time {
+	if s == nil {
+		return time.Time{} // a job fired only by its trigger
+	}
 	if _, ok := s.cron.(*cron.SpecSchedule); !ok {
 		// An interval (@every) has no phase: the fire before t is an
 		// interval before it, which this finds as it always did.

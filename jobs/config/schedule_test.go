@@ -119,6 +119,8 @@ func TestNextFireDST(t *testing.T) {
 
 func TestPrevFire(t *testing.T) {
 	t.Parallel()
+	var none *config.Schedule // a job fired only by its trigger
+	require.True(t, none.Prev(time.Now()).IsZero())
 	job := scheduleJob(t, "0 6 * * *", "Europe/Berlin")
 	at := time.Date(2026, 3, 30, 4, 0, 0, 0, time.UTC) // 06:00 CEST
 	require.Equal(t, time.Date(2026, 3, 29, 4, 0, 0, 0, time.UTC), job.Schedule.Prev(at).UTC())
