@@ -21,23 +21,31 @@ const digestVersion = "exporter rows v1\n"
 // a time (one SHA-256 write per row cost more than hashing it).
 type Digest struct {
 	h   hash.Hash
-	buf []byte        // canonical form not yet hashed, at most about digestBuffer
+	buf []byte        // canonical form not yet hashed, at most about limit
 	bg  *digestWorker // hashes full buffers; nil unless Concurrent
+	// limit is how much of the canonical form Row gathers before hashing
+	// it: digestStart/2 until digestBuffer bytes were hashed, then
+	// digestBuffer.
+	limit  int
+	hashed int // bytes hashed while limit is small
 }
 
 // digestBuffer is how much of the canonical form Row gathers before
-// hashing it.
+// hashing it, once the result is large.
 const digestBuffer = 32 << 10
 
-// digestStart is the buffer a digest starts with: the columns and a few
-// rows. It grows, by append, to about digestBuffer only for a result that
-// large: most results of a burst of small runs are a few hundred bytes,
-// and 36 KiB per run, made and collected, cost more than hashing them.
+// digestStart is the buffer a digest starts with. Until digestBuffer bytes
+// of a result were hashed, Row hashes it, on the caller's goroutine, each
+// time half of it is full, so that a row fits without the buffer growing:
+// most results of a burst of small runs are a few KiB, and a buffer grown
+// by append to hold them (or one of 36 KiB), made and collected per run,
+// cost more than hashing them in pieces. Larger results then gather
+// digestBuffer bytes per hash (and hand them to Concurrent's goroutine).
 const digestStart = 1 << 10
 
 // NewDigest starts the digest of a result with schema s.
 func NewDigest(s Schema) *Digest {
-	d := &Digest{h: sha256.New(), buf: make([]byte, 0, digestStart)}
+	d := &Digest{h: sha256.New(), buf: make([]byte, 0, digestStart), limit: digestStart / 2}
 	d.buf = append(d.buf, digestVersion...)
 	d.buf = binary.AppendUvarint(d.buf, uint64(len(s.Fields)))
 	for _, f := range s.Fields {
@@ -91,7 +99,16 @@ func (d *Digest) Row(r Row) {
 		buf = append(buf, v...)
 	}
 	d.buf = buf
-	if len(d.buf) >= digestBuffer {
+	if len(d.buf) >= d.limit {
+		if d.limit < digestBuffer {
+			d.h.Write(d.buf)
+			d.hashed += len(d.buf)
+			d.buf = d.buf[:0]
+			if d.hashed >= digestBuffer { // a large result
+				d.limit = digestBuffer
+			}
+			return
+		}
 		d.flush()
 	}
 }
