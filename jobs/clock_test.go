@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,10 @@ func (c *fakeClock) After(d time.Duration) (<-chan time.Time, func()) {
 	}
 	c.timers = append(c.timers, ft)
 	return ft.ch, func() { c.remove(ft) }
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return jobs.AfterFuncVia(c.After, d, f)
 }
 
 func (c *fakeClock) remove(ft *fakeTimer) {
@@ -156,4 +161,61 @@ func (c *fakeClock) Jump(d time.Duration) {
 	for _, ft := range c.timers {
 		ft.at = ft.at.Add(d)
 	}
+}
+
+// TestEvery: every calls f once a period on the clock, never two calls at
+// once; stop cancels a call in progress, waits for it, and no call
+// follows; f returning false ends the calls. Between calls only a timer
+// is pending.
+func TestEvery(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))
+	calls := make(chan context.Context)
+	release := make(chan struct{})
+	stop := jobs.Every(context.Background(), clock, time.Minute, func(ctx context.Context) bool {
+		calls <- ctx
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return true
+	})
+	for range 3 {
+		clock.waitTimers(t, 1)
+		clock.Advance(time.Minute)
+		<-calls
+		release <- struct{}{}
+	}
+	clock.waitTimers(t, 1)
+	clock.Advance(time.Minute)
+	ctx := <-calls // a call in progress
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	<-ctx.Done() // stop cancels it
+	<-stopped    // and waits for it to return
+	clock.mu.Lock()
+	pending := len(clock.timers)
+	clock.mu.Unlock()
+	require.Zero(t, pending, "no call is scheduled after stop")
+	stop() // twice is safe
+
+	var n atomic.Int32
+	called := make(chan struct{}, 10)
+	stop = jobs.Every(context.Background(), clock, time.Minute, func(context.Context) bool {
+		n.Add(1)
+		called <- struct{}{}
+		return false
+	})
+	clock.waitTimers(t, 1)
+	clock.Advance(time.Minute)
+	<-called
+	// The call returned false: nothing is scheduled once it has returned.
+	eventually(t, "no timer pending", func() bool {
+		clock.mu.Lock()
+		defer clock.mu.Unlock()
+		return len(clock.timers) == 0
+	})
+	clock.Advance(time.Hour)
+	stop()
+	require.EqualValues(t, 1, n.Load(), "f returning false ends the calls")
 }

@@ -132,37 +132,25 @@ func (s *StoreQuerySlots) Acquire(ctx context.Context, user string, max int) (fu
 // hold renews the slot until the returned release is called, which gives
 // it back and hands a token to freed.
 func (s *StoreQuerySlots) hold(ctx context.Context, key, holder string, freed chan<- struct{}) func() {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		clock := s.clock()
-		for {
-			tick, stop := clock.After(s.lease() / 3)
-			select {
-			case <-done:
-				stop()
-				return
-			case <-tick:
-			}
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease()/3)
-			err := s.Store.RenewSlot(rctx, key, holder, clock.Now(), s.lease())
-			cancel()
-			switch {
-			case errors.Is(err, state.ErrSlotLost):
-				s.log().Warn("lost a looker query slot (its lease ended before it was renewed); another run may take it", zap.String("slot", key))
-				return
-			case err != nil:
-				s.log().Warn("renew a looker query slot", zap.Error(err))
-			}
+	clock := s.clock()
+	stop := every(ctx, clock, s.lease()/3, func(ctx context.Context) bool {
+		rctx, cancel := context.WithTimeout(ctx, s.lease()/3)
+		err := s.Store.RenewSlot(rctx, key, holder, clock.Now(), s.lease())
+		cancel()
+		switch {
+		case ctx.Err() != nil: // released meanwhile
+		case errors.Is(err, state.ErrSlotLost):
+			s.log().Warn("lost a looker query slot (its lease ended before it was renewed); another run may take it", zap.String("slot", key))
+			return false
+		case err != nil:
+			s.log().Warn("renew a looker query slot", zap.Error(err))
 		}
-	}()
+		return true
+	})
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(done)
-			wg.Wait()
+			stop()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			if err := s.Store.ReleaseSlot(rctx, key, holder); err != nil {

@@ -647,17 +647,10 @@ func (s *Scheduler) attempt(job *config.Job, run state.Run, rl *leaseHolder, opt
 	rl.bind(cancel)
 	defer rl.bind(nil)
 	if job.Timeout > 0 {
-		timer, stop := s.clock().After(job.Timeout)
+		stop := s.clock().AfterFunc(job.Timeout, func() {
+			cancel(fmt.Errorf("run timed out after %s (the job's timeout)", job.Timeout))
+		})
 		defer stop()
-		finished := make(chan struct{})
-		defer close(finished)
-		go func() {
-			select {
-			case <-timer:
-				cancel(fmt.Errorf("run timed out after %s (the job's timeout)", job.Timeout))
-			case <-finished:
-			}
-		}()
 	}
 	return s.Runner.Execute(ctx, job, run, s.recordOptions(opts))
 }
@@ -725,62 +718,44 @@ type leaseHolder struct {
 	cancel context.CancelCauseFunc
 	lost   bool
 	held   *sync.Map
-	quit   chan struct{}
+	renew  func() // stops the renewals (every)
 	once   sync.Once
 }
 
 func (s *Scheduler) holdLease(run state.Run) *leaseHolder {
-	h := &leaseHolder{id: run.ID, quit: make(chan struct{}), held: &s.held}
+	h := &leaseHolder{id: run.ID, held: &s.held}
 	s.held.Store(run.ID, struct{}{})
 	clock := s.clock()
 	lease := s.lease()
-	log := s.Log.With(zap.String("job", run.Job))
-	go func() {
-		for {
-			tick, stop := clock.After(lease / 3)
-			select {
-			case <-h.quit:
-				stop()
-				return
-			case <-tick:
+	// A renewal the store failed is retried with backoff, for up to a
+	// lease, rather than only at the next tick; the run ending (stop)
+	// cancels the retries.
+	h.renew = every(s.runCtx, clock, lease/3, func(ctx context.Context) bool {
+		log := s.Log.With(zap.String("job", run.Job))
+		var id string
+		err := storeRetry(ctx, clock, lease, s.Jitter, log, "RenewLease", func() error {
+			h.mu.Lock()
+			id = h.id
+			h.mu.Unlock()
+			return s.Runner.Store.RenewLease(ctx, id, s.replica(), clock.Now(), lease)
+		})
+		switch {
+		case ctx.Err() != nil:
+			return false
+		case errors.Is(err, state.ErrLeaseLost):
+			// Finished between the tick and the renewal, or taken over.
+			h.mu.Lock()
+			if h.id == id && h.cancel != nil {
+				h.lost = true
+				h.cancel(ErrLeaseLost)
+				log.Warn("run lease lost to another replica; stopping the run", zap.String("run_id", id))
 			}
-			// A renewal the store failed is retried with backoff, for up
-			// to a lease, rather than only at the next tick; the run
-			// ending (quit) stops the retries.
-			rctx, cancel := context.WithCancel(context.WithoutCancel(s.runCtx))
-			go func() {
-				select {
-				case <-h.quit:
-					cancel()
-				case <-rctx.Done():
-				}
-			}()
-			var id string
-			err := storeRetry(rctx, clock, lease, s.Jitter, log, "RenewLease", func() error {
-				h.mu.Lock()
-				id = h.id
-				h.mu.Unlock()
-				return s.Runner.Store.RenewLease(rctx, id, s.replica(), clock.Now(), lease)
-			})
-			quit := rctx.Err() != nil
-			cancel()
-			switch {
-			case quit:
-				return
-			case errors.Is(err, state.ErrLeaseLost):
-				// Finished between the tick and the renewal, or taken over.
-				h.mu.Lock()
-				if h.id == id && h.cancel != nil {
-					h.lost = true
-					h.cancel(ErrLeaseLost)
-					log.Warn("run lease lost to another replica; stopping the run", zap.String("run_id", id))
-				}
-				h.mu.Unlock()
-			case err != nil:
-				log.Warn("renew run lease failed; trying again at the next tick", zap.String("run_id", id), zap.Error(err))
-			}
+			h.mu.Unlock()
+		case err != nil:
+			log.Warn("renew run lease failed; trying again at the next tick", zap.String("run_id", id), zap.Error(err))
 		}
-	}()
+		return true
+	})
 	return h
 }
 
@@ -800,7 +775,7 @@ func (h *leaseHolder) bind(cancel context.CancelCauseFunc) {
 
 func (h *leaseHolder) stop() {
 	h.once.Do(func() {
-		close(h.quit)
+		h.renew()
 		h.mu.Lock()
 		h.held.Delete(h.id)
 		h.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/jobs"
 )
 
 // handClock is a jobs.Clock whose timers fire when the test says.
@@ -18,6 +20,10 @@ type handClock struct {
 func (c *handClock) Now() time.Time { return c.now }
 func (c *handClock) After(time.Duration) (<-chan time.Time, func()) {
 	return c.fire, func() { c.stopped.Add(1) }
+}
+
+func (c *handClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return jobs.AfterFuncVia(c.After, d, f)
 }
 
 func TestLookerClock(t *testing.T) {

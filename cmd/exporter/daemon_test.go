@@ -62,6 +62,8 @@ func (c stillClock) After(d time.Duration) (<-chan time.Time, func()) {
 	return ch, func() {}
 }
 
+func (c stillClock) AfterFunc(time.Duration, func()) func() bool { return func() bool { return true } }
+
 // webhookSink receives alert webhooks.
 type webhookSink struct {
 	srv  *httptest.Server

@@ -143,6 +143,10 @@ func (c *crashClock) After(d time.Duration) (<-chan time.Time, func()) {
 }
 
 // next returns the earliest pending timer and how many are pending.
+func (c *crashClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return jobs.AfterFuncVia(c.After, d, f)
+}
+
 func (c *crashClock) next() (time.Time, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -31,6 +31,7 @@ type stillClock struct{ now time.Time }
 
 func (c stillClock) Now() time.Time                                 { return c.now }
 func (c stillClock) After(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }
+func (c stillClock) AfterFunc(time.Duration, func()) func() bool    { return func() bool { return true } }
 
 func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()

@@ -105,6 +105,10 @@ func (c *manualClock) After(d time.Duration) (<-chan time.Time, func()) {
 	return ch, func() {}
 }
 
+func (c *manualClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return jobs.AfterFuncVia(c.After, d, f)
+}
+
 func (c *manualClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

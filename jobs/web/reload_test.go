@@ -22,6 +22,7 @@ type stillClock struct{ now time.Time }
 
 func (c stillClock) Now() time.Time                                 { return c.now }
 func (c stillClock) After(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }
+func (c stillClock) AfterFunc(time.Duration, func()) func() bool    { return func() bool { return true } }
 
 // TestStatusServerFollowsTheJobSet: the API and the page show the jobs of
 // the latest reload, with next runs on the server's clock; Run now of a
