@@ -691,10 +691,19 @@ func (c *Client) logout(ctx context.Context, r *request, tok string) error {
 
 // ---- run slots: see slots.go ----
 
-// releasingBody gives the run slot back when the body is closed.
+// releasingBody gives the run slot back at the end of the body, or when
+// the body is closed. release may be called more than once.
 type releasingBody struct {
 	io.ReadCloser
 	release func()
+}
+
+func (b *releasingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.release()
+	}
+	return n, err
 }
 
 func (b *releasingBody) Close() error {

@@ -27,7 +27,7 @@ type syncQuery struct {
 }
 
 // run sends a sync run request in a query slot of the run's user. The slot
-// is released when the body is closed.
+// is released at the end of the body, or when the body is closed.
 //
 // A run that stops before its result is complete leaves nothing running
 // in Looker: when ctx ends or the header timeout fires after the request
@@ -83,8 +83,9 @@ func (c *Client) runInlineByID(ctx context.Context, q Query, opts RunOptions) (*
 	return c.run(ctx, r, syncQuery{queryID: saved.ID}, opts)
 }
 
-// syncBody is the body of a sync run: Close kills the query when the body
-// did not reach its end, then gives the run slot back.
+// syncBody is the body of a sync run. It gives the run slot back at the
+// end of the body; Close kills the query when the body did not reach its
+// end, then gives the slot back. release may be called more than once.
 type syncBody struct {
 	rc      io.ReadCloser
 	release func()
@@ -106,6 +107,11 @@ func (b *syncBody) Read(p []byte) (int, error) {
 			b.err = err
 		}
 		b.mu.Unlock()
+		if err == io.EOF {
+			// The query is over in Looker: its slot goes back now, not
+			// when the caller, done with its files and records, closes.
+			b.release()
+		}
 	}
 	return n, err
 }

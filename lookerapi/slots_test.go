@@ -2,7 +2,9 @@ package lookerapi_test
 
 import (
 	"context"
+	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,5 +110,54 @@ func TestQuerySlotsPerUser(t *testing.T) {
 		f.srv.URL() + " " + f.srv.ClientID():             1,
 		f.srv.URL() + " " + f.srv.ClientID() + " sudo 7": 1,
 	}, slots.keys)
+	require.NoError(t, c.Close(ctx))
+}
+
+// heldSlots counts the slots held.
+type heldSlots struct {
+	next lookerapi.QuerySlots
+	held atomic.Int32
+}
+
+func (s *heldSlots) Acquire(ctx context.Context, user string, max int) (func(), error) {
+	release, err := s.next.Acquire(ctx, user, max)
+	if err != nil {
+		return nil, err
+	}
+	s.held.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { s.held.Add(-1); release() }) }, nil
+}
+
+// A run gives its query slot back once its body has reached its end: the
+// query is over in Looker, whatever the caller still does (write files,
+// record the run) before it closes the body.
+func TestQuerySlotFreedAtTheEndOfTheBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t, setupOpts{server: lookertest.Options{Rows: 30}})
+	slots := &heldSlots{next: lookerapi.NewLocalQuerySlots()}
+	c, err := lookerapi.New(lookerapi.Config{BaseURL: f.srv.URL(), ClientID: f.srv.ClientID(), ClientSecret: f.srv.ClientSecret(),
+		VerifySSL: true, MaxConcurrentQueries: 1}, f.log, lookerapi.WithClock(f.clock), lookerapi.WithQuerySlots(slots))
+	require.NoError(t, err)
+	ctx := context.Background()
+	for _, mode := range []lookerapi.Mode{lookerapi.ModeSync, lookerapi.ModeAsync} {
+		res, err := c.Run(ctx, lookerapi.Source{LookID: lookertest.LookID}, lookerapi.RunOptions{ResultFormat: "csv", Mode: mode})
+		require.NoError(t, err)
+		require.EqualValues(t, 1, slots.held.Load(), "%s: held while the body streams", mode)
+		_, err = io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Zero(t, slots.held.Load(), "%s: given back at the end of the body, before Close", mode)
+		require.NoError(t, res.Body.Close())
+		require.Zero(t, slots.held.Load())
+	}
+
+	// A body closed before its end still holds its slot until Close.
+	res, err := c.Run(ctx, lookerapi.Source{LookID: lookertest.LookID}, lookerapi.RunOptions{ResultFormat: "csv"})
+	require.NoError(t, err)
+	_, err = res.Body.Read(make([]byte, 10))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, slots.held.Load())
+	require.NoError(t, res.Body.Close())
+	require.Zero(t, slots.held.Load())
 	require.NoError(t, c.Close(ctx))
 }
