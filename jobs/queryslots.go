@@ -28,7 +28,7 @@ type SlotStore interface {
 // (NOTES §13.6), so replicas sharing one API user must share one budget.
 // It implements lookerapi.QuerySlots.
 //
-// A slot is a row in the store held under a lease that a goroutine renews
+// A slot is a row in the store held under a lease that a timer renews
 // every Lease/3 until the run releases it; the slot of a replica that
 // died frees itself when its lease ends. Each slot a run of this process
 // gives back wakes the first of its runs waiting for one, which tries the
