@@ -9,7 +9,8 @@
 // Create makes the missing parent directories and opens a temp
 // file in the target directory itself, so the final rename never crosses a
 // filesystem. Temp files are hidden and recognisable:
-// ".<name>.exporter-tmp-<16 hex digits>". Close flushes, fsyncs the file,
+// ".<name>.exporter-tmp-<16 hex digits>". Close flushes, fsyncs the file
+// (unless it is empty, as _SUCCESS is: it has no data to make durable),
 // renames (or links) it into place and fsyncs the directory, and the parents
 // of any directories Create made. Abort, a failed Close, or a cancelled
 // context removes the temp file.

@@ -74,3 +74,37 @@ func TestSmallFileTakesNoWriteBuffer(t *testing.T) {
 	}
 	require.Less(t, total/n, uint64(16<<10), "bytes allocated per small file")
 }
+
+// TestOnlyFilesWithDataAreFsynced: Close fsyncs a file that holds data,
+// and not an empty one (_SUCCESS): it has no data to make durable, and
+// its directory's fsync decides whether it exists after a crash.
+func TestOnlyFilesWithDataAreFsynced(t *testing.T) {
+	// Not parallel: it counts the calls of a package variable.
+	var syncs int
+	fsyncFile = func(f *os.File) error { syncs++; return f.Sync() }
+	t.Cleanup(func() { fsyncFile = (*os.File).Sync })
+	s := New(zap.NewNop())
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name   string
+		writes [][]byte
+		syncs  int
+	}{
+		{"_SUCCESS", nil, 0},
+		{"empty-writes", [][]byte{{}, nil}, 0},
+		{"data.csv", [][]byte{[]byte("a,b\n")}, 1},
+	} {
+		syncs = 0
+		w, err := s.Create(t.Context(), filepath.Join(dir, tc.name), sinks.WriteOptions{})
+		require.NoError(t, err)
+		for _, p := range tc.writes {
+			_, err := w.Write(p)
+			require.NoError(t, err)
+		}
+		require.NoError(t, w.Close())
+		require.Equal(t, tc.syncs, syncs, tc.name)
+		got, err := os.ReadFile(filepath.Join(dir, tc.name))
+		require.NoError(t, err)
+		require.Equal(t, bytes.Join(tc.writes, nil), got)
+	}
+}
