@@ -153,7 +153,6 @@ func (s *Sink) Create(ctx context.Context, uri string, opts sinks.WriteOptions) 
 		newDirs: newDirs,
 		policy:  policy,
 		f:       f,
-		empty:   true,
 	}, nil
 }
 
@@ -379,7 +378,6 @@ type writer struct {
 	bw      *bufio.Writer // the write buffer, once more than smallFile bytes came
 	err     error         // first write error; the writer is then unusable
 	done    bool          // Close or Abort ran
-	empty   bool          // nothing was written yet
 }
 
 func (w *writer) URI() string { return URI(w.path) }
@@ -395,9 +393,6 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	if err := sinks.ContextErr(w.ctx); err != nil {
 		return 0, fmt.Errorf("localfs: write %s: %w", w.path, err)
-	}
-	if len(p) > 0 {
-		w.empty = false
 	}
 	if w.bw == nil {
 		if len(w.small)+len(p) <= smallFile {
@@ -478,7 +473,7 @@ func (w *writer) closeTemp() error {
 	// after a crash is its directory's fsync's to decide (syncDirs): so
 	// _SUCCESS, and any empty file, costs no fsync of its own, each of
 	// which waits for a journal commit.
-	if w.empty {
+	if w.bw == nil && len(w.small) == 0 { // nothing was written
 		return nil
 	}
 	if err := fsyncFile(w.f); err != nil {
