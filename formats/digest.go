@@ -21,13 +21,11 @@ const digestVersion = "exporter rows v1\n"
 // a time (one SHA-256 write per row cost more than hashing it).
 type Digest struct {
 	h   hash.Hash
-	buf []byte        // canonical form not yet hashed, at most about limit
+	buf []byte        // canonical form not yet hashed
 	bg  *digestWorker // hashes full buffers; nil unless Concurrent
-	// limit is how much of the canonical form Row gathers before hashing
-	// it: digestStart/2 until digestBuffer bytes were hashed, then
-	// digestBuffer.
-	limit  int
-	hashed int // bytes hashed while limit is small
+	// hashed counts the bytes hashed in pieces of the start buffer, up to
+	// digestBuffer: from there on the result is large (see digestStart).
+	hashed int
 }
 
 // digestBuffer is how much of the canonical form Row gathers before
@@ -45,7 +43,7 @@ const digestStart = 1 << 10
 
 // NewDigest starts the digest of a result with schema s.
 func NewDigest(s Schema) *Digest {
-	d := &Digest{h: sha256.New(), buf: make([]byte, 0, digestStart), limit: digestStart / 2}
+	d := &Digest{h: sha256.New(), buf: make([]byte, 0, digestStart)}
 	d.buf = append(d.buf, digestVersion...)
 	d.buf = binary.AppendUvarint(d.buf, uint64(len(s.Fields)))
 	for _, f := range s.Fields {
@@ -99,16 +97,14 @@ func (d *Digest) Row(r Row) {
 		buf = append(buf, v...)
 	}
 	d.buf = buf
-	if len(d.buf) >= d.limit {
-		if d.limit < digestBuffer {
+	switch {
+	case d.hashed < digestBuffer: // small so far
+		if len(d.buf) >= digestStart/2 {
 			d.h.Write(d.buf)
 			d.hashed += len(d.buf)
 			d.buf = d.buf[:0]
-			if d.hashed >= digestBuffer { // a large result
-				d.limit = digestBuffer
-			}
-			return
 		}
+	case len(d.buf) >= digestBuffer:
 		d.flush()
 	}
 }
