@@ -718,8 +718,9 @@ type leaseHolder struct {
 	cancel context.CancelCauseFunc
 	lost   bool
 	held   *sync.Map
-	renew  func() // stops the renewals (every)
-	once   sync.Once
+	// stopRenewals stops the renewals (every); calling it again does
+	// nothing.
+	stopRenewals func()
 }
 
 func (s *Scheduler) holdLease(run state.Run) *leaseHolder {
@@ -730,7 +731,7 @@ func (s *Scheduler) holdLease(run state.Run) *leaseHolder {
 	// A renewal the store failed is retried with backoff, for up to a
 	// lease, rather than only at the next tick; the run ending (stop)
 	// cancels the retries.
-	h.renew = every(s.runCtx, clock, lease/3, func(ctx context.Context) bool {
+	h.stopRenewals = every(s.runCtx, clock, lease/3, func(ctx context.Context) bool {
 		log := s.Log.With(zap.String("job", run.Job))
 		var id string
 		err := storeRetry(ctx, clock, lease, s.Jitter, log, "RenewLease", func() error {
@@ -773,11 +774,10 @@ func (h *leaseHolder) bind(cancel context.CancelCauseFunc) {
 	h.mu.Unlock()
 }
 
+// stop ends the renewals; calling it again does nothing more.
 func (h *leaseHolder) stop() {
-	h.once.Do(func() {
-		h.renew()
-		h.mu.Lock()
-		h.held.Delete(h.id)
-		h.mu.Unlock()
-	})
+	h.stopRenewals()
+	h.mu.Lock()
+	h.held.Delete(h.id)
+	h.mu.Unlock()
 }
