@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/lookerexport/exporter/lookerapi"
 )
@@ -51,7 +52,7 @@ func renderText(name, text string, d TemplateData) (string, error) {
 	if !strings.Contains(text, "{{") {
 		return text, nil
 	}
-	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs(d)).Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs(func() time.Time { return d.ScheduledTime })).Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("source %s template: %v", name, strings.TrimPrefix(err.Error(), "template: "))
 	}

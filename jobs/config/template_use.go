@@ -4,6 +4,7 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+	"time"
 )
 
 // SeesLastSuccess reports whether any template of the job can read
@@ -51,7 +52,7 @@ func textSees(text string) bool {
 	if strings.Contains(text, "LastSuccessTime") {
 		return true
 	}
-	t, err := template.New("").Funcs(templateFuncs(TemplateData{})).Parse(text)
+	t, err := template.New("").Funcs(templateFuncs(func() time.Time { return time.Time{} })).Parse(text)
 	return err != nil || treeSees(t)
 }
 
