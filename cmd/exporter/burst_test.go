@@ -99,19 +99,20 @@ const (
 )
 
 // buildBurstBinary builds the exporter binary into a directory removed
-// when b ends, or returns EXPORTER_BURST_BIN, a binary built elsewhere
-// (another commit's, to compare side by side).
+// when b ends, as the Dockerfile does (without its version stamp), or
+// returns EXPORTER_BURST_BIN, a binary built elsewhere (another commit's,
+// to compare side by side). The shipped build leaves out gRPC's xDS
+// modules: built with them, a replica's peak RSS is 5 MiB higher.
 func buildBurstBinary(b *testing.B, tags string) string {
 	b.Helper()
 	if bin := os.Getenv("EXPORTER_BURST_BIN"); bin != "" {
 		return bin
 	}
 	bin := filepath.Join(b.TempDir(), "exporter")
-	args := []string{"build", "-o", bin}
-	if tags != "" {
-		args = append(args, "-tags", tags)
-	}
-	out, err := execpkg.Command("go", append(args, ".")...).CombinedOutput()
+	args := []string{"build", "-trimpath", "-o", bin, "-tags", strings.TrimSuffix("disable_grpc_modules,"+tags, ",")}
+	cmd := execpkg.Command("go", append(args, ".")...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
 	require.NoError(b, err, "go build:\n%s", out)
 	return bin
 }
