@@ -24,6 +24,8 @@ const gcPercent = 25
 // once on two replicas) 50% instead of 25% took the replicas' CPU per run
 // from 14 to 9 ms writing to GCS and from 4.6-5.6 to 4.6 ms writing local
 // files, at 73-79 MiB peak RSS instead of 65-72 (GOGC 100: 91 MiB).
+// Once serve's config is loaded, a floor (gcFloor) keeps a small heap from
+// collecting more often than every serveGCFloor bytes.
 const serveGCPercent = 50
 
 // setGCPercent applies percent unless GOGC is set.
@@ -33,3 +35,6 @@ func setGCPercent(percent int) {
 	}
 	debug.SetGCPercent(percent)
 }
+
+// serveGCFloor is serve's heap floor, once its config is loaded (gcFloor).
+const serveGCFloor = 16 << 20

@@ -47,6 +47,9 @@ notify: webhooks (failure, recovery, staleness).`,
 				return err
 			}
 			defer a.Close(ctx) //nolint:errcheck
+			// After the config's garbage: a floor while it is parsed
+			// would let that garbage grow to the floor.
+			defer startGCFloor(serveGCPercent, serveGCFloor)()
 			return serve(cmd, a, drain)
 		},
 	}

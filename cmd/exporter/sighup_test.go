@@ -235,13 +235,18 @@ func TestSIGHUPOfPathologicalConfigsLeavesTheDaemonServing(t *testing.T) {
 	require.NoError(t, os.WriteFile(conf, reloadConfigYAML(looker, dir, token, everySecondJob+nightlyJob), 0o600))
 	d := startReloadDaemon(t, conf, token)
 	d.waitScheduledRun(t, "every_second", time.Time{})
-	wantGOGC := float64(serveGCPercent) // serve's, unless the environment sets one
+	gogc := d.metrics(t)["go_gc_gogc_percent"]
 	if v, set := os.LookupEnv("GOGC"); set {
 		n, err := strconv.Atoi(v)
 		require.NoError(t, err)
-		wantGOGC = float64(n)
+		require.Equal(t, float64(n), gogc, "the daemon's GOGC is the environment's")
+	} else { // serve's, with its floor (gcFloor)
+		require.GreaterOrEqual(t, gogc, float64(serveGCPercent), "the daemon's GOGC")
+		require.LessOrEqual(t, gogc, float64(maxFloorPercent), "the daemon's GOGC")
+		if d.metrics(t)["go_memstats_heap_alloc_bytes"] < serveGCFloor*100/serveGCPercent {
+			require.Greater(t, gogc, float64(serveGCPercent), "a heap this small is kept by the floor, not the percentage")
+		}
 	}
-	require.Equal(t, wantGOGC, d.metrics(t)["go_gc_gogc_percent"], "the daemon's GOGC")
 
 	fill := func(head, item, tail string, size int) []byte {
 		var b strings.Builder
