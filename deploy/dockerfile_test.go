@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lookerexport/exporter/deploy/shipbuild"
 )
 
 // dockerfile is the parsed ../Dockerfile: its instructions with line
@@ -259,4 +261,36 @@ func TestDockerBuildFetchesNoTestDependency(t *testing.T) {
 	for _, testOnly := range []string{"github.com/chromedp/chromedp", "github.com/fsouza/fake-gcs-server", "github.com/stretchr/testify", "go.uber.org/goleak", "k8s.io/api", "sigs.k8s.io/yaml"} {
 		require.NotContains(t, mods, testOnly, "cmd/exporter imports %s: the image build would download it", testOnly)
 	}
+}
+
+// TestShipBuildIsTheDockerfiles: the benchmarks build the exporter as the
+// image does (cmd/internal/shipbuild), so that their figures are the
+// shipped binary's.
+func TestShipBuildIsTheDockerfiles(t *testing.T) {
+	t.Parallel()
+	d := parseDockerfile(t, "../Dockerfile")
+	env, args := goBuild(t, d, map[string]string{"VERSION": "v1", "REVISION": "r"})
+	require.Equal(t, shipbuild.Env, env)
+	var flags []string
+	for i := 1; i < len(args)-1; i++ { // after "build", before the package
+		switch {
+		case args[i] == "-o":
+			i++
+		case args[i] == "-ldflags":
+			var kept []string
+			words := strings.Fields(args[i+1])
+			for j := 0; j < len(words); j++ {
+				if words[j] == "-X" {
+					j++ // the version stamp
+					continue
+				}
+				kept = append(kept, words[j])
+			}
+			flags = append(flags, "-ldflags", strings.Join(kept, " "))
+			i++
+		default:
+			flags = append(flags, args[i])
+		}
+	}
+	require.Equal(t, shipbuild.Flags, flags, "the Dockerfile's go build flags, without -o and the -X stamps")
 }

@@ -39,6 +39,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/lookerexport/exporter/deploy/shipbuild"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 )
 
@@ -198,15 +199,14 @@ func maxOf(ms []measurement) float64 {
 	return m
 }
 
-// buildExporter builds cmd/exporter from the repository's own module,
-// with the Dockerfile's build tags.
+// buildExporter builds cmd/exporter from the repository's own module as
+// the Dockerfile does (shipbuild).
 func buildExporter(ctx context.Context, out string) error {
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "disable_grpc_modules", "-o", out, "./cmd/exporter")
-	cmd.Dir = root
+	cmd := shipbuild.Command(ctx, root, out)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("build the exporter in %s (run this from cmd/exporter-bench): %w", root, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lookerexport/exporter/deploy/shipbuild"
 	"github.com/lookerexport/exporter/lookerapi/lookertest"
 	"github.com/lookerexport/exporter/sinks/gcs"
 )
@@ -99,20 +100,20 @@ const (
 )
 
 // buildBurstBinary builds the exporter binary into a directory removed
-// when b ends, as the Dockerfile does (without its version stamp), or
-// returns EXPORTER_BURST_BIN, a binary built elsewhere (another commit's,
-// to compare side by side). The shipped build leaves out gRPC's xDS
-// modules: built with them, a replica's peak RSS is 5 MiB higher.
+// when b ends, as the Dockerfile does (shipbuild), or returns
+// EXPORTER_BURST_BIN, a binary built elsewhere (another commit's, to
+// compare side by side).
 func buildBurstBinary(b *testing.B, tags string) string {
 	b.Helper()
 	if bin := os.Getenv("EXPORTER_BURST_BIN"); bin != "" {
 		return bin
 	}
 	bin := filepath.Join(b.TempDir(), "exporter")
-	args := []string{"build", "-trimpath", "-o", bin, "-tags", strings.TrimSuffix("disable_grpc_modules,"+tags, ",")}
-	cmd := execpkg.Command("go", append(args, ".")...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
+	var extra []string
+	if tags != "" {
+		extra = append(extra, tags)
+	}
+	out, err := shipbuild.Command(context.Background(), "../..", bin, extra...).CombinedOutput()
 	require.NoError(b, err, "go build:\n%s", out)
 	return bin
 }
