@@ -8,6 +8,7 @@ import (
 
 	"github.com/lookerexport/exporter/jobs/config"
 	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/lookerapi/zones"
 )
 
 // resultZone is the zone a run reads Looker's zone-less datetimes in:
@@ -25,7 +26,7 @@ func resultZone(log *zap.Logger, job *config.Job, res *lookerapi.Result) (*time.
 	if res.Timezone == "" {
 		return nil, nil
 	}
-	loc, err := time.LoadLocation(res.Timezone)
+	loc, err := zones.Load(res.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("Looker rendered datetimes in time zone %q, which this machine's time zone database does not know: %w", res.Timezone, err)
 	}

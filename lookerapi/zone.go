@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/lookerexport/exporter/lookerapi/zones"
 )
 
 // ErrTimezoneUnknown means the client cannot tell which time zone Looker
@@ -42,7 +43,7 @@ func checkZone(zone, what string) error {
 	if zone == "Local" || strings.TrimSpace(zone) != zone {
 		return &Error{Op: "run", Message: fmt.Sprintf("%s %q is not an IANA time zone name such as Europe/Berlin or UTC", what, zone)}
 	}
-	if _, err := time.LoadLocation(zone); err != nil {
+	if _, err := zones.Load(zone); err != nil {
 		return &Error{Op: "run", Message: fmt.Sprintf("%s %q is not an IANA time zone name such as Europe/Berlin or UTC", what, zone), Err: err}
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lookerexport/exporter/formats"
 	"github.com/lookerexport/exporter/lookerapi"
+	"github.com/lookerexport/exporter/lookerapi/zones"
 	"github.com/lookerexport/exporter/sinks"
 )
 
@@ -286,7 +287,6 @@ type loader struct {
 	// written (types.go).
 	defaultTypes    map[string]formats.ColumnType
 	rawDefaultTypes map[string]string
-	zones           map[string]*time.Location
 }
 
 func (l *loader) add(line int, job, format string, args ...any) {
@@ -587,24 +587,14 @@ var jobNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// location is time.LoadLocation, read from disk once per zone per load.
-// "Local" is refused: it names the machine's zone, not the job's.
+// location is time.LoadLocation, read from disk once per zone
+// (zones.Load). "Local" is refused: it names the machine's zone, not the
+// job's.
 func (l *loader) location(name string) (*time.Location, error) {
-	if loc, ok := l.zones[name]; ok {
-		return loc, nil
-	}
 	if name == "Local" {
 		return nil, errors.New("Local is not a zone name")
 	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	if l.zones == nil {
-		l.zones = map[string]*time.Location{}
-	}
-	l.zones[name] = loc
-	return loc, nil
+	return zones.Load(name)
 }
 
 func (l *loader) validate(raw *rawFile) *Config {

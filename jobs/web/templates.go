@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/lookerexport/exporter/lookerapi/zones"
 )
 
 //go:embed templates/*.html
@@ -40,7 +42,7 @@ func parseTemplates() (*template.Template, error) {
 
 // inZone shows t in the named zone (UTC when unknown).
 func inZone(t time.Time, zone string) time.Time {
-	if loc, err := time.LoadLocation(zone); err == nil {
+	if loc, err := zones.Load(zone); err == nil {
 		return t.In(loc)
 	}
 	return t.UTC()
