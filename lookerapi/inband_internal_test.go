@@ -2,6 +2,7 @@ package lookerapi
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -367,4 +368,51 @@ func BenchmarkInBandCheckJSONBI(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestSplitHeaderIsCSVs: a header line splits into the cells a csv.Reader
+// (LazyQuotes, any number of fields) reads from it, with or without
+// quotes, for csv and txt.
+func TestSplitHeaderIsCSVs(t *testing.T) {
+	t.Parallel()
+	viaReader := func(line, format string) []string {
+		r := csv.NewReader(strings.NewReader(strings.TrimRight(line, "\r")))
+		r.LazyQuotes = true
+		r.FieldsPerRecord = -1
+		if format == "txt" {
+			r.Comma = '\t'
+		}
+		cells, err := r.Read()
+		if err != nil || len(cells) == 0 {
+			return []string{line}
+		}
+		return cells
+	}
+	lines := []string{
+		"Orders ID,Orders Created Date,Users Email",
+		"Orders ID,Orders Created Date,Users Email\r",
+		"a, b ,c ,,",
+		",",
+		"x",
+		"Ünïcode Läbel,日本語,emoji 🙂",
+		"Orders ID\tOrders Created Date\tUsers Email",
+		"tab\tand,comma",
+		"cr\rinside,b",
+		`"Quoted, label",plain`,
+		`a "lazy" quote,b`,
+		`"unterminated,b`,
+		`"tab	in","quotes"`,
+	}
+	for _, format := range []string{"csv", "txt"} {
+		for _, line := range lines {
+			require.Equal(t, viaReader(line, format), splitHeader([]byte(line), format), "%s %q", format, line)
+		}
+	}
+}
+
+// TestSplitHeaderWithoutQuotesAllocatesLittle: a header without quotes
+// costs its cells and their strings, not a csv.Reader.
+func TestSplitHeaderWithoutQuotesAllocatesLittle(t *testing.T) { //nolint:paralleltest // AllocsPerRun refuses a parallel test
+	line := []byte("Orders ID,Orders Created Date,Orders Status,Users Email,Users Country,Orders Amount")
+	require.LessOrEqual(t, testing.AllocsPerRun(100, func() { splitHeader(line, "csv") }), 2.0)
 }
