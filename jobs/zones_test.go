@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,6 +165,46 @@ func TestSQLRunnerFollowsSQLTimezone(t *testing.T) {
 				require.True(t, want.Equal(got), "row %d: %s, want %s", i, got, want)
 			}
 			require.Equal(t, 50, i)
+		})
+	}
+}
+
+// TestRunLogNamesTheZoneWhereDatetimesAreConverted: a run that converts
+// Looker's datetimes (Parquet, JSON lines) says in its log, at info level,
+// which zone it read them in and why; a csv passed through copies them as
+// Looker wrote them, and says so only at debug level (which the run's
+// stored log keeps, the daemon's log by default not).
+func TestRunLogNamesTheZoneWhereDatetimesAreConverted(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		format   string
+		mentions bool
+	}{
+		{"parquet", true},
+		{"jsonl", true},
+		{"csv", false},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, 20)
+			job := b.job(t, "zone_log", "source: {look_id: '42'}\nformat: "+tc.format+"\ndestination: '$DIR/out."+tc.format+"'")
+			require.Equal(t, tc.format == "csv", job.Plan.Passthrough)
+			run, err := b.run(context.Background(), job, scheduled, jobs.RunOptions{})
+			require.NoError(t, err)
+			require.Equal(t, state.Succeeded, run.Status, run.Error)
+			lines, err := b.store.RunLog(context.Background(), run.ID)
+			require.NoError(t, err)
+			var zoneLines []string
+			for _, l := range lines {
+				if strings.Contains(l.Message, "time zone") {
+					zoneLines = append(zoneLines, l.Level)
+				}
+			}
+			if tc.mentions {
+				require.Equal(t, []string{"info"}, zoneLines, "the zone the datetimes were read in")
+			} else {
+				require.Equal(t, []string{"debug"}, zoneLines, "a passthrough reads no datetime")
+			}
 		})
 	}
 }
