@@ -13,7 +13,7 @@
 // zstd), a download of the CSV to a file, and DuckDB converting that file
 // with the same codec in a child process. It prints every round, then the
 // medians, the ratio exporter / (download + DuckDB) and the peak RSS of
-// each process (getrusage maxrss of the child). -small also measures the
+// each process (its VmHWM at its exit: see runPeak). -small also measures the
 // peak RSS of runs of 200 and 100,000 rows.
 package main
 
@@ -285,12 +285,8 @@ func measure(cmd *exec.Cmd) (measurement, error) {
 		cmd.Stderr = os.Stderr
 	}
 	start := time.Now()
-	err := cmd.Run()
-	m := measurement{wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
-		m.rssMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
-	}
-	return m, err
+	peak, err := runPeak(cmd)
+	return measurement{wall: time.Since(start), rssMiB: float64(peak) / 1024}, err
 }
 
 // download saves the Look's CSV as a user's script would: log in, run the
