@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync"
 	"sync/atomic"
 )
 
@@ -28,9 +27,10 @@ type gcFloor struct {
 	live func() uint64
 	// set applies a percentage (debug.SetGCPercent).
 	set func(int) int
-
-	mu  sync.Mutex
-	cur int // the percentage last set; 0 before the first tune
+	// cur is the percentage last set; 0 before the first tune. tune runs
+	// once in startGCFloor, then only in the runtime's cleanup goroutine,
+	// which runs cleanups one at a time: cur needs no lock.
+	cur int
 }
 
 // maxFloorPercent bounds the percentage a floor sets, for a heap that is
@@ -39,8 +39,6 @@ const maxFloorPercent = 400
 
 // tune sets the percentage for the heap the last collection left live.
 func (g *gcFloor) tune() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	p := g.percent
 	if live := g.live(); live > 0 { // 0 before the first collection
 		p = max(p, int(min(maxFloorPercent, (g.floor*100+live-1)/live)))
